@@ -1,0 +1,41 @@
+# Two commands on a fresh machine with only Python >= 3.10: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXTRAS ?= test,worker
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench install clean sample-media
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+.sample-media/facts.json: scripts/make_sample_media.py | $(STAMP)
+	$(BIN)/python scripts/make_sample_media.py .sample-media
+
+sample-media: .sample-media/facts.json
+
+demo: $(STAMP) .sample-media/facts.json
+	$(BIN)/montage-bridge auto .sample-media/footage --music .sample-media/music.wav --duration 20 --output demo-out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP) .sample-media/facts.json
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf demo-out .sample-media .pytest_cache .ruff_cache

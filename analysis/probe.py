@@ -1,0 +1,126 @@
+"""Probe media files with PyAV: exact rate, frame count, start timecode, streams, VFR."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from analysis.errors import MediaError
+from analysis.models import MediaItem
+from analysis.timebase import TimecodeError, parse_rate, supports_drop_frame, timecode_to_frames
+
+# Extensions that are never footage; a friendlier error than "invalid data" for common mistakes.
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".exr", ".dpx"}
+
+
+def _find_timecode(container: av.container.InputContainer) -> str | None:
+    for stream in container.streams:
+        tc = stream.metadata.get("timecode")
+        if tc:
+            return tc
+    return container.metadata.get("timecode")
+
+
+def _scan_video_packets(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> tuple[int, bool]:
+    """Count video packets and tell whether their spacing varies (VFR), without decoding."""
+    pts: list[int] = []
+    for packet in container.demux(stream):
+        if packet.pts is not None and packet.size > 0:
+            pts.append(packet.pts)
+    if len(pts) < 3:
+        return len(pts), False
+    pts.sort()
+    deltas = [b - a for a, b in zip(pts, pts[1:]) if b > a]
+    if not deltas:
+        return len(pts), False
+    lo, hi = min(deltas), max(deltas)
+    # Constant-rate files have identical deltas (±1 tick from rounding); VFR ones vary by far more.
+    return len(pts), hi - lo > max(2, lo // 10)
+
+
+def probe_media(path: str | Path) -> MediaItem:
+    """Probe ``path`` and return its :class:`MediaItem`.
+
+    Frame counts come from the demuxed packets (exact, no decode). Raises :class:`MediaError` with
+    the file name and the reason when the file is missing, empty, not media, or a still image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes) — was the copy interrupted?")
+    if path.suffix.lower() in _IMAGE_SUFFIXES:
+        raise MediaError(f"{path}: is a still image, not footage — move it out of the footage folder")
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise MediaError(f"{path}: not a readable media file ({exc.__class__.__name__}: {exc})") from exc
+    try:
+        return _probe_open(path, container)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{path}: media is damaged or truncated ({exc})") from exc
+    finally:
+        container.close()
+
+
+def _probe_open(path: Path, container: av.container.InputContainer) -> MediaItem:
+    video = next((s for s in container.streams.video), None)
+    audio = next((s for s in container.streams.audio), None)
+    if video is None and audio is None:
+        raise MediaError(f"{path}: has neither video nor audio streams")
+    duration = float(container.duration / av.time_base) if container.duration else 0.0
+    channels = audio.codec_context.channels if audio is not None else 0
+    sample_rate = audio.codec_context.sample_rate if audio is not None else 0
+    if video is None:
+        return MediaItem(
+            path=path.resolve(),
+            name=path.name,
+            rate=Fraction(sample_rate or 48000),
+            frames=0,
+            has_video=False,
+            audio_channels=channels,
+            audio_sample_rate=sample_rate,
+            duration_seconds=duration,
+        )
+    raw_rate = video.average_rate or video.guessed_rate
+    if not raw_rate:
+        raise MediaError(f"{path}: video stream has no frame rate")
+    rate = parse_rate(Fraction(raw_rate))
+    frames, vfr = _scan_video_packets(container, video)
+    if frames == 0:
+        raise MediaError(f"{path}: video stream has no frames")
+    if frames == 1 and duration < 0.2:
+        raise MediaError(f"{path}: is a single still frame, not footage")
+    tc = _find_timecode(container)
+    start_frame, drop = 0, False
+    if tc:
+        drop = (";" in tc or "," in tc) and supports_drop_frame(rate)
+        try:
+            start_frame = timecode_to_frames(tc, rate, drop)
+        except TimecodeError as exc:
+            raise MediaError(f"{path}: embedded timecode {tc!r} is invalid at {rate} fps ({exc})") from exc
+    rotation = 0
+    try:
+        rotation = int(float(video.metadata.get("rotate", 0) or 0))
+    except ValueError:
+        rotation = 0
+    return MediaItem(
+        path=path.resolve(),
+        name=path.name,
+        rate=rate,
+        frames=frames,
+        start_frame=start_frame,
+        drop_frame=drop,
+        width=video.codec_context.width,
+        height=video.codec_context.height,
+        rotation=rotation,
+        has_video=True,
+        audio_channels=channels,
+        audio_sample_rate=sample_rate,
+        duration_seconds=duration or float(frames / rate),
+        variable_frame_rate=vfr,
+    )

@@ -1,0 +1,3 @@
+from montage_bridge.cli import main
+
+raise SystemExit(main())

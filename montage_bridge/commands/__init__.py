@@ -1,0 +1,1 @@
+"""One module per CLI command (group); `montage_bridge.cli` registers them."""

@@ -1,0 +1,94 @@
+"""`montage-bridge auto`: footage folder + music → timeline files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from analysis.timebase import format_rate, frames_to_seconds, parse_rate
+from montage_bridge.console import err, out
+from montage_bridge.pipeline import run_auto
+from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
+
+
+def auto(
+    footage_dir: Annotated[Path, typer.Argument(help="Folder of clips to cut.")],
+    music: Annotated[Path, typer.Option("--music", "-m", help="Music track to cut to.")],
+    duration: Annotated[
+        Optional[float],
+        typer.Option("--duration", "-d", min=1.0, help="Target length in seconds (default: the music, at most 60 s)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the timeline files.")] = Path("out"),
+    rate: Annotated[
+        Optional[str],
+        typer.Option("--rate", help="Timeline rate, e.g. 24000/1001 or 25 (default: the clips' most common)."),
+    ] = None,
+    formats: Annotated[str, typer.Option("--formats", help=f"Comma-separated: {', '.join(FORMATS)}.")] = ",".join(
+        DEFAULT_FORMATS
+    ),
+    name: Annotated[Optional[str], typer.Option("--name", help="Timeline name (default: the folder name).")] = None,
+    skip_unreadable: Annotated[
+        bool, typer.Option("--skip-unreadable", help="Leave out files that are not readable video instead of stopping.")
+    ] = False,
+) -> None:
+    """Cut the footage to the music's beats and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}", param_hint="--formats"
+        )
+    try:
+        timeline_rate = parse_rate(rate) if rate else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--rate") from exc
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("analyzing", total=None)
+
+        def report(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        result = run_auto(
+            footage_dir,
+            music,
+            output,
+            duration_seconds=duration,
+            rate=timeline_rate,
+            formats=chosen,
+            name=name,
+            skip_unreadable=skip_unreadable,
+            progress=report,
+        )
+    plan = result.plan
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    table = Table(title=f"{plan.name} — {format_rate(plan.rate)} fps, starts {plan.start_timecode}")
+    table.add_column("clips used", justify="right")
+    table.add_column("cuts", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("cuts on beat", justify="right")
+    table.add_column("tempo", justify="right")
+    seconds = float(frames_to_seconds(plan.duration_frames, plan.rate))
+    assert result.analysis.music is not None
+    table.add_row(
+        f"{len({c.clip_id for c in plan.cuts})}/{len(result.analysis.clips)}",
+        str(len(plan.cuts)),
+        f"{seconds:.2f} s ({plan.duration_frames} fr)",
+        f"{result.cuts_on_beat}/{result.cut_points}",
+        f"{result.analysis.music.beat_grid.tempo_bpm:.2f} BPM",
+    )
+    out.print(table)
+    for path in result.files:
+        out.print(f"wrote {path}")

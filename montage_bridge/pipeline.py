@@ -1,0 +1,82 @@
+"""analyze → plan → write: the `auto` job, with the I/O at the edges and progress via callbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+
+from analysis.beats import analyze_music
+from analysis.footage import Progress, analyze_clips, find_footage, probe_footage
+from analysis.models import AnalysisResult
+from analysis.timebase import seconds_to_frames
+from nle_adapters.formats import DEFAULT_FORMATS
+from nle_adapters.plan_to_otio import build_timeline
+from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
+from planner.beat_sync import plan_beat_montage
+from planner.models import EditPlan
+from planner.validate import validate_plan
+
+
+@dataclass
+class AutoResult:
+    analysis: AnalysisResult
+    plan: EditPlan
+    timeline: otio.schema.Timeline
+    files: list[Path]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def cuts_on_beat(self) -> int:
+        """Cut points (excluding the timeline start) that land within one frame of a beat."""
+        assert self.analysis.music is not None
+        beats = [seconds_to_frames(b, self.plan.rate) for b in self.analysis.music.beat_grid.beats]
+        points = sorted({c.record_in for c in self.plan.cuts if c.record_in > 0})
+        return sum(1 for p in points if any(abs(p - b) <= 1 for b in beats))
+
+    @property
+    def cut_points(self) -> int:
+        return len({c.record_in for c in self.plan.cuts if c.record_in > 0})
+
+
+def run_auto(
+    footage_dir: Path,
+    music: Path,
+    out_dir: Path,
+    *,
+    duration_seconds: float | None = None,
+    rate: Fraction | None = None,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
+    name: str | None = None,
+    skip_unreadable: bool = False,
+    progress: Progress | None = None,
+) -> AutoResult:
+    """Cut the footage in ``footage_dir`` to ``music`` and write timeline files into ``out_dir``."""
+    ensure_writable_dir(out_dir)
+    warnings: list[str] = []
+    files = find_footage(footage_dir)
+    items = probe_footage(files, skip_unreadable=skip_unreadable, progress=progress, warnings=warnings)
+    for item in items:
+        if item.variable_frame_rate:
+            warnings.append(f"{item.name}: variable frame rate — timings use its average rate {item.rate}")
+    clips = analyze_clips(items, progress=progress)
+    if progress:
+        progress(f"beats: {music.name}", 0, 1)
+    music_analysis = analyze_music(music)
+    if progress:
+        progress(f"beats: {music.name}", 1, 1)
+    analysis = AnalysisResult(clips=clips, music=music_analysis)
+    title = name or footage_dir.resolve().name or "Montage"
+    plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
+    validate_plan(plan, analysis)
+    warnings.extend(plan.warnings)
+    timeline = build_timeline(plan, analysis)
+    written = write_timeline_files(timeline, out_dir, _safe_stem(title), formats)
+    return AutoResult(analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings)
+
+
+def _safe_stem(title: str) -> str:
+    stem = "".join(ch if ch.isalnum() or ch in "-_ ." else "_" for ch in title).strip(" .")
+    return stem or "timeline"

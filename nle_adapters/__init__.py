@@ -1,0 +1,1 @@
+"""EditPlan → OTIO timeline, and OTIO timelines ↔ interchange files."""

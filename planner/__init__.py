@@ -1,0 +1,1 @@
+"""Edit planning: a Brief and analysis in, a validated EditPlan out."""

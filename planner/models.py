@@ -1,0 +1,94 @@
+"""The EditPlan: what goes where on the timeline, in exact frames.
+
+Units, so that no writer has to guess:
+- ``Cut.source_in``/``source_out``: frame indexes into the clip's file at the *clip's* rate,
+  half-open, without the embedded start timecode (the timeline builder adds it once).
+- ``Cut.record_in``/``record_out``: timeline frames at ``EditPlan.rate``, counted from the
+  timeline start (0 = ``start_timecode``), half-open.
+- Mixed rates: the source duration is the record duration rescaled to the source rate with
+  half-up rounding (``analysis.timebase.rescale_frames``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from analysis.models import Model, Rate
+from analysis.timebase import frames_to_timecode, timecode_to_frames
+
+TrackKind = Literal["video", "audio"]
+
+
+class Cut(Model):
+    """One clip placed on a track."""
+
+    clip_id: str
+    track: int = Field(1, ge=1, description="1-based track index within its kind")
+    kind: TrackKind = "video"
+    source_in: int = Field(ge=0)
+    source_out: int
+    record_in: int = Field(ge=0)
+    record_out: int
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cut:
+        if self.source_out <= self.source_in:
+            raise ValueError(f"cut of {self.clip_id}: source_out {self.source_out} <= source_in {self.source_in}")
+        if self.record_out <= self.record_in:
+            raise ValueError(f"cut of {self.clip_id}: record_out {self.record_out} <= record_in {self.record_in}")
+        return self
+
+    @property
+    def record_duration(self) -> int:
+        return self.record_out - self.record_in
+
+
+class MusicBed(Model):
+    """The music placed under the edit: the file from ``source_in`` seconds, at record frame 0."""
+
+    path: str
+    record_in: int = 0
+    record_out: int
+    source_in_seconds: float = 0.0
+
+
+class PlanMarker(Model):
+    """A marker at a timeline frame (from the timeline start)."""
+
+    frame: int = Field(ge=0)
+    duration: int = Field(0, ge=0)
+    name: str
+    color: str = "BLUE"
+    kind: Literal["beat", "downbeat", "section", "chapter", "note"] = "beat"
+
+
+class EditPlan(Model):
+    """A complete, validated edit: the planner's output and every writer's input."""
+
+    name: str = "Montage"
+    rate: Rate
+    start_timecode: str = "01:00:00:00"
+    drop_frame: bool = False
+    width: int = 1920
+    height: int = 1080
+    cuts: list[Cut]
+    music: MusicBed | None = None
+    markers: list[PlanMarker] = Field(default_factory=list)
+    planner: str
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def start_frame(self) -> int:
+        """The timeline start as an absolute frame count at ``rate``."""
+        return timecode_to_frames(self.start_timecode, self.rate, self.drop_frame)
+
+    @property
+    def duration_frames(self) -> int:
+        return max((c.record_out for c in self.cuts), default=0)
+
+    def timecode(self, frame: int) -> str:
+        """Timecode of a timeline frame counted from the start."""
+        return frames_to_timecode(self.start_frame + frame, self.rate, self.drop_frame)

@@ -1,0 +1,53 @@
+"""Shared fixtures: generated sample media with its facts, and the shared corpus when present."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated footage folder + music with facts.json (see scripts/make_sample_media.py)."""
+    out = tmp_path_factory.mktemp("sample-media")
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_sample_media.py"), str(out)], check=True, capture_output=True
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def facts(sample_media: Path) -> dict:
+    return json.loads((sample_media / "facts.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    """../shared/corpus; tests that need it are skipped on a clone without it (GPL fixtures live there)."""
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not present on this machine")
+    return SHARED_CORPUS
+
+
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m montage_bridge ARGS` the way a user runs the console script."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "montage_bridge", *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
