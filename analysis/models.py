@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
@@ -57,11 +57,38 @@ class MediaItem(Model):
         return frames_to_timecode(self.start_frame, self.rate, self.drop_frame)
 
 
+class TimeSpan(Model):
+    """A span of a file in seconds, half-open ``[start, end)``."""
+
+    start: float = Field(ge=0)
+    end: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeSpan:
+        if self.end < self.start:
+            raise ValueError(f"span end {self.end} is before start {self.start}")
+        return self
+
+
+class ShotQuality(Model):
+    """Per-shot picture measures (all 0..1 unless stated), filled by the analysis engine."""
+
+    sharpness: float = Field(0.0, ge=0, le=1, description="normalised Laplacian variance")
+    brightness: float = Field(0.0, ge=0, le=1, description="mean luma")
+    clipped: float = Field(0.0, ge=0, le=1, description="fraction of pixels crushed or blown out")
+    colorfulness: float = Field(0.0, ge=0, le=1, description="Hasler–Süsstrunk, normalised")
+    motion: float = Field(0.0, ge=0, le=1, description="mean frame-to-frame change, normalised")
+    faces: int = Field(0, ge=0, description="most faces seen in one sampled frame")
+    score: float = Field(0.0, ge=0, le=1, description="overall usability, higher is better")
+
+
 class Shot(Model):
     """One shot inside a clip: frame indexes ``[start, end)`` at the clip's rate."""
 
     start: int = Field(ge=0)
     end: int = Field(gt=0)
+    quality: ShotQuality | None = None
+    thumbnail: Path | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Shot:
@@ -74,12 +101,39 @@ class Shot(Model):
         return self.end - self.start
 
 
+class Word(Model):
+    """One transcribed word; times in seconds from the start of the file."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+class TranscriptSegment(Model):
+    start: float
+    end: float
+    text: str
+    words: list[Word] = Field(default_factory=list)
+
+
+class Transcript(Model):
+    """Speech in a clip (faster-whisper with VAD); times in seconds from the start of the file."""
+
+    language: str
+    model: str
+    segments: list[TranscriptSegment] = Field(default_factory=list)
+
+
 class ClipAnalysis(Model):
     """Per-clip analysis result: the media facts and the shots found inside it."""
 
     id: str = Field(description="stable clip id used by plans (the file stem, made unique)")
     media: MediaItem
     shots: list[Shot]
+    silences: list[TimeSpan] = Field(default_factory=list, description="quiet spans of the clip's audio, seconds")
+    loudness_lufs: float | None = None
+    transcript: Transcript | None = None
 
     @property
     def cut_frames(self) -> list[int]:
@@ -96,8 +150,17 @@ class BeatGrid(Model):
     beats_per_bar: int = 4
 
 
+class MusicSection(Model):
+    """A stretch of the music with a role in the arc; seconds from the start of the file."""
+
+    start: float = Field(ge=0)
+    end: float
+    label: Literal["intro", "build", "peak", "outro", "break"]
+    energy: float = Field(ge=0, le=1, description="mean normalised energy of the section")
+
+
 class MusicAnalysis(Model):
-    """A music track and its beat grid."""
+    """A music track, its beat grid, and (when analyzed) its energy curve and sections."""
 
     path: Path
     name: str
@@ -105,6 +168,18 @@ class MusicAnalysis(Model):
     sample_rate: int
     channels: int
     beat_grid: BeatGrid
+    energy: list[float] = Field(default_factory=list, description="normalised RMS, 0..1, one per energy_hop")
+    energy_hop: float = Field(0.5, gt=0, description="seconds between energy values")
+    sections: list[MusicSection] = Field(default_factory=list)
+    silences: list[TimeSpan] = Field(default_factory=list)
+    loudness_lufs: float | None = None
+
+    def energy_at(self, seconds: float) -> float:
+        """Energy at a time (0.5 when the curve is unknown)."""
+        if not self.energy:
+            return 0.5
+        i = min(len(self.energy) - 1, max(0, int(seconds / self.energy_hop)))
+        return self.energy[i]
 
 
 class AnalysisResult(Model):

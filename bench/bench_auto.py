@@ -41,8 +41,10 @@ def main() -> None:
         warm = time.perf_counter() - t0
     footage_seconds = sum(c.media.duration_seconds for c in result.analysis.clips)
     report = {
-        "cold_seconds": round(cold, 3), "warm_seconds": round(warm, 3),
-        "footage_seconds": round(footage_seconds, 3), "realtime_factor_warm": round(footage_seconds / warm, 2),
+        "cold_seconds": round(cold, 3),
+        "warm_seconds": round(warm, 3),
+        "footage_seconds": round(footage_seconds, 3),
+        "realtime_factor_warm": round(footage_seconds / warm, 2),
         "stages_warm_seconds": {k: round(v, 3) for k, v in stages.items()},
         "cuts": len(result.plan.cuts),
     }
