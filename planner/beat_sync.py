@@ -100,16 +100,26 @@ def plan_beat_montage(
     rotation = 0
     previous_clip: str | None = None
     multi = len({c.id for c in clips}) > 1
+    repeats: list[str] = []
     while i < len(candidates) - 1:
         placed = False
         for n in range(beats_per_cut, 0, -1):
             j = min(i + n, len(candidates) - 1)
             rec_in, rec_out = candidates[i], candidates[j]
             pick = _pick(slots, rotation, rec_out - rec_in, rate, previous_clip if multi else None)
+            repeat = False
+            if pick is None and multi:
+                # Only the previous clip can hold this piece: a repeat beats no edit at all.
+                pick = _pick(slots, rotation, rec_out - rec_in, rate, None)
+                repeat = pick is not None
             if pick is None:
                 continue
             slot_index, src_len = pick
             slot = slots[slot_index]
+            if repeat:
+                repeats.append(
+                    f"{slot.clip.id} repeats back to back at frame {rec_in}: no other clip has a shot long enough"
+                )
             cuts.append(
                 Cut(
                     clip_id=slot.clip.id,
@@ -151,7 +161,7 @@ def plan_beat_montage(
         music=MusicBed(path=str(music.path), record_in=0, record_out=candidates[-1]),
         markers=markers,
         planner=PLANNER_NAME,
-        warnings=[f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate],
+        warnings=[f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate] + repeats,
     )
 
 
