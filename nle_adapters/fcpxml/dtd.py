@@ -8,6 +8,7 @@ kept as test/validation data, not shipped in the package: pass ``dtd_dir`` or se
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def find_dtd(version: str, dtd_dir: str | Path | None = None) -> Path:
     raise DtdUnavailable(f"no DTD for FCPXML {version} in {where}; put {stem}.dtd there")
 
 
+@functools.lru_cache(maxsize=16)
+def _load_dtd(path: Path):
+    from lxml import etree
+
+    with open(path, "rb") as handle:
+        return etree.DTD(handle)
+
+
 def validate(document: str | bytes, dtd_dir: str | Path | None = None, version: str | None = None) -> list[str]:
     """Validate an FCPXML document against the DTD of its ``fcpxml@version`` (or ``version``).
 
@@ -48,8 +57,7 @@ def validate(document: str | bytes, dtd_dir: str | Path | None = None, version: 
     except etree.XMLSyntaxError as exc:
         return [f"line {exc.lineno}: not well-formed XML: {exc.msg}"]
     version = version or root.get("version") or ""
-    with open(find_dtd(version, dtd_dir), "rb") as handle:
-        dtd = etree.DTD(handle)
+    dtd = _load_dtd(find_dtd(version, dtd_dir))
     if dtd.validate(root):
         return []
     return [f"line {e.line}: {e.message}" for e in dtd.error_log.filter_from_errors()]

@@ -301,6 +301,11 @@ class _Reader:
         raise self.doc.fail(element, f"cannot tell the frame rate of <{element.tag}>: no format with frameDuration")
 
     def _duration(self, element) -> Fraction:
+        if element.tag == "audition" and element.get("duration") is None:
+            picks = [c for c in element if c.tag in STORY_TAGS]
+            if not picks:
+                raise self.doc.fail(element, "<audition> holds no clip")
+            return self._duration(picks[0])
         if element.get("duration") is None and element.tag == "asset-clip":
             asset = self._asset(element)
             if asset.duration is None:
@@ -679,6 +684,8 @@ class _Reader:
             for lane in sorted(groups):
                 for track in self._tracks_for_lane(groups[lane], origin, rate, kind):
                     track.name = f"{letter}{len([t for t in stack if t.kind == kind]) + 1}"
+                    # Which FCP lane the track came from (0 = the primary storyline).
+                    track.metadata[FCPXML_META] = {"lane": lane if kind == otio.schema.TrackKind.Video else -lane}
                     stack.append(track)
         return stack
 
