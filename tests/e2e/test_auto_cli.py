@@ -13,9 +13,9 @@ import pytest
 from analysis.timebase import parse_rate, rate_from_float, timecode_to_frames
 from tests.conftest import run_cli
 
-# The formats `auto` writes and reads back here. FCPXML joins once our own adapter lands (issue 3):
-# the upstream writer cannot write 24000/1001 at all.
-FORMATS = ("otio", "xml", "edl")
+# The formats `auto` writes and reads back here (FCPXML through our own adapter: the upstream
+# writer cannot write 24000/1001 at all).
+FORMATS = ("otio", "fcpxml", "xml", "edl")
 
 
 @pytest.fixture(scope="module")
