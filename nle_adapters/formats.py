@@ -21,8 +21,8 @@ class TimelineFormat:
 FORMATS: dict[str, TimelineFormat] = {
     "otio": TimelineFormat("otio", ".otio", "otio_json", "OpenTimelineIO JSON"),
     "fcpxml": TimelineFormat("fcpxml", ".fcpxml", "fcpx_xml", "Final Cut Pro X XML (Resolve, FCP)"),
-    "xml": TimelineFormat("xml", ".xml", "fcp_xml", "Final Cut Pro 7 XML / xmeml (Premiere, Resolve)"),
-    "edl": TimelineFormat("edl", ".edl", "cmx_3600", "CMX 3600 EDL"),
+    "xml": TimelineFormat("xml", ".xml", "mb_xmeml", "Final Cut Pro 7 XML / xmeml (Premiere, Resolve)"),
+    "edl": TimelineFormat("edl", ".edl", "mb_cmx3600", "CMX 3600 EDL"),
 }
 
 DEFAULT_FORMATS: tuple[str, ...] = ("otio", "fcpxml", "xml", "edl")
