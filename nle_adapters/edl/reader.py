@@ -241,7 +241,9 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
     }
     video = _TrackSet("V1", otio.schema.TrackKind.Video)
     audio: dict[int, _TrackSet] = {}
-    for event, (s_in, _s_out, r_in, r_out) in zip(events, frames):
+    for index, (event, (s_in, _s_out, r_in, r_out)) in enumerate(zip(events, frames)):
+        nxt = events[index + 1] if index + 1 < len(events) else None
+        from_half = nxt is not None and nxt.transition != "C" and frames[index + 1][2] == r_in
         if event.resolve_marker is not None:
             color, name, dur = event.resolve_marker
             timeline.tracks.markers.append(
@@ -281,7 +283,14 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
                     )
                 )
             if r_out == r_in:
-                continue  # the zero-length "from" half of a dissolve pair
+                # The zero-length "from" half of a dissolve pair repeats the shot already on the track,
+                # unless the dissolve's in-offset used that shot up entirely: keep it then. A zero-length
+                # event not followed by a dissolve is a shot that a later dissolve consumed: keep it too.
+                last = track[-1] if len(track) else None
+                keep = not from_half or not isinstance(last, otio.schema.Clip)
+                if keep and event.reel.upper() not in BLACK_REELS:
+                    track.append(_clip(event, s_in, r_in, r_out, exact, start))
+                continue
             track.append(_clip(event, s_in, r_in, r_out, exact, start))
             pos[0] = r_out - start
     for target in [video, *(audio[k] for k in sorted(audio))]:
