@@ -23,8 +23,8 @@ FORMATS: dict[str, TimelineFormat] = {
     "fcpxml": TimelineFormat(
         "fcpxml", ".fcpxml", "mb_fcpxml", "Final Cut Pro X XML (Resolve, FCP)", write_options={"version": "1.10"}
     ),
-    "xml": TimelineFormat("xml", ".xml", "fcp_xml", "Final Cut Pro 7 XML / xmeml (Premiere, Resolve)"),
-    "edl": TimelineFormat("edl", ".edl", "cmx_3600", "CMX 3600 EDL"),
+    "xml": TimelineFormat("xml", ".xml", "mb_xmeml", "Final Cut Pro 7 XML / xmeml (Premiere, Resolve)"),
+    "edl": TimelineFormat("edl", ".edl", "mb_cmx3600", "CMX 3600 EDL"),
 }
 
 DEFAULT_FORMATS: tuple[str, ...] = ("otio", "fcpxml", "xml", "edl")

@@ -1,0 +1,53 @@
+"""`montage-bridge convert IN OUT`: timeline files between OTIO, FCPXML, FCP7 XML and EDL, with a loss report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from montage_bridge.console import out
+from nle_adapters.convert import CONVERT_FORMATS, ConvertOptions, convert
+
+
+def convert_command(
+    source: Annotated[Path, typer.Argument(help="Timeline file (or folder of them) to convert.")],
+    target: Annotated[Path, typer.Argument(help="Output file (or folder when SOURCE is a folder).")],
+    to: Annotated[
+        Optional[str],
+        typer.Option("--to", help=f"Target format: {', '.join(CONVERT_FORMATS)} (default: OUT's suffix)."),
+    ] = None,
+    fcpxml_version: Annotated[
+        str, typer.Option("--fcpxml-version", help="FCPXML version to write (1.8–1.11).")
+    ] = "1.10",
+    edl_track: Annotated[
+        Optional[int],
+        typer.Option("--edl-track", min=1, help="Write only this video track to the EDL (default: one EDL per track)."),
+    ] = None,
+    xmeml_version: Annotated[
+        int, typer.Option("--xmeml-version", min=4, max=5, help="FCP7 XML version: 4 (Premiere) or 5 (Resolve).")
+    ] = 4,
+    rate: Annotated[
+        Optional[str], typer.Option("--rate", help="Frame rate of an EDL input, e.g. 24000/1001 (default: inferred).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the loss report as JSON.")] = False,
+) -> None:
+    """Convert timelines between formats with frame-exact adapters and report what the target cannot hold."""
+    options = ConvertOptions(
+        to=to, fcpxml_version=fcpxml_version, edl_track=edl_track, xmeml_version=xmeml_version, rate=rate
+    )
+    reports = convert(source, target, options)
+    if as_json:
+        print(json.dumps([r.model_dump() for r in reports], indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Conversion loss report")
+    table.add_column("input")
+    table.add_column("output")
+    table.add_column("lost or approximated")
+    for report in reports:
+        losses = "\n".join(f"{item.feature} ({item.count}): {item.detail}" for item in report.losses) or "nothing"
+        table.add_row(f"{report.source} [{report.format}]", "\n".join(report.outputs), losses)
+    out.print(table)

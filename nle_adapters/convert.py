@@ -1,0 +1,245 @@
+"""Convert timeline files between formats with our adapters, and report what each target loses.
+
+Formats are found from the content first (``<xmeml``, ``<fcpxml``, OTIO JSON, CMX events), then the
+suffix. Every output is rendered in memory before anything is written, then written through temp
+files and renames: a failure leaves no partial file. Adapters are called by name through
+``otio.adapters`` (``mb_xmeml``, ``mb_cmx3600``, ``mb_fcpxml``, ``mb_resolve_otio``, ``otio_json``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import opentimelineio as otio
+
+from analysis.errors import MontageError
+from nle_adapters.errors import TimelineParseError
+from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
+
+# name → (suffix, read adapter, write adapter)
+CONVERT_FORMATS: dict[str, tuple[str, str, str]] = {
+    "otio": (".otio", "otio_json", "otio_json"),
+    "resolve-otio": (".otio", "mb_resolve_otio", "mb_resolve_otio"),
+    "fcpxml": (".fcpxml", "mb_fcpxml", "mb_fcpxml"),
+    "xml": (".xml", "mb_xmeml", "mb_xmeml"),
+    "edl": (".edl", "mb_cmx3600", "mb_cmx3600"),
+}
+_SUFFIXES = {".otio": "otio", ".fcpxml": "fcpxml", ".fcpxmld": "fcpxml", ".xml": "xml", ".edl": "edl"}
+_EDL_EVENT = re.compile(r"^\s*\d{1,6}\s+\S+\s+\S+\s+(C|D|W\d{3})\s", re.MULTILINE)
+MAX_TIMELINE_BYTES = 512 * 1024 * 1024
+
+
+class ConvertError(MontageError):
+    """A conversion that cannot be done (unknown format, unwritable output, writer failure)."""
+
+
+@dataclass
+class ConvertOptions:
+    """Choices for one conversion. ``edl_track`` picks one video track (1-based) for EDL output;
+    ``rate`` is the EDL input rate (EDLs state none; inferred when None)."""
+
+    to: str | None = None
+    fcpxml_version: str = "1.10"
+    edl_track: int | None = None
+    xmeml_version: int = 4
+    rate: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _read_text(path: Path) -> str:
+    if path.is_dir() and path.suffix.lower() == ".fcpxmld":
+        path = path / "Info.fcpxml"
+    try:
+        if path.stat().st_size > MAX_TIMELINE_BYTES:
+            raise TimelineParseError(str(path), "file is larger than 512 MiB", hint="is it really a timeline?")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TimelineParseError(str(path), f"cannot read file ({exc.strerror or exc})") from exc
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def detect_format(path: Path, text: str | None = None) -> str:
+    """The input format of ``path``: from its content when it says, else from its suffix."""
+    head = (text if text is not None else _read_text(path))[:4096]
+    stripped = head.lstrip("\ufeff \t\r\n")
+    if "<xmeml" in head:
+        return "xml"
+    if "<fcpxml" in head:
+        return "fcpxml"
+    if stripped.startswith("{") and "OTIO_SCHEMA" in head:
+        return "otio"
+    if _EDL_EVENT.search(head) or stripped.upper().startswith("TITLE:"):
+        return "edl"
+    suffix = path.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    raise ConvertError(f"{path}: cannot tell the timeline format (not xmeml, FCPXML, OTIO or an EDL)")
+
+
+def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.schema.Timeline]]:
+    """Read every timeline in ``path`` with our adapters; returns (format, timelines)."""
+    text = _read_text(path)
+    fmt = detect_format(path, text)
+    adapter = CONVERT_FORMATS[fmt][1]
+    kwargs: dict = {}
+    if fmt == "edl":
+        kwargs = {"rate": rate, "source": str(path)}
+    elif fmt == "xml":
+        kwargs = {"source": str(path)}
+    try:
+        result = otio.adapters.read_from_string(text, adapter_name=adapter, **kwargs)
+    except MontageError:
+        raise
+    except Exception as exc:  # an adapter can raise anything on a broken file
+        raise TimelineParseError(str(path), f"cannot read as {fmt}: {exc.__class__.__name__}: {exc}") from exc
+    if isinstance(result, otio.schema.Timeline):
+        return fmt, [result]
+    timelines = (
+        [t for t in result.find_children(descended_from_type=otio.schema.Timeline)]
+        if hasattr(result, "find_children")
+        else []
+    )
+    timelines = timelines or [c for c in result if isinstance(c, otio.schema.Timeline)]
+    if not timelines:
+        raise TimelineParseError(str(path), f"no timeline found in this {fmt} file")
+    return fmt, timelines
+
+
+def _render(timeline: otio.schema.Timeline, fmt: str, options: ConvertOptions) -> list[tuple[str, str]]:
+    """Render one timeline as (file-name suffix, text) pairs: several for EDLs of a multi-track timeline."""
+    adapter = CONVERT_FORMATS[fmt][2]
+    work = copy.deepcopy(timeline)  # writers only read, but a copy keeps the caller's timeline safe regardless
+    try:
+        if fmt == "edl":
+            videos = [t for t in work.tracks if t.kind == otio.schema.TrackKind.Video]
+            if options.edl_track is not None:
+                return [("", otio.adapters.write_to_string(work, adapter, video_track=options.edl_track))]
+            count = max(1, len(videos))
+            return [
+                ("" if n == 1 else f"_V{n}", otio.adapters.write_to_string(work, adapter, video_track=n))
+                for n in range(1, count + 1)
+            ]
+        if fmt == "xml":
+            return [("", otio.adapters.write_to_string(work, adapter, version=options.xmeml_version))]
+        if fmt == "fcpxml":
+            return [("", otio.adapters.write_to_string(work, adapter, version=options.fcpxml_version))]
+        return [("", otio.adapters.write_to_string(work, adapter))]
+    except MontageError:
+        raise
+    except Exception as exc:
+        raise ConvertError(f"cannot write {timeline.name!r} as {fmt}: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _target_format(out: Path, options: ConvertOptions) -> str:
+    if options.to:
+        key = options.to.lower().lstrip(".")
+        if key not in CONVERT_FORMATS:
+            raise ConvertError(f"unknown target format {options.to!r}; choose from {', '.join(CONVERT_FORMATS)}")
+        return key
+    suffix = out.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    raise ConvertError(f"{out}: cannot tell the target format from the name; pass --to ({', '.join(CONVERT_FORMATS)})")
+
+
+def _write_all(files: list[tuple[Path, str]]) -> None:
+    """Write every file through a temp file beside it, renaming only when all are written."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for target, text in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            temps.append((tmp, target))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    except OSError as exc:
+        for tmp, _ in temps:
+            Path(tmp).unlink(missing_ok=True)
+        raise ConvertError(f"cannot write {files[0][0].parent}: {exc.strerror or exc}") from exc
+
+
+def plan_file(
+    src: Path, out: Path, options: ConvertOptions, out_is_dir: bool
+) -> tuple[list[tuple[Path, str]], list[LossReport]]:
+    """Read ``src`` and render its outputs (nothing written yet)."""
+    fmt_in, timelines = read_timelines(src, options.rate)
+    target = _target_format(out, options) if not out_is_dir else _target_format(Path("x"), options)
+    suffix = CONVERT_FORMATS[target][0]
+    files: list[tuple[Path, str]] = []
+    reports: list[LossReport] = []
+    for index, timeline in enumerate(timelines, start=1):
+        if out_is_dir:
+            stem = src.name[: -len(src.suffix)] if src.suffix else src.name
+            base, ext = out / stem, suffix
+        else:
+            base, ext = (out.with_suffix(""), out.suffix) if out.suffix else (out, suffix)
+        if len(timelines) > 1:
+            base = base.with_name(f"{base.name}_{index}")
+        outputs = []
+        for extra, text in _render(timeline, target, options):
+            path = base.with_name(base.name + extra + ext)
+            files.append((path, text))
+            outputs.append(str(path))
+        losses = analyze_losses(timeline, target, edl_track=options.edl_track, xmeml_version=options.xmeml_version)
+        meta = timeline.metadata.get("montage_bridge") or {}
+        warnings = list(meta.get("warnings") or []) if hasattr(meta, "get") else []
+        if warnings:
+            losses.append(
+                LossItem(feature="unread lines", count=len(warnings), detail="skipped: " + "; ".join(warnings[:2]))
+            )
+        if hasattr(meta, "get") and meta.get("rate_inferred"):
+            losses.append(
+                LossItem(
+                    feature="rate", count=1, detail=f"the EDL states no rate: read at {meta.get('rate')} (use --rate)"
+                )
+            )
+        reports.append(LossReport(source=str(src), target=target, format=fmt_in, outputs=outputs, losses=losses))
+    return files, reports
+
+
+def convert(src: Path, out: Path, options: ConvertOptions | None = None) -> list[LossReport]:
+    """Convert ``src`` (a file or a folder of timeline files) to ``out`` (a file, or a folder)."""
+    options = options or ConvertOptions()
+    if not src.exists():
+        raise ConvertError(f"{src}: no such file or folder")
+    if src.is_dir() and src.suffix.lower() != ".fcpxmld":
+        if out.exists() and not out.is_dir():
+            raise ConvertError(f"{out}: the input is a folder, so the output must be a folder too")
+        if not options.to:
+            raise ConvertError("converting a folder needs --to FORMAT")
+        inputs = sorted(
+            p
+            for p in src.iterdir()
+            if (p.is_file() and p.suffix.lower() in _SUFFIXES) or p.suffix.lower() == ".fcpxmld"
+        )
+        if not inputs:
+            raise ConvertError(f"{src}: no timeline files (.otio, .fcpxml, .xml, .edl) in this folder")
+        files: list[tuple[Path, str]] = []
+        reports: list[LossReport] = []
+        for item in inputs:
+            item_files, item_reports = plan_file(item, out, options, out_is_dir=True)
+            files += item_files
+            reports += item_reports
+    else:
+        out_is_dir = out.is_dir()
+        files, reports = plan_file(src, out, options, out_is_dir=out_is_dir)
+    _write_all(files)
+    return reports
+
+
+__all__ = ["CONVERT_FORMATS", "ConvertError", "ConvertOptions", "convert", "detect_format", "read_timelines"]

@@ -1,0 +1,137 @@
+"""What a target format cannot hold: the loss report printed by ``montage-bridge convert``.
+
+Each check looks at the timeline (never at the writer's output) and names the feature, how many
+items it affects and what happens to them, so an editor knows before opening the file.
+"""
+
+from __future__ import annotations
+
+import opentimelineio as otio
+from pydantic import BaseModel, Field
+
+from nle_adapters.timeline_facts import clip_time, frames_at, timeline_time
+
+
+class LossItem(BaseModel):
+    """One feature the target cannot hold (or holds only approximately)."""
+
+    feature: str
+    count: int = Field(ge=0)
+    detail: str
+
+
+class LossReport(BaseModel):
+    """Everything lost or approximated when writing one timeline to one format."""
+
+    source: str
+    target: str
+    format: str
+    outputs: list[str] = Field(default_factory=list)
+    losses: list[LossItem] = Field(default_factory=list)
+
+    @property
+    def lossless(self) -> bool:
+        return not self.losses
+
+
+def _tracks(timeline: otio.schema.Timeline, kind: str) -> list[otio.schema.Track]:
+    return [t for t in timeline.tracks if isinstance(t, otio.schema.Track) and t.kind == kind]
+
+
+def _count(items: list, feature: str, detail: str) -> list[LossItem]:
+    return [LossItem(feature=feature, count=len(items), detail=detail)] if items else []
+
+
+def analyze_losses(
+    timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None, xmeml_version: int = 4
+) -> list[LossItem]:
+    """The losses of writing ``timeline`` as ``fmt`` (``edl``, ``xml``, ``fcpxml``, ``otio``, ``resolve-otio``)."""
+    time = timeline_time(timeline)
+    videos = _tracks(timeline, otio.schema.TrackKind.Video)
+    audios = _tracks(timeline, otio.schema.TrackKind.Audio)
+    clips = list(timeline.find_clips())
+    transitions = [t for t in timeline.find_children(descended_from_type=otio.schema.Transition)]
+    nested = [s for track in timeline.tracks for s in track if isinstance(s, otio.schema.Stack)]
+    mixed = [c for c in clips if clip_time(c, time.rate).rate != time.rate]
+    disabled = [c for c in clips if not c.enabled]
+    effects = [
+        c for c in clips for e in c.effects if not isinstance(e, (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame))
+    ]
+    markers = [m for c in clips for m in c.markers]
+    stack_markers = list(timeline.tracks.markers)
+    losses: list[LossItem] = []
+    if fmt == "edl":
+        if len(videos) > 1:
+            if edl_track is None:
+                losses.append(
+                    LossItem(
+                        feature="video tracks",
+                        count=len(videos) - 1,
+                        detail="an EDL holds one video track: V2 and up are written to separate EDL files",
+                    )
+                )
+            else:
+                losses.append(
+                    LossItem(
+                        feature="video tracks",
+                        count=len(videos) - 1,
+                        detail=f"only V{edl_track} is written (--edl-track); the other video tracks are left out",
+                    )
+                )
+        if edl_track not in (None, 1) and audios:
+            losses.append(
+                LossItem(feature="audio tracks", count=len(audios), detail="audio is written only with video track 1")
+            )
+        if len(audios) > 2:
+            losses.append(
+                LossItem(
+                    feature="audio tracks beyond A2",
+                    count=len(audios) - 2,
+                    detail="written with A3, A4… channel codes, which not every CMX 3600 reader accepts",
+                )
+            )
+        non_dissolve = [t for t in transitions if t.transition_type != otio.schema.TransitionTypes.SMPTE_Dissolve]
+        losses += _count(
+            non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"
+        )
+        moved = [t for t in transitions if frames_at(t.in_offset, time.rate) > 0]
+        losses += _count(
+            moved,
+            "transition alignment",
+            "a CMX dissolve starts at the cut: the cut moves to the dissolve's start (same frames on screen)",
+        )
+        losses += _count(mixed, "mixed rates", "an EDL has one rate: source TCs of other-rate clips are rescaled")
+        losses += _count(disabled, "disabled clips", "an EDL cannot disable an event: written as enabled")
+        losses += _count(nested, "nested sequences", "an EDL cannot nest: nested stacks are left out")
+        losses += _count(
+            [m for m in markers if frames_at(m.marked_range.duration, time.rate) > 0],
+            "marker durations",
+            "LOC markers have no duration",
+        )
+        losses += _count(stack_markers, "timeline markers", "only clip markers are written (as * LOC)")
+        losses += _count(effects, "effects", "only speed (M2) is written")
+        with_range = [c for c in clips if c.media_reference is not None and c.media_reference.available_range]
+        losses += _count(with_range, "media ranges", "an EDL does not store media length or start TC")
+    elif fmt == "xml":
+        losses += _count(mixed, "mixed rates", "clipitem in/out are at the sequence rate: source in points are rounded")
+        asym = [
+            t
+            for t in transitions
+            if frames_at(t.in_offset, time.rate) and frames_at(t.out_offset, time.rate) and t.in_offset != t.out_offset
+        ]
+        losses += _count(asym, "transition alignment", "uneven dissolves are re-centred (same frames on screen)")
+        losses += _count(
+            [m for m in markers + stack_markers if m.color != otio.schema.MarkerColor.RED],
+            "marker colours",
+            "xmeml markers have no colour",
+        )
+        losses += _count(effects, "effects", "effects are not written")
+    elif fmt == "fcpxml":
+        losses += _count(effects, "effects", "effects are not written")
+    elif fmt == "resolve-otio":
+        custom = [c for c in clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
+        losses += _count(custom, "clip metadata", "Resolve drops custom clip metadata on import")
+    return losses
+
+
+__all__ = ["LossItem", "LossReport", "analyze_losses"]

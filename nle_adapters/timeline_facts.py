@@ -1,0 +1,176 @@
+"""Exact facts about an OTIO timeline that every writer needs: rates, start, DF, per-clip media time.
+
+OTIO stores rates as floats; we recover exact rational rates from ``metadata["montage_bridge"]``
+(written by our readers and by ``plan_to_otio``) or from the float via ``rate_from_float``.
+All counts returned here are integer frames; ranges are half-open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from urllib.parse import unquote, urlparse
+
+import opentimelineio as otio
+
+from analysis.timebase import default_drop_frame, format_rate, parse_rate, rate_from_float, supports_drop_frame
+
+META = "montage_bridge"
+
+
+def rt(frames: int, rate: Fraction) -> otio.opentime.RationalTime:
+    """A RationalTime of ``frames`` at the exact ``rate`` (stored as float, as OTIO does)."""
+    return otio.opentime.RationalTime(frames, float(rate))
+
+
+def time_range(
+    start: int, duration: int, rate: Fraction, duration_rate: Fraction | None = None
+) -> otio.opentime.TimeRange:
+    """A TimeRange from integer frames; ``duration_rate`` lets the duration use the timeline rate."""
+    return otio.opentime.TimeRange(rt(start, rate), rt(duration, duration_rate or rate))
+
+
+def frames_at(time: otio.opentime.RationalTime, rate: Fraction) -> int:
+    """``time`` as an integer frame count at ``rate`` (nearest frame, half up)."""
+    if abs(time.rate - float(rate)) < 1e-9:
+        return (
+            int(Fraction(time.value).limit_denominator(1000) + Fraction(1, 2))
+            if time.value >= 0
+            else -int(-Fraction(time.value).limit_denominator(1000) + Fraction(1, 2))
+        )
+    if time.rate <= 0:
+        return 0
+    value = Fraction(time.value).limit_denominator(1000) / rate_from_float(time.rate) * rate
+    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
+
+
+def _meta(obj: otio.core.SerializableObject) -> dict:
+    try:
+        value = obj.metadata.get(META, {})
+    except AttributeError:
+        return {}
+    return dict(value) if hasattr(value, "keys") else {}
+
+
+@dataclass(frozen=True)
+class TimelineTime:
+    """A timeline's exact rate, start frame and timecode flavour."""
+
+    rate: Fraction
+    start_frame: int
+    drop_frame: bool
+
+
+def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
+    """The timeline's exact rate: our metadata, else the start time's rate, else the first item's."""
+    meta = _meta(timeline)
+    if meta.get("rate"):
+        return parse_rate(str(meta["rate"]))
+    if timeline.global_start_time is not None and timeline.global_start_time.rate > 0:
+        return rate_from_float(timeline.global_start_time.rate)
+    for item in timeline.find_children():
+        if isinstance(item, (otio.schema.Clip, otio.schema.Gap)) and item.source_range is not None:
+            if item.source_range.duration.rate > 0:
+                return rate_from_float(item.source_range.duration.rate)
+    return Fraction(24)
+
+
+def timeline_time(timeline: otio.schema.Timeline) -> TimelineTime:
+    """Rate, start frame (from ``global_start_time``) and DF flag for ``timeline``."""
+    rate = timeline_rate(timeline)
+    start = 0
+    if timeline.global_start_time is not None:
+        start = frames_at(timeline.global_start_time, rate)
+    meta = _meta(timeline)
+    if "drop_frame" in meta and meta["drop_frame"] is not None:
+        drop = bool(meta["drop_frame"]) and supports_drop_frame(rate)
+    else:
+        drop = default_drop_frame(rate)
+    return TimelineTime(rate, start, drop)
+
+
+def media_rate(clip: otio.schema.Clip, fallback: Fraction) -> Fraction:
+    """The exact rate of ``clip``'s media: metadata first, then the source start's float rate."""
+    meta = _meta(clip)
+    if meta.get("source_rate"):
+        return parse_rate(str(meta["source_rate"]))
+    ref = clip.media_reference
+    ref_meta = _meta(ref) if ref is not None else {}
+    if ref_meta.get("rate"):
+        return parse_rate(str(ref_meta["rate"]))
+    if clip.source_range is not None and clip.source_range.start_time.rate > 0:
+        return rate_from_float(clip.source_range.start_time.rate)
+    if ref is not None and ref.available_range is not None and ref.available_range.start_time.rate > 0:
+        return rate_from_float(ref.available_range.start_time.rate)
+    return fallback
+
+
+@dataclass(frozen=True)
+class ClipTime:
+    """A clip's source in point (media frames incl. start TC), record duration (timeline frames),
+    its media rate, and the media's available range when known (media frames)."""
+
+    source_in: int
+    duration: int
+    rate: Fraction
+    media_start: int | None
+    media_frames: int | None
+
+
+def clip_time(clip: otio.schema.Clip, timeline_rate_: Fraction) -> ClipTime:
+    """Exact source in (media frames) and duration (timeline frames) for ``clip``."""
+    rate = media_rate(clip, timeline_rate_)
+    ref = clip.media_reference
+    available = ref.available_range if ref is not None else None
+    media_start = (
+        frames_at(available.start_time, rate) if available is not None and available.start_time.rate > 0 else None
+    )
+    media_frames = (
+        frames_at(available.duration, rate) if available is not None and available.duration.rate > 0 else None
+    )
+    if clip.source_range is not None:
+        source_in = frames_at(clip.source_range.start_time, rate)
+        duration = frames_at(clip.source_range.duration, timeline_rate_)
+    elif available is not None:
+        source_in = media_start or 0
+        duration = frames_at(available.duration, timeline_rate_)
+    else:
+        source_in, duration = 0, 0
+    return ClipTime(source_in, duration, rate, media_start, media_frames)
+
+
+def url_to_path(url: str) -> str:
+    """A media ``target_url`` as a plain path: ``file:///a%20b`` → ``/a b``; bare paths pass through."""
+    if url.startswith("file:"):
+        parsed = urlparse(url)
+        path = unquote(parsed.path)
+        # file:///C:/x and file://localhost/C:/x → C:/x (Windows drive letters)
+        if len(path) >= 3 and path[0] == "/" and path[2] == ":" and path[1].isalpha():
+            path = path[1:]
+        return path
+    return url
+
+
+def media_url(clip: otio.schema.Clip) -> str | None:
+    """``clip``'s media URL, or None for missing/generator references."""
+    ref = clip.media_reference
+    if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+        return ref.target_url
+    return None
+
+
+__all__ = [
+    "META",
+    "ClipTime",
+    "TimelineTime",
+    "clip_time",
+    "format_rate",
+    "frames_at",
+    "media_rate",
+    "media_url",
+    "rt",
+    "time_range",
+    "timeline_rate",
+    "timeline_time",
+    "url_to_path",
+]
