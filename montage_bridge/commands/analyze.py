@@ -181,7 +181,7 @@ def analyze(
         out.out(json.dumps(AnalysisResult.model_json_schema(), indent=2), highlight=False)
         return
     if not paths:
-        raise typer.BadParameter("give at least one media file or folder", param_hint="PATH")
+        raise AnalyzeError("give at least one media file or folder to analyze (PATH...), or --schema")
     if transcripts is not None and not speech:
         raise typer.BadParameter("--transcripts needs --speech", param_hint="--transcripts")
     files = _expand(paths)
