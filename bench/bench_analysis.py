@@ -84,7 +84,20 @@ def hits(found: list[int], truth: list[int]) -> dict:
 def bench_decode(clip: Path, frames: int) -> dict:
     start = time.perf_counter()
     subprocess.run(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(clip), "-map", "0:v", "-f", "null", "-"],
+        [
+            ffmpeg_path(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-i",
+            str(clip),
+            "-map",
+            "0:v",
+            "-f",
+            "null",
+            "-",
+        ],
         check=True,
     )
     wall = time.perf_counter() - start
@@ -232,7 +245,9 @@ Reproduce: `make sample-media && .venv/bin/python bench/bench_analysis.py` (resu
 
 def write_docs(section: str) -> None:
     doc = ROOT / "docs" / "performance.md"
-    text = doc.read_text() if doc.is_file() else "# Performance\n\nMeasured by the benchmarks in bench/ (`make bench`).\n"
+    text = (
+        doc.read_text() if doc.is_file() else "# Performance\n\nMeasured by the benchmarks in bench/ (`make bench`).\n"
+    )
     pattern = re.compile(r"<!-- analysis:start.*?<!-- analysis:end -->\n", re.S)
     text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     write_text_atomic(doc, text)
