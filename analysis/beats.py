@@ -126,14 +126,32 @@ def _downbeats(samples: np.ndarray, sample_rate: int, beats: list[float], beats_
     return beats[best::beats_per_bar]
 
 
-def analyze_music(path: str | Path) -> MusicAnalysis:
-    """Decode ``path`` and compute its beat grid."""
+def analyze_music(path: str | Path, *, energy_hop: float = 0.5) -> MusicAnalysis:
+    """Decode ``path``; compute its beat grid, energy curve, sections, silences and loudness.
+
+    The beat grid uses mono audio at 22.05 kHz; loudness (EBU R128) and silences use the file's
+    channels at 48 kHz, as BS.1770 specifies; the energy curve has one value per ``energy_hop``
+    seconds and its sections' boundaries snap to downbeats.
+    """
+    from analysis.audio import (
+        LOUDNESS_RATE,
+        decode_audio,
+        energy_curve,
+        find_sections,
+        find_silences,
+        integrated_loudness,
+    )
+
     path = Path(path)
     samples, sr, channels, seconds = load_audio(path)
     try:
         grid = beat_grid(samples, sr)
     except AnalysisError as exc:
         raise AnalysisError(f"{path}: {exc}") from exc
+    full, full_rate = decode_audio(path, LOUDNESS_RATE)
+    mono = full.mean(axis=0) if full.shape[1] else samples
+    mono_rate = full_rate if full.shape[1] else sr
+    energy = energy_curve(mono, mono_rate, energy_hop)
     return MusicAnalysis(
         path=path.resolve(),
         name=path.name,
@@ -141,4 +159,9 @@ def analyze_music(path: str | Path) -> MusicAnalysis:
         sample_rate=sr,
         channels=channels,
         beat_grid=grid,
+        energy=energy,
+        energy_hop=energy_hop,
+        sections=find_sections(energy, energy_hop, downbeats=grid.downbeats),
+        silences=find_silences(mono, mono_rate),
+        loudness_lufs=integrated_loudness(full, full_rate) if full.shape[1] else None,
     )

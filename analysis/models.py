@@ -56,6 +56,11 @@ class MediaItem(Model):
     def start_timecode(self) -> str:
         return frames_to_timecode(self.start_frame, self.rate, self.drop_frame)
 
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) in pixels as shown upright: swapped for 90°/270° rotation."""
+        return (self.height, self.width) if self.rotation % 180 == 90 else (self.width, self.height)
+
 
 class TimeSpan(Model):
     """A span of a file in seconds, half-open ``[start, end)``."""

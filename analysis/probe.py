@@ -1,4 +1,9 @@
-"""Probe media files with PyAV: exact rate, frame count, start timecode, streams, VFR."""
+"""Probe media files with PyAV: exact rate, frame count, start timecode, streams, VFR, rotation.
+
+Rotation is read from the display-matrix side data (what phones write; ffmpeg >= 5 no longer
+turns it into a ``rotate`` tag), falling back to the legacy ``rotate`` tag. Still images are
+refused by suffix and by container (image2/``*_pipe`` demuxers) so a renamed JPEG is caught too.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ from analysis.timebase import TimecodeError, parse_rate, supports_drop_frame, ti
 
 # Extensions that are never footage; a friendlier error than "invalid data" for common mistakes.
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".exr", ".dpx"}
+
+
+# Demuxers that only ever hold still pictures (a JPEG renamed .mov still opens with one of these).
+_IMAGE_FORMATS = ("image2", "_pipe", "gif", "webp")
 
 
 def _find_timecode(container: av.container.InputContainer) -> str | None:
@@ -40,6 +49,29 @@ def _scan_video_packets(
     lo, hi = min(deltas), max(deltas)
     # Constant-rate files have identical deltas (±1 tick from rounding); VFR ones vary by far more.
     return len(pts), hi - lo > max(2, lo // 10)
+
+
+def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Clockwise degrees (0, 90, 180, 270) the picture must be turned to display upright.
+
+    The display matrix reaches PyAV only on decoded frames, so the first frame is decoded; the
+    legacy ``rotate`` tag (clockwise, what older muxers wrote) is the fallback.
+    """
+    degrees = 0.0
+    try:
+        container.seek(0, stream=stream)
+        for frame in container.decode(stream):
+            # PyAV reports the matrix's counter-clockwise angle; the tag convention is clockwise.
+            degrees = -float(frame.rotation or 0)
+            break
+    except (av.error.FFmpegError, ValueError, AttributeError):
+        degrees = 0.0
+    if not degrees:
+        try:
+            degrees = float(stream.metadata.get("rotate", 0) or 0)
+        except ValueError:
+            degrees = 0.0
+    return int(round(degrees / 90.0)) % 4 * 90
 
 
 def probe_media(path: str | Path) -> MediaItem:
@@ -86,6 +118,8 @@ def _probe_open(path: Path, container: av.container.InputContainer) -> MediaItem
             audio_sample_rate=sample_rate,
             duration_seconds=duration,
         )
+    if any(key in (container.format.name or "") for key in _IMAGE_FORMATS):
+        raise MediaError(f"{path}: is a still image ({container.format.name}), not footage — move it out of the folder")
     raw_rate = video.average_rate or video.guessed_rate
     if not raw_rate:
         raise MediaError(f"{path}: video stream has no frame rate")
@@ -103,11 +137,7 @@ def _probe_open(path: Path, container: av.container.InputContainer) -> MediaItem
             start_frame = timecode_to_frames(tc, rate, drop)
         except TimecodeError as exc:
             raise MediaError(f"{path}: embedded timecode {tc!r} is invalid at {rate} fps ({exc})") from exc
-    rotation = 0
-    try:
-        rotation = int(float(video.metadata.get("rotate", 0) or 0))
-    except ValueError:
-        rotation = 0
+    rotation = _rotation(container, video)
     return MediaItem(
         path=path.resolve(),
         name=path.name,

@@ -9,6 +9,7 @@ import typer
 
 from analysis.errors import MontageError
 from montage_bridge import __version__
+from montage_bridge.commands.analyze import analyze
 from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
 
@@ -36,6 +37,7 @@ def _root(
 
 app.command("auto")(auto)
 app.command("convert")(convert_command)
+app.command("analyze")(analyze)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,9 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.beats import analyze_music
-from analysis.footage import Progress, analyze_clips, find_footage, probe_footage
+from analysis.engine import EngineOptions, ProgressEvent, analyze_paths
+from analysis.errors import MediaError
+from analysis.footage import Progress, find_footage
 from analysis.models import AnalysisResult
 from analysis.timebase import seconds_to_frames
 from nle_adapters.formats import DEFAULT_FORMATS
@@ -57,11 +59,25 @@ def run_auto(
     ensure_writable_dir(out_dir)
     warnings: list[str] = []
     files = find_footage(footage_dir)
-    items = probe_footage(files, skip_unreadable=skip_unreadable, progress=progress, warnings=warnings)
-    for item in items:
-        if item.variable_frame_rate:
-            warnings.append(f"{item.name}: variable frame rate — timings use its average rate {item.rate}")
-    clips = analyze_clips(items, progress=progress)
+    finished: set[int] = set()
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.stage in ("done", "failed", "cached"):
+            finished.add(event.index)
+        if progress:
+            progress(f"analysis: {event.path.name}", len(finished), len(files))
+
+    engine = analyze_paths(files, EngineOptions(require_video=True), progress=on_event)
+    for failure in engine.failures:
+        if not skip_unreadable:
+            raise MediaError(f"{failure.message} (or rerun with --skip-unreadable to leave it out)")
+        warnings.append(f"skipped {failure.message}")
+    if not engine.clips:
+        raise MediaError("no usable video clips in the footage folder")
+    clips = engine.clips
+    for clip in clips:
+        if clip.media.variable_frame_rate:
+            warnings.append(f"{clip.media.name}: variable frame rate — timings use its average rate {clip.media.rate}")
     if progress:
         progress(f"beats: {music.name}", 0, 1)
     music_analysis = analyze_music(music)

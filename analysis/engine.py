@@ -1,0 +1,322 @@
+"""The footage analysis engine: many files in, one :class:`ClipAnalysis` per file out.
+
+For each file: content fingerprint → cache lookup; on a miss, probe → one decode pass (shots,
+quality, motion, faces, thumbnails) → audio (silences, EBU R128 loudness) → speech (optional).
+Misses run in parallel in a process pool bounded by ``jobs``; cache hits never start the pool, so
+re-running over analyzed footage costs a fingerprint and a SQLite read per file. Results come
+back in input order whatever order the workers finish in, and a bad file becomes a
+:class:`FileFailure` (its one-line reason) instead of stopping the others.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_mod
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from analysis.cache import AnalysisCache, default_cache_dir, fingerprint, open_cache, params_key
+from analysis.errors import MediaError, MontageError
+from analysis.footage import clip_id_for
+from analysis.frame_pass import FramePassOptions
+from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, MusicAnalysis, Transcript
+
+# Bump when a change to any analyzer changes its results: old cache entries then miss.
+ANALYZER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """What to analyze and how. ``jobs=None`` means one worker per CPU; ``cache_dir=None`` disables caching."""
+
+    speech: bool = False
+    speech_model: str | None = None
+    jobs: int | None = None
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
+    require_video: bool = False
+    frame: FramePassOptions = FramePassOptions()
+    silence_min_duration: float = 0.25
+
+    def clip_params(self) -> str:
+        return params_key({"frame": self.frame.cache_params(), "silence_min": self.silence_min_duration})
+
+    def speech_params(self, model_label: str) -> str:
+        return params_key({"model": model_label, "beam_size": 5, "vad": True, "words": True})
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One file's progress. ``stage``: cached, probing, frames, audio, speech, done, failed.
+
+    ``done``/``total`` count frames in the ``frames`` stage and are 0/1 or 1/1 otherwise;
+    ``fraction`` is the file's overall completion, 0..1.
+    """
+
+    index: int
+    path: Path
+    stage: str
+    done: int
+    total: int
+    fraction: float
+
+
+EngineProgress = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    path: Path
+    message: str
+
+
+@dataclass
+class EngineResult:
+    clips: list[ClipAnalysis]
+    failures: list[FileFailure]
+    cached: int = 0
+    analyzed: int = 0
+
+    def analysis(self, music: MusicAnalysis | None = None) -> AnalysisResult:
+        return AnalysisResult(clips=self.clips, music=music)
+
+
+@dataclass(frozen=True)
+class _Task:
+    index: int
+    path: Path
+    fingerprint: str
+    need_clip: bool
+    need_speech: bool
+    options: EngineOptions
+    thumbnails_dir: Path | None
+    threads: int
+
+
+# Stage weights inside one file, for the overall progress bar and its ETA.
+_FRAMES_SHARE = 0.85
+
+_worker_queue = None
+
+
+def _init_worker(q) -> None:  # pragma: no cover - runs in pool processes
+    global _worker_queue
+    _worker_queue = q
+
+
+def _report_to_queue(event: ProgressEvent) -> None:
+    if _worker_queue is not None:
+        _worker_queue.put(event)
+
+
+def _require_video(media: MediaItem) -> None:
+    if not media.has_video:
+        raise MediaError(f"{media.path}: has no video stream — audio belongs in --music, not the footage folder")
+
+
+def _analyze_task(
+    task: _Task, report: EngineProgress | None = None
+) -> tuple[int, dict | None, dict | None, str | None]:
+    """Analyze one file; returns (index, clip payload, speech payload, error message)."""
+    from analysis.audio import LOUDNESS_RATE, decode_audio, find_silences, integrated_loudness
+    from analysis.frame_pass import run_frame_pass
+    from analysis.probe import probe_media
+
+    report = report or _report_to_queue
+    path = task.path
+
+    def say(stage: str, done: int, total: int, fraction: float) -> None:
+        report(ProgressEvent(task.index, path, stage, done, total, fraction))
+
+    try:
+        say("probing", 0, 1, 0.0)
+        media = probe_media(path)
+        if task.options.require_video:
+            _require_video(media)
+        clip_payload = None
+        if task.need_clip:
+            shots = []
+            if media.has_video:
+                frame_options = FramePassOptions(**{**task.options.frame.__dict__, "threads": task.threads})
+                shots = run_frame_pass(
+                    media,
+                    frame_options,
+                    thumbnails_dir=task.thumbnails_dir,
+                    progress=lambda d, t: say("frames", d, t, _FRAMES_SHARE * d / max(1, t)),
+                )
+            say("audio", 0, 1, _FRAMES_SHARE)
+            silences, loudness = [], None
+            if media.audio_channels:
+                audio, rate = decode_audio(path, LOUDNESS_RATE)
+                if audio.shape[1]:
+                    loudness = integrated_loudness(audio, rate)
+                    silences = find_silences(audio.mean(axis=0), rate, min_duration=task.options.silence_min_duration)
+            clip = ClipAnalysis(id="_", media=media, shots=shots, silences=silences, loudness_lufs=loudness)
+            clip_payload = clip.model_dump(mode="json", exclude={"transcript"})
+        speech_payload = None
+        if task.need_speech:
+            from analysis.speech import transcribe_file
+
+            say("speech", 0, 1, 0.95)
+            transcript = transcribe_file(path, model=task.options.speech_model, cpu_threads=task.threads)
+            speech_payload = {"transcript": transcript.model_dump(mode="json") if transcript else None}
+        say("done", 1, 1, 1.0)
+        return task.index, clip_payload, speech_payload, None
+    except MontageError as exc:
+        say("failed", 1, 1, 1.0)
+        return task.index, None, None, str(exc)
+
+
+def _thumbnails_ok(payload: dict) -> bool:
+    """A cached clip whose thumbnails were deleted is re-analyzed rather than handed out broken."""
+    for shot in payload.get("shots", []):
+        thumb = shot.get("thumbnail")
+        if thumb and not Path(thumb).is_file():
+            return False
+    return True
+
+
+def _initial_failure(path: Path) -> str | None:
+    if not path.exists():
+        return f"{path}: no such file"
+    if not path.is_file():
+        return f"{path}: is not a file"
+    if path.stat().st_size == 0:
+        return f"{path}: file is empty (0 bytes) — was the copy interrupted?"
+    return None
+
+
+def analyze_paths(
+    paths: list[Path],
+    options: EngineOptions | None = None,
+    *,
+    progress: EngineProgress | None = None,
+) -> EngineResult:
+    """Analyze every file in ``paths`` (in that order); see the module docstring."""
+    options = options or EngineOptions()
+    with open_cache(options.cache_dir) as cache:
+        return _analyze(paths, options, cache, progress)
+
+
+def _analyze(
+    paths: list[Path], options: EngineOptions, cache: AnalysisCache | None, progress: EngineProgress | None
+) -> EngineResult:
+    clip_key = options.clip_params()
+    speech_key = None
+    if options.speech:
+        from analysis.speech import resolve_model
+
+        speech_key = options.speech_params(resolve_model(options.speech_model)[1])
+    emit = progress or (lambda event: None)
+    clip_payloads: dict[int, dict] = {}
+    speech_payloads: dict[int, dict] = {}
+    errors: dict[int, str] = {}
+    tasks: list[_Task] = []
+    cached = 0
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    for i, path in enumerate(paths):
+        path = Path(path)
+        problem = _initial_failure(path)
+        if problem:
+            errors[i] = problem
+            emit(ProgressEvent(i, path, "failed", 1, 1, 1.0))
+            continue
+        try:
+            fp = fingerprint(path)
+        except OSError as exc:
+            errors[i] = f"{path}: cannot be read ({exc.strerror or exc})"
+            emit(ProgressEvent(i, path, "failed", 1, 1, 1.0))
+            continue
+        clip_hit = cache.get(fp, "clip", ANALYZER_VERSION, clip_key) if cache else None
+        if clip_hit is not None and not _thumbnails_ok(clip_hit):
+            clip_hit = None
+        speech_hit = cache.get(fp, "speech", ANALYZER_VERSION, speech_key) if cache and speech_key else None
+        if clip_hit is not None:
+            clip_payloads[i] = clip_hit
+        if speech_hit is not None:
+            speech_payloads[i] = speech_hit
+        need_clip = clip_hit is None
+        need_speech = bool(options.speech) and speech_hit is None
+        if not need_clip and not need_speech:
+            cached += 1
+            emit(ProgressEvent(i, path, "cached", 1, 1, 1.0))
+            continue
+        thumbs = cache.directory / "thumbnails" / fp if cache else None
+        tasks.append(_Task(i, path, fp, need_clip, need_speech, options, thumbs, 0))
+
+    workers = min(jobs, len(tasks))
+    if workers <= 1:
+        results = [_analyze_task(task, emit) for task in tasks]
+    else:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        tasks = [_Task(**{**t.__dict__, "threads": threads}) for t in tasks]
+        results = _run_pool(tasks, workers, emit)
+
+    by_index = {t.index: t for t in tasks}
+    for index, clip_payload, speech_payload, error in results:
+        task = by_index[index]
+        if error is not None:
+            errors[index] = error
+            continue
+        if clip_payload is not None:
+            clip_payloads[index] = clip_payload
+            if cache:
+                cache.put(task.fingerprint, "clip", ANALYZER_VERSION, clip_key, clip_payload)
+        if speech_payload is not None:
+            speech_payloads[index] = speech_payload
+            if cache and speech_key:
+                cache.put(task.fingerprint, "speech", ANALYZER_VERSION, speech_key, speech_payload)
+
+    clips: list[ClipAnalysis] = []
+    failures: list[FileFailure] = []
+    taken: set[str] = set()
+    for i, path in enumerate(paths):
+        path = Path(path)
+        if i in errors:
+            failures.append(FileFailure(path, errors[i]))
+            continue
+        clip = _clip_from_payload(path, clip_payloads[i], speech_payloads.get(i))
+        if options.require_video and not clip.media.has_video:
+            failures.append(FileFailure(path, f"{path}: has no video stream — audio belongs in --music"))
+            continue
+        clip.id = clip_id_for(path, taken)
+        clips.append(clip)
+    return EngineResult(clips=clips, failures=failures, cached=cached, analyzed=len(tasks))
+
+
+def _clip_from_payload(path: Path, payload: dict, speech: dict | None) -> ClipAnalysis:
+    """Rebuild a clip from a (possibly cached) payload, pointing it at ``path`` (renames hit the cache)."""
+    clip = ClipAnalysis.model_validate(payload)
+    clip.media.path = path.resolve()
+    clip.media.name = path.name
+    if speech and speech.get("transcript"):
+        clip.transcript = Transcript.model_validate(speech["transcript"])
+    return clip
+
+
+def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:
+    """Run tasks in a spawn-based process pool, forwarding the workers' progress events."""
+    # spawn, not fork: the parent may hold threads (rich's refresh thread, numba, ctranslate2)
+    # whose locks a forked child would inherit mid-use.
+    ctx = multiprocessing.get_context("spawn")
+    events = ctx.Queue()
+    results = []
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,)) as pool:
+        pending: set[Future] = {pool.submit(_analyze_task, task) for task in tasks}
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            _drain(events, emit)
+            for future in done:
+                results.append(future.result())
+        _drain(events, emit)
+    return results
+
+
+def _drain(events, emit: EngineProgress) -> None:
+    while True:
+        try:
+            emit(events.get_nowait())
+        except queue_mod.Empty:
+            return

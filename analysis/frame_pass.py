@@ -1,0 +1,312 @@
+"""One decode pass per clip that feeds every picture analyzer.
+
+ffmpeg decodes the clip once (all its threads), rotates it upright and scales it to a small
+analysis size (256 px wide by default, the width scenedetect's auto-downscale picks), and pipes raw
+BGR frames to us. Decoding and scaling run in ffmpeg's process while the analyzers run here, so
+the two overlap. Every frame goes through:
+
+* shot boundaries: scenedetect's own ``AdaptiveDetector`` (the most accurate detector in our
+  baselines, research/feasibility.md §3a), fed with our frames instead of its own decode;
+* picture measures: sharpness (Laplacian variance), brightness and clipping (luma histogram),
+  colourfulness (Hasler–Süsstrunk) and motion (mean absolute luma change at quarter size);
+* faces: OpenCV's bundled frontal-face Haar cascade, on one frame per ``face_interval`` seconds
+  and on each shot's thumbnail frame;
+* thumbnails: per shot, the frame with the best picture score, written as JPEG.
+
+``-fps_mode passthrough`` keeps ffmpeg from duplicating or dropping frames, so the n-th frame we
+read is the n-th frame of the file even for variable-frame-rate clips: shot frames are indexes
+into the file, as :mod:`analysis.models` requires.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from analysis.atomic_io import write_bytes_atomic
+from analysis.errors import MediaError
+from analysis.ffmpeg_tools import ffmpeg_path
+from analysis.models import MediaItem, Shot, ShotQuality
+
+FrameProgress = Callable[[int, int], None]
+"""Called as ``progress(frames_done, frames_total)``."""
+
+# Normalisation constants (why these numbers): a Laplacian variance of 200 at 256 px wide is
+# where footage starts to look soft; Hasler–Süsstrunk's "extremely colourful" is about 110; a
+# mean luma change of 32 levels per frame is a whip pan.
+_SHARPNESS_HALF = 200.0
+_COLORFUL_MAX = 110.0
+_MOTION_MAX = 32.0
+# Luma levels that count as crushed blacks / blown highlights (8-bit, full range after BGR).
+_CLIP_LOW, _CLIP_HIGH = 8, 247
+
+
+@dataclass(frozen=True)
+class FramePassOptions:
+    """Settings of the picture pass. Lengths in frames unless the name says seconds."""
+
+    width: int = 256
+    adaptive_threshold: float = 3.0
+    min_scene_len: int = 8
+    window_width: int = 2
+    faces: bool = True
+    face_interval: float = 1.0
+    threads: int = 0
+
+    def cache_params(self) -> dict:
+        return {
+            "width": self.width,
+            "adaptive_threshold": self.adaptive_threshold,
+            "min_scene_len": self.min_scene_len,
+            "window_width": self.window_width,
+            "faces": self.faces,
+            "face_interval": self.face_interval,
+        }
+
+
+def analysis_size(media: MediaItem, width: int) -> tuple[int, int]:
+    """Upright analysis frame size (even numbers), never larger than the source."""
+    src_w, src_h = media.display_size
+    if src_w <= 0 or src_h <= 0:
+        raise MediaError(f"{media.path}: video stream has no picture size")
+    w = max(2, min(width, src_w) // 2 * 2)
+    h = max(2, int(round(w * src_h / src_w / 2)) * 2)
+    return w, h
+
+
+@lru_cache(maxsize=1)
+def _face_cascade():  # -> cv2.CascadeClassifier
+    import cv2
+
+    cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"))
+    if cascade.empty():
+        raise MediaError("OpenCV's bundled face model (haarcascade_frontalface_default.xml) is missing")
+    return cascade
+
+
+def count_faces(gray: np.ndarray) -> int:
+    """Frontal faces in a grayscale frame (faces smaller than 1/6 of the frame height are ignored).
+
+    The cascade costs ~12 ms per 256x144 frame at these settings (scale step 1.2, the cascade's
+    native 24 px window as the smallest face), which is why it runs on sampled frames only.
+    """
+    side = max(24, gray.shape[0] // 6)
+    found = _face_cascade().detectMultiScale(gray, scaleFactor=1.2, minNeighbors=5, minSize=(side, side))
+    return len(found)
+
+
+def colorfulness(bgr: np.ndarray) -> float:
+    """Hasler–Süsstrunk colourfulness of a BGR frame (0 for grey, ~110 extremely colourful)."""
+    # Every 4th pixel each way: the statistic is a mean/std over the frame, and this keeps it
+    # at ~0.07 ms a frame.
+    px = bgr[::4, ::4].reshape(-1, 3).astype(np.float32)
+    b, g, r = px[:, 0], px[:, 1], px[:, 2]
+    rg = r - g
+    yb = 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+class _Measures:
+    """Per-frame picture measures, appended in frame order."""
+
+    def __init__(self) -> None:
+        self.sharpness: list[float] = []
+        self.brightness: list[float] = []
+        self.clipped: list[float] = []
+        self.colorful: list[float] = []
+        self.motion: list[float] = []
+        self.faces: dict[int, int] = {}
+
+
+def _frame_score(sharp: float, bright: float, clipped: float) -> float:
+    """Picture score used to pick thumbnails: sharp, well exposed, little clipping (0..1)."""
+    exposure = 1.0 - min(1.0, abs(bright - 0.5) * 2.0)
+    return 0.5 * sharp + 0.3 * exposure + 0.2 * (1.0 - clipped)
+
+
+def shot_quality(m: _Measures, start: int, end: int) -> ShotQuality:
+    """Aggregate frame measures over ``[start, end)``; motion excludes the cut into the shot."""
+    sl = slice(start, max(start + 1, min(end, len(m.sharpness))))
+    sharp = float(np.mean(m.sharpness[sl])) if m.sharpness[sl] else 0.0
+    bright = float(np.mean(m.brightness[sl])) if m.brightness[sl] else 0.0
+    clipped = float(np.mean(m.clipped[sl])) if m.clipped[sl] else 0.0
+    color = float(np.mean(m.colorful[sl])) if m.colorful[sl] else 0.0
+    moves = m.motion[start + 1 : min(end, len(m.motion))]
+    motion = float(np.mean(moves)) if moves else 0.0
+    faces = max((n for i, n in m.faces.items() if start <= i < end), default=0)
+    exposure = 1.0 - min(1.0, abs(bright - 0.5) * 2.0)
+    # Usability: sharpness and exposure matter most; heavy motion (shake, whip pans) costs a little.
+    score = 0.35 * sharp + 0.25 * exposure + 0.2 * (1.0 - clipped) + 0.1 * color + 0.1 * (1.0 - motion)
+    clamp = lambda v: float(min(1.0, max(0.0, v)))  # noqa: E731 - pydantic bounds are inclusive 0..1
+    return ShotQuality(
+        sharpness=clamp(sharp),
+        brightness=clamp(bright),
+        clipped=clamp(clipped),
+        colorfulness=clamp(color),
+        motion=clamp(motion),
+        faces=faces,
+        score=clamp(score),
+    )
+
+
+class _Drain(threading.Thread):
+    """Reads ffmpeg's stderr so a chatty decoder can never block the pipe."""
+
+    def __init__(self, stream) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.text = b""
+
+    def run(self) -> None:
+        self.text = self.stream.read()
+
+
+def run_frame_pass(
+    media: MediaItem,
+    options: FramePassOptions = FramePassOptions(),
+    *,
+    thumbnails_dir: Path | None = None,
+    progress: FrameProgress | None = None,
+) -> list[Shot]:
+    """Decode ``media`` once and return its shots with quality (and thumbnails when a dir is given).
+
+    Shot frames are ``[start, end)`` indexes at the media rate; the last shot ends at
+    ``media.frames``. Raises :class:`MediaError` when ffmpeg cannot decode the video.
+    """
+    import cv2
+    from scenedetect import AdaptiveDetector
+    from scenedetect.common import FrameTimecode
+
+    if not media.has_video:
+        raise MediaError(f"{media.path}: has no video stream to analyze")
+    cv2.setNumThreads(1)  # frames are tiny; threads only add contention with ffmpeg's decoder
+    w, h = analysis_size(media, options.width)
+    frame_bytes = w * h * 3
+    cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error"]
+    if options.threads > 0:
+        cmd += ["-threads", str(options.threads)]
+    cmd += ["-i", str(media.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
+    cmd += ["-vf", f"scale={w}:{h}:flags=bilinear", "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise MediaError(f"{media.path}: cannot start ffmpeg to decode it ({exc})") from exc
+    drain = _Drain(proc.stderr)
+    drain.start()
+
+    fps = float(media.rate)
+    detector = AdaptiveDetector(
+        adaptive_threshold=options.adaptive_threshold,
+        min_scene_len=options.min_scene_len,
+        window_width=options.window_width,
+    )
+    measures = _Measures()
+    face_step = max(1, int(round(options.face_interval * fps)))
+    n_pixels = float(w * h)
+    cuts: list[int] = []
+    # Thumbnail candidates: the best frame of the open shot that is too old to be split off by a
+    # late cut, plus the last few frames (a cut is reported ``window_width`` frames late).
+    lag = options.window_width + 2
+    recent: deque[tuple[int, float, np.ndarray]] = deque()
+    best_old: tuple[int, float, np.ndarray] | None = None
+    thumbs: list[tuple[int, np.ndarray]] = []  # per finished shot: (frame index, picture)
+    prev_small: np.ndarray | None = None
+    index = 0
+    report_every = max(1, int(fps))
+
+    def close_shot(cut: int) -> None:
+        nonlocal best_old
+        pool = [c for c in recent if c[0] < cut]
+        if best_old is not None:
+            pool.append(best_old)
+        if pool:
+            chosen = max(pool, key=lambda c: c[1])
+            thumbs.append((chosen[0], chosen[2]))
+        best_old = None
+        while recent and recent[0][0] < cut:
+            recent.popleft()
+
+    try:
+        assert proc.stdout is not None
+        while True:
+            data = proc.stdout.read(frame_bytes)
+            if len(data) < frame_bytes:
+                break
+            bgr = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)
+            for tc in detector.process_frame(FrameTimecode(index, fps=fps), bgr):
+                cut = int(tc.frame_num)
+                if 0 < cut < media.frames:
+                    close_shot(cut)
+                    cuts.append(cut)
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+            bright = float(hist @ np.arange(256)) / n_pixels / 255.0
+            clipped = float(hist[: _CLIP_LOW + 1].sum() + hist[_CLIP_HIGH:].sum()) / n_pixels
+            lap_var = float(cv2.meanStdDev(cv2.Laplacian(gray, cv2.CV_32F))[1][0, 0] ** 2)
+            sharp = lap_var / (lap_var + _SHARPNESS_HALF)
+            small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+            motion = 0.0 if prev_small is None else float(cv2.absdiff(small, prev_small).mean()) / _MOTION_MAX
+            prev_small = small
+            measures.sharpness.append(sharp)
+            measures.brightness.append(bright)
+            measures.clipped.append(clipped)
+            measures.colorful.append(min(1.0, colorfulness(bgr) / _COLORFUL_MAX))
+            measures.motion.append(min(1.0, motion))
+            if options.faces and index % face_step == 0:
+                measures.faces[index] = count_faces(gray)
+            if thumbnails_dir is not None:
+                recent.append((index, _frame_score(sharp, bright, clipped), bgr))
+                while len(recent) > lag:
+                    old = recent.popleft()
+                    if best_old is None or old[1] > best_old[1]:
+                        best_old = old
+            index += 1
+            if progress and index % report_every == 0:
+                progress(min(index, media.frames), media.frames)
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+        rc = proc.wait()
+        drain.join(timeout=5)
+    if rc != 0 or index == 0:
+        tail = " | ".join(drain.text.decode("utf-8", "replace").strip().splitlines()[-2:]) or f"exit {rc}"
+        raise MediaError(f"{media.path}: video cannot be decoded ({tail}) — is the file damaged or truncated?")
+    if thumbnails_dir is not None:
+        close_shot(media.frames + 1)
+    if progress:
+        progress(media.frames, media.frames)
+
+    end = max(media.frames, 1)
+    bounds = [0, *sorted(set(cuts)), end]
+    shots: list[Shot] = []
+    for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
+        if b <= a:
+            continue
+        thumb_path = None
+        if thumbnails_dir is not None and k < len(thumbs):
+            at, picture = thumbs[k]
+            if options.faces:
+                gray = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
+                measures.faces[at] = max(measures.faces.get(at, 0), count_faces(gray))
+            thumb_path = _write_thumbnail(thumbnails_dir, k, picture)
+        shots.append(Shot(start=a, end=b, quality=shot_quality(measures, a, b), thumbnail=thumb_path))
+    return shots
+
+
+def _write_thumbnail(directory: Path, shot_index: int, picture: np.ndarray) -> Path:
+    import cv2
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ok, encoded = cv2.imencode(".jpg", picture, [int(cv2.IMWRITE_JPEG_QUALITY), 85])
+    if not ok:
+        raise MediaError(f"{directory}: could not encode a thumbnail")
+    target = directory / f"shot_{shot_index:04d}.jpg"
+    write_bytes_atomic(target, encoded.tobytes())
+    return target
