@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.timebase import frames_to_timecode
+from analysis.timebase import format_rate, frames_to_timecode, rescale_frames
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError, ResolveRateLockedError
-from resolve_bridge.spec import BuildSpec, ClipPlacement, parse_resolve_rate
+from resolve_bridge.spec import BuildSpec, ClipPlacement, parse_resolve_rate, source_length_for
 
 Log = Callable[[str], None]
 
@@ -242,6 +242,32 @@ def tracks_of(spec: BuildSpec) -> dict[tuple[str, int], list[ClipPlacement]]:
     return by_track
 
 
+def conform_to_pool(spec: BuildSpec, items: dict[str, Any], result: BuildResult) -> None:
+    """Re-express source frames at the rate Resolve gave each clip.
+
+    Resolve freezes an audio file's FPS at the project rate current when it was imported
+    (MCP-LIM), so a WAV planned at 23.976 may be a "24 fps" clip in this project; its startFrame
+    and endFrame must then be counted at 24.
+    """
+    rate = spec.exact_rate
+    for clip in spec.clips:
+        fps = str(items[clip.path].GetClipProperty("FPS") or "")
+        try:
+            pool_rate = parse_resolve_rate(fps)[0]
+        except ValueError:
+            continue
+        if pool_rate == parse_resolve_rate(clip.media_rate)[0]:
+            continue
+        start = rescale_frames(clip.start_frame, parse_resolve_rate(clip.media_rate)[0], pool_rate)
+        n, made = source_length_for(clip.duration, rate, pool_rate)
+        clip.start_frame, clip.end_frame, clip.media_rate = start, start + n, format_rate(pool_rate)
+        if made != clip.duration:
+            result.warnings.append(
+                f"{clip.name}: at its pool rate {fps} fps it runs {made} frames, not {clip.duration}"
+            )
+            clip.duration = made
+
+
 def append_clips(resolve: Any, timeline: Any, spec: BuildSpec, items: dict[str, Any], log: Log = _quiet) -> int:
     """One batched ``AppendToTimeline`` per track; returns the number of calls made."""
     pool = current_project(resolve).GetMediaPool()
@@ -338,6 +364,7 @@ def apply_spec(resolve: Any, spec: BuildSpec, *, bin_name: str = "Montage Bridge
     if name != spec.name:
         result.warnings.append(f"a timeline named '{spec.name}' exists; built '{name}' beside it")
     items = pool_items_for(resolve, [c.path for c in spec.clips], bin_name, log)
+    conform_to_pool(spec, items, result)
     timeline = create_timeline(resolve, spec, name, log)
     result.append_calls = append_clips(resolve, timeline, spec, items, log)
     finish(timeline, spec, result, log)

@@ -102,6 +102,22 @@ def parse_resolve_rate(text: str) -> tuple[Fraction, bool]:
     return parse_rate(parts[0]), drop
 
 
+def source_length_for(duration: int, timeline_rate: Fraction, media_rate: Fraction) -> tuple[int, int]:
+    """Source frames to ask for so Resolve's floored timeline length is ``duration``.
+
+    Returns ``(source_frames, timeline_frames_resolve_will_make)``; the second differs from
+    ``duration`` only when no source length floors to it exactly.
+    """
+    if timeline_rate == media_rate:
+        return duration, duration
+    ratio = Fraction(timeline_rate) / Fraction(media_rate)  # timeline frames per source frame
+    n = -(-Fraction(duration) // ratio)  # ceil
+    n = int(n)
+    if int(n * ratio) != duration:
+        n -= 1
+    return n, int(n * ratio)
+
+
 @dataclass
 class ClipPlacement:
     """One clip to place: where on the timeline, which frames of which file, on which track."""
