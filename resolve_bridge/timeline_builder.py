@@ -29,7 +29,7 @@ import opentimelineio as otio
 from analysis.atomic_io import write_text_atomic
 from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
 from nle_adapters.plan_to_otio import META
-from nle_adapters.write_files import serialize_timeline
+from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
@@ -237,11 +237,11 @@ def write_import_file(timeline: otio.schema.Timeline, spec: BuildSpec, fmt: str,
     if fmt == "otio":
         target = out_dir / f"{stem}.otio"
         write_text_atomic(target, serialize_timeline(resolve_shaped_otio(timeline, spec), "otio"))
-    elif fmt == "fcpxml":
-        target = out_dir / f"{stem}.fcpxml"
-        write_text_atomic(target, serialize_timeline(timeline, "fcpxml"))
+    elif fmt in ("fcpxml", "xml"):
+        target = out_dir / f"{stem}.{fmt}"
+        write_text_atomic(target, serialize_timeline(timeline, fmt))
     else:
-        raise ResolveBuildError(f"cannot import a timeline through {fmt!r}; use otio or fcpxml")
+        raise ResolveBuildError(f"cannot import a timeline through {fmt!r}; use otio, fcpxml or xml")
     return target
 
 
@@ -267,8 +267,8 @@ def build_in_resolve(
     """Build ``timeline`` in the connected Resolve and return what was built, verified.
 
     ``method``: ``append``, ``import`` or ``auto`` (append where the build can place clips on
-    tracks, i.e. 18.5+, otherwise import). ``import_format``: ``otio``, ``fcpxml`` or ``auto``
-    (OTIO where Resolve imports it, 19.1+, otherwise FCPXML).
+    tracks, i.e. 18.5+, otherwise import). ``import_format``: ``otio``, ``fcpxml``, ``xml`` or
+    ``auto`` (OTIO where Resolve imports it, 19.1+, otherwise FCPXML, else FCP 7 XML).
     """
     say: Log = log or (lambda _: None)
     caps = Capabilities.of(resolve)
@@ -285,7 +285,14 @@ def build_in_resolve(
         if fmt == "otio" and not caps.can_import_otio:
             raise ResolveBuildError(f"{caps.label} does not import OTIO (19.1+): use --import-format fcpxml")
         folder = work_dir or Path(tempfile.gettempdir()) / "montage-bridge" / "resolve-import"
-        path = write_import_file(timeline, spec, fmt, folder)
+        try:
+            path = write_import_file(timeline, spec, fmt, folder)
+        except WriteError as exc:
+            if import_format != "auto" or fmt != "fcpxml":
+                raise
+            # Every Resolve imports FCP 7 XML; use it when the FCPXML writer cannot hold this timeline.
+            notes.append(f"FCPXML could not be written ({exc}); imported FCP 7 XML instead")
+            path = write_import_file(timeline, spec, "xml", folder)
         result = import_spec_file(resolve, spec, str(path), source_clips_path=_source_root(spec), log=say)
     else:
         raise ResolveBuildError(f"unknown build method {method!r}; use append, import or auto")

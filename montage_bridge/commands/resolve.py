@@ -165,7 +165,7 @@ def build_cmd(
         str, typer.Option("--method", help="append (API), import (file) or auto (append on 18.5+).")
     ] = "auto",
     import_format: Annotated[
-        str, typer.Option("--import-format", help="otio, fcpxml or auto, for the import method.")
+        str, typer.Option("--import-format", help="otio, fcpxml, xml or auto, for the import method.")
     ] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Timeline name (never overwrites: suffixed).")] = None,
     bin_name: Annotated[str, typer.Option("--bin", help="Bin for clips imported into the pool.")] = "Montage Bridge",
@@ -173,8 +173,8 @@ def build_cmd(
     """Build a timeline in Resolve from a plan or timeline file, then verify every clip landed."""
     if method not in ("auto", "append", "import"):
         raise typer.BadParameter("choose append, import or auto", param_hint="--method")
-    if import_format not in ("auto", "otio", "fcpxml"):
-        raise typer.BadParameter("choose otio, fcpxml or auto", param_hint="--import-format")
+    if import_format not in ("auto", "otio", "fcpxml", "xml"):
+        raise typer.BadParameter("choose otio, fcpxml, xml or auto", param_hint="--import-format")
     timeline = load_timeline(plan_or_timeline, analysis)
     result = send_to_resolve(timeline, method=method, import_format=import_format, name=name, bin_name=bin_name)
     if not result.ok:
