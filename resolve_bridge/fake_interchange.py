@@ -44,6 +44,15 @@ _OTIO_COLORS = {
 _RESOLVE_COLORS = {v: k for k, v in _OTIO_COLORS.items()}
 
 
+def our_meta(obj: Any) -> dict[str, Any]:
+    """``obj.metadata["montage_bridge"]`` as a plain dict (OTIO metadata is an AnyDictionary, not a dict)."""
+    try:
+        value = obj.metadata.get(META)
+    except AttributeError:
+        return {}
+    return dict(value) if value else {}
+
+
 def path_of(url: str) -> str:
     """A media reference's ``target_url`` (file URL or bare path, as Resolve writes it) → local path."""
     if url.startswith("file:"):
@@ -67,7 +76,7 @@ def _locate(path: str, search_root: str | None) -> str | None:
 
 
 def _timeline_rate(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
-    meta = timeline.metadata.get(META, {}) if isinstance(timeline.metadata, dict) else {}
+    meta = our_meta(timeline)
     if "rate" in meta:
         from analysis.timebase import parse_rate
 
@@ -194,7 +203,7 @@ def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]
                 marker.name,
                 "",
                 max(1, int(round(marker.marked_range.duration.rescaled_to(float(rate)).value))),
-                str((marker.metadata.get(META) or {}).get("kind", "")) if isinstance(marker.metadata, dict) else "",
+                str(our_meta(marker).get("kind", "")),
             )
     for marker in source.tracks.markers:
         timeline._markers.add(

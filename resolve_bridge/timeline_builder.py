@@ -33,7 +33,7 @@ from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
-from resolve_bridge.fake_interchange import path_of
+from resolve_bridge.fake_interchange import our_meta, path_of
 from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, source_length_for
 
 MARKER_COLOR_MAP = {
@@ -63,7 +63,7 @@ def _frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
 
 def timeline_format(timeline: otio.schema.Timeline) -> tuple[Fraction, bool, int, int, int]:
     """(rate, drop_frame, start frame, width, height) of an OTIO timeline in our conventions."""
-    meta = timeline.metadata.get(META, {}) if isinstance(timeline.metadata, dict) else {}
+    meta = our_meta(timeline)
     if meta.get("rate"):
         rate = parse_rate(str(meta["rate"]))
     elif timeline.global_start_time is not None:
@@ -82,7 +82,7 @@ def _clip_color(flags: list[str]) -> str:
 
 
 def _marker_spec(marker: otio.schema.Marker, frame: int, rate: Fraction) -> MarkerSpec:
-    meta = marker.metadata.get(META, {}) if isinstance(marker.metadata, dict) else {}
+    meta = our_meta(marker)
     kind = str(meta.get("kind", "note"))
     color = MARKER_COLOR_MAP.get(marker.color) or KIND_COLORS.get(kind, "Blue")
     return MarkerSpec(
@@ -151,7 +151,7 @@ def _placement(
     if not url:
         raise ResolveBuildError(f"clip '{clip.name}' has no media file (missing or generator reference)")
     path = path_of(url)
-    ref_meta = ref.metadata.get(META, {}) if isinstance(ref.metadata, dict) else {}
+    ref_meta = our_meta(ref)
     avail = ref.available_range
     if ref_meta.get("rate"):
         media_rate = parse_rate(str(ref_meta["rate"]))
@@ -179,7 +179,7 @@ def _placement(
             f"{label}: Resolve rounds a {format_rate(media_rate)} fps clip down on a {format_rate(rate)} fps timeline, "
             f"so it runs {made} frames instead of {duration}"
         )
-    meta = clip.metadata.get(META, {}) if isinstance(clip.metadata, dict) else {}
+    meta = our_meta(clip)
     flags = [str(f) for f in meta.get("flags", []) or []]
     return ClipPlacement(
         key=str(meta.get("clip_id", clip.name)),
