@@ -27,6 +27,7 @@ Public helpers that are not Resolve API are lower-case (``add_media``, ``module`
 
 from __future__ import annotations
 
+import bisect
 import os
 import types
 from collections.abc import Iterable
@@ -717,14 +718,31 @@ class _Track:
         self.locked = False
 
     def end(self) -> int | None:
-        return max((i.GetEnd() for i in self.items), default=None)
+        return max((i._start + i._duration for i in self.items), default=None)
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= i._start or i.GetEnd() <= start for i in self.items)
+        """No item overlaps ``[start, end)``; items never overlap, so only the neighbours matter."""
+        k = bisect.bisect_right(_StartView(self.items), start)
+        if k > 0 and self.items[k - 1]._start + self.items[k - 1]._duration > start:
+            return False
+        return k >= len(self.items) or self.items[k]._start >= end
 
     def insert(self, item: FakeTimelineItem) -> None:
-        self.items.append(item)
-        self.items.sort(key=lambda i: i._start)
+        k = bisect.bisect_right(_StartView(self.items), item._start)
+        self.items.insert(k, item)
+
+
+class _StartView:
+    """A read-only sequence of the items' start frames, for bisect without building a list."""
+
+    def __init__(self, items: list[FakeTimelineItem]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> int:
+        return self.items[k]._start
 
 
 class FakeTimeline(_MarkerMethods, _Remote):

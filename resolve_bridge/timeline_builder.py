@@ -18,6 +18,7 @@ the build says so.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import tempfile
 from fractions import Fraction
@@ -55,9 +56,17 @@ KIND_COLORS = {"beat": "Blue", "downbeat": "Red", "section": "Purple", "chapter"
 FLAG_COLORS = {"shaky": "Orange", "soft": "Yellow", "blurry": "Yellow", "dark": "Navy", "clipped": "Apricot"}
 
 
+@functools.lru_cache(maxsize=64)
+def _exact(rate: float) -> Fraction:
+    return rate_from_float(rate)
+
+
 def _frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
     """A RationalTime as a whole frame count at ``rate`` (nearest, half up)."""
-    value = Fraction(t.value) * Fraction(rate) / Fraction(t.rate).limit_denominator(1001)
+    source_rate = _exact(t.rate)
+    if source_rate == rate and float(t.value).is_integer():
+        return int(t.value)
+    value = Fraction(t.value) * rate / source_rate
     return int(value + Fraction(1, 2))
 
 
