@@ -197,3 +197,16 @@ def test_pre_18_5_builds_through_a_file_and_says_why(tmp_path: Path, sample_medi
         )
     with pytest.raises(ResolveBuildError, match="18.5"):
         build_in_resolve(fake, build_timeline(plan, AnalysisResult(clips=[clip])), method="append")
+
+
+def test_flagged_clips_are_colour_coded(tmp_path: Path) -> None:
+    plan, analysis = three_track_plan(tmp_path)
+    timeline = build_timeline(plan, analysis)
+    first = timeline.video_tracks()[0].find_clips()[0]
+    meta = dict(first.metadata["montage_bridge"])
+    meta["flags"] = ["shaky"]
+    first.metadata["montage_bridge"] = meta
+    fake = seeded_fake(tmp_path)
+    assert build_in_resolve(fake, timeline).ok
+    items = fake.project.GetCurrentTimeline().GetItemListInTrack("video", 1)
+    assert [i.GetClipColor() for i in items] == ["Orange", ""]
