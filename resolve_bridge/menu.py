@@ -51,8 +51,15 @@ def say(message: str) -> None:
     print(f"{PREFIX} {message}", flush=True)
 
 
-def deps_available() -> bool:
-    """Whether this interpreter can run the analysis itself."""
+def deps_available(python: str | None = None) -> bool:
+    """Whether this interpreter can run the analysis itself.
+
+    Only when it *is* the recorded environment's Python (or none was recorded): Resolve's embedded
+    interpreter may see that environment's site-packages through PACKAGE_ROOT, but compiled
+    packages built for another Python version must not be imported into it.
+    """
+    if python and os.path.realpath(python) != os.path.realpath(sys.executable or ""):
+        return False
     return all(importlib.util.find_spec(m) is not None for m in ("opentimelineio", "pydantic", "numpy", "av"))
 
 
@@ -75,11 +82,24 @@ def run_worker(
         with tempfile.TemporaryDirectory(prefix="montage-bridge-") as tmp:
             request_path, answer_path = Path(tmp) / "request.json", Path(tmp) / "answer.json"
             request_path.write_text(json.dumps(request), encoding="utf-8")
-            env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+            env = {
+                **os.environ,
+                "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                "PYTHONIOENCODING": "utf-8",
+            }
             cmd = [exe, "-m", "resolve_bridge.menu_worker", action, "--input", str(request_path)]
             cmd += ["--output", str(answer_path)]
             log(f"working in {exe} …")
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=root)
+            proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                env=env,
+                cwd=root,
+            )
             assert proc.stdout is not None
             tail: list[str] = []
             for line in proc.stdout:
@@ -270,7 +290,7 @@ def run_menu(
         connection = connect(script_globals)
         resolve = connection.resolve
         say(f"connected to {connection.capabilities.label} ({connection.mode})")
-        local = deps_available() if in_process is None else in_process
+        local = deps_available(python) if in_process is None else in_process
         if action == "auto_edit":
             lines = auto_edit(resolve, python=python, in_process=local)
         elif action == "analyze":

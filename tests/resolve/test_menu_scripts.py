@@ -219,3 +219,46 @@ def test_all_users_folders(tmp_path: Path) -> None:
     assert scripts_dir("linux", all_users=True, root=tmp_path) == tmp_path / "opt/resolve/Fusion/Scripts/Utility"
     (tmp_path / "home" / "resolve").mkdir(parents=True)  # ISO installs live in /home/resolve
     assert scripts_dir("linux", all_users=True, root=tmp_path) == tmp_path / "home/resolve/Fusion/Scripts/Utility"
+
+
+def test_installed_entry_runs_in_a_bare_python_and_hands_analysis_to_the_users_env(
+    sample_media: Path, tmp_path: Path
+) -> None:
+    """Resolve's interpreter without site-packages: the menu code must load, and the analysis
+    must run in the recorded environment (this venv's Python) and come back as markers."""
+    import json
+    import subprocess
+    from fractions import Fraction
+
+    from analysis.probe import probe_media
+    from resolve_bridge.fake import clip_properties
+
+    repo = Path(__file__).resolve().parents[2]
+    props = [clip_properties(probe_media(p), Fraction(24)) for p in sorted((sample_media / "footage").iterdir())]
+    (tmp_path / "props.json").write_text(json.dumps(props))
+    entry = tmp_path / "Montage Bridge - Analyze media pool.py"
+    entry.write_text(render_script("Montage Bridge - Analyze media pool", str(repo), sys.executable))
+    driver = tmp_path / "driver.py"
+    driver.write_text(
+        f"""
+import json, runpy, sys
+sys.path.insert(0, {str(repo)!r})
+from resolve_bridge.fake import FakeResolve
+fake = FakeResolve("20")
+pool = fake.media_pool
+shoot = pool.add_bin("Shoot")
+for p in json.load(open({str(tmp_path / "props.json")!r})):
+    pool.add_media(p, shoot)
+pool.SetCurrentFolder(shoot)
+runpy.run_path({str(entry)!r}, init_globals=fake.menu_globals(), run_name="__main__")
+assert not {{"numpy", "pydantic", "opentimelineio", "av"}} & set(sys.modules), "heavy imports in Resolve's Python"
+print("MARKERS", json.dumps({{i.GetName(): len(i.GetMarkers()) for i in pool._all_items()}}))
+"""
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", str(driver)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env={}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"working in {sys.executable}" in proc.stdout
+    counts = json.loads(proc.stdout.split("MARKERS ", 1)[1])
+    assert all(n >= 2 for n in counts.values()), counts  # every sample clip has two hard cuts
