@@ -134,17 +134,22 @@ def create_timeline(resolve: Any, spec: BuildSpec, name: str, log: Log = _quiet)
                 f"or re-plan at {locked} fps (e.g. `--rate {locked.split()[0]}`)"
             )
         log(f"project is at {project.GetSetting('timelineFrameRate')} fps; timeline uses custom {spec.resolve_rate}")
-    if not project.SetCurrentTimeline(timeline):
-        raise ResolveBuildError(f"Resolve would not make '{name}' the current timeline")
-    if str(timeline.GetStartTimecode()) != spec.start_timecode and not timeline.SetStartTimecode(spec.start_timecode):
-        log(f"could not set the start timecode to {spec.start_timecode}")
-    if int(timeline.GetStartFrame()) != spec.start_frame:
-        raise ResolveBuildError(
-            f"timeline '{name}' starts at frame {timeline.GetStartFrame()} but the plan starts at "
-            f"{spec.start_frame} ({spec.start_timecode}); check the project's drop-frame setting"
-        )
-    _ensure_tracks(timeline, "video", spec.video_tracks)
-    _ensure_tracks(timeline, "audio", spec.audio_tracks)
+    try:
+        if not project.SetCurrentTimeline(timeline):
+            raise ResolveBuildError(f"Resolve would not make '{name}' the current timeline")
+        tc = spec.start_timecode
+        if str(timeline.GetStartTimecode()) != tc and not timeline.SetStartTimecode(tc):
+            log(f"could not set the start timecode to {tc}")
+        if int(timeline.GetStartFrame()) != spec.start_frame:
+            raise ResolveBuildError(
+                f"timeline '{name}' starts at frame {timeline.GetStartFrame()} but the plan starts at "
+                f"{spec.start_frame} ({tc}); check the project's drop-frame setting"
+            )
+        _ensure_tracks(timeline, "video", spec.video_tracks)
+        _ensure_tracks(timeline, "audio", spec.audio_tracks)
+    except ResolveBuildError:
+        pool.DeleteTimelines([timeline])  # never leave a half-made timeline behind
+        raise
     return timeline
 
 

@@ -210,3 +210,18 @@ def test_flagged_clips_are_colour_coded(tmp_path: Path) -> None:
     assert build_in_resolve(fake, timeline).ok
     items = fake.project.GetCurrentTimeline().GetItemListInTrack("video", 1)
     assert [i.GetClipColor() for i in items] == ["Orange", ""]
+
+
+def test_a_timeline_that_cannot_be_set_up_is_removed(tmp_path: Path) -> None:
+    plan, analysis = three_track_plan(tmp_path)
+    fake = seeded_fake(tmp_path, profile="21")
+    timeline_type = type(fake.media_pool.CreateEmptyTimeline("probe"))
+    fake.media_pool.DeleteTimelines([fake.project.GetTimelineByIndex(1)])
+    original = timeline_type.AddTrack
+    try:
+        timeline_type.AddTrack = lambda self, kind, sub=None: False  # e.g. a locked project
+        with pytest.raises(ResolveBuildError, match="would not add video track 2"):
+            build_in_resolve(fake, build_timeline(plan, analysis))
+    finally:
+        timeline_type.AddTrack = original
+    assert timeline_names(fake.project) == []
