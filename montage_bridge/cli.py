@@ -41,7 +41,8 @@ app.add_typer(resolve_app, name="resolve")
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click *returns* the code of a `typer.Exit(n)` instead of raising.
+        code = app(args=argv, standalone_mode=False)
     except MontageError as exc:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
         return 2
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -381,8 +381,6 @@ def finish(timeline: Any, spec: BuildSpec, result: BuildResult, log: Log = _quie
     verify(timeline, spec, result)
     add_markers(timeline, spec, result)
     color_flagged(timeline, spec, result)
-    for line in result.lines():
-        log(line)
 
 
 def import_spec_file(

@@ -8,7 +8,9 @@ not running, free edition / external scripting off, or a Python the library cann
 the message says how to fix it.
 
 ``MONTAGE_RESOLVE=fake`` (or ``fake:MEDIA_DIR``) connects to the in-process fake instead, for
-tests and demos; ``MONTAGE_RESOLVE_PROFILE`` picks its build (``studio-21``, ``free-19``, ``18.0``…).
+tests and demos; ``MONTAGE_RESOLVE_PROFILE`` picks its build (``studio-21``, ``free-19``, ``18.0``…)
+and ``MONTAGE_RESOLVE_DROP=a.mov,b.mov`` makes it silently drop those clips when appending, to
+see the verification report what Resolve lost.
 
 Standard library only, so the Scripts-menu entries can use it inside Resolve's Python.
 """
@@ -31,6 +33,7 @@ from resolve_bridge.errors import ResolveConnectionError
 
 FAKE_ENV = "MONTAGE_RESOLVE"
 FAKE_PROFILE_ENV = "MONTAGE_RESOLVE_PROFILE"
+FAKE_DROP_ENV = "MONTAGE_RESOLVE_DROP"
 
 # Blackmagic's documented defaults (README "Using a script"), plus the known other lib places.
 DEFAULT_API = {
@@ -203,11 +206,12 @@ def connect_external(
 
 def fake_from_env(value: str) -> Any:
     """``fake`` or ``fake:MEDIA_DIR`` → a FakeResolve (media under MEDIA_DIR imported into bin 'Footage')."""
-    from resolve_bridge.fake import FakeResolve
+    from resolve_bridge.fake import FakeResolve, FakeSwitches
 
     profile = os.environ.get(FAKE_PROFILE_ENV, "studio-21")
+    drop = {n.strip() for n in os.environ.get(FAKE_DROP_ENV, "").split(",") if n.strip()}
     try:
-        fake = FakeResolve.from_name(profile)
+        fake = FakeResolve.from_name(profile, switches=FakeSwitches(drop_clip_names=drop))
     except ValueError as exc:
         raise ResolveConnectionError("bad_fake", f"{FAKE_PROFILE_ENV}={profile}: {exc}") from exc
     _, _, media_dir = value.partition(":")

@@ -74,6 +74,10 @@ def test_build_both_methods_from_sample_media(sample_media: Path, tmp_path: Path
         result = run_cli("resolve", "build", str(plan_file), "--method", method, env=env, timeout=120)
         assert result.returncode == 0, result.stderr
         assert f"timeline 'Sample cut' ({method}): 3/3 clips placed" in result.stdout
+    dropped = run_cli("resolve", "build", str(plan_file), env={**env, "MONTAGE_RESOLVE_DROP": "city_25.mov"})
+    assert dropped.returncode == 1
+    assert "timeline 'Sample cut' (append): 2/3 clips placed" in dropped.stdout
+    assert "dropped: city_25.mov on V2 at 01:00:00:02" in dropped.stderr
 
 
 def test_auto_with_resolve_builds_and_verifies(sample_media: Path, tmp_path: Path) -> None:

@@ -225,3 +225,14 @@ def test_a_timeline_that_cannot_be_set_up_is_removed(tmp_path: Path) -> None:
     finally:
         timeline_type.AddTrack = original
     assert timeline_names(fake.project) == []
+
+
+def test_drop_frame_timeline_starts_at_107892(tmp_path: Path) -> None:
+    plan, analysis = three_track_plan(tmp_path, Fraction(30000, 1001))
+    plan.drop_frame, plan.start_timecode = True, "01:00:00;00"
+    fake = seeded_fake(tmp_path)
+    result = build_in_resolve(fake, build_timeline(plan, analysis))
+    timeline = fake.project.GetCurrentTimeline()
+    assert timeline.GetSetting("timelineFrameRate") == "29.97 DF" and timeline.GetStartFrame() == 107892
+    first = timeline.GetItemListInTrack("video", 3)[0]
+    assert first.GetStart() == 107892 + 30 and result.placed == result.expected
