@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.20 raises its vendored click's exceptions, which are not click.ClickException.
+        if isinstance(exc, click.ClickException) or (
+            callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")
+        ):
             exc.show()
             return exc.exit_code
         if os.environ.get("MONTAGE_DEBUG"):

@@ -40,6 +40,9 @@ def test_build_from_a_timeline_file_reports_what_landed(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown Resolve profile 'nine'" in bad.stderr
     missing = run_cli("resolve", "build", str(tmp_path / "nope.otio"), env=env)
     assert missing.returncode == 2 and "nope.otio: no such file" in missing.stderr
+    usage = run_cli("resolve", "build", str(path), "--method", "paste", env=env)
+    assert usage.returncode == 2 and "choose append, import or auto" in usage.stderr
+    assert "internal error" not in usage.stderr
 
 
 def test_build_both_methods_from_sample_media(sample_media: Path, tmp_path: Path) -> None:
