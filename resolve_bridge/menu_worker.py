@@ -29,6 +29,7 @@ def _progress(stage: str, done: int, total: int) -> None:
 
 def auto_edit(request: dict[str, Any]) -> dict[str, Any]:
     """Clip records of a bin → a build spec (and, if asked, an import file for old Resolve builds)."""
+    from nle_adapters.write_files import WriteError
     from resolve_bridge.auto_edit import plan_from_pool
     from resolve_bridge.media_pool import scan_records
     from resolve_bridge.timeline_builder import spec_from_otio, write_import_file
@@ -48,7 +49,16 @@ def auto_edit(request: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"spec": spec.to_dict()}
     if options.get("import_format"):
         folder = Path(options.get("work_dir") or Path.home() / ".montage-bridge" / "resolve-import")
-        answer["import_file"] = str(write_import_file(timeline, spec, options["import_format"], folder))
+        try:
+            path = write_import_file(timeline, spec, options["import_format"], folder)
+        except WriteError as exc:
+            if options["import_format"] != "fcpxml":
+                raise
+            # Every Resolve imports FCP 7 XML; use it when the FCPXML writer cannot hold this timeline.
+            spec.warnings.append(f"FCPXML could not be written ({exc}); imported FCP 7 XML instead")
+            answer["spec"] = spec.to_dict()
+            path = write_import_file(timeline, spec, "xml", folder)
+        answer["import_file"] = str(path)
     return answer
 
 

@@ -261,3 +261,18 @@ print("MARKERS", json.dumps({{i.GetName(): len(i.GetMarkers()) for i in pool._al
     assert f"working in {sys.executable}" in proc.stdout
     counts = json.loads(proc.stdout.split("MARKERS ", 1)[1])
     assert all(n >= 2 for n in counts.values()), counts  # every sample clip has two hard cuts
+
+
+def test_auto_edit_on_resolve_18_0_builds_by_importing_a_file(
+    sample_media: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # the import file goes under ~/.montage-bridge
+    fake = FakeResolve("18.0")
+    fake.import_folder(sample_media, "Shoot")
+    fake.media_pool.SetCurrentFolder(fake.media_pool.GetRootFolder().GetSubFolderList()[0])
+    assert run_menu("auto_edit", fake.menu_globals(), dialog=False) == 0
+    console = capsys.readouterr().out
+    assert "cannot place clips on a chosen track and frame from a script" in console
+    assert "timeline 'Montage - Shoot' (import):" in console
+    assert [n for n, _ in fake.calls] == ["ImportTimelineFromFile"]
+    assert list((tmp_path / ".montage-bridge" / "resolve-import").iterdir())
