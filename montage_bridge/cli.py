@@ -12,6 +12,7 @@ from montage_bridge import __version__
 from montage_bridge.commands.analyze import analyze
 from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
+from montage_bridge.commands.resolve import app as resolve_app
 
 app = typer.Typer(
     name="montage-bridge",
@@ -38,12 +39,14 @@ def _root(
 app.command("auto")(auto)
 app.command("convert")(convert_command)
 app.command("analyze")(analyze)
+app.add_typer(resolve_app, name="resolve")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click *returns* the code of a `typer.Exit(n)` instead of raising.
+        code = app(args=argv, standalone_mode=False)
     except MontageError as exc:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors
         import click
 
-        if isinstance(exc, click.ClickException):
+        # typer >= 0.20 raises its vendored click's exceptions, which are not click.ClickException.
+        if isinstance(exc, click.ClickException) or (
+            callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")
+        ):
             exc.show()
             return exc.exit_code
         if os.environ.get("MONTAGE_DEBUG"):
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

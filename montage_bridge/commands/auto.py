@@ -34,6 +34,9 @@ def auto(
     skip_unreadable: Annotated[
         bool, typer.Option("--skip-unreadable", help="Leave out files that are not readable video instead of stopping.")
     ] = False,
+    resolve: Annotated[
+        bool, typer.Option("--resolve", help="Also build the timeline in the running DaVinci Resolve (Studio).")
+    ] = False,
 ) -> None:
     """Cut the footage to the music's beats and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -92,3 +95,8 @@ def auto(
     out.print(table)
     for path in result.files:
         out.print(f"wrote {path}")
+    if resolve:
+        from montage_bridge.commands.resolve import send_to_resolve
+
+        if not send_to_resolve(result.timeline).ok:
+            raise typer.Exit(1)

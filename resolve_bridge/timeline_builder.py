@@ -1,0 +1,309 @@
+"""Build an OTIO timeline (``nle_adapters.plan_to_otio.build_timeline``) in DaVinci Resolve.
+
+Two first-class paths, both ending in the same read-back verification (``apply.verify``):
+
+- **append**: create the timeline (rate, resolution, start TC), add tracks, then ONE batched
+  ``AppendToTimeline`` per track with absolute ``recordFrame``, ``trackIndex`` and ``mediaType``;
+- **import**: write a Resolve-shaped OTIO (bare paths, absolute source ranges, markers at
+  timeline level) or FCPXML 1.10, then ``ImportTimelineFromFile`` with ``sourceClipsPath``.
+
+Frame rules (resolve_api.md §3 items 15–18): ``recordFrame`` = timeline start + record offset;
+``startFrame``/``endFrame`` are frame indexes into the file (start TC removed), end exclusive;
+Resolve *floors* a mixed-rate clip's length onto the timeline grid, so ``endFrame`` is chosen as
+the shortest source length whose floored length is the planned one. Where no source length can
+give it (a slower source on a faster timeline, now and then) the clip lands one frame short and
+the build says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+
+from analysis.atomic_io import write_text_atomic
+from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
+from nle_adapters.plan_to_otio import META
+from nle_adapters.write_files import WriteError, serialize_timeline
+from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file
+from resolve_bridge.capabilities import Capabilities
+from resolve_bridge.errors import ResolveBuildError
+from resolve_bridge.fake_interchange import our_meta, path_of
+from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, source_length_for
+
+MARKER_COLOR_MAP = {
+    otio.schema.MarkerColor.RED: "Red",
+    otio.schema.MarkerColor.BLUE: "Blue",
+    otio.schema.MarkerColor.GREEN: "Green",
+    otio.schema.MarkerColor.YELLOW: "Yellow",
+    otio.schema.MarkerColor.PURPLE: "Purple",
+    otio.schema.MarkerColor.CYAN: "Cyan",
+    otio.schema.MarkerColor.ORANGE: "Sand",
+    otio.schema.MarkerColor.PINK: "Pink",
+    otio.schema.MarkerColor.MAGENTA: "Fuchsia",
+    otio.schema.MarkerColor.WHITE: "Cream",
+    otio.schema.MarkerColor.BLACK: "Cocoa",
+}
+# Default marker colour per kind when the OTIO marker has none we can map.
+KIND_COLORS = {"beat": "Blue", "downbeat": "Red", "section": "Purple", "chapter": "Green", "note": "Yellow"}
+# Clip colour for a flagged clip (first flag wins); anything else flagged is Orange.
+FLAG_COLORS = {"shaky": "Orange", "soft": "Yellow", "blurry": "Yellow", "dark": "Navy", "clipped": "Apricot"}
+
+
+@functools.lru_cache(maxsize=64)
+def _exact(rate: float) -> Fraction:
+    return rate_from_float(rate)
+
+
+def _frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
+    """A RationalTime as a whole frame count at ``rate`` (nearest, half up)."""
+    source_rate = _exact(t.rate)
+    if source_rate == rate and float(t.value).is_integer():
+        return int(t.value)
+    value = Fraction(t.value) * rate / source_rate
+    return int(value + Fraction(1, 2))
+
+
+def timeline_format(timeline: otio.schema.Timeline) -> tuple[Fraction, bool, int, int, int]:
+    """(rate, drop_frame, start frame, width, height) of an OTIO timeline in our conventions."""
+    meta = our_meta(timeline)
+    if meta.get("rate"):
+        rate = parse_rate(str(meta["rate"]))
+    elif timeline.global_start_time is not None:
+        rate = rate_from_float(timeline.global_start_time.rate)
+    else:
+        raise ResolveBuildError(f"timeline '{timeline.name}' has no frame rate (no global_start_time)")
+    drop = bool(meta.get("drop_frame", False))
+    start = _frames(timeline.global_start_time, rate) if timeline.global_start_time is not None else 0
+    return rate, drop, start, int(meta.get("width", 1920)), int(meta.get("height", 1080))
+
+
+def _clip_color(flags: list[str]) -> str:
+    if not flags:
+        return ""
+    return FLAG_COLORS.get(str(flags[0]).lower(), "Orange")
+
+
+def _marker_spec(marker: otio.schema.Marker, frame: int, rate: Fraction) -> MarkerSpec:
+    meta = our_meta(marker)
+    kind = str(meta.get("kind", "note"))
+    color = MARKER_COLOR_MAP.get(marker.color) or KIND_COLORS.get(kind, "Blue")
+    return MarkerSpec(
+        frame=frame,
+        name=marker.name or kind,
+        color=color,
+        note=kind,
+        duration=max(1, _frames(marker.marked_range.duration, rate)),
+        custom_data=f"montage-bridge:{kind}",
+    )
+
+
+def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -> BuildSpec:
+    """Turn an OTIO timeline into the frames Resolve needs (see module docstring for the rules)."""
+    rate, drop, start, width, height = timeline_format(timeline)
+    clips: list[ClipPlacement] = []
+    markers: list[MarkerSpec] = []
+    warnings: list[str] = []
+    for marker in timeline.tracks.markers:
+        markers.append(_marker_spec(marker, _frames(marker.marked_range.start_time, rate), rate))
+    kinds = (("video", timeline.video_tracks()), ("audio", timeline.audio_tracks()))
+    for kind, tracks in kinds:
+        for index, track in enumerate(tracks, 1):
+            for marker in track.markers:
+                markers.append(_marker_spec(marker, _frames(marker.marked_range.start_time, rate), rate))
+            ranges = track.range_of_all_children()
+            for child in track:
+                if not isinstance(child, otio.schema.Clip):
+                    continue
+                clips.append(_placement(child, ranges[child], kind, index, rate, drop, start, warnings))
+                record_in = _frames(ranges[child].start_time, rate)
+                for marker in child.markers:
+                    offset = marker.marked_range.start_time - child.source_range.start_time
+                    markers.append(_marker_spec(marker, record_in + _frames(offset, rate), rate))
+    if not clips:
+        raise ResolveBuildError(f"timeline '{timeline.name}' has no clips to place")
+    markers.sort(key=lambda m: m.frame)
+    return BuildSpec(
+        name=name or timeline.name or "Montage",
+        rate=format_rate(rate),
+        drop_frame=drop,
+        start_timecode=frames_to_timecode(start, rate, drop),
+        start_frame=start,
+        width=width,
+        height=height,
+        video_tracks=max(1, len(timeline.video_tracks())),
+        audio_tracks=max(1, len(timeline.audio_tracks())),
+        clips=clips,
+        markers=markers,
+        warnings=warnings,
+    )
+
+
+def _placement(
+    clip: otio.schema.Clip,
+    where: otio.opentime.TimeRange,
+    kind: str,
+    index: int,
+    rate: Fraction,
+    drop: bool,
+    start: int,
+    warnings: list[str],
+) -> ClipPlacement:
+    ref = clip.media_reference
+    url = getattr(ref, "target_url", None)
+    if not url:
+        raise ResolveBuildError(f"clip '{clip.name}' has no media file (missing or generator reference)")
+    path = path_of(url)
+    ref_meta = our_meta(ref)
+    avail = ref.available_range
+    if ref_meta.get("rate"):
+        media_rate = parse_rate(str(ref_meta["rate"]))
+    elif avail is not None:
+        media_rate = rate_from_float(avail.start_time.rate)
+    else:
+        media_rate = rate_from_float(clip.source_range.start_time.rate)
+    media_start = _frames(avail.start_time, media_rate) if avail is not None else 0
+    media_frames = _frames(avail.duration, media_rate) if avail is not None else 0
+    first = _frames(clip.source_range.start_time, media_rate) - media_start
+    record = start + _frames(where.start_time, rate)
+    duration = _frames(clip.source_range.duration, rate)
+    label = f"{clip.name} on {kind[0].upper()}{index} at {frames_to_timecode(record, rate, drop)}"
+    if first < 0:
+        raise ResolveBuildError(
+            f"{label}: source starts {-first} frame(s) before its media's start timecode — the timeline's source "
+            "ranges must include the media's start TC"
+        )
+    n, made = source_length_for(duration, rate, media_rate)
+    if media_frames and first + n > media_frames:
+        n = media_frames - first
+        made = int(Fraction(n) * rate / media_rate)
+    if made != duration:
+        warnings.append(
+            f"{label}: Resolve rounds a {format_rate(media_rate)} fps clip down on a {format_rate(rate)} fps timeline, "
+            f"so it runs {made} frames instead of {duration}"
+        )
+    meta = our_meta(clip)
+    flags = [str(f) for f in meta.get("flags", []) or []]
+    return ClipPlacement(
+        key=str(meta.get("clip_id", clip.name)),
+        name=clip.name or os.path.basename(path),
+        path=path,
+        track_type=kind,
+        track_index=index,
+        record_frame=record,
+        duration=made,
+        start_frame=first,
+        end_frame=first + n,
+        media_rate=format_rate(media_rate),
+        media_start_frame=media_start,
+        clip_color=_clip_color(flags),
+        flags=flags,
+    )
+
+
+# ---------------------------------------------------------------- import-path files
+
+
+def resolve_shaped_otio(timeline: otio.schema.Timeline, spec: BuildSpec) -> otio.schema.Timeline:
+    """A copy Resolve's OTIO import accepts: bare file paths, absolute (start-TC) source ranges,
+    ``global_start_time``, and every marker at timeline level (where Resolve keeps them)."""
+    shaped = copy.deepcopy(timeline)
+    rate = spec.exact_rate
+    for clip in shaped.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+            ref.target_url = path_of(ref.target_url)
+        clip.markers[:] = []
+    for track in shaped.tracks:
+        track.markers[:] = []
+    shaped.tracks.markers[:] = []
+    colors = {v: k for k, v in MARKER_COLOR_MAP.items()}
+    for marker in spec.markers:
+        shaped.tracks.markers.append(
+            otio.schema.Marker(
+                name=marker.name,
+                marked_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(marker.frame, float(rate)),
+                    otio.opentime.RationalTime(marker.duration, float(rate)),
+                ),
+                color=colors.get(marker.color, otio.schema.MarkerColor.BLUE),
+                metadata={META: {"kind": marker.note}},
+            )
+        )
+    return shaped
+
+
+def write_import_file(timeline: otio.schema.Timeline, spec: BuildSpec, fmt: str, out_dir: Path) -> Path:
+    """Write the file ``ImportTimelineFromFile`` will read: ``otio`` (Resolve-shaped) or ``fcpxml``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in spec.name).strip() or "timeline"
+    if fmt == "otio":
+        target = out_dir / f"{stem}.otio"
+        write_text_atomic(target, serialize_timeline(resolve_shaped_otio(timeline, spec), "otio"))
+    elif fmt in ("fcpxml", "xml"):
+        target = out_dir / f"{stem}.{fmt}"
+        write_text_atomic(target, serialize_timeline(timeline, fmt))
+    else:
+        raise ResolveBuildError(f"cannot import a timeline through {fmt!r}; use otio, fcpxml or xml")
+    return target
+
+
+def _source_root(spec: BuildSpec) -> str | None:
+    folders = sorted({os.path.dirname(c.path) for c in spec.clips})
+    try:
+        return os.path.commonpath(folders) if folders else None
+    except ValueError:  # different drives on Windows
+        return folders[0]
+
+
+def build_in_resolve(
+    resolve: Any,
+    timeline: otio.schema.Timeline,
+    *,
+    method: str = "auto",
+    import_format: str = "auto",
+    name: str | None = None,
+    bin_name: str = "Montage Bridge",
+    work_dir: Path | None = None,
+    log: Log | None = None,
+) -> BuildResult:
+    """Build ``timeline`` in the connected Resolve and return what was built, verified.
+
+    ``method``: ``append``, ``import`` or ``auto`` (append where the build can place clips on
+    tracks, i.e. 18.5+, otherwise import). ``import_format``: ``otio``, ``fcpxml``, ``xml`` or
+    ``auto`` (OTIO where Resolve imports it, 19.1+, otherwise FCPXML, else FCP 7 XML).
+    """
+    say: Log = log or (lambda _: None)
+    caps = Capabilities.of(resolve)
+    spec = spec_from_otio(timeline, name=name)
+    notes: list[str] = []
+    if method == "auto":
+        method = "append" if caps.can_place_on_tracks else "import"
+        if method == "import":
+            notes.append(caps.limits()[0])
+    if method == "append":
+        result = apply_spec(resolve, spec, bin_name=bin_name, log=say)
+    elif method == "import":
+        fmt = import_format if import_format != "auto" else ("otio" if caps.can_import_otio else "fcpxml")
+        if fmt == "otio" and not caps.can_import_otio:
+            raise ResolveBuildError(f"{caps.label} does not import OTIO (19.1+): use --import-format fcpxml")
+        folder = work_dir or Path(tempfile.gettempdir()) / "montage-bridge" / "resolve-import"
+        try:
+            path = write_import_file(timeline, spec, fmt, folder)
+        except WriteError as exc:
+            if import_format != "auto" or fmt != "fcpxml":
+                raise
+            # Every Resolve imports FCP 7 XML; use it when the FCPXML writer cannot hold this timeline.
+            notes.append(f"FCPXML could not be written ({exc}); imported FCP 7 XML instead")
+            path = write_import_file(timeline, spec, "xml", folder)
+        result = import_spec_file(resolve, spec, str(path), source_clips_path=_source_root(spec), log=say)
+    else:
+        raise ResolveBuildError(f"unknown build method {method!r}; use append, import or auto")
+    result.warnings[:0] = notes
+    return result
