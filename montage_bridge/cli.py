@@ -10,6 +10,7 @@ import typer
 from analysis.errors import MontageError
 from montage_bridge import __version__
 from montage_bridge.commands.auto import auto
+from montage_bridge.commands.watch import watch
 
 app = typer.Typer(
     name="montage-bridge",
@@ -34,12 +35,16 @@ def _root(
 
 
 app.command("auto")(auto)
+app.command("watch")(watch)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns a command's typer.Exit code instead of raising it.
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            return rc
     except MontageError as exc:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
         return 2
