@@ -300,10 +300,11 @@ class WatchDaemon:
             fingerprint = _job_fingerprint(settings.model_dump_json(), ready, damaged, files)
             row = self.journal.ensure_job(job)
             if fingerprint == row.done_fingerprint:
-                if row.state != "written":
-                    self.journal.set_state(job, "written")
+                # Same content as last written (a re-copy or touch): nothing to do; files follow the job.
+                self.journal.set_state(job, "written")
                 continue
             if fingerprint == row.failed_fingerprint:
+                self.journal.set_state(job, "failed")
                 continue
             if damaged:
                 rel, reason = damaged[0]

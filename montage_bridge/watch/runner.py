@@ -214,7 +214,7 @@ def _round(value: Optional[float]) -> Optional[float]:
 
 def publish(tmp: Path, final: Path) -> Path:
     """Rename the finished folder ``tmp`` to ``final``, replacing an older one without a gap."""
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it a plain mkdir's permissions
+    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes it 0700; give it a plain mkdir's permissions
     _fsync_dir(tmp)
     old: Optional[Path] = None
     if final.exists():
@@ -276,10 +276,15 @@ def _report_job(folder: Path) -> Optional[str]:
     return job if isinstance(job, str) and job and "/" not in job and not job.startswith(".") else None
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+# Read once at import (in the main thread): os.umask() is process-wide, so flipping it from a worker
+# thread would race other workers creating files.
+_UMASK = _read_umask()
 
 
 def _fsync_dir(path: Path) -> None:
