@@ -193,21 +193,18 @@ def test_corrupt_file_fails_its_job_others_succeed_and_content_decides_reruns(tm
 
 
 def test_bad_config_is_refused_at_start_up(tmp_path):
+    """One line naming the file, the key and what is wrong; exit 2; nothing created.
+    (Every validation message is covered in-process in test_watch_units.py.)"""
     inbox, outbox = tmp_path / "in", tmp_path / "out"
     inbox.mkdir()
     cases = {
         "quiet_seconds = -1\n": "quiet_seconds: Input should be greater than 0",
         "quiet_secs = 2\n": "unknown key 'quiet_secs'",
-        'formats = ["otio", "mov"]\n': "formats: unknown format(s) mov",
-        "workers = 0\n": "workers: Input should be greater than or equal to 1",
-        "quiet_seconds = \n": "not valid TOML",
-        '[[rule]]\nmatch = "a*"\nrate = "fast"\n': "rule.0.rate",
-        'resolve_project = "Dailies"\n': "no Resolve timeline builder",
     }
     for n, (text, expected) in enumerate(cases.items()):
         config = tmp_path / f"bad{n}.toml"
         config.write_text(text)
-        result = run_cli("watch", str(inbox), "--out", str(outbox), "--config", str(config), "--once", timeout=60)
+        result = run_cli("watch", str(inbox), "--out", str(outbox), "--config", str(config), timeout=60)
         assert result.returncode == 2, (text, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"montage-bridge: error: {config}"), result.stderr
@@ -218,7 +215,5 @@ def test_bad_config_is_refused_at_start_up(tmp_path):
     assert missing.returncode == 2 and "config file not found" in missing.stderr
     overlap = run_cli("watch", str(inbox), "--out", str(inbox / "out"), "--once")
     assert overlap.returncode == 2 and "overlap" in overlap.stderr
-    no_inbox = run_cli("watch", str(tmp_path / "absent"), "--out", str(outbox), "--once")
-    assert no_inbox.returncode == 2 and "inbox folder does not exist" in no_inbox.stderr
     no_journal = run_cli("watch", "status", "--out", str(tmp_path / "elsewhere"))
     assert no_journal.returncode == 2 and "no watch journal here" in no_journal.stderr
