@@ -177,8 +177,11 @@ class WatchDaemon:
                 else:
                     with self._lock:
                         dirty, self._dirty = self._dirty, set()
-                    if dirty:
-                        self._scan(dirty)
+                    # Jobs still arriving are re-read every tick too: the quiet period must see each
+                    # change even where no event comes (network shares, some copy tools).
+                    targets = dirty | (self._unsettled - set(self._running))
+                    if targets:
+                        self._scan(targets)
                 self._reap()
                 self._evaluate()
                 self._dispatch()
