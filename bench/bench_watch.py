@@ -30,8 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
 from make_tiny_media import make_tiny_media  # noqa: E402
+
+from analysis.atomic_io import write_text_atomic  # noqa: E402
 
 QUIET = 0.5
 CLIPS_PER_JOB = 4
@@ -57,7 +58,7 @@ def _wait(predicate, timeout: float, proc: subprocess.Popen) -> None:  # type: i
         if predicate():
             return
         if proc.poll() is not None:
-            raise RuntimeError(f"daemon exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"daemon exited with {proc.returncode}; see its log")
         time.sleep(0.01)
     raise RuntimeError("timed out")
 
@@ -96,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         inbox.mkdir()
         config = tmp / "watch.toml"
         config.write_text(
-            f'quiet_seconds = {QUIET}\nprobe_retry_seconds = 5\nworkers = {args.workers}\nrescan_seconds = 30\n'
+            f"quiet_seconds = {QUIET}\nprobe_retry_seconds = 5\nworkers = {args.workers}\nrescan_seconds = 30\n"
             'formats = ["otio", "xml", "edl"]\n'
         )
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, "-m", "montage_bridge", "watch", str(inbox), "--out", str(outbox), "--config", str(config)]
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cmd = [sys.executable, "-m", "montage_bridge", "watch", str(inbox), "--out", str(outbox)]
+        log = (tmp / "daemon.log").open("w")  # a file, not a pipe: a full pipe would block the daemon
+        proc = subprocess.Popen([*cmd, "--config", str(config)], cwd=REPO, env=env, stdout=log, stderr=log, text=True)
         try:
             # Warm-up job: the first one pays the one-off imports (librosa, scenedetect, numba cache).
             t0 = time.monotonic()
@@ -142,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=60)
+            log.close()
     report = {
         "device": f"{os.cpu_count()} CPU(s), {args.workers} worker(s)",
         "clip": "64x36 H.264, 2 s at 25 fps; music 4 s WAV",
