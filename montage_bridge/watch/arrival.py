@@ -60,13 +60,11 @@ def scan_jobs(inbox: Path, ignore: list[str], only: Optional[set[str]] = None) -
     """``{job: {relative path: stat}}`` for every job folder (immediate subfolder) of ``inbox``.
 
     Files directly in ``inbox`` belong to no job and are left alone. ``only`` limits the scan to
-    those job names (a job listed there but gone from disk maps to ``{}``).
+    those job names (a job listed there but gone from disk maps to ``{}``). Raises OSError when
+    the inbox itself cannot be listed (an unmounted share): that is not "every job deleted".
     """
     jobs: dict[str, dict[str, os.stat_result]] = {}
-    try:
-        entries = list(os.scandir(inbox))
-    except OSError:
-        return {name: {} for name in only or ()}
+    entries = list(os.scandir(inbox))
     for entry in entries:
         if only is not None and entry.name not in only:
             continue

@@ -111,6 +111,9 @@ class WatchConfig(JobSettings):
         30.0, ge=0, le=86400, description="a stable file that still does not probe is damaged after this long"
     )
     rescan_seconds: float = Field(30.0, gt=0, le=86400, description="full rescan period (events can be missed)")
+    events: bool = Field(
+        True, description="use filesystem events (inotify/FSEvents); false: poll every rescan_seconds only"
+    )
     workers: int = Field(2, ge=1, le=64, description="jobs processed at once")
     max_attempts: int = Field(3, ge=1, le=100, description="starts of one job content before it is failed")
     shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600, description="wait for running jobs on SIGTERM")

@@ -57,10 +57,10 @@ class Summary:
 
 
 class _Events(FileSystemEventHandler):
-    """Turns any filesystem event under the inbox into 'job X is dirty' and wakes the loop."""
+    """Turns any filesystem event under the inbox into 'job X is dirty' (via ``mark``)."""
 
-    def __init__(self, inbox: Path, dirty: set[str], lock: threading.Lock, wake: threading.Event) -> None:
-        self._inbox, self._dirty, self._lock, self._wake = inbox, dirty, lock, wake
+    def __init__(self, inbox: Path, mark: Callable[[str], None]) -> None:
+        self._inbox, self._mark = inbox, mark
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         for raw in (event.src_path, getattr(event, "dest_path", "")):
@@ -72,9 +72,7 @@ class _Events(FileSystemEventHandler):
             except ValueError:
                 continue
             if rel.parts:
-                with self._lock:
-                    self._dirty.add(rel.parts[0])
-        self._wake.set()
+                self._mark(rel.parts[0])
 
 
 class WatchDaemon:
@@ -107,6 +105,7 @@ class WatchDaemon:
         self._unsettled: set[str] = set()  # jobs to evaluate again
         self._queue: list[str] = []
         self._pending_specs: dict[str, JobSpec] = {}
+        self._inbox_unreadable = False
         self._running: dict[str, threading.Thread] = {}
         self._done: list[JobOutcome] = []
         self.summary = Summary()
@@ -149,6 +148,12 @@ class WatchDaemon:
 
     # main loop --------------------------------------------------------------------------------
 
+    def _mark_dirty(self, job: str) -> None:
+        """Called from the watchdog thread: scan ``job`` at the next tick, and wake the loop now."""
+        with self._lock:
+            self._dirty.add(job)
+        self._wake.set()
+
     def request_stop(self) -> None:
         self._stop.set()
         self._wake.set()
@@ -158,14 +163,15 @@ class WatchDaemon:
         self._recover()
         restore = self._install_signal_handlers()
         observer = None
-        if not self.once:
+        if not self.once and self.config.events:
             observer = Observer()
-            observer.schedule(_Events(self.inbox, self._dirty, self._lock, self._wake), str(self.inbox), recursive=True)
+            observer.schedule(_Events(self.inbox, self._mark_dirty), str(self.inbox), recursive=True)
             observer.daemon = True
             observer.start()
+        how = "events + rescan" if observer else "polling"
         self.log(
-            f"watching {self.inbox} → {self.outbox} (quiet {self.config.quiet_seconds:g} s, "
-            f"{self.config.workers} worker(s), journal {self.journal_path})"
+            f"watching {self.inbox} → {self.outbox} ({how} every {self.config.rescan_seconds:g} s, "
+            f"quiet {self.config.quiet_seconds:g} s, {self.config.workers} worker(s), journal {self.journal_path})"
         )
         next_full = 0.0
         try:
@@ -224,7 +230,16 @@ class WatchDaemon:
     # scanning and arrival ---------------------------------------------------------------------
 
     def _scan(self, only: Optional[set[str]]) -> None:
-        found = scan_jobs(self.inbox, self.config.ignore, only)
+        try:
+            found = scan_jobs(self.inbox, self.config.ignore, only)
+        except OSError as exc:
+            if not self._inbox_unreadable:
+                self.log(f"inbox {self.inbox} cannot be read ({exc.strerror or exc}); waiting for it to come back")
+            self._inbox_unreadable = True
+            return
+        if self._inbox_unreadable:
+            self.log(f"inbox {self.inbox} is readable again")
+            self._inbox_unreadable = False
         if only is None:
             for gone in set(self._stats) - set(found):
                 found[gone] = {}

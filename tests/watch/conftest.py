@@ -31,7 +31,8 @@ def write_config(path: Path, **values: object) -> Path:
     base: dict[str, object] = {
         "quiet_seconds": 0.3,
         "probe_retry_seconds": 0.6,
-        "rescan_seconds": 5.0,
+        # Long: new files must be found through filesystem events, not by the periodic rescan.
+        "rescan_seconds": 120.0,
         "workers": 2,
         "formats": ["otio", "xml", "edl"],
         "shutdown_grace_seconds": 20.0,

@@ -34,7 +34,8 @@ def test_slow_chunked_copy_is_not_touched_until_complete(tmp_path, tiny_media, d
     inbox.mkdir()
     # A stall (0.8 s) longer than the quiet period (0.3 s): the half-copied MP4 has no index yet,
     # so it fails to probe and must keep waiting (probe retry window 5 s) instead of failing.
-    config = write_config(tmp_path / "watch.toml", probe_retry_seconds=5.0)
+    # Polling only (as on a network share without events): the rescan alone must see every chunk.
+    config = write_config(tmp_path / "watch.toml", probe_retry_seconds=5.0, events=False, rescan_seconds=0.2)
     proc = start_daemon(inbox, outbox, config)
     daemon_procs.append(proc)
     folder = inbox / "slow"
@@ -143,6 +144,9 @@ def test_corrupt_file_fails_its_job_others_succeed_and_content_decides_reruns(tm
     error_text = (outbox / "bad" / "ERROR.txt").read_text()
     assert "broken.mp4" in error_text and "runs again when its content changes" in error_text
     assert "notes.txt" not in " ".join(files(outbox))
+    retry = run_cli("watch", "retry", "bad", "--out", str(outbox))
+    assert retry.returncode == 0 and "1 failed job(s) will run again" in retry.stdout, retry.stderr
+    assert jobs(outbox)["bad"]["state"] == "seen"  # the daemon below tries it again (and it fails again)
 
     # The running daemon: the failure is remembered (not retried for the same content); new jobs succeed.
     make_job(inbox, "good1", tiny_media, [0, 1])

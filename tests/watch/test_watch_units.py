@@ -138,6 +138,8 @@ def test_scan_skips_system_partial_hidden_and_loose_files(tmp_path: Path) -> Non
         "other": ["other/f.wav"],
     }
     assert scan_jobs(inbox, [], only={"other", "gone"}).keys() == {"other", "gone"}
+    with pytest.raises(OSError):  # an unmounted inbox is an error, not "every job was deleted"
+        scan_jobs(tmp_path / "unmounted", [])
 
 
 def test_content_fingerprint_whole_and_sampled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
