@@ -106,6 +106,7 @@ class WatchDaemon:
         self._queue: list[str] = []
         self._pending_specs: dict[str, JobSpec] = {}
         self._inbox_unreadable = False
+        self._stop_signal = ""
         self._running: dict[str, threading.Thread] = {}
         self._done: list[JobOutcome] = []
         self.summary = Summary()
@@ -176,6 +177,8 @@ class WatchDaemon:
         next_full = 0.0
         try:
             while not self._stop.is_set():
+                # Cleared before the work, so a wake-up that arrives during it is not lost.
+                self._wake.clear()
                 now = time.monotonic()
                 if now >= next_full:
                     self._scan(None)
@@ -196,7 +199,8 @@ class WatchDaemon:
                 busy = self._unsettled or self._queue or self._running
                 timeout = min(0.1, self.config.quiet_seconds / 4) if busy else min(1.0, next_full - time.monotonic())
                 self._wake.wait(max(0.01, timeout))
-                self._wake.clear()
+            if self._stop_signal:
+                self.log(f"{self._stop_signal}: stopping after the running job(s)")
         finally:
             if observer is not None:
                 observer.stop()
@@ -210,7 +214,11 @@ class WatchDaemon:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def handler(signum: int, _frame: object) -> None:
-            self.log(f"{signal.Signals(signum).name}: stopping after the running job(s)")
+            if self._stop.is_set():
+                # A second signal: stop now; running jobs show as interrupted and re-run at the next start.
+                raise KeyboardInterrupt
+            # Only flags here: the loop logs and stops (printing inside a signal handler can deadlock).
+            self._stop_signal = signal.Signals(signum).name
             self.request_stop()
 
         for sig in previous:
