@@ -231,3 +231,35 @@ def test_music_choice(tmp_path: Path) -> None:
         choose_music(_spec(tmp_path, [("a.mp4", "video")], music=str(tmp_path / "nope.wav")))
     with pytest.raises(JobError, match="no video clips"):
         choose_music(_spec(tmp_path, [("x.wav", "audio")]))
+
+
+def test_daemon_once_in_process_job_errors_and_crash_loop_guard(tmp_path: Path, tiny_media: dict) -> None:
+    """A job that cannot run (no music) fails with its reason; a job whose runs keep being cut off
+    (kill -9 / crash each time) is failed after max_attempts instead of looping forever."""
+    import sqlite3
+
+    from montage_bridge.watch.config import WatchConfig
+    from montage_bridge.watch.daemon import WatchDaemon
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    (inbox / "nomusic").mkdir(parents=True)
+    (inbox / "nomusic" / "a.mp4").write_bytes(tiny_media["clips"][0].read_bytes())
+    config = WatchConfig(quiet_seconds=0.05, probe_retry_seconds=0.1, formats=["otio"], max_attempts=2)
+    lines: list[str] = []
+    summary = WatchDaemon(inbox, outbox, config, once=True, log=lines.append).run()
+    assert summary.failed == ["nomusic"] and summary.written == []
+    assert "no music: put one audio file" in (outbox / "nomusic" / "ERROR.txt").read_text()
+
+    # Simulate two starts of the same content that never finished.
+    db = sqlite3.connect(outbox / ".montage-watch.sqlite")
+    db.execute("UPDATE jobs SET state='analyzing', attempts=2, failed_fingerprint=NULL WHERE name='nomusic'")
+    db.commit()
+    db.close()
+    lines.clear()
+    summary = WatchDaemon(inbox, outbox, config, once=True, log=lines.append).run()
+    assert any("nomusic was interrupted" in line for line in lines)
+    assert summary.failed == ["nomusic"]
+    journal = Journal(outbox / ".montage-watch.sqlite", create=False)
+    row = journal.job("nomusic")
+    assert row.state == "failed" and "started 2 times without finishing" in row.error
+    assert journal.files("nomusic")[0].state == "failed"
