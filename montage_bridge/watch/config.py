@@ -155,6 +155,10 @@ def load_config(path: Optional[Path]) -> WatchConfig:
         raise ConfigError(f"{path}: {_describe(exc)}") from exc
     if config.uses_resolve():
         _require_resolve_builder(path)
+    if config.journal is not None:
+        # Relative to the config file, not to wherever a service manager happens to start us.
+        journal = config.journal.expanduser()
+        config.journal = journal if journal.is_absolute() else path.parent / journal
     return config
 
 

@@ -97,8 +97,8 @@ def choose_music(spec: JobSpec) -> tuple[Path, list[Path]]:
     wanted = spec.settings.music
     videos = [f for f in spec.files if f.kind == "video"]
     audios = [f for f in spec.files if f.kind == "audio"]
-    if wanted and Path(wanted).is_absolute():
-        music = Path(wanted)
+    if wanted and Path(wanted).expanduser().is_absolute():
+        music = Path(wanted).expanduser()
         if not music.is_file():
             raise JobError(f"music file {music} (from the config's music setting) does not exist")
     elif wanted:

@@ -59,6 +59,8 @@ def test_rules_layer_over_top_level_settings(tmp_path: Path) -> None:
     other = config.settings_for("dailies")
     assert (other.rule, other.formats, other.rate, other.music) == ("*", ["otio"], "24000/1001", None)
     assert load_config(None).settings_for("x").formats == ["otio", "fcpxml", "xml", "edl"]
+    path.write_text('journal = "state/watch.sqlite"\n')
+    assert load_config(path).journal == tmp_path / "state" / "watch.sqlite"
 
 
 class _Clock:
