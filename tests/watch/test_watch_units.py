@@ -265,3 +265,26 @@ def test_daemon_once_in_process_job_errors_and_crash_loop_guard(tmp_path: Path, 
     row = journal.job("nomusic")
     assert row.state == "failed" and "started 2 times without finishing" in row.error
     assert journal.files("nomusic")[0].state == "failed"
+
+
+def test_restart_after_kill_between_rename_and_journal_commit_counts_one_write(tmp_path: Path) -> None:
+    """The output folder already carries the fingerprint the journal was running: record it, don't redo it."""
+    from montage_bridge.watch.config import WatchConfig
+    from montage_bridge.watch.daemon import WatchDaemon
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    outbox.mkdir()
+    journal = Journal(outbox / ".montage-watch.sqlite")
+    journal.start_job("done", "F1")
+    journal.start_job("cut", "F2")
+    (outbox / "done").mkdir()
+    (outbox / "done" / "report.json").write_text('{"job": "done", "fingerprint": "F1"}')
+    (outbox / ".mb-tmp-cut-1").mkdir()  # the other job was mid-write
+    lines: list[str] = []
+    WatchDaemon(inbox, outbox, WatchConfig(), once=True, log=lines.append).run()
+    assert (journal.job("done").state, journal.job("done").writes) == ("written", 1)
+    assert (journal.job("cut").state, journal.job("cut").writes) == ("seen", 0)
+    assert not (outbox / ".mb-tmp-cut-1").exists()
+    assert any("done was written before the stop" in line for line in lines)
+    assert any("cut was interrupted" in line for line in lines)
