@@ -63,6 +63,8 @@ class _Events(FileSystemEventHandler):
         self._inbox, self._mark = inbox, mark
 
     def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return  # reads (ours included, while analysing) change nothing
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if not raw:
                 continue
