@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             log.close()
     report = {
         "device": f"{os.cpu_count()} CPU(s), {args.workers} worker(s)",
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "clip": "64x36 H.264, 2 s at 25 fps; music 4 s WAV",
         "quiet_seconds": QUIET,
         "warmup_job_seconds": round(warmup_seconds, 3),
