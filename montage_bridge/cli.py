@@ -13,6 +13,7 @@ from montage_bridge.commands.analyze import analyze
 from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
 from montage_bridge.commands.resolve import app as resolve_app
+from montage_bridge.commands.watch import watch
 
 app = typer.Typer(
     name="montage-bridge",
@@ -40,6 +41,7 @@ app.command("auto")(auto)
 app.command("convert")(convert_command)
 app.command("analyze")(analyze)
 app.add_typer(resolve_app, name="resolve")
+app.command("watch")(watch)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,11 +54,16 @@ def run_auto(
     name: str | None = None,
     skip_unreadable: bool = False,
     progress: Progress | None = None,
+    footage_files: list[Path] | None = None,
 ) -> AutoResult:
-    """Cut the footage in ``footage_dir`` to ``music`` and write timeline files into ``out_dir``."""
+    """Cut the footage in ``footage_dir`` to ``music`` and write timeline files into ``out_dir``.
+
+    ``footage_files`` replaces the folder scan with an explicit list (the watch daemon passes the
+    clips it has seen arrive, leaving out the job's music file); ``footage_dir`` still names the job.
+    """
     ensure_writable_dir(out_dir)
     warnings: list[str] = []
-    files = find_footage(footage_dir)
+    files = list(footage_files) if footage_files is not None else find_footage(footage_dir)
     finished: set[int] = set()
 
     def on_event(event: ProgressEvent) -> None:
@@ -84,15 +89,20 @@ def run_auto(
     if progress:
         progress(f"beats: {music.name}", 1, 1)
     analysis = AnalysisResult(clips=clips, music=music_analysis)
+    if progress:
+        progress("planning", 0, 1)
     title = name or footage_dir.resolve().name or "Montage"
     plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
     validate_plan(plan, analysis)
+    if progress:
+        progress("writing", 0, 1)
     warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
-    written = write_timeline_files(timeline, out_dir, _safe_stem(title), formats)
+    written = write_timeline_files(timeline, out_dir, safe_stem(title), formats)
     return AutoResult(analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings)
 
 
-def _safe_stem(title: str) -> str:
+def safe_stem(title: str) -> str:
+    """``title`` made safe as a file name stem (the timeline files are named after it)."""
     stem = "".join(ch if ch.isalnum() or ch in "-_ ." else "_" for ch in title).strip(" .")
     return stem or "timeline"

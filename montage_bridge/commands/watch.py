@@ -1,0 +1,108 @@
+"""`montage-bridge watch`: run the watch-folder daemon, show its journal, or retry failed jobs.
+
+    montage-bridge watch INBOX --out OUTBOX [--config FILE] [--once]
+    montage-bridge watch status --out OUTBOX          (or --journal FILE / --config FILE)
+    montage-bridge watch retry [JOB] --out OUTBOX
+
+``status`` and ``retry`` are words, not folders: an inbox literally named ``status`` is ``./status``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from analysis.errors import MontageError
+from montage_bridge.console import err, out
+from montage_bridge.watch.config import load_config
+from montage_bridge.watch.daemon import JOURNAL_NAME, WatchDaemon
+from montage_bridge.watch.journal import Journal
+
+_STATE_STYLE = {"seen": "dim", "analyzing": "cyan", "planned": "blue", "written": "green", "failed": "red"}
+
+
+class WatchUsageError(MontageError):
+    """The watch command was called without what it needs."""
+
+
+def watch(
+    inbox: Annotated[str, typer.Argument(help="Inbox folder (each subfolder is one job), or 'status' / 'retry'.")],
+    job: Annotated[Optional[str], typer.Argument(help="With 'retry': the job to retry (default: all failed).")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Outbox for OUTBOX/<job>/.")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings and rules.")] = None,
+    once: Annotated[bool, typer.Option("--once", help="Process what is in the inbox now, then exit.")] = False,
+    journal_file: Annotated[
+        Optional[Path], typer.Option("--journal", help=f"Journal file (default OUTBOX/{JOURNAL_NAME}).")
+    ] = None,
+) -> None:
+    """Watch an inbox: each job folder that lands becomes timeline files in the outbox."""
+    config = load_config(config_file)
+    if journal_file is not None:
+        config = config.model_copy(update={"journal": journal_file})
+    if inbox in ("status", "retry"):
+        journal = _open_journal(config.journal, out_dir)
+        if inbox == "status":
+            _print_status(journal)
+        else:
+            count = journal.retry(job)
+            out.print(f"{count} failed job(s) will run again at the daemon's next scan")
+        return
+    if job is not None:
+        raise WatchUsageError(f"unexpected argument {job!r}: only 'watch retry' takes a job name")
+    if out_dir is None:
+        raise WatchUsageError("missing --out OUTBOX: the folder where each job's timelines are written")
+    daemon = WatchDaemon(Path(inbox), out_dir, config, once=once, log=_log)
+    summary = daemon.run()
+    if once:
+        out.print(f"{len(summary.written)} job(s) written, {len(summary.failed)} failed")
+        if summary.failed:
+            raise typer.Exit(1)
+
+
+def _log(line: str) -> None:
+    err.print(f"[dim]{datetime.now().strftime('%H:%M:%S')}[/] {line}", markup=True, highlight=False, soft_wrap=True)
+
+
+def _open_journal(journal: Optional[Path], out_dir: Optional[Path]) -> Journal:
+    if journal is None:
+        if out_dir is None:
+            raise WatchUsageError("say which journal: --out OUTBOX, --journal FILE, or --config FILE with journal = …")
+        journal = out_dir / JOURNAL_NAME
+    return Journal(journal, create=False)
+
+
+def _print_status(journal: Journal) -> None:
+    jobs = journal.jobs()
+    files = journal.files()
+    per_job: dict[str, list[str]] = {}
+    for f in files:
+        per_job.setdefault(f.job, []).append(f.state)
+    table = Table(title=f"watch journal {journal.path}")
+    table.add_column("job")
+    table.add_column("state")
+    table.add_column("files", justify="right")
+    table.add_column("writes", justify="right")
+    table.add_column("analysis", justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("finished")
+    table.add_column("error / output", overflow="fold")
+    for j in jobs:
+        style = _STATE_STYLE.get(j.state, "")
+        table.add_row(
+            j.name,
+            f"[{style}]{j.state}[/]",
+            str(len(per_job.get(j.name, []))),
+            str(j.writes),
+            f"{j.analysis_seconds:.2f} s" if j.analysis_seconds is not None else "",
+            f"{j.total_seconds:.2f} s" if j.total_seconds is not None else "",
+            datetime.fromtimestamp(j.finished).strftime("%Y-%m-%d %H:%M:%S") if j.finished else "",
+            j.error or j.output or "",
+        )
+    out.print(table)
+    counts = {s: sum(1 for j in jobs if j.state == s) for s in _STATE_STYLE}
+    waiting = sum(1 for f in files if f.state == "seen")
+    out.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs yet", f"; {waiting} file(s) waiting")

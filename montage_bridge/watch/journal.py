@@ -1,0 +1,223 @@
+"""The daemon's SQLite journal: every file and job it has seen, and how far each got.
+
+SQLite in WAL mode with ``synchronous=FULL``: each state change is one committed transaction, so a
+kill -9 (or power loss) loses at most the change being made, never an earlier one, and
+``watch status`` can read while the daemon writes. Each thread opens its own :class:`Journal`.
+
+Job states: ``seen`` (files present, waiting to arrive or for a worker) → ``analyzing`` →
+``planned`` → ``written``, or ``failed`` with a reason. A job's *fingerprint* covers its files'
+content and the settings it runs with; ``done_fingerprint`` is the one last written, so finished
+work is never redone and a changed file (new fingerprint) runs the job again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel
+
+from analysis.errors import MontageError
+
+JOB_STATES = ("seen", "analyzing", "planned", "written", "failed")
+RUNNING_STATES = ("analyzing", "planned")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,          -- relative to the inbox, '/'-separated
+    job TEXT NOT NULL,
+    size INTEGER NOT NULL,          -- bytes
+    mtime_ns INTEGER NOT NULL,
+    fingerprint TEXT,               -- content hash, NULL until the file has arrived
+    kind TEXT,                      -- 'video' | 'audio' | NULL (not probed / damaged)
+    state TEXT NOT NULL,
+    error TEXT,
+    updated REAL NOT NULL           -- unix seconds
+);
+CREATE INDEX IF NOT EXISTS files_job ON files(job);
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    fingerprint TEXT,               -- of the content the current/last run used
+    done_fingerprint TEXT,          -- of the last content written to the outbox
+    failed_fingerprint TEXT,        -- of the last content that failed (not retried until it changes)
+    attempts INTEGER NOT NULL DEFAULT 0,  -- starts with the current fingerprint
+    writes INTEGER NOT NULL DEFAULT 0,    -- outputs put in place, over the job's life
+    error TEXT,
+    output TEXT,
+    analysis_seconds REAL,
+    total_seconds REAL,
+    started REAL,
+    finished REAL,
+    updated REAL NOT NULL
+);
+"""
+
+
+class JournalError(MontageError):
+    """The journal database cannot be opened or written."""
+
+
+class FileRow(BaseModel):
+    path: str
+    job: str
+    size: int
+    mtime_ns: int
+    fingerprint: Optional[str] = None
+    kind: Optional[str] = None
+    state: str
+    error: Optional[str] = None
+    updated: float
+
+
+class JobRow(BaseModel):
+    name: str
+    state: str
+    fingerprint: Optional[str] = None
+    done_fingerprint: Optional[str] = None
+    failed_fingerprint: Optional[str] = None
+    attempts: int = 0
+    writes: int = 0
+    error: Optional[str] = None
+    output: Optional[str] = None
+    analysis_seconds: Optional[float] = None
+    total_seconds: Optional[float] = None
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    updated: float
+
+
+class Journal:
+    """One connection to the journal at ``path`` (created on first use)."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        if not create and not path.is_file():
+            raise JournalError(f"{path}: no watch journal here — run `montage-bridge watch INBOX --out OUTBOX` first")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            if create:
+                self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{path}: cannot open the watch journal ({exc})") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, params: tuple = ()) -> None:
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot update the watch journal ({exc})") from exc
+
+    # files ------------------------------------------------------------------------------------
+
+    def file(self, path: str) -> Optional[FileRow]:
+        row = self._db.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
+        return FileRow(**dict(row)) if row else None
+
+    def files(self, job: Optional[str] = None) -> list[FileRow]:
+        if job is None:
+            rows = self._db.execute("SELECT * FROM files ORDER BY path").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM files WHERE job = ? ORDER BY path", (job,)).fetchall()
+        return [FileRow(**dict(r)) for r in rows]
+
+    def put_file(self, row: FileRow) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO files (path, job, size, mtime_ns, fingerprint, kind, state, error, updated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row.path, row.job, row.size, row.mtime_ns, row.fingerprint, row.kind, row.state, row.error, row.updated),
+        )
+
+    def forget_files(self, paths: list[str]) -> None:
+        for path in paths:
+            self._write("DELETE FROM files WHERE path = ?", (path,))
+
+    # jobs -------------------------------------------------------------------------------------
+
+    def job(self, name: str) -> Optional[JobRow]:
+        row = self._db.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
+        return JobRow(**dict(row)) if row else None
+
+    def jobs(self) -> list[JobRow]:
+        return [JobRow(**dict(r)) for r in self._db.execute("SELECT * FROM jobs ORDER BY name").fetchall()]
+
+    def ensure_job(self, name: str) -> JobRow:
+        self._write("INSERT OR IGNORE INTO jobs (name, state, updated) VALUES (?, 'seen', ?)", (name, time.time()))
+        job = self.job(name)
+        assert job is not None
+        return job
+
+    def start_job(self, name: str, fingerprint: str) -> int:
+        """Mark ``name`` analyzing for ``fingerprint``; returns the attempt number (1 = first start)."""
+        now = time.time()
+        job = self.ensure_job(name)
+        attempts = job.attempts + 1 if job.fingerprint == fingerprint else 1
+        self._write(
+            "UPDATE jobs SET state='analyzing', fingerprint=?, attempts=?, error=NULL, started=?, finished=NULL, "
+            "analysis_seconds=NULL, total_seconds=NULL, updated=? WHERE name=?",
+            (fingerprint, attempts, now, now, name),
+        )
+        self._set_files(name, "analyzing")
+        return attempts
+
+    def set_state(self, name: str, state: str, *, analysis_seconds: Optional[float] = None) -> None:
+        assert state in JOB_STATES
+        self._write(
+            "UPDATE jobs SET state=?, analysis_seconds=COALESCE(?, analysis_seconds), updated=? WHERE name=?",
+            (state, analysis_seconds, time.time(), name),
+        )
+        self._set_files(name, state)
+
+    def finish_written(
+        self, name: str, fingerprint: str, output: str, *, analysis_seconds: Optional[float], total_seconds: float
+    ) -> None:
+        """Record one output put in place (counted in ``writes``)."""
+        now = time.time()
+        self._write(
+            "UPDATE jobs SET state='written', fingerprint=?, done_fingerprint=?, failed_fingerprint=NULL, error=NULL, "
+            "writes=writes+1, output=?, analysis_seconds=COALESCE(?, analysis_seconds), total_seconds=?, "
+            "finished=?, updated=? WHERE name=?",
+            (fingerprint, fingerprint, output, analysis_seconds, total_seconds, now, now, name),
+        )
+        self._set_files(name, "written")
+
+    def finish_failed(self, name: str, fingerprint: str, error: str, *, total_seconds: Optional[float] = None) -> None:
+        now = time.time()
+        self.ensure_job(name)
+        self._write(
+            "UPDATE jobs SET state='failed', fingerprint=?, failed_fingerprint=?, error=?, total_seconds=?, "
+            "finished=?, updated=? WHERE name=?",
+            (fingerprint, fingerprint, error, total_seconds, now, now, name),
+        )
+        self._set_files(name, "failed")
+
+    def mark_seen(self, name: str) -> None:
+        """Back to waiting (its content changed, or a run was interrupted)."""
+        self._write("UPDATE jobs SET state='seen', updated=? WHERE name=?", (time.time(), name))
+
+    def interrupted_jobs(self) -> list[JobRow]:
+        """Jobs a previous daemon left analyzing/planned (it was killed or stopped mid-job)."""
+        return [j for j in self.jobs() if j.state in RUNNING_STATES]
+
+    def retry(self, name: Optional[str] = None) -> int:
+        """Forget failures (of one job or all) so their current content runs again; returns how many."""
+        where, params = ("WHERE state='failed'", ()) if name is None else ("WHERE state='failed' AND name=?", (name,))
+        count = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
+        self._write(f"UPDATE jobs SET state='seen', failed_fingerprint=NULL, attempts=0 {where}", params)
+        return int(count)
+
+    def _set_files(self, job: str, state: str) -> None:
+        # Files that have arrived follow their job's state; ones still arriving keep 'seen'.
+        self._write(
+            "UPDATE files SET state=?, updated=? WHERE job=? AND fingerprint IS NOT NULL AND error IS NULL",
+            (state, time.time(), job),
+        )
