@@ -283,7 +283,8 @@ def main() -> None:
     clip, truth = make_clip()
     frames = sum(n for _, n in SEGMENTS)
     report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at start",
         "clip": {"frames": frames, "megabytes": round(clip.stat().st_size / 1e6, 1), "true_cuts": truth},
     }
     report["decode_only"] = bench_decode(clip, frames)
