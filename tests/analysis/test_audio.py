@@ -122,3 +122,16 @@ def test_no_octave_errors_on_kick_snare_music(bpm: float) -> None:
     assert len(grid.beats) == len(beats)
     assert max(float(np.min(np.abs(np.array(beats) - b))) for b in grid.beats) < 0.010
     assert grid.downbeats[:3] == pytest.approx(downbeats[:3], abs=0.010)
+
+
+def test_streaming_meter_matches_the_whole_array(sample_media: Path) -> None:
+    from analysis.audio import AudioMeter, frame_levels
+
+    audio, rate = decode_audio(sample_media / "music.wav")
+    meter = AudioMeter(rate, audio.shape[0])
+    for start in range(0, audio.shape[1], 12345):  # odd chunk size: steps and blocks straddle chunks
+        meter.feed(audio[:, start : start + 12345])
+    assert meter.loudness() == pytest.approx(_ffmpeg_loudness(sample_media / "music.wav"), abs=0.2)
+    assert meter.duration == pytest.approx(audio.shape[1] / rate)
+    whole = frame_levels(audio.mean(axis=0), rate, 0.01)
+    assert meter.levels_db() == pytest.approx(whole, abs=1e-3)
