@@ -6,6 +6,7 @@ Times are seconds from the start of the file; spans are half-open ``[start, end)
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,11 @@ from analysis.models import MusicSection, TimeSpan
 LOUDNESS_RATE = 48000
 
 
-def decode_audio(path: str | Path, sample_rate: int = LOUDNESS_RATE, *, mono: bool = False) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream to float32 ``(channels, samples)`` at ``sample_rate``.
+def iter_audio(path: str | Path, sample_rate: int = LOUDNESS_RATE, *, mono: bool = False) -> Iterator[np.ndarray]:
+    """Decode the first audio stream in float32 ``(channels, samples)`` chunks at ``sample_rate``.
 
-    Returns an array with zero samples when the file has no audio stream. Raises
-    :class:`MediaError` when the file cannot be opened or its audio is damaged.
+    Yields nothing when the file has no audio stream. Raises :class:`MediaError` when the file
+    cannot be opened or its audio is damaged.
     """
     import av
 
@@ -32,22 +33,26 @@ def decode_audio(path: str | Path, sample_rate: int = LOUDNESS_RATE, *, mono: bo
     try:
         stream = next((s for s in container.streams.audio), None)
         if stream is None:
-            return np.zeros((1, 0), dtype=np.float32), sample_rate
+            return
         channels = 1 if mono else max(1, stream.codec_context.channels)
         layout = "mono" if channels == 1 else (stream.layout.name if stream.layout else f"{channels}c")
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        chunks: list[np.ndarray] = []
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
+                yield out.to_ndarray()
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
+            yield out.to_ndarray()
     except av.error.FFmpegError as exc:
         raise MediaError(f"{path}: audio is damaged or truncated ({exc})") from exc
     finally:
         container.close()
+
+
+def decode_audio(path: str | Path, sample_rate: int = LOUDNESS_RATE, *, mono: bool = False) -> tuple[np.ndarray, int]:
+    """The whole first audio stream as float32 ``(channels, samples)``; zero samples when none."""
+    chunks = list(iter_audio(path, sample_rate, mono=mono))
     if not chunks:
-        return np.zeros((channels, 0), dtype=np.float32), sample_rate
+        return np.zeros((1, 0), dtype=np.float32), sample_rate
     return np.concatenate(chunks, axis=1).astype(np.float32, copy=False), sample_rate
 
 
@@ -79,39 +84,100 @@ def _channel_weights(channels: int) -> np.ndarray:
     return np.ones(channels)
 
 
-def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
-    """EBU R128 / BS.1770-4 integrated loudness in LUFS of ``(channels, samples)`` audio.
+class AudioMeter:
+    """Streaming EBU R128 integrated loudness and short-block levels, fed chunk by chunk.
 
-    400 ms blocks with 75 % overlap, absolute gate at −70 LUFS, relative gate 10 LU below the
-    ungated mean. Returns None for audio shorter than one block or entirely below the gate.
+    Memory is one number per 100 ms per channel plus one per ``level_hop`` (10 ms), so an hour
+    of audio never has to be held in memory. Loudness follows BS.1770-4: K-weighting, 400 ms
+    blocks with 75 % overlap (four 100 ms steps), absolute gate at −70 LUFS, relative gate 10 LU
+    below the ungated mean. Levels are plain RMS of the channel mean in dBFS.
     """
-    from scipy.signal import lfilter
 
+    def __init__(self, sample_rate: int, channels: int, *, level_hop: float = 0.01) -> None:
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.level_hop = level_hop
+        self._filters = _k_weighting(sample_rate)
+        # Zero initial filter state: the signal is taken to start from silence.
+        self._zi = [np.zeros((channels, len(a) - 1)) for _, a in self._filters]
+        self._step = int(round(0.1 * sample_rate))
+        self._level_size = max(1, int(round(level_hop * sample_rate)))
+        self._k_rest = np.zeros((channels, 0))
+        self._m_rest = np.zeros(0)
+        self._steps: list[np.ndarray] = []
+        self._levels: list[np.ndarray] = []
+        self.samples = 0
+        self._finished = False
+
+    def feed(self, chunk: np.ndarray) -> None:
+        """Add ``(channels, n)`` samples."""
+        from scipy.signal import lfilter
+
+        if chunk.ndim == 1:
+            chunk = chunk[None, :]
+        if chunk.shape[0] != self.channels:
+            raise ValueError(f"expected {self.channels} channels, got {chunk.shape[0]}")
+        self.samples += chunk.shape[1]
+        filtered = chunk.astype(np.float64)
+        for i, (b, a) in enumerate(self._filters):
+            filtered, self._zi[i] = lfilter(b, a, filtered, axis=1, zi=self._zi[i])
+        k = np.concatenate([self._k_rest, filtered], axis=1)
+        n = k.shape[1] // self._step
+        if n:
+            self._steps.append((k[:, : n * self._step] ** 2).reshape(self.channels, n, self._step).mean(axis=2))
+        self._k_rest = k[:, n * self._step :]
+        mono = np.concatenate([self._m_rest, chunk.mean(axis=0, dtype=np.float64)])
+        n = mono.size // self._level_size
+        if n:
+            self._levels.append((mono[: n * self._level_size] ** 2).reshape(n, self._level_size).mean(axis=1))
+        self._m_rest = mono[n * self._level_size :]
+
+    def _finish(self) -> None:
+        if not self._finished and self._m_rest.size:
+            # The tail block's mean over its real samples.
+            self._levels.append(np.array([float((self._m_rest**2).mean())]))
+        self._finished = True
+
+    @property
+    def duration(self) -> float:
+        """Seconds fed so far."""
+        return self.samples / self.sample_rate
+
+    def levels_db(self) -> np.ndarray:
+        """RMS level in dBFS per ``level_hop`` block (the last, partial block included)."""
+        self._finish()
+        power = np.concatenate(self._levels) if self._levels else np.zeros(0)
+        return 10.0 * np.log10(np.maximum(power, 1e-12))
+
+    def loudness(self) -> float | None:
+        """Integrated loudness in LUFS; None when shorter than one 400 ms block or below the gate."""
+        if not self._steps:
+            return None
+        steps = np.concatenate(self._steps, axis=1)
+        if steps.shape[1] < 4:
+            return None
+        kernel = np.ones(4) / 4.0
+        blocks = np.stack([np.convolve(ch, kernel, mode="valid") for ch in steps])
+        power = (_channel_weights(self.channels)[:, None] * blocks).sum(axis=0)
+        with np.errstate(divide="ignore"):
+            level = -0.691 + 10.0 * np.log10(power)
+        gated = power[level > -70.0]
+        if gated.size == 0:
+            return None
+        relative = -0.691 + 10.0 * np.log10(gated.mean()) - 10.0
+        final = power[(level > -70.0) & (level > relative)]
+        if final.size == 0:
+            return None
+        return float(-0.691 + 10.0 * np.log10(final.mean()))
+
+
+def integrated_loudness(audio: np.ndarray, sample_rate: int) -> float | None:
+    """EBU R128 / BS.1770-4 integrated loudness in LUFS of ``(channels, samples)`` audio."""
     if audio.ndim == 1:
         audio = audio[None, :]
-    block = int(round(0.4 * sample_rate))
-    step = block // 4
-    if audio.shape[1] < block:
-        return None
-    filtered = audio.astype(np.float64)
-    for b, a in _k_weighting(sample_rate):
-        filtered = lfilter(b, a, filtered, axis=1)
-    # Mean square per 100 ms step, then 400 ms blocks as the mean of 4 consecutive steps.
-    n_steps = filtered.shape[1] // step
-    steps = (filtered[:, : n_steps * step] ** 2).reshape(filtered.shape[0], n_steps, step).mean(axis=2)
-    kernel = np.ones(4) / 4.0
-    blocks = np.stack([np.convolve(ch, kernel, mode="valid") for ch in steps])
-    power = (_channel_weights(audio.shape[0])[:, None] * blocks).sum(axis=0)
-    with np.errstate(divide="ignore"):
-        level = -0.691 + 10.0 * np.log10(power)
-    gated = power[level > -70.0]
-    if gated.size == 0:
-        return None
-    relative = -0.691 + 10.0 * np.log10(gated.mean()) - 10.0
-    final = power[(level > -70.0) & (level > relative)]
-    if final.size == 0:
-        return None
-    return float(-0.691 + 10.0 * np.log10(final.mean()))
+    meter = AudioMeter(sample_rate, audio.shape[0])
+    meter.feed(audio)
+    return meter.loudness()
 
 
 def frame_levels(mono: np.ndarray, sample_rate: int, hop: float) -> np.ndarray:
@@ -154,12 +220,25 @@ def find_silences(
     to :func:`silence_threshold`.
     """
     levels = frame_levels(mono, sample_rate, hop)
+    return silences_from_levels(
+        levels, hop, mono.size / sample_rate, min_duration=min_duration, threshold_db=threshold_db
+    )
+
+
+def silences_from_levels(
+    levels: np.ndarray,
+    hop: float,
+    duration: float,
+    *,
+    min_duration: float = 0.25,
+    threshold_db: float | None = None,
+) -> list[TimeSpan]:
+    """Silent spans from block levels (dBFS, one per ``hop`` seconds) of audio ``duration`` s long."""
     if levels.size == 0:
         return []
     threshold = silence_threshold(levels) if threshold_db is None else threshold_db
     quiet = np.concatenate([[False], levels < threshold, [False]])
     edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
-    duration = mono.size / sample_rate
     spans: list[TimeSpan] = []
     for start, end in zip(edges[::2], edges[1::2]):
         t0, t1 = start * hop, min(duration, end * hop)

@@ -97,6 +97,8 @@ class _Task:
 
 # Stage weights inside one file, for the overall progress bar and its ETA.
 _FRAMES_SHARE = 0.85
+# Resolution of silence edges, seconds.
+_LEVEL_HOP = 0.01
 
 _worker_queue = None
 
@@ -120,7 +122,7 @@ def _analyze_task(
     task: _Task, report: EngineProgress | None = None
 ) -> tuple[int, dict | None, dict | None, str | None]:
     """Analyze one file; returns (index, clip payload, speech payload, error message)."""
-    from analysis.audio import LOUDNESS_RATE, decode_audio, find_silences, integrated_loudness
+    from analysis.audio import LOUDNESS_RATE, AudioMeter, iter_audio, silences_from_levels
     from analysis.frame_pass import run_frame_pass
     from analysis.probe import probe_media
 
@@ -149,10 +151,19 @@ def _analyze_task(
             say("audio", 0, 1, _FRAMES_SHARE)
             silences, loudness = [], None
             if media.audio_channels:
-                audio, rate = decode_audio(path, LOUDNESS_RATE)
-                if audio.shape[1]:
-                    loudness = integrated_loudness(audio, rate)
-                    silences = find_silences(audio.mean(axis=0), rate, min_duration=task.options.silence_min_duration)
+                # Streamed: memory stays small however long the clip is.
+                meter = None
+                for chunk in iter_audio(path, LOUDNESS_RATE):
+                    meter = meter or AudioMeter(LOUDNESS_RATE, chunk.shape[0], level_hop=_LEVEL_HOP)
+                    meter.feed(chunk)
+                if meter is not None and meter.samples:
+                    loudness = meter.loudness()
+                    silences = silences_from_levels(
+                        meter.levels_db(),
+                        _LEVEL_HOP,
+                        meter.duration,
+                        min_duration=task.options.silence_min_duration,
+                    )
             clip = ClipAnalysis(id="_", media=media, shots=shots, silences=silences, loudness_lufs=loudness)
             clip_payload = clip.model_dump(mode="json", exclude={"transcript"})
         speech_payload = None

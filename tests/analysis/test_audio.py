@@ -97,3 +97,41 @@ def test_music_analysis_fills_every_field(sample_media: Path, facts: dict) -> No
     assert music.sections and music.sections[0].start == 0 and music.sections[-1].end == pytest.approx(40, abs=0.5)
     assert music.loudness_lufs == pytest.approx(_ffmpeg_loudness(sample_media / "music.wav"), abs=0.2)
     assert music.silences == []  # drums from the first sample to the end
+
+
+def _synth_drums():
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "make_sample_media.py"
+    spec = importlib.util.spec_from_file_location("make_sample_media", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.synth_drums
+
+
+@pytest.mark.parametrize("bpm", [70, 150, 174])
+def test_no_octave_errors_on_kick_snare_music(bpm: float) -> None:
+    import librosa
+
+    from analysis.beats import beat_grid
+
+    stereo, beats, downbeats = _synth_drums()(20.0, bpm)
+    mono = librosa.resample(stereo[:, 0].astype(np.float32), orig_sr=48000, target_sr=22050)
+    grid = beat_grid(mono, 22050)
+    assert grid.tempo_bpm == pytest.approx(bpm, abs=0.5)  # not bpm / 2 or bpm * 2
+    assert len(grid.beats) == len(beats)
+    assert max(float(np.min(np.abs(np.array(beats) - b))) for b in grid.beats) < 0.010
+    assert grid.downbeats[:3] == pytest.approx(downbeats[:3], abs=0.010)
+
+
+def test_streaming_meter_matches_the_whole_array(sample_media: Path) -> None:
+    from analysis.audio import AudioMeter, frame_levels
+
+    audio, rate = decode_audio(sample_media / "music.wav")
+    meter = AudioMeter(rate, audio.shape[0])
+    for start in range(0, audio.shape[1], 12345):  # odd chunk size: steps and blocks straddle chunks
+        meter.feed(audio[:, start : start + 12345])
+    assert meter.loudness() == pytest.approx(_ffmpeg_loudness(sample_media / "music.wav"), abs=0.2)
+    assert meter.duration == pytest.approx(audio.shape[1] / rate)
+    whole = frame_levels(audio.mean(axis=0), rate, 0.01)
+    assert meter.levels_db() == pytest.approx(whole, abs=1e-3)

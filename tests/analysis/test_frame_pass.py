@@ -94,3 +94,17 @@ def test_audio_only_file(derived_media: dict[str, Path]) -> None:
     assert clip.loudness_lufs is not None and -30 < clip.loudness_lufs < -15
     refused = analyze_paths([derived_media["audio"]], EngineOptions(jobs=1, cache_dir=None, require_video=True))
     assert not refused.clips and "no video stream" in refused.failures[0].message
+
+
+def test_a_renamed_still_image_is_refused(tmp_path: Path) -> None:
+    import cv2
+
+    from analysis.errors import MediaError
+
+    ok, png = cv2.imencode(".png", np.full((90, 160, 3), 200, np.uint8))
+    assert ok
+    fake = tmp_path / "B-roll.mov"
+    fake.write_bytes(png.tobytes())
+    with pytest.raises(MediaError, match="still image") as info:
+        probe_media(fake)
+    assert "B-roll.mov" in str(info.value)
