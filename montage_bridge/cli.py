@@ -10,6 +10,8 @@ import typer
 from analysis.errors import MontageError
 from montage_bridge import __version__
 from montage_bridge.commands.auto import auto
+from montage_bridge.commands.gpu import gpu_app
+from montage_bridge.commands.worker import worker_app
 
 app = typer.Typer(
     name="montage-bridge",
@@ -34,6 +36,8 @@ def _root(
 
 
 app.command("auto")(auto)
+app.add_typer(worker_app, name="worker")
+app.add_typer(gpu_app, name="gpu")
 
 
 def main(argv: list[str] | None = None) -> int:

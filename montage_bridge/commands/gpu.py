@@ -1,0 +1,3 @@
+import typer
+
+gpu_app = typer.Typer()
