@@ -110,7 +110,7 @@ class JobLedger:
 def _retry() -> Retry:
     return Retry(
         total=6,
-        connect=6,
+        connect=4,
         read=3,
         status=6,
         backoff_factor=0.3,
@@ -194,7 +194,6 @@ class GpuClient:
         sha = self.hashes.sha256(path)
         size = path.stat().st_size
         ref = BlobRef(sha256=sha, size=size, mime=MIME_BY_SUFFIX.get(path.suffix.lower(), "application/octet-stream"))
-        ref.filename = path.name[:255]
         if self.has_blob(sha):
             return ref
         resp = self._request(
@@ -448,12 +447,17 @@ def process_files(
         client.submit(op, {name: path}, params, job_id=job_id, out_dir=out_dir or path.resolve().parent)
         submitted[path] = job_id
     results: dict[Path, Path] = {}
+    finals: dict[str, Job] = {}
     for path, job_id in submitted.items():
-        job = client.wait(job_id, (lambda ev, p=path: on_event(p, ev)) if on_event else None, timeout_s)
+        # Identical files share one job (same id); follow it once.
+        if job_id not in finals:
+            finals[job_id] = client.wait(job_id, (lambda ev, p=path: on_event(p, ev)) if on_event else None, timeout_s)
+        job = finals[job_id]
         if job.state != JobState.succeeded:
             message = job.error.message if job.error else job.state.value
             raise ClientError(f"{op} of {path.name} {job.state.value}: {message}")
         outputs = client.fetch(job, out_dir or path.resolve().parent, stem=path.stem)
         results[path] = next(iter(outputs.values()))
-        client.delete(job_id)
+    for job_id in finals:
+        client.delete(job_id)  # tell the worker the outputs are safely here
     return results

@@ -98,12 +98,14 @@ def submit(
     params = _parse_params(param)
     name = input_name(client, op)
     job_ids: dict[str, str] = {}
+    paths_of: dict[str, list[Path]] = {}
     for path in files:
         if not path.is_file():
             raise ClientError(f"{path}: no such file")
         job_id = stable_job_id(op, client.hashes.sha256(path), params)
         job = client.submit(op, {name: path}, params, job_id=job_id, out_dir=out_dir or path.resolve().parent)
-        job_ids[job.id] = path.name
+        paths_of.setdefault(job.id, []).append(path)
+        job_ids[job.id] = ", ".join(p.name for p in paths_of[job.id])
         out.print(f"{job.id}\t{job.state.value}\t{path}")
     if not wait:
         return
@@ -111,8 +113,11 @@ def submit(
     failed = 0
     for jid, job in finals.items():
         if job.state.value == "succeeded":  # type: ignore[attr-defined]
-            for _name, saved in client.fetch(job, out_dir).items():  # type: ignore[arg-type]
-                out.print(f"{jid}\tsaved\t{saved}")
+            # Identical inputs share a job; each input still gets its own output file.
+            for path in paths_of[jid]:
+                folder = out_dir or path.resolve().parent
+                for _name, saved in client.fetch(job, folder, stem=path.stem).items():  # type: ignore[arg-type]
+                    out.print(f"{jid}\tsaved\t{saved}")
             client.delete(jid)
         else:
             failed += 1
@@ -132,6 +137,8 @@ def status(
 ) -> None:
     """Show jobs' state and progress (reconciles the local job list with the worker)."""
     client = _client(url, token)
+    health = client.health()  # also tells an unreachable worker or a wrong token apart from "no jobs"
+    err.print(f"worker {url}: {health['status']}, {health['queued']} queued, {health['running']} running")
     jobs = client.jobs(job_ids) if job_ids else client.reconcile()
     table = Table("job", "op", "state", "progress", "attempt", "error")
     for job in jobs:
