@@ -62,7 +62,7 @@ def _load(path: str) -> Any:
     from diffusers import DiffusionPipeline
 
     cuda = torch.cuda.is_available()
-    pipe = DiffusionPipeline.from_pretrained(path, torch_dtype=torch.bfloat16 if cuda else torch.float32)
+    pipe = DiffusionPipeline.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
     pipe = pipe.to("cuda" if cuda else "cpu")
     pipe.set_progress_bar_config(disable=True)
     return pipe
