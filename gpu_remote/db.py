@@ -1,14 +1,17 @@
 """The worker's SQLite database (WAL): jobs, events, blobs, uploads. Shared by the HTTP server,
 the in-process runner and Celery workers on the same data folder.
 
-Each call opens a short-lived connection: sqlite3 connections are cheap, and this keeps threads
-and processes from sharing one (which SQLite forbids across processes and dislikes across threads).
+Each thread keeps its own connection (SQLite connections must not be shared across threads or
+processes). Reusing them matters: closing the last connection of a WAL database checkpoints and
+deletes the WAL, which cost ~8 ms per call when every call opened a fresh one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +76,7 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
@@ -88,16 +92,21 @@ class Database:
         ``immediate`` takes the write lock up front (BEGIN IMMEDIATE) so read-then-update
         sequences such as claiming a job cannot interleave with another writer.
         """
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
+        conn = self._thread_conn()
+        conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _thread_conn(self) -> sqlite3.Connection:
+        cached = getattr(self._local, "conn", None)
+        if cached is not None and cached[0] == os.getpid():
+            return cached[1]
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoints, no fsync per commit
+        self._local.conn = (os.getpid(), conn)
+        return conn

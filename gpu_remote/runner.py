@@ -74,10 +74,11 @@ class Runner:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            # Clear before claiming so a wake() that races with an empty claim is not lost.
+            self._wake.clear()
             job = self.store.claim(self.owner, self.settings.lease_s)
             if job is None:
                 self._wake.wait(0.5)
-                self._wake.clear()
                 continue
             self.run_claimed(job)
 

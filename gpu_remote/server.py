@@ -456,26 +456,27 @@ def create_app(worker: Worker) -> FastAPI:
 
 
 def _gpus() -> list[dict[str, Any]]:
-    """GPUs this worker can use (CUDA via torch or CTranslate2), each {index, name, memory_bytes}."""
-    try:
-        import torch
+    """CUDA GPUs this worker can use, each {index, name, memory_bytes}.
 
-        if torch.cuda.is_available():
-            return [
-                {
-                    "index": i,
-                    "name": torch.cuda.get_device_name(i),
-                    "memory_bytes": torch.cuda.get_device_properties(i).total_memory,
-                }
-                for i in range(torch.cuda.device_count())
-            ]
-    except ImportError:
-        pass
+    CTranslate2 (always installed, via faster-whisper) counts them cheaply; torch gives names and
+    memory but is consulted only if an op already imported it (its import takes seconds).
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        return [
+            {
+                "index": i,
+                "name": torch.cuda.get_device_name(i),
+                "memory_bytes": torch.cuda.get_device_properties(i).total_memory,
+            }
+            for i in range(torch.cuda.device_count())
+        ]
     try:
         import ctranslate2
 
-        count = ctranslate2.get_cuda_device_count()
-        return [{"index": i, "name": "cuda", "memory_bytes": None} for i in range(count)]
+        return [{"index": i, "name": "cuda", "memory_bytes": None} for i in range(ctranslate2.get_cuda_device_count())]
     except (ImportError, RuntimeError):
         return []
 

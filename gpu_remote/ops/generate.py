@@ -11,6 +11,7 @@ pipeline's ``_interrupt`` flag so denoising stops at the next step.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from fractions import Fraction
@@ -45,10 +46,8 @@ class GenerateParams(BaseModel):
 
 def available() -> str | None:
     """Why generation cannot run here, or None if torch, diffusers and a model folder are present."""
-    try:
-        import diffusers  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError:
+    # find_spec, not import: capabilities must not pay torch's multi-second import.
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
         return "torch/diffusers are not installed on the worker (pip install 'montage-bridge[generate]')"
     path = os.environ.get(MODEL_ENV)
     if not path or not (Path(path) / "model_index.json").is_file():
