@@ -13,9 +13,11 @@ import hashlib
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from gpu_remote.db import Database
 from gpu_remote.errors import GpuRemoteError
@@ -64,6 +66,10 @@ class BlobStore:
         (root / "blobs").mkdir(parents=True, exist_ok=True)
         (root / "uploads").mkdir(parents=True, exist_ok=True)
         (root / "tmp").mkdir(parents=True, exist_ok=True)
+        # upload id → (offset, running sha256) so consecutive PATCHes never re-read what arrived.
+        self._hashers: dict[str, tuple[int, Any]] = {}
+        self._hash_lock = threading.Lock()
+        self._busy: set[str] = set()  # uploads with a PATCH in flight (one writer per upload)
 
     # -- blobs ------------------------------------------------------------------------------
 
@@ -180,11 +186,23 @@ class BlobStore:
         Bytes beyond the announced size are refused without being stored. When the last byte
         arrives the file is hashed; a mismatch deletes it and raises 422, a match promotes it.
         """
+        with self._hash_lock:
+            if upload_id in self._busy:
+                raise BlobError(f"upload {upload_id} is already receiving data: retry when that request ends", 409)
+            self._busy.add(upload_id)
+        try:
+            return await self._append(upload_id, offset, chunks)
+        finally:
+            with self._hash_lock:
+                self._busy.discard(upload_id)
+
+    async def _append(self, upload_id: str, offset: int, chunks: AsyncIterator[bytes]) -> UploadStatus:
         status = self.upload_status(upload_id)
         if offset != status.offset:
             raise BlobError(f"Upload-Offset {offset} does not match the {status.offset} bytes held", 409)
         path = self._upload_path(upload_id)
         written = status.offset
+        hasher = self._hasher_at(upload_id, path, written)
         with path.open("r+b") as handle:
             handle.seek(written)
             try:
@@ -192,19 +210,24 @@ class BlobStore:
                     if written + len(chunk) > status.size:
                         raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
                     handle.write(chunk)
+                    hasher.update(chunk)
                     written += len(chunk)
             finally:
                 # Keep what arrived intact (a cut connection leaves a valid prefix to resume from)
                 # but drop a partial overflow write.
                 handle.flush()
                 handle.truncate(min(written, status.size))
+                with self._hash_lock:
+                    self._hashers[upload_id] = (written, hasher)
         with self.db.connect() as conn:
             conn.execute("UPDATE uploads SET updated_at=? WHERE id=?", (time.time(), upload_id))
         if written < status.size:
             return UploadStatus(
                 upload_id=upload_id, sha256=status.sha256, size=status.size, offset=written, complete=False
             )
-        actual = sha256_file(path)
+        actual = hasher.hexdigest()
+        with self._hash_lock:
+            self._hashers.pop(upload_id, None)
         with self.db.connect() as conn:
             conn.execute("DELETE FROM uploads WHERE id=?", (upload_id,))
         if actual != status.sha256:
@@ -212,6 +235,20 @@ class BlobStore:
             raise BlobError(f"uploaded bytes hash to {actual}, not the announced {status.sha256}: upload again", 422)
         self._promote(path, actual, status.size, move=True)
         return UploadStatus(upload_id=None, sha256=actual, size=status.size, offset=status.size, complete=True)
+
+    def _hasher_at(self, upload_id: str, path: Path, offset: int) -> Any:
+        """A sha256 state covering the first ``offset`` bytes: cached, or rebuilt from disk (after a restart)."""
+        with self._hash_lock:
+            cached = self._hashers.pop(upload_id, None)
+        if cached is not None and cached[0] == offset:
+            return cached[1]
+        hasher = hashlib.sha256()
+        with path.open("rb") as handle:
+            remaining = offset
+            while remaining > 0 and (chunk := handle.read(min(HASH_CHUNK, remaining))):
+                hasher.update(chunk)
+                remaining -= len(chunk)
+        return hasher
 
     def delete_upload(self, upload_id: str) -> None:
         self.upload_status(upload_id)

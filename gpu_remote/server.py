@@ -117,18 +117,28 @@ class Worker:
             runner = Runner(self.store, self.blobs, config.data_dir / "work", config.runner, make_owner("embedded"))
             self.dispatcher = EmbeddedDispatcher(runner)
 
+    def lock_data_dir(self) -> None:
+        """Take the data folder (embedded backend): one embedded server per folder.
+
+        Then any job still 'running' here belongs to a process that died, and is re-queued at
+        once instead of after its lease expires. Called before the HTTP server starts so a
+        second server on the same folder stops with a one-line error.
+        """
+        if self.config.backend != "embedded" or self._lock_handle is not None:
+            return
+        handle = open(self.config.data_dir / "worker.lock", "w")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            handle.close()
+            raise WorkerConfigError(
+                f"another worker is already serving {self.config.data_dir}: stop it or use another --data"
+            ) from exc
+        self._lock_handle = handle
+        self.store.reap(now=float("inf"))
+
     def start(self) -> None:
-        if self.config.backend == "embedded":
-            # One embedded server per data folder: then any job still 'running' here belongs to a
-            # process that died, and can be re-queued at once instead of after its lease expires.
-            self._lock_handle = open(self.config.data_dir / "worker.lock", "w")  # noqa: SIM115
-            try:
-                fcntl.flock(self._lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                raise WorkerConfigError(
-                    f"another worker is already serving {self.config.data_dir}: stop it or use another --data"
-                ) from exc
-            self.store.reap(now=float("inf"))
+        self.lock_data_dir()
         self._maintain()
         self.dispatcher.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="gpu-reaper", daemon=True)
@@ -487,6 +497,7 @@ def serve(
     """Run uvicorn in the foreground until interrupted."""
     import uvicorn
 
+    worker.lock_data_dir()
     app = create_app(worker)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
     server = uvicorn.Server(config)

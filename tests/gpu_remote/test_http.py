@@ -234,6 +234,14 @@ def test_worker_killed_mid_job_reruns_it_exactly_once(worker_factory, tmp_path: 
     assert client.job("crash-job-0001").attempt == 2
 
 
+def test_second_server_on_the_same_data_folder_is_refused(shared_worker: WorkerProc) -> None:
+    from tests.conftest import run_cli
+
+    proc = run_cli("worker", "serve", "--port", "0", "--data", str(shared_worker.data), timeout=60)
+    assert proc.returncode == 2 and "another worker is already serving" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_refuses_non_loopback_without_token(tmp_path: Path) -> None:
     from tests.conftest import run_cli
 
