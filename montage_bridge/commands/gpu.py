@@ -45,6 +45,7 @@ def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: igno
     import threading
 
     finals: dict[str, object] = {}
+    errors: list[ClientError] = []
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -63,7 +64,12 @@ def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: igno
                 elif ev.type == "state":
                     progress.update(tasks[jid], stage=ev.data.get("state", ""))
 
-            finals[jid] = client.wait(jid, on_event)
+            try:
+                finals[jid] = client.wait(jid, on_event)
+            except ClientError as exc:  # reported after all bars finish; the job stays in the ledger
+                errors.append(exc)
+                progress.update(tasks[jid], stage="lost contact")
+                return
             job = finals[jid]
             progress.update(
                 tasks[jid], completed=1.0 if job.state.value == "succeeded" else None, stage=job.state.value
@@ -74,6 +80,8 @@ def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: igno
             thread.start()
         for thread in threads:
             thread.join()
+    if errors:
+        raise ClientError(f"{errors[0]} (the jobs go on: `montage-bridge gpu status`, then `gpu fetch`)")
     return finals
 
 
