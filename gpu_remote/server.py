@@ -499,7 +499,9 @@ def serve(
 
     worker.lock_data_dir()
     app = create_app(worker)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, timeout_keep_alive=30, timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     started = time.time()
     if on_ready:
