@@ -15,7 +15,16 @@ worker_app = typer.Typer(help="Run the remote GPU worker.", no_args_is_help=True
 DEFAULT_DATA = Path.home() / ".local" / "share" / "montage-bridge" / "worker"
 
 
-def _config(data: Path, max_upload_gb: float, disk_budget_gb: float, slots: int, lease_s: float, backend: str, broker):  # type: ignore[no-untyped-def]
+def _config(
+    data: Path,
+    max_upload_gb: float,
+    disk_budget_gb: float,
+    slots: int,
+    lease_s: float,
+    backend: str,
+    broker,
+    max_queued: int = 10_000,
+):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
 
@@ -26,6 +35,7 @@ def _config(data: Path, max_upload_gb: float, disk_budget_gb: float, slots: int,
         runner=RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=slots),
         backend=backend,
         broker_url=broker,
+        max_queued=max_queued,
     )
 
 
@@ -39,6 +49,7 @@ def serve_cmd(
     max_upload_gb: Annotated[float, typer.Option("--max-upload-gb", min=0.0)] = 64.0,
     disk_budget_gb: Annotated[float, typer.Option("--disk-budget-gb", min=0.0)] = 500.0,
     slots: Annotated[int, typer.Option("--slots", min=1, help="Jobs run at once (embedded backend).")] = 1,
+    max_queued: Annotated[int, typer.Option("--max-queued", min=1, help="Queued jobs before 429.")] = 10_000,
     lease_s: Annotated[float, typer.Option("--lease-s", min=1.0, help="Seconds a job lease lasts unrenewed.")] = 30.0,
     backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
     broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
@@ -51,7 +62,7 @@ def serve_cmd(
 
     if backend not in ("embedded", "celery"):
         raise WorkerConfigError(f"--backend must be embedded or celery, not {backend}")
-    config = _config(data, max_upload_gb, disk_budget_gb, slots, lease_s, backend, broker)
+    config = _config(data, max_upload_gb, disk_budget_gb, slots, lease_s, backend, broker, max_queued)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     if no_auth:
         auth, new_token = TokenAuth(None), None

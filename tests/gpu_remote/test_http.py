@@ -198,6 +198,20 @@ def test_queued_and_running_jobs_cancel(worker_factory, tmp_path: Path) -> None:
     assert client.cancel("long-running-1").state == JobState.canceled  # idempotent
 
 
+def test_full_queue_answers_429_with_retry_after(worker_factory, tmp_path: Path) -> None:
+    worker = worker_factory("--slots", "1", "--max-queued", "1")
+    client = worker.client(tmp_path)
+    client.put_job("busy-job-0001", noop_spec(duration=30, tag="busy"))
+    wait_state(client, "busy-job-0001", {"running"})
+    client.put_job("wait-job-0001", noop_spec(duration=30, tag="wait"))
+    resp = requests.put(
+        f"{worker.url}/v1/jobs/over-job-0001", headers=AUTH, data=noop_spec(tag="over").model_dump_json(), timeout=5
+    )
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    client.cancel("wait-job-0001")
+    client.cancel("busy-job-0001")
+
+
 def test_events_replay_with_last_event_id(shared_worker: WorkerProc, tmp_path: Path) -> None:
     client = shared_worker.client(tmp_path)
     client.put_job("events-job-01", noop_spec(duration=1.0, tag="events"))
