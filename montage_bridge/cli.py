@@ -12,8 +12,10 @@ from montage_bridge import __version__
 from montage_bridge.commands.analyze import analyze
 from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
+from montage_bridge.commands.gpu import gpu_app
 from montage_bridge.commands.resolve import app as resolve_app
 from montage_bridge.commands.watch import watch
+from montage_bridge.commands.worker import worker_app
 
 app = typer.Typer(
     name="montage-bridge",
@@ -42,6 +44,8 @@ app.command("convert")(convert_command)
 app.command("analyze")(analyze)
 app.add_typer(resolve_app, name="resolve")
 app.command("watch")(watch)
+app.add_typer(worker_app, name="worker")
+app.add_typer(gpu_app, name="gpu")
 
 
 def main(argv: list[str] | None = None) -> int:

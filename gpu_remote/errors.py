@@ -1,0 +1,34 @@
+"""Errors of the remote GPU worker and its client; each message is one line a user can act on."""
+
+from __future__ import annotations
+
+from analysis.errors import MontageError
+
+
+class GpuRemoteError(MontageError):
+    """Anything the worker or its client reports to a user."""
+
+
+class WorkerConfigError(GpuRemoteError):
+    """The worker cannot start as configured (bind address, data folder, token)."""
+
+
+class ClientError(GpuRemoteError):
+    """A request to the worker failed in a way the user can fix or retry."""
+
+
+class OpError(GpuRemoteError):
+    """An operation failed on its input; ``code`` is the job error code (e.g. invalid_input)."""
+
+    def __init__(self, message: str, code: str = "op_failed", retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class Canceled(Exception):
+    """Raised inside an op when its job was canceled (or ran past its timeout); not a user error."""
+
+    def __init__(self, reason: str = "canceled") -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,181 @@
+"""Pydantic payloads of the worker protocol (research/gpu_worker.md §4): jobs, blobs, events.
+
+Everything that crosses the HTTP boundary is one of these models, validated on both sides.
+Times are UNIX seconds (float); sizes are bytes; progress fractions are 0..1.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# Job ids are client-chosen (UUID, ULID, base32 ...); this alphabet keeps them safe in URLs and paths.
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+class JobState(str, Enum):
+    """Lifecycle: queued → running → succeeded | failed | canceled (terminal states never change)."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.succeeded, JobState.failed, JobState.canceled)
+
+
+class BlobRef(BaseModel):
+    """A content-addressed input: the worker must hold a blob with this sha256 before the job is accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str
+    size: int = Field(ge=0, description="bytes")
+    mime: str = "application/octet-stream"
+    filename: str | None = Field(default=None, max_length=255, description="informational only, never a path")
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not SHA256_RE.match(value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+
+class JobSpec(BaseModel):
+    """Body of ``PUT /v1/jobs/{id}``. Two PUTs with equal specs are the same request (idempotent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: str = Field(max_length=64)
+    op_version: str | None = Field(default=None, description="None = whatever the worker runs; else must match")
+    inputs: dict[str, BlobRef] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    priority: int = Field(default=0, ge=-100, le=100, description="higher runs first")
+    timeout_s: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600, description="seconds of run time allowed")
+    ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0, le=90 * 24 * 3600, description="seconds outputs are kept")
+    labels: dict[str, str] = Field(default_factory=dict, description="opaque to the worker")
+
+
+class Progress(BaseModel):
+    fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    stage: str = ""
+    done: float | None = None
+    total: float | None = None
+    eta_s: float | None = None
+
+
+class JobErrorInfo(BaseModel):
+    code: str
+    message: str
+    retryable: bool = False
+
+
+class OutputRef(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    mime: str = "application/octet-stream"
+    url: str
+
+
+class Job(BaseModel):
+    """What ``GET /v1/jobs/{id}`` returns."""
+
+    id: str
+    op: str
+    op_version: str
+    state: JobState
+    progress: Progress = Field(default_factory=Progress)
+    attempt: int = 0
+    cancel_requested: bool = False
+    created_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float
+    fingerprint: str
+    cache_hit: bool = False
+    outputs: list[OutputRef] = Field(default_factory=list)
+    result: dict[str, Any] = Field(default_factory=dict, description="op-specific small JSON result")
+    error: JobErrorInfo | None = None
+    last_event_seq: int = 0
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+
+
+class Event(BaseModel):
+    """One progress/state event; ``seq`` increases per job and is the SSE ``id:``."""
+
+    job_id: str
+    seq: int
+    type: str  # state | progress | log | output | completed
+    data: dict[str, Any]
+    at: float
+
+
+class UploadCreate(BaseModel):
+    """Body of ``POST /v1/uploads``: announce a blob of ``size`` bytes with this sha256."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str
+    size: int = Field(ge=0)
+    filename: str | None = Field(default=None, max_length=255)
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not SHA256_RE.match(value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+
+class UploadStatus(BaseModel):
+    upload_id: str | None
+    sha256: str
+    size: int
+    offset: int
+    complete: bool
+
+
+class OpInfo(BaseModel):
+    name: str
+    version: str
+    description: str
+    params_schema: dict[str, Any]
+    inputs: list[str]
+    backend: str = Field(description="what actually runs it here, e.g. 'ffmpeg vid.stab (CPU)'")
+
+
+class Limits(BaseModel):
+    max_upload_bytes: int
+    max_queued_jobs: int
+    disk_budget_bytes: int
+    chunk_bytes_hint: int
+
+
+class Capabilities(BaseModel):
+    server_version: str
+    ops: list[OpInfo]
+    gpus: list[dict[str, Any]]
+    cpu_count: int
+    limits: Limits
+    queue_depth: int
+    backend: str = Field(description="'embedded' (SQLite runner in-process) or 'celery'")
+
+
+class Health(BaseModel):
+    status: str  # ready | busy | degraded
+    queued: int
+    running: int

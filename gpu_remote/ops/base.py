@@ -1,0 +1,133 @@
+"""What every operation gets and must declare.
+
+An op is a module-level ``Op`` instance: name, version, a pydantic ``Params`` model (its JSON
+schema is published in /v1/capabilities), the named inputs it needs and ``run(ctx, params)``,
+which returns named output files plus a small JSON result. Ops report progress through
+``ctx.report`` and stop promptly when ``ctx.check_cancel()`` raises (it is also called inside
+``ctx.run_ffmpeg`` every 100 ms, which kills the ffmpeg child on cancel).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from analysis.ffmpeg_tools import ffmpeg_path
+from gpu_remote.errors import Canceled, OpError
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class OpResult:
+    """Output files by name (the runner moves them into the blob store) and a small JSON result."""
+
+    outputs: dict[str, Path]
+    result: dict[str, Any] = field(default_factory=dict)
+    mimes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class OpContext:
+    """Per-run environment: input files by name, a scratch folder, progress, cancellation."""
+
+    job_id: str
+    attempt: int
+    inputs: dict[str, Path]
+    work_dir: Path
+    report: ProgressFn
+    cancel_event: threading.Event
+    log: Callable[[str], None] = lambda _msg: None
+    cancel_reason: list[str] = field(default_factory=lambda: ["canceled"])
+
+    def check_cancel(self) -> None:
+        """Raise Canceled if the job was canceled or timed out; call at step/frame boundaries."""
+        if self.cancel_event.is_set():
+            raise Canceled(self.cancel_reason[0])
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that wakes up at once on cancel."""
+        if self.cancel_event.wait(seconds):
+            raise Canceled(self.cancel_reason[0])
+
+    def run_ffmpeg(
+        self, args: list[str], *, duration_s: float | None, span: tuple[float, float] = (0.0, 1.0), stage: str = ""
+    ) -> None:
+        """Run ffmpeg with ``-progress`` on stdout; map its out_time onto ``span`` of this job's progress.
+
+        ``duration_s`` (seconds of media) turns out_time into a fraction. On cancel the child is
+        killed within ~100 ms and Canceled raised; a failing ffmpeg raises OpError with its stderr.
+        """
+        cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-progress", "pipe:1", *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        last = [0.0]
+
+        def pump() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                key, _, value = line.strip().partition("=")
+                if key == "out_time_us" and duration_s and value.isdigit():
+                    frac = min(1.0, int(value) / 1e6 / duration_s)
+                    now = time.monotonic()
+                    if now - last[0] >= 0.5:  # progress events at most 2/s
+                        last[0] = now
+                        self.report(span[0] + (span[1] - span[0]) * frac, stage)
+
+        stderr_chunks: list[str] = []
+        reader = threading.Thread(target=pump, daemon=True)
+        err_reader = threading.Thread(target=lambda: stderr_chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        err_reader.start()
+        try:
+            while proc.poll() is None:
+                if self.cancel_event.wait(0.1):
+                    proc.kill()
+                    proc.wait()
+                    raise Canceled(self.cancel_reason[0])
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
+            err_reader.join(timeout=5)
+        if proc.returncode != 0:
+            tail = " | ".join("".join(stderr_chunks).strip().splitlines()[-3:])
+            raise OpError(f"ffmpeg failed (exit {proc.returncode}): {tail}", code="op_failed")
+        self.report(span[1], stage)
+
+
+@dataclass(frozen=True)
+class Op:
+    """A declared operation."""
+
+    name: str
+    version: str
+    description: str
+    params: type[BaseModel]
+    inputs: tuple[str, ...]
+    run: Callable[[OpContext, Any], OpResult]
+    backend: Callable[[], str]
+    optional_inputs: tuple[str, ...] = ()
+
+
+def media_duration_s(path: Path) -> float | None:
+    """Duration of a media file in seconds via PyAV, or None if it has none."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if container.duration:
+                return container.duration / 1_000_000
+            for stream in container.streams:
+                if stream.duration and stream.time_base:
+                    return float(stream.duration * stream.time_base)
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise OpError(f"input {path.name} is not readable media: {exc}", code="invalid_input") from exc
+    return None

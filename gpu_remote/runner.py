@@ -1,0 +1,192 @@
+"""Runs claimed jobs: inputs from the blob store, a lease kept alive by heartbeats, progress
+events, prompt cancellation and timeouts, outputs published to the blob store before the
+state is committed (fenced by attempt, so a run that lost its lease cannot overwrite anything).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from gpu_remote.blobs import BlobStore
+from gpu_remote.errors import Canceled, OpError
+from gpu_remote.models import Job, JobErrorInfo, Progress
+from gpu_remote.ops import OPS, OpContext
+from gpu_remote.store import JobStore
+
+log = logging.getLogger("gpu_remote.runner")
+
+
+@dataclass
+class RunnerSettings:
+    lease_s: float = 30.0  # seconds a claim stays valid without a heartbeat
+    heartbeat_s: float = 5.0  # seconds between heartbeats (also how often cancel is noticed)
+    slots: int = 1  # concurrent jobs (one per GPU; more for CPU ops)
+
+
+def make_owner(tag: str = "") -> str:
+    """A lease owner id unique to this process: host:pid[:tag]."""
+    return f"{socket.gethostname()}:{os.getpid()}" + (f":{tag}" if tag else "")
+
+
+class Runner:
+    """Executes jobs from ``store``. ``start()`` runs ``slots`` claim loops in threads."""
+
+    def __init__(
+        self, store: JobStore, blobs: BlobStore, work_root: Path, settings: RunnerSettings, owner: str
+    ) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.work_root = work_root
+        self.settings = settings
+        self.owner = owner
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        work_root.mkdir(parents=True, exist_ok=True)
+
+    # -- loop -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for index in range(self.settings.slots):
+            thread = threading.Thread(target=self._loop, name=f"gpu-runner-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wake(self) -> None:
+        """A job was queued: stop waiting for the next poll."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            # Clear before claiming so a wake() that races with an empty claim is not lost.
+            self._wake.clear()
+            job = self.store.claim(self.owner, self.settings.lease_s)
+            if job is None:
+                self._wake.wait(0.5)
+                continue
+            self.run_claimed(job)
+
+    # -- one job ----------------------------------------------------------------------------
+
+    def run_claimed(self, job: Job) -> None:
+        """Run a job this process has claimed (state running, ``job.attempt`` ours) to its end."""
+        attempt = job.attempt
+        cancel = threading.Event()
+        reason = ["canceled"]
+        spec = self.store.spec(job.id)
+        work_dir = self.work_root / f"{job.id}.{attempt}"
+        shutil.rmtree(work_dir, ignore_errors=True)
+        work_dir.mkdir(parents=True)
+        last_report = [0.0]
+
+        def report(fraction: float, stage: str) -> None:
+            now = time.monotonic()
+            # At most 2 progress events per second, but always the final one.
+            if fraction < 1.0 and now - last_report[0] < 0.5:
+                return
+            last_report[0] = now
+            self.store.progress(job.id, attempt, Progress(fraction=max(0.0, min(1.0, fraction)), stage=stage))
+
+        started = time.monotonic()
+        done = threading.Event()
+
+        def watch() -> None:
+            # Cancel must be noticed within ~0.2 s (a cheap read); the lease is renewed every heartbeat_s.
+            last_beat = time.monotonic()
+            while not done.wait(0.2):
+                now = time.monotonic()
+                if now - last_beat >= self.settings.heartbeat_s:
+                    last_beat = now
+                    ours, cancel_requested = self.store.heartbeat(job.id, attempt, self.settings.lease_s)
+                    if not ours:
+                        reason[0] = "lease_lost"
+                        cancel.set()
+                else:
+                    cancel_requested = self.store.cancel_requested(job.id)
+                if cancel_requested:
+                    cancel.set()
+                if now - started > spec.timeout_s:
+                    reason[0] = "timeout"
+                    cancel.set()
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            self._execute(job, spec.params, work_dir, attempt, report, cancel, reason)
+        finally:
+            done.set()
+            watcher.join(5)
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def _execute(self, job, params, work_dir, attempt, report, cancel, reason) -> None:  # type: ignore[no-untyped-def]
+        op = OPS.get(job.op)
+        try:
+            if op is None:
+                raise OpError(f"op {job.op} is not available on this worker", code="invalid_params")
+            try:
+                parsed = op.params.model_validate(params)
+            except ValidationError as exc:
+                raise OpError(f"invalid params for {op.name}: {exc.errors()[0]['msg']}", code="invalid_params") from exc
+            spec = self.store.spec(job.id)
+            inputs: dict[str, Path] = {}
+            for name, ref in spec.inputs.items():
+                if not self.blobs.has(ref.sha256):
+                    raise OpError(f"input {name} ({ref.sha256[:12]}) vanished from the worker", code="missing_input")
+                self.blobs.touch(ref.sha256)
+                inputs[name] = self.blobs.path(ref.sha256)
+            ctx = OpContext(
+                job_id=job.id,
+                attempt=attempt,
+                inputs=inputs,
+                work_dir=work_dir,
+                report=report,
+                cancel_event=cancel,
+                log=lambda msg: self.store.log(job.id, attempt, msg),
+                cancel_reason=reason,
+            )
+            ctx.check_cancel()
+            result = op.run(ctx, parsed)
+            ctx.check_cancel()
+            outputs = []
+            for name, path in result.outputs.items():
+                sha, size = self.blobs.add_file(path)
+                outputs.append(
+                    {
+                        "name": name,
+                        "sha256": sha,
+                        "size": size,
+                        "mime": result.mimes.get(name, "application/octet-stream"),
+                    }
+                )
+            if not self.store.succeed(job.id, attempt, outputs, result.result):
+                log.warning("job %s attempt %d finished after losing its lease; result discarded", job.id, attempt)
+        except Canceled as exc:
+            if exc.reason == "timeout":
+                self.store.fail(job.id, attempt, JobErrorInfo(code="timeout", message="job ran past its timeout_s"))
+            elif exc.reason != "lease_lost":
+                self.store.canceled(job.id, attempt)
+        except OpError as exc:
+            self.store.fail(job.id, attempt, JobErrorInfo(code=exc.code, message=str(exc), retryable=exc.retryable))
+        except Exception as exc:  # an op bug must fail the job, not kill the runner thread
+            log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
+            self.store.fail(
+                job.id,
+                attempt,
+                JobErrorInfo(code="internal", message=f"{exc.__class__.__name__}: {exc}"[:500], retryable=False),
+            )

@@ -1,0 +1,417 @@
+"""SQLite job store: idempotent creation, leases with fencing, a reaper, events and a result cache.
+
+The store is the source of truth whatever dispatches the work (in-process runner or Celery):
+a job is claimed with one conditional UPDATE inside BEGIN IMMEDIATE, every write from a run is
+fenced by (job_id, attempt), and a duplicate delivery of a job that is running or finished finds
+nothing to claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from typing import Any
+
+from gpu_remote.db import Database
+from gpu_remote.errors import GpuRemoteError
+from gpu_remote.models import Event, Job, JobErrorInfo, JobSpec, JobState, OutputRef, Progress
+
+PIPELINE_VERSION = "1"
+
+
+class StoreError(GpuRemoteError):
+    """A job request the store refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.extra = extra
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def fingerprint(op: str, op_version: str, spec: JobSpec, params: dict[str, Any]) -> str:
+    """What makes two jobs the same computation: op + version + input hashes + normalised params."""
+    payload = {
+        "op": op,
+        "op_version": op_version,
+        "inputs": {name: ref.sha256 for name, ref in sorted(spec.inputs.items())},
+        "params": params,
+        "pipeline": PIPELINE_VERSION,
+    }
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _row_to_job(row: sqlite3.Row, base_url: str = "") -> Job:
+    spec = json.loads(row["spec_json"])
+    outputs = [
+        OutputRef(**{**out, "url": f"{base_url}/v1/blobs/{out['sha256']}"}) for out in json.loads(row["outputs_json"])
+    ]
+    return Job(
+        id=row["id"],
+        op=row["op"],
+        op_version=row["op_version"],
+        state=JobState(row["state"]),
+        progress=Progress(**json.loads(row["progress_json"])),
+        attempt=row["attempt"],
+        cancel_requested=bool(row["cancel_requested"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        updated_at=row["updated_at"],
+        fingerprint=row["fingerprint"],
+        cache_hit=bool(row["cache_hit"]),
+        outputs=outputs,
+        result=json.loads(row["result_json"]),
+        error=JobErrorInfo(**json.loads(row["error_json"])) if row["error_json"] else None,
+        last_event_seq=row["last_event_seq"],
+        labels=spec.get("labels", {}),
+    )
+
+
+class JobStore:
+    """All job state transitions. Times are UNIX seconds."""
+
+    def __init__(self, db: Database, *, max_queued: int = 10_000, max_attempts: int = 2) -> None:
+        self.db = db
+        self.max_queued = max_queued
+        self.max_attempts = max_attempts
+
+    # -- events -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _add_event(conn: sqlite3.Connection, job_id: str, type_: str, data: dict[str, Any]) -> int:
+        row = conn.execute("SELECT last_event_seq FROM jobs WHERE id=?", (job_id,)).fetchone()
+        seq = int(row[0]) + 1
+        now = time.time()
+        conn.execute(
+            "INSERT INTO events(job_id,seq,type,data_json,at) VALUES(?,?,?,?,?)",
+            (job_id, seq, type_, canonical_json(data), now),
+        )
+        conn.execute("UPDATE jobs SET last_event_seq=?, updated_at=? WHERE id=?", (seq, now, job_id))
+        return seq
+
+    def events_after(self, job_id: str, after: int, limit: int = 1000) -> list[Event]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM events WHERE job_id=? AND seq>? ORDER BY seq LIMIT ?", (job_id, after, limit)
+            ).fetchall()
+        return [
+            Event(job_id=r["job_id"], seq=r["seq"], type=r["type"], data=json.loads(r["data_json"]), at=r["at"])
+            for r in rows
+        ]
+
+    # -- creation and reads -----------------------------------------------------------------
+
+    def put(
+        self, job_id: str, spec: JobSpec, op_version: str, params: dict[str, Any], *, missing: list[str]
+    ) -> tuple[Job, bool]:
+        """Create job ``job_id`` or return the existing identical one: (job, created).
+
+        Raises StoreError 409 when the id exists with a different body, 422 when inputs are
+        missing, 429 when the queue is full. A succeeded job with the same fingerprint whose
+        outputs still exist turns the new job into a cache hit (created succeeded, no run).
+        """
+        spec_json = canonical_json(spec.model_dump(mode="json"))
+        spec_hash = hashlib.sha256(spec_json.encode()).hexdigest()
+        fp = fingerprint(spec.op, op_version, spec, params)
+        with self.db.connect(immediate=True) as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is not None:
+                if row["spec_hash"] != spec_hash:
+                    raise StoreError(f"job {job_id} already exists with a different body: use a new job id", 409)
+                return _row_to_job(row), False
+            if missing:
+                raise StoreError("inputs are not on the worker yet: upload them first", 422, missing_blobs=missing)
+            queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
+            if queued >= self.max_queued:
+                raise StoreError(f"the queue is full ({queued} jobs): retry later", 429)
+            now = time.time()
+            cached = conn.execute(
+                "SELECT outputs_json,result_json FROM jobs WHERE fingerprint=? AND state='succeeded' "
+                "ORDER BY finished_at DESC LIMIT 1",
+                (fp,),
+            ).fetchone()
+            state = JobState.succeeded if cached is not None else JobState.queued
+            conn.execute(
+                "INSERT INTO jobs(id,spec_json,spec_hash,op,op_version,fingerprint,state,priority,max_attempts,"
+                "timeout_s,ttl_s,created_at,updated_at,outputs_json,result_json,cache_hit,finished_at,progress_json)"
+                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job_id,
+                    spec_json,
+                    spec_hash,
+                    spec.op,
+                    op_version,
+                    fp,
+                    state.value,
+                    spec.priority,
+                    self.max_attempts,
+                    spec.timeout_s,
+                    spec.ttl_s,
+                    now,
+                    now,
+                    cached["outputs_json"] if cached else "[]",
+                    cached["result_json"] if cached else "{}",
+                    int(cached is not None),
+                    now if cached else None,
+                    canonical_json({"fraction": 1.0, "stage": "cached"} if cached else {}),
+                ),
+            )
+            self._add_event(conn, job_id, "state", {"state": state.value, "attempt": 0})
+            if cached is not None:
+                self._add_event(conn, job_id, "completed", {"state": "succeeded", "cache_hit": True})
+            row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+            return _row_to_job(row), True
+
+    def get(self, job_id: str, base_url: str = "") -> Job:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"job {job_id} not found", 404)
+        return _row_to_job(row, base_url)
+
+    def spec(self, job_id: str) -> JobSpec:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT spec_json FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"job {job_id} not found", 404)
+        return JobSpec.model_validate_json(row["spec_json"])
+
+    def list(
+        self, ids: list[str] | None = None, updated_since: float | None = None, limit: int = 500, base_url: str = ""
+    ) -> list[Job]:
+        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        if ids:
+            sql += f" AND id IN ({','.join('?' * len(ids))})"
+            args.extend(ids)
+        if updated_since is not None:
+            sql += " AND updated_at>?"
+            args.append(updated_since)
+        sql += " ORDER BY created_at LIMIT ?"
+        args.append(limit)
+        with self.db.connect() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_row_to_job(r, base_url) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    # -- claiming and leases ----------------------------------------------------------------
+
+    def claim(self, owner: str, lease_s: float, job_id: str | None = None) -> Job | None:
+        """Take the next queued job (or exactly ``job_id``) for ``owner``; None if nothing to claim.
+
+        A job that is already running under a live lease, or finished, is not claimable: this is
+        what turns a duplicate Celery delivery into a no-op.
+        """
+        now = time.time()
+        with self.db.connect(immediate=True) as conn:
+            if job_id is None:
+                row = conn.execute(
+                    "SELECT id FROM jobs WHERE state='queued' ORDER BY priority DESC, created_at LIMIT 1"
+                ).fetchone()
+            else:
+                row = conn.execute("SELECT id FROM jobs WHERE id=? AND state='queued'", (job_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE jobs SET state='running', attempt=attempt+1, lease_owner=?, lease_until=?, "
+                "started_at=?, updated_at=? WHERE id=? AND state='queued'",
+                (owner, now + lease_s, now, now, row["id"]),
+            )
+            job_row = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
+            self._add_event(conn, row["id"], "state", {"state": "running", "attempt": job_row["attempt"]})
+            job_row = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
+        return _row_to_job(job_row)
+
+    def heartbeat(self, job_id: str, attempt: int, lease_s: float) -> tuple[bool, bool]:
+        """Extend the lease of (job_id, attempt): returns (still_ours, cancel_requested)."""
+        now = time.time()
+        with self.db.connect() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET lease_until=? WHERE id=? AND attempt=? AND state='running'",
+                (now + lease_s, job_id, attempt),
+            )
+            row = conn.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return cur.rowcount == 1, bool(row and row[0])
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT cancel_requested FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return bool(row and row[0])
+
+    def progress(self, job_id: str, attempt: int, progress: Progress) -> bool:
+        with self.db.connect() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET progress_json=?, updated_at=? WHERE id=? AND attempt=? AND state='running'",
+                (canonical_json(progress.model_dump()), time.time(), job_id, attempt),
+            )
+            if cur.rowcount == 1:
+                self._add_event(conn, job_id, "progress", progress.model_dump())
+        return cur.rowcount == 1
+
+    def log(self, job_id: str, attempt: int, message: str) -> None:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT attempt,state FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row and row["attempt"] == attempt and row["state"] == "running":
+                self._add_event(conn, job_id, "log", {"message": message[:2000]})
+
+    def _finish(
+        self,
+        job_id: str,
+        attempt: int,
+        state: JobState,
+        *,
+        outputs: list[dict[str, Any]] | None = None,
+        result: dict[str, Any] | None = None,
+        error: JobErrorInfo | None = None,
+    ) -> bool:
+        now = time.time()
+        with self.db.connect(immediate=True) as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET state=?, finished_at=?, updated_at=?, lease_owner=NULL, lease_until=NULL, "
+                "outputs_json=?, result_json=?, error_json=?, progress_json=CASE WHEN ?='succeeded' "
+                'THEN \'{"fraction":1.0,"stage":"done"}\' ELSE progress_json END '
+                "WHERE id=? AND attempt=? AND state='running'",
+                (
+                    state.value,
+                    now,
+                    now,
+                    canonical_json(outputs or []),
+                    canonical_json(result or {}),
+                    canonical_json(error.model_dump()) if error else None,
+                    state.value,
+                    job_id,
+                    attempt,
+                ),
+            )
+            if cur.rowcount != 1:
+                return False
+            for out in outputs or []:
+                self._add_event(conn, job_id, "output", out)
+            payload: dict[str, Any] = {"state": state.value, "attempt": attempt}
+            if error:
+                payload["error"] = error.model_dump()
+            self._add_event(conn, job_id, "state", payload)
+            self._add_event(conn, job_id, "completed", payload)
+        return True
+
+    def succeed(self, job_id: str, attempt: int, outputs: list[dict[str, Any]], result: dict[str, Any]) -> bool:
+        """Commit the outputs of attempt ``attempt``; False if the attempt lost its lease (fenced)."""
+        return self._finish(job_id, attempt, JobState.succeeded, outputs=outputs, result=result)
+
+    def fail(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
+        return self._finish(job_id, attempt, JobState.failed, error=error)
+
+    def canceled(self, job_id: str, attempt: int, reason: str = "canceled") -> bool:
+        return self._finish(
+            job_id, attempt, JobState.canceled, error=JobErrorInfo(code=reason, message=f"job {reason}")
+        )
+
+    def request_cancel(self, job_id: str) -> Job:
+        """Idempotent cancel: a queued job ends now; a running one is flagged for its runner."""
+        now = time.time()
+        with self.db.connect(immediate=True) as conn:
+            row = conn.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"job {job_id} not found", 404)
+            if row["state"] == "queued":
+                conn.execute(
+                    "UPDATE jobs SET state='canceled', cancel_requested=1, finished_at=?, updated_at=? WHERE id=?",
+                    (now, now, job_id),
+                )
+                payload = {"state": "canceled", "attempt": 0}
+                self._add_event(conn, job_id, "state", payload)
+                self._add_event(conn, job_id, "completed", payload)
+            elif row["state"] == "running":
+                conn.execute("UPDATE jobs SET cancel_requested=1, updated_at=? WHERE id=?", (now, job_id))
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """The client confirmed it has the outputs (or gave up): forget the job.
+
+        A running job is canceled first; its outputs stay as blobs until the GC evicts them.
+        """
+        with self.db.connect(immediate=True) as conn:
+            row = conn.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"job {job_id} not found", 404)
+            if row["state"] in ("queued", "running"):
+                raise StoreError(f"job {job_id} is {row['state']}: cancel it before deleting", 409)
+            conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+            conn.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def reap(self, *, now: float | None = None, owner: str | None = None) -> list[str]:
+        """Re-queue running jobs whose lease expired (or, with ``owner``, all of that owner's).
+
+        Each re-queue counts as a lost attempt; past ``max_attempts`` the job fails with
+        ``worker_lost``. Returns the ids put back on the queue.
+        """
+        now = time.time() if now is None else now
+        requeued: list[str] = []
+        with self.db.connect(immediate=True) as conn:
+            if owner is None:
+                rows = conn.execute(
+                    "SELECT id,attempt,max_attempts,cancel_requested FROM jobs WHERE state='running' AND lease_until<?",
+                    (now,),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT id,attempt,max_attempts,cancel_requested FROM jobs WHERE state='running' AND lease_owner=?",
+                    (owner,),
+                ).fetchall()
+            for row in rows:
+                if row["cancel_requested"]:
+                    state, err = "canceled", {"code": "canceled", "message": "job canceled", "retryable": False}
+                elif row["attempt"] >= row["max_attempts"]:
+                    state = "failed"
+                    err = {
+                        "code": "worker_lost",
+                        "message": f"the worker was lost {row['attempt']} times running this job",
+                        "retryable": True,
+                    }
+                else:
+                    state, err = "queued", None
+                conn.execute(
+                    "UPDATE jobs SET state=?, lease_owner=NULL, lease_until=NULL, updated_at=?, error_json=?, "
+                    "finished_at=CASE WHEN ?='queued' THEN NULL ELSE ? END WHERE id=?",
+                    (state, now, canonical_json(err) if err else None, state, now, row["id"]),
+                )
+                payload = {"state": state, "attempt": row["attempt"], "reason": "worker_lost"}
+                self._add_event(conn, row["id"], "state", payload)
+                if state == "queued":
+                    requeued.append(row["id"])
+                else:
+                    self._add_event(conn, row["id"], "completed", payload)
+        return requeued
+
+    def expire(self, *, now: float | None = None) -> list[str]:
+        """Delete finished jobs whose ``ttl_s`` passed since they finished; returns their ids."""
+        now = time.time() if now is None else now
+        with self.db.connect(immediate=True) as conn:
+            rows = conn.execute(
+                "SELECT id FROM jobs WHERE state IN ('succeeded','failed','canceled') AND finished_at+ttl_s<?", (now,)
+            ).fetchall()
+            for row in rows:
+                conn.execute("DELETE FROM jobs WHERE id=?", (row["id"],))
+                conn.execute("DELETE FROM events WHERE job_id=?", (row["id"],))
+        return [r["id"] for r in rows]
+
+    def pinned_blobs(self) -> set[str]:
+        """Blobs that must not be evicted: inputs of live jobs and outputs of kept jobs."""
+        pinned: set[str] = set()
+        with self.db.connect() as conn:
+            for row in conn.execute("SELECT spec_json,outputs_json,state FROM jobs"):
+                if row["state"] in ("queued", "running"):
+                    pinned.update(ref["sha256"] for ref in json.loads(row["spec_json"])["inputs"].values())
+                pinned.update(out["sha256"] for out in json.loads(row["outputs_json"]))
+        return pinned

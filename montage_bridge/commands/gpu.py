@@ -1,0 +1,203 @@
+"""`montage-bridge gpu`: send files to a remote GPU worker, follow, fetch and cancel jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gpu_remote.errors import ClientError
+from montage_bridge.console import err, out
+
+gpu_app = typer.Typer(help="Send heavy per-clip work to a remote GPU worker.", no_args_is_help=True)
+
+UrlOpt = Annotated[str, typer.Option("--url", envvar="MONTAGE_GPU_URL", help="Worker URL.")]
+TokenOpt = Annotated[Optional[str], typer.Option("--token", envvar="MONTAGE_GPU_TOKEN", help="Worker token.")]
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+def _client(url: str, token: Optional[str]):  # type: ignore[no-untyped-def]
+    from gpu_remote.client import GpuClient
+
+    return GpuClient(url, token)
+
+
+def _parse_params(pairs: list[str]) -> dict[str, object]:
+    """``k=v`` pairs; values are JSON when they parse (numbers, true/false), else strings."""
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ClientError(f"--param {pair!r} is not key=value")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Rich progress bars fed by each job's event stream; returns the final jobs by id."""
+    import threading
+
+    finals: dict[str, object] = {}
+    errors: list[ClientError] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        tasks = {jid: progress.add_task(label, total=1.0, stage="queued") for jid, label in job_ids.items()}
+
+        def follow(jid: str) -> None:
+            def on_event(ev) -> None:  # type: ignore[no-untyped-def]
+                if ev.type == "progress":
+                    progress.update(tasks[jid], completed=ev.data.get("fraction", 0.0), stage=ev.data.get("stage", ""))
+                elif ev.type == "state":
+                    progress.update(tasks[jid], stage=ev.data.get("state", ""))
+
+            try:
+                finals[jid] = client.wait(jid, on_event)
+            except ClientError as exc:  # reported after all bars finish; the job stays in the ledger
+                errors.append(exc)
+                progress.update(tasks[jid], stage="lost contact")
+                return
+            job = finals[jid]
+            progress.update(
+                tasks[jid], completed=1.0 if job.state.value == "succeeded" else None, stage=job.state.value
+            )
+
+        threads = [threading.Thread(target=follow, args=(jid,), daemon=True) for jid in job_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise ClientError(f"{errors[0]} (the jobs go on: `montage-bridge gpu status`, then `gpu fetch`)")
+    return finals
+
+
+@gpu_app.command("submit")
+def submit(
+    op: Annotated[str, typer.Argument(help="stabilize, upscale, transcribe, generate or noop.")],
+    files: Annotated[list[Path], typer.Argument(help="Input files (one job each).")],
+    param: Annotated[list[str], typer.Option("--param", "-p", help="Op parameter key=value (repeatable).")] = [],  # noqa: B006
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow progress, then download outputs beside the inputs.")
+    ] = False,
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for outputs (default: beside each input).")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Upload FILEs (skipping what the worker has) and queue one OP job per file."""
+    from gpu_remote.client import input_name, stable_job_id
+
+    client = _client(url, token)
+    params = _parse_params(param)
+    name = input_name(client, op)
+    job_ids: dict[str, str] = {}
+    paths_of: dict[str, list[Path]] = {}
+    for path in files:
+        if not path.is_file():
+            raise ClientError(f"{path}: no such file")
+        job_id = stable_job_id(op, client.hashes.sha256(path), params)
+        job = client.submit(op, {name: path}, params, job_id=job_id, out_dir=out_dir or path.resolve().parent)
+        paths_of.setdefault(job.id, []).append(path)
+        job_ids[job.id] = ", ".join(p.name for p in paths_of[job.id])
+        out.print(f"{job.id}\t{job.state.value}\t{path}")
+    if not wait:
+        return
+    finals = _follow(client, job_ids)
+    failed = 0
+    for jid, job in finals.items():
+        if job.state.value == "succeeded":  # type: ignore[attr-defined]
+            # Identical inputs share a job; each input still gets its own output file.
+            for path in paths_of[jid]:
+                folder = out_dir or path.resolve().parent
+                for _name, saved in client.fetch(job, folder, stem=path.stem).items():  # type: ignore[arg-type]
+                    out.print(f"{jid}\tsaved\t{saved}")
+            client.delete(jid)
+        else:
+            failed += 1
+            msg = job.error.message if job.error else job.state.value  # type: ignore[attr-defined]
+            err.print(f"{jid}\t{job.state.value}\t{msg}")  # type: ignore[attr-defined]
+    if failed:
+        raise ClientError(f"{failed} of {len(finals)} jobs did not succeed (see above)")
+
+
+@gpu_app.command("status")
+def status(
+    job_ids: Annotated[
+        Optional[list[str]], typer.Argument(help="Jobs (default: every job this machine submitted).")
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Show jobs' state and progress (reconciles the local job list with the worker)."""
+    client = _client(url, token)
+    health = client.health()  # also tells an unreachable worker or a wrong token apart from "no jobs"
+    err.print(f"worker {url}: {health['status']}, {health['queued']} queued, {health['running']} running")
+    jobs = client.jobs(job_ids) if job_ids else client.reconcile()
+    table = Table("job", "op", "state", "progress", "attempt", "error")
+    for job in jobs:
+        table.add_row(
+            job.id,
+            job.op,
+            job.state.value,
+            f"{job.progress.fraction:.0%} {job.progress.stage}",
+            str(job.attempt),
+            job.error.message if job.error else "",
+        )
+    out.print(table)
+
+
+@gpu_app.command("fetch")
+def fetch(
+    job_ids: Annotated[
+        Optional[list[str]], typer.Argument(help="Jobs (default: every finished job submitted here).")
+    ] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for outputs.")] = None,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the job on the worker after downloading.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Download outputs of succeeded jobs (resuming, verified, atomic), then release them on the worker."""
+    client = _client(url, token)
+    jobs = client.jobs(job_ids) if job_ids else client.reconcile()
+    fetched = 0
+    for job in jobs:
+        if job.state.value != "succeeded":
+            if job_ids:
+                err.print(f"{job.id}\t{job.state.value}\tnothing to fetch")
+            continue
+        for _name, saved in client.fetch(job, out_dir).items():
+            out.print(f"{job.id}\tsaved\t{saved}")
+        fetched += 1
+        if not keep:
+            client.delete(job.id)
+    if job_ids and not fetched:
+        raise ClientError("none of those jobs has finished successfully yet: check `montage-bridge gpu status`")
+
+
+@gpu_app.command("cancel")
+def cancel(
+    job_ids: Annotated[list[str], typer.Argument(help="Jobs to cancel.")],
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Cancel jobs: queued ones end at once, running ones at their next step."""
+    client = _client(url, token)
+    for jid in job_ids:
+        job = client.cancel(jid)
+        pending = job.cancel_requested and not job.state.terminal
+        out.print(f"{jid}\t{job.state.value}{' (cancel requested)' if pending else ''}")

@@ -1,0 +1,95 @@
+"""`montage-bridge worker`: run the remote GPU worker (HTTP server, or a Celery worker process)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from gpu_remote.errors import WorkerConfigError
+
+worker_app = typer.Typer(help="Run the remote GPU worker.", no_args_is_help=True)
+
+DEFAULT_DATA = Path.home() / ".local" / "share" / "montage-bridge" / "worker"
+
+
+def _config(
+    data: Path,
+    max_upload_gb: float,
+    disk_budget_gb: float,
+    slots: int,
+    lease_s: float,
+    backend: str,
+    broker,
+    max_queued: int = 10_000,
+):  # type: ignore[no-untyped-def]
+    from gpu_remote.runner import RunnerSettings
+    from gpu_remote.server import WorkerConfig
+
+    return WorkerConfig(
+        data_dir=data.expanduser().resolve(),
+        max_upload_bytes=int(max_upload_gb * (1 << 30)),
+        disk_budget_bytes=int(disk_budget_gb * (1 << 30)),
+        runner=RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=slots),
+        backend=backend,
+        broker_url=broker,
+        max_queued=max_queued,
+    )
+
+
+@worker_app.command("serve")
+def serve_cmd(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (non-loopback needs a token).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8765,
+    data: Annotated[Path, typer.Option("--data", help="Folder for the job database and blobs.")] = DEFAULT_DATA,
+    max_upload_gb: Annotated[float, typer.Option("--max-upload-gb", min=0.0)] = 64.0,
+    disk_budget_gb: Annotated[float, typer.Option("--disk-budget-gb", min=0.0)] = 500.0,
+    slots: Annotated[int, typer.Option("--slots", min=1, help="Jobs run at once (embedded backend).")] = 1,
+    max_queued: Annotated[int, typer.Option("--max-queued", min=1, help="Queued jobs before 429.")] = 10_000,
+    lease_s: Annotated[float, typer.Option("--lease-s", min=1.0, help="Seconds a job lease lasts unrenewed.")] = 30.0,
+    backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
+    broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
+    rotate_token: Annotated[bool, typer.Option("--rotate-token", help="Make a new token, print it once.")] = False,
+) -> None:
+    """Serve the worker API. On first start a token is created and printed once; keep it."""
+    from gpu_remote.auth import TokenAuth, check_bind, load_or_create_token
+    from gpu_remote.server import Worker, serve
+
+    if backend not in ("embedded", "celery"):
+        raise WorkerConfigError(f"--backend must be embedded or celery, not {backend}")
+    config = _config(data, max_upload_gb, disk_budget_gb, slots, lease_s, backend, broker, max_queued)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    if no_auth:
+        auth, new_token = TokenAuth(None), None
+    else:
+        auth, new_token = load_or_create_token(config.data_dir, rotate=rotate_token)
+    check_bind(host, auth)
+    if new_token:
+        print(f"worker token (shown once; set MONTAGE_GPU_TOKEN on the client): {new_token}", flush=True)
+    worker = Worker(config, auth)
+    serve(
+        worker,
+        host,
+        port,
+        on_ready=lambda _t: print(f"serving {config.data_dir} on http://{host}:{port} ({backend})", flush=True),
+    )
+
+
+@worker_app.command("celery")
+def celery_cmd(
+    data: Annotated[Path, typer.Option("--data", help="The data folder the HTTP gateway uses.")] = DEFAULT_DATA,
+    broker: Annotated[
+        str, typer.Option("--broker", help="Redis URL, e.g. redis://127.0.0.1:6379/0.")
+    ] = "redis://127.0.0.1:6379/0",
+    name: Annotated[str, typer.Option("--name", help="Worker node name (unique per GPU).")] = "gpu@%h",
+    lease_s: Annotated[float, typer.Option("--lease-s", min=1.0)] = 30.0,
+) -> None:
+    """Run one Celery worker (one per GPU) executing jobs queued through `worker serve --backend celery`."""
+    from gpu_remote.celery_backend import run_celery_worker
+
+    sys.exit(run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s))
