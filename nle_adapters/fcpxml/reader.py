@@ -571,12 +571,16 @@ class _Reader:
         self._depth += 1
         if self._depth > MAX_NESTING:
             raise self.doc.fail(element, "compound clips nested too deeply (or referring to themselves)")
+        outer_rate = self.rate
         try:
+            # The compound clip's own sequence is counted at its own rate.
+            self.rate = self._format_rate(sequence) or outer_rate
             origin = self.time(sequence, "tcStart", Fraction(0))
             runs = self.read_spine(sequence.find("spine"), Fraction(0), 0)
             entry = self._stack_entry(element, runs, start, end, local_start, origin, name or media.get("name") or "")
         finally:
             self._depth -= 1
+            self.rate = outer_rate
         entry.meta.update({"media": media.get("name"), "ref": element.get("ref")})
         return entry
 

@@ -95,6 +95,14 @@ def _file_url(url: str) -> str:
     return "file:" + quote(url.replace("\\", "/"))
 
 
+def _positive_int(value: object) -> int | None:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
 @dataclass
 class _Asset:
     id: str
@@ -106,6 +114,10 @@ class _Asset:
     known_range: bool = False  # start/end come from available_range (not from usage)
     has_video: bool = False
     has_audio: bool = False
+    width: int | None = None  # from reference metadata (montage_bridge.width/height), else the sequence's
+    height: int | None = None
+    audio_channels: int | None = None
+    audio_rate: int | None = None
 
 
 @dataclass
@@ -117,6 +129,7 @@ class _Entry:
     duration: int
     cut_in: int = 0  # transitions: frames before the cut
     cut_out: int = 0  # transitions: frames after the cut
+    track_enabled: bool = True  # FCP lanes cannot be switched off: a muted track's items are disabled
 
     @property
     def is_transition(self) -> bool:
@@ -173,6 +186,9 @@ class _Writer:
             self.formats[key] = ET.Element("format", attrs)
         return self.formats[key].get("id", "")
 
+    def asset_format(self, asset: _Asset) -> str:
+        return self.format_id(asset.rate, asset.width or self.width, asset.height or self.height)
+
     def effect_id(self, name: str, uid: str) -> str:
         if uid not in self.effects:
             self.effects[uid] = ET.Element("effect", {"id": self._id(), "name": name, "uid": uid})
@@ -211,8 +227,13 @@ class _Writer:
                         asset.end = asset.start + Fraction(frames_of(avail.duration, mrate)) / mrate
                         asset.known_range = True
                     meta = (ref.metadata.get(META) or {}) if ref is not None else {}
+                    # What the media really holds, when the pipeline recorded it (else: how it is used).
                     asset.has_video = bool(meta.get("has_video", False))
-                    asset.has_audio = bool(meta.get("has_audio", False))
+                    asset.has_audio = bool(meta.get("has_audio", False)) or bool(meta.get("audio_channels"))
+                    asset.width = _positive_int(meta.get("width"))
+                    asset.height = _positive_int(meta.get("height"))
+                    asset.audio_channels = _positive_int(meta.get("audio_channels"))
+                    asset.audio_rate = _positive_int(meta.get("audio_sample_rate") or meta.get("audio_rate"))
                     self.assets[key] = asset
                 if video:
                     asset.has_video = True
@@ -235,13 +256,17 @@ class _Writer:
         attrs["duration"] = format_time((asset.end or start) - start)
         if asset.has_video:
             attrs["hasVideo"] = "1"
-            attrs["format"] = self.format_id(asset.rate, self.width, self.height)
+            attrs["format"] = self.asset_format(asset)
         else:
             # Audio-only media: a size-less format still records the rate the clip's times use.
             attrs["format"] = self.format_id(asset.rate, None, None)
         if asset.has_audio:
             attrs["hasAudio"] = "1"
             attrs["audioSources"] = "1"
+            if asset.audio_channels:
+                attrs["audioChannels"] = str(asset.audio_channels)
+            if asset.audio_rate:
+                attrs["audioRate"] = str(asset.audio_rate)
         element = ET.Element("asset", attrs)
         if self.version != "1.8":
             ET.SubElement(element, "media-rep", {"kind": "original-media", "src": asset.url})
@@ -258,7 +283,7 @@ class _Writer:
             if isinstance(child, otio.schema.Transition):
                 cut_in = frames_of(child.in_offset, rate)
                 cut_out = frames_of(child.out_offset, rate)
-                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out))
+                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out, track.enabled))
                 continue
             try:
                 duration = frames_of(child.trimmed_range().duration, rate)
@@ -266,7 +291,7 @@ class _Writer:
                 raise FcpxmlWriteError(
                     f"track {track.name!r}: item {child.name!r} has no duration ({exc}); give it a source range"
                 ) from exc
-            entries.append(_Entry(child, position, duration))
+            entries.append(_Entry(child, position, duration, track_enabled=track.enabled))
             position += duration
         return entries
 
@@ -336,7 +361,7 @@ class _Writer:
             return self._ref_clip(item, entry, rate, offset, lane_attr, duration)
         if not isinstance(item, otio.schema.Clip):
             raise UnsupportedFeature(f"{item.schema_name()} {item.name!r} cannot be written to FCPXML")
-        enabled = {} if item.enabled else {"enabled": "0"}
+        enabled = {} if item.enabled and entry.track_enabled else {"enabled": "0"}
         ref = item.media_reference
         if isinstance(ref, otio.schema.GeneratorReference):
             return self._generator(item, entry, rate, offset, lane_attr, duration, enabled)
@@ -348,14 +373,15 @@ class _Writer:
         attrs["start"] = format_time(src_in)
         attrs["duration"] = duration
         if asset.has_video:
-            attrs["format"] = self.format_id(mrate, self.width, self.height)
+            attrs["format"] = self.asset_format(asset)
         attrs.update(enabled)
         is_video = track_kind == otio.schema.TrackKind.Video
         if is_video and asset.has_audio:
             attrs["srcEnable"] = "video"
         elif not is_video and asset.has_video:
             attrs["srcEnable"] = "audio"
-        attrs["tcFormat"] = tc_format
+        # The clip's own timecode display: drop-frame only where its media rate has DF counting.
+        attrs["tcFormat"] = "DF" if tc_format == "DF" and supports_drop_frame(mrate) else "NDF"
         element = ET.Element("asset-clip", attrs)
         if mrate != rate:
             name = conform_rate_name(mrate)
@@ -395,7 +421,7 @@ class _Writer:
             start = Fraction(frames_of(stack.source_range.start_time, rate)) / rate
         attrs = {"ref": media_id, **lane_attr, "offset": format_time(offset), "name": _text(stack.name)}
         attrs.update({"start": format_time(start), "duration": duration})
-        if not stack.enabled:
+        if not (stack.enabled and entry.track_enabled):
             attrs["enabled"] = "0"
         return ET.Element("ref-clip", attrs), start, self._markers(stack, rate, Fraction(0))
 
@@ -480,6 +506,19 @@ class _Writer:
                     element.extend(markers)
                     storyline.append(element)
                 parent.anchored.append(storyline)
+        # FCPXML has no timeline or track markers: put them on the primary item under them (in that
+        # item's local time) so they stay at the same record frame instead of being dropped.
+        loose = [(m, 0) for m in stack.markers] + [(m, 0) for t in tracks for m in t.markers]
+        for marker, base in loose:
+            position = base + frames_of(marker.marked_range.start_time, rate)
+            parent = primary[max(0, bisect.bisect_right(starts, position) - 1)]
+            local = parent.local_start + Fraction(position - parent.start) / rate
+            attrs = {"start": format_time(local)}
+            length = frames_of(marker.marked_range.duration, rate)
+            if length > 0:
+                attrs["duration"] = format_time(Fraction(length) / rate)
+            attrs["value"] = _text(marker.name)
+            parent.markers.append(ET.Element("marker", attrs))
         for p in primary:
             p.element.extend(p.anchored)
             p.element.extend(p.markers)

@@ -136,3 +136,61 @@ def test_corpus_files_rewrite_valid_and_same() -> None:
             back = otio.adapters.read_from_string(text, "mb_fcpxml")
             if not any(isinstance(c, otio.schema.Stack) for t in timeline.tracks for c in t):
                 assert_same_timeline(timeline, back, same)
+
+
+def test_timeline_and_track_markers_land_on_the_primary_item_under_them() -> None:
+    rate = 25.0
+    timeline = otio.schema.Timeline(name="markers")
+    timeline.global_start_time = otio.opentime.RationalTime(90000, rate)
+    track = otio.schema.Track(name="V1")
+    for i in range(2):
+        track.append(
+            otio.schema.Clip(
+                name=f"c{i}.mov",
+                media_reference=otio.schema.ExternalReference(
+                    target_url=f"file:///m/c{i}.mov",
+                    available_range=otio.opentime.TimeRange(
+                        otio.opentime.RationalTime(1000, rate), otio.opentime.RationalTime(500, rate)
+                    ),
+                ),
+                source_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(1100, rate), otio.opentime.RationalTime(50, rate)
+                ),
+            )
+        )
+    track.markers.append(
+        otio.schema.Marker(name="track", marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(60, rate)))
+    )
+    timeline.tracks.append(track)
+    timeline.tracks.markers.append(
+        otio.schema.Marker(name="tl", marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(10, rate)))
+    )
+    text = otio.adapters.write_to_string(timeline, "mb_fcpxml")
+    assert validate(text, DTD_DIR) == []
+    back = otio.adapters.read_from_string(text, "mb_fcpxml")
+    first, second = back.tracks[0]
+    # Record frame 10 is media frame 1110 of the first clip; record frame 60 is 1110 of the second.
+    assert [(m.name, m.marked_range.start_time.value) for m in first.markers] == [("tl", 1110)]
+    assert [(m.name, m.marked_range.start_time.value) for m in second.markers] == [("track", 1110)]
+
+
+def test_losses_name_what_fcpxml_cannot_hold() -> None:
+    from nle_adapters.fcpxml.losses import fcpxml_losses
+
+    timeline = otio.adapters.read_from_file(str(TEST_DATA / "fcpxml" / "DAWFileKit__24With25Media.fcpxml"))
+    assert fcpxml_losses(timeline) == []
+    clip = next(iter(timeline.find_clips()))
+    clip.markers.append(otio.schema.Marker(name="x", color=otio.schema.MarkerColor.PURPLE))
+    clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+    timeline.tracks.markers.append(otio.schema.Marker(name="t"))
+    timeline.tracks[0].enabled = False
+    assert sorted(fcpxml_losses(timeline)) == [
+        "1 × clip effect or speed change (not written)",
+        "1 × disabled track (its clips are written disabled)",
+        "1 × purple marker colour (FCP markers are blue, red or green)",
+        "1 × timeline marker (moved onto the clip under it)",
+    ]
+    text = otio.adapters.write_to_string(timeline, "mb_fcpxml")
+    assert validate(text, DTD_DIR) == []
+    back = otio.adapters.read_from_string(text, "mb_fcpxml")
+    assert not any(c.enabled for c in back.find_clips())
