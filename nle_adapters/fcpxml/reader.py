@@ -509,16 +509,26 @@ class _Reader:
         if element.tag in MEDIA_TAGS:
             return (element, local_t) if element.get("ref") in self.assets else None
         if element.tag in CONTAINER_TAGS or element.tag == "spine":
-            items = [c for c in self._content(element) if c.tag != "gap"] if element.tag != "spine" else None
             if element.tag == "spine":
-                items = [c for c in element if c.tag in STORY_TAGS and c.tag != "gap"]
+                items = [c for c in element if c.tag in STORY_TAGS]
+            else:
+                items = [c for c in self._content(element)]
             if len(items) != 1:
                 return None
-            child = items[0]
-            offset = self.time(child, "offset", Fraction(0))
-            child_start = self.time(child, "start", self._default_start(child))
-            return self._resolve_media(child, child_start + (local_t - offset), depth + 1)
+            return self._resolve_child(items[0], local_t, depth)
+        if element.tag == "gap":
+            # FCP's detached-audio shape: clip › gap › audio (lane -1). A gap holding exactly one
+            # anchored media item stands for that item.
+            anchored = [c for c in element if c.get("lane") is not None and c.tag in ANCHOR_TAGS]
+            if len(anchored) != 1:
+                return None
+            return self._resolve_child(anchored[0], local_t, depth)
         return None
+
+    def _resolve_child(self, child, parent_t: Fraction, depth: int):
+        offset = self.time(child, "offset", Fraction(0))
+        child_start = self.time(child, "start", self._default_start(child))
+        return self._resolve_media(child, child_start + (parent_t - offset), depth + 1)
 
     def _container(self, element, start, end, local_start, name) -> _Entry:
         resolved = self._resolve_media(element, local_start)
