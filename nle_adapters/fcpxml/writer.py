@@ -241,7 +241,13 @@ class _Writer:
                     asset.has_audio = True
                 if not asset.known_range:
                     # No available range: the asset spans what the timeline uses of it.
-                    rng = clip.trimmed_range()
+                    try:
+                        rng = clip.trimmed_range()
+                    except Exception as exc:  # OTIO raises when neither range exists
+                        raise FcpxmlWriteError(
+                            f"clip {clip.name!r} on track {track.name!r} has neither a source range nor media "
+                            f"with an available range ({exc}); give it a source range"
+                        ) from exc
                     start = Fraction(frames_of(rng.start_time, mrate)) / mrate
                     end = start + Fraction(frames_of(rng.duration, rate)) / rate
                     asset.start = start if asset.start is None else min(asset.start, start)

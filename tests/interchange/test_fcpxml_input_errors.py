@@ -133,3 +133,9 @@ def test_otioconvert_uses_our_adapter(tmp_path: Path) -> None:
         [str(Path(sys.executable).parent / "otioconvert"), "-i", str(src), "-o", str(out)], check=True, timeout=120
     )
     assert 'frameDuration="1001/30000s"' in out.read_text() and 'tcFormat="DF"' in out.read_text()
+
+
+def test_unknown_encoding_declaration() -> None:
+    text = doc('<gap offset="0s" duration="1s"/>').replace('encoding="UTF-8"', 'encoding="NaN"')
+    with pytest.raises(TimelineParseError, match="unknown text encoding"):
+        read_fcpxml_string(text, source="cut.fcpxml")

@@ -16,7 +16,7 @@ from tests.interchange.timelines import Features, assert_same_timeline, timeline
 
 DTD_DIR = TEST_DATA / "fcpxml" / "dtd"
 # FCPXML markers have no colour: standard markers read back BLUE, to-dos RED/GREEN.
-FCPXML = Features(marker_colors=False)
+FCPXML = Features(marker_colors=False, audio_transitions=True)
 VERSIONS = ("1.8", "1.9", "1.10", "1.11")
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -194,3 +194,35 @@ def test_losses_name_what_fcpxml_cannot_hold() -> None:
     assert validate(text, DTD_DIR) == []
     back = otio.adapters.read_from_string(text, "mb_fcpxml")
     assert not any(c.enabled for c in back.find_clips())
+
+
+def test_clip_without_any_range_is_a_clear_error() -> None:
+    from nle_adapters.fcpxml.writer import FcpxmlWriteError
+
+    timeline = otio.schema.Timeline(name="bad")
+    track = otio.schema.Track(name="V1")
+    track.append(otio.schema.Clip(name="nothing", media_reference=otio.schema.ExternalReference("file:///x.mov")))
+    timeline.tracks.append(track)
+    with pytest.raises(FcpxmlWriteError, match="'nothing'.*source range"):
+        write_timeline(timeline)
+
+
+def test_missing_media_stays_in_place_offline() -> None:
+    timeline = otio.schema.Timeline(name="offline")
+    track = otio.schema.Track(name="V1")
+    track.append(
+        otio.schema.Clip(
+            name="lost & found",
+            media_reference=otio.schema.MissingReference(),
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(10, 25), otio.opentime.RationalTime(20, 25)
+            ),
+        )
+    )
+    timeline.tracks.append(track)
+    text = write_timeline(timeline)
+    assert validate(text, DTD_DIR) == []
+    back = otio.adapters.read_from_string(text, "mb_fcpxml")
+    (clip,) = list(back.find_clips())
+    assert clip.name == "lost & found" and clip.source_range.duration.value == 20
+    assert clip.media_reference.target_url == "file:///Missing%20Media/lost%20%26%20found"
