@@ -62,6 +62,19 @@ CASES = {
         "nested too deeply",
     ),
     "empty": ("   ", "empty"),
+    "deeply nested storylines": (
+        doc(
+            '<gap offset="0s" duration="1s">'
+            + '<spine lane="1" offset="0s"><gap offset="0s" duration="1s">' * 3000
+            + "</gap></spine>" * 3000
+            + "</gap>"
+        ),
+        "nested too deeply",
+    ),
+    "deeply nested compound clips": (
+        doc('<clip offset="0s" duration="1s">' * 3000 + "</clip>" * 3000),
+        "nested too deeply",
+    ),
 }
 
 
