@@ -363,7 +363,7 @@ class _Writer:
             element = ET.Element("gap", {**lane_attr, "name": "Gap", "offset": format_time(offset)})
             element.set("duration", duration)
             return element, Fraction(0), self._markers(item, rate, Fraction(0))
-        if isinstance(item, otio.schema.Stack):
+        if isinstance(item, (otio.schema.Stack, otio.schema.Track)):
             return self._ref_clip(item, entry, rate, offset, lane_attr, duration)
         if not isinstance(item, otio.schema.Clip):
             raise UnsupportedFeature(f"{item.schema_name()} {item.name!r} cannot be written to FCPXML")
@@ -416,7 +416,8 @@ class _Writer:
         return element, start, self._markers(item, rate, Fraction(0))
 
     def _ref_clip(self, stack, entry, rate, offset, lane_attr, duration):
-        """A nested stack → ``ref-clip`` to a ``media`` holding its own sequence (compound clip)."""
+        """A nested stack (or a track nested in a track) → ``ref-clip`` to a ``media`` holding its
+        own sequence (a compound clip)."""
         media_id = self._id()
         media = ET.Element("media", {"id": media_id, "name": _text(stack.name or "Compound Clip")})
         self.media.append(media)
@@ -448,9 +449,16 @@ class _Writer:
 
     # ---- sequence ----------------------------------------------------------------------------
 
-    def sequence(self, stack: otio.schema.Stack, rate: Fraction, tc_start: int, tc_format: str) -> ET.Element:
-        """``sequence › spine`` for ``stack``; ``tc_start`` in timeline frames."""
-        tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
+    def sequence(
+        self, stack: otio.schema.Stack | otio.schema.Track, rate: Fraction, tc_start: int, tc_format: str
+    ) -> ET.Element:
+        """``sequence › spine`` for ``stack`` (or one nested track); ``tc_start`` in timeline frames."""
+        if isinstance(stack, otio.schema.Track):
+            tracks = [stack]
+            stack_markers: list = []
+        else:
+            tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
+            stack_markers = list(stack.markers)
         video = [t for t in tracks if t.kind == otio.schema.TrackKind.Video]
         audio = [t for t in tracks if t.kind == otio.schema.TrackKind.Audio]
         layouts = {id(t): self.layout(t, rate) for t in tracks}
@@ -500,7 +508,16 @@ class _Writer:
                 if len(run) == 1:
                     element, _, markers = self.item_element(run[0], rate, anchor, lane, track.kind, tc_format)
                     element.extend(markers)
-                    parent.anchored.append(element)
+                    if element.tag != "gap":
+                        parent.anchored.append(element)
+                        continue
+                    # A gap cannot be connected on its own (a generator FCP has no effect for):
+                    # it keeps its place and name inside a one-item connected storyline.
+                    element.attrib.pop("lane", None)
+                    element.set("offset", "0s")
+                    storyline = ET.Element("spine", {"lane": str(lane), "offset": format_time(anchor)})
+                    storyline.append(element)
+                    parent.anchored.append(storyline)
                     continue
                 storyline = ET.Element("spine", {"lane": str(lane), "offset": format_time(anchor)})
                 for entry in run:
@@ -514,7 +531,7 @@ class _Writer:
                 parent.anchored.append(storyline)
         # FCPXML has no timeline or track markers: put them on the primary item under them (in that
         # item's local time) so they stay at the same record frame instead of being dropped.
-        loose = [(m, 0) for m in stack.markers] + [(m, 0) for t in tracks for m in t.markers]
+        loose = [(m, 0) for m in stack_markers] + [(m, 0) for t in tracks for m in t.markers]
         for marker, base in loose:
             position = base + frames_of(marker.marked_range.start_time, rate)
             parent = primary[max(0, bisect.bisect_right(starts, position) - 1)]

@@ -226,3 +226,52 @@ def test_missing_media_stays_in_place_offline() -> None:
     (clip,) = list(back.find_clips())
     assert clip.name == "lost & found" and clip.source_range.duration.value == 20
     assert clip.media_reference.target_url == "file:///Missing%20Media/lost%20%26%20found"
+
+
+def _clip(name: str, frames: int, rate: float = 24.0) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        media_reference=otio.schema.ExternalReference(
+            target_url=f"file:///m/{name}",
+            available_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(1000, rate)
+            ),
+        ),
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(frames, rate)
+        ),
+    )
+
+
+def test_nested_tracks_stacks_and_generators_write_valid_fcpxml() -> None:
+    timeline = otio.schema.Timeline(name="nested")
+    v1 = otio.schema.Track(name="V1")
+    v1.append(_clip("a.mov", 48))
+    inner = otio.schema.Track(name="inner")
+    inner.append(_clip("b.mov", 24))
+    inner.append(_clip("c.mov", 24))
+    v1.append(inner)  # a track nested in a track: a compound clip
+    stack = otio.schema.Stack(name="compound")
+    stack.append(otio.schema.Track(name="s1", children=[_clip("d.mov", 30)]))
+    v1.append(stack)
+    v2 = otio.schema.Track(name="V2")
+    v2.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(10, 24))))
+    v2.append(
+        otio.schema.Clip(
+            name="Slug",
+            media_reference=otio.schema.GeneratorReference(generator_kind="Slug"),
+            source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(12, 24)),
+        )
+    )
+    timeline.tracks.extend([v1, v2])
+    for version in VERSIONS:
+        text = write_timeline(timeline, version)
+        assert validate(text, DTD_DIR) == [], version
+    back = otio.adapters.read_from_string(text, "mb_fcpxml")
+    kinds = [type(c).__name__ for c in back.tracks[0]]
+    assert kinds == ["Clip", "Stack", "Stack"]
+    assert [c.name for c in back.tracks[0][1].find_clips()] == ["b.mov", "c.mov"]
+    assert back.tracks[0].range_of_child_at_index(2).start_time.value == 96
+    # The slug keeps its place and name (as a gap: FCP has no slug generator).
+    slug = [c for c in back.tracks[1] if c.name == "Slug"]
+    assert len(slug) == 1 and back.tracks[1].range_of_child(slug[0]).start_time.value == 10
