@@ -141,6 +141,14 @@ class _Entry:
 
 
 @dataclass
+class _Layer:
+    """One track of a sequence, laid out (a clip directly inside a stack is a layer of its own)."""
+
+    kind: str
+    entries: list[_Entry]
+
+
+@dataclass
 class _Primary:
     element: ET.Element
     start: int
@@ -208,10 +216,14 @@ class _Writer:
     def scan(self, stack: otio.schema.Stack, rate: Fraction) -> None:
         """First pass: one asset per media file, flagged with how the timeline uses it."""
         for track in stack:
-            if not isinstance(track, otio.schema.Track):
+            if isinstance(track, otio.schema.Clip):
+                clips, video = [track], True
+            elif isinstance(track, otio.core.Composition):
+                clips = track.find_clips()
+                video = getattr(track, "kind", otio.schema.TrackKind.Video) == otio.schema.TrackKind.Video
+            else:
                 continue
-            video = track.kind == otio.schema.TrackKind.Video
-            for clip in track.find_clips():
+            for clip in clips:
                 key = self._media_key(clip)
                 if key is None:
                     continue
@@ -280,24 +292,27 @@ class _Writer:
 
     # ---- layout ------------------------------------------------------------------------------
 
-    @staticmethod
-    def layout(track: otio.schema.Track, rate: Fraction) -> list[_Entry]:
+    def layout(self, track: otio.schema.Track, rate: Fraction) -> list[_Entry]:
         """The track's children on the timeline grid: start and duration in timeline frames."""
+        return self.layout_items(list(track), rate, track.enabled, track.name)
+
+    @staticmethod
+    def layout_items(children: list, rate: Fraction, enabled: bool, name: str) -> list[_Entry]:
         entries: list[_Entry] = []
         position = 0
-        for child in track:
+        for child in children:
             if isinstance(child, otio.schema.Transition):
                 cut_in = frames_of(child.in_offset, rate)
                 cut_out = frames_of(child.out_offset, rate)
-                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out, track.enabled))
+                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out, enabled))
                 continue
             try:
                 duration = frames_of(child.trimmed_range().duration, rate)
             except Exception as exc:  # OTIO raises for items with neither source nor available range
                 raise FcpxmlWriteError(
-                    f"track {track.name!r}: item {child.name!r} has no duration ({exc}); give it a source range"
+                    f"track {name!r}: item {child.name!r} has no duration ({exc}); give it a source range"
                 ) from exc
-            entries.append(_Entry(child, position, duration, track_enabled=track.enabled))
+            entries.append(_Entry(child, position, duration, track_enabled=enabled))
             position += duration
         return entries
 
@@ -453,18 +468,22 @@ class _Writer:
         self, stack: otio.schema.Stack | otio.schema.Track, rate: Fraction, tc_start: int, tc_format: str
     ) -> ET.Element:
         """``sequence › spine`` for ``stack`` (or one nested track); ``tc_start`` in timeline frames."""
-        if isinstance(stack, otio.schema.Track):
-            tracks = [stack]
-            stack_markers: list = []
-        else:
-            tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
-            stack_markers = list(stack.markers)
-        video = [t for t in tracks if t.kind == otio.schema.TrackKind.Video]
-        audio = [t for t in tracks if t.kind == otio.schema.TrackKind.Audio]
-        layouts = {id(t): self.layout(t, rate) for t in tracks}
+        children = [stack] if isinstance(stack, otio.schema.Track) else list(stack)
+        loose_markers = [] if isinstance(stack, otio.schema.Track) else list(stack.markers)
+        layers: list[_Layer] = []
+        for child in children:
+            if isinstance(child, otio.schema.Track):
+                layers.append(_Layer(child.kind, self.layout(child, rate)))
+                loose_markers.extend(child.markers)
+            elif isinstance(child, otio.core.Item):
+                # A clip or stack straight inside a stack is a layer of its own, starting at 0.
+                entries = self.layout_items([child], rate, True, child.name)
+                layers.append(_Layer(otio.schema.TrackKind.Video, entries))
+        video = [t for t in layers if t.kind == otio.schema.TrackKind.Video]
+        audio = [t for t in layers if t.kind == otio.schema.TrackKind.Audio]
         total = 0
-        for entries in layouts.values():
-            for e in entries:
+        for layer in layers:
+            for e in layer.entries:
                 if not e.is_transition:
                     total = max(total, e.start + e.duration)
 
@@ -480,7 +499,7 @@ class _Writer:
         spine = ET.SubElement(sequence, "spine")
         primary: list[_Primary] = []
         end = 0
-        main = layouts[id(video[0])] if video else []
+        main = video[0].entries if video else []
         for entry in main:
             if entry.is_transition:
                 spine.append(self.transition_element(entry, rate, at(entry.start), audio=False))
@@ -500,7 +519,7 @@ class _Writer:
         lanes = [(t, i + 1) for i, t in enumerate(video[1:])] + [(t, -(i + 1)) for i, t in enumerate(audio)]
         for track, lane in lanes:
             is_audio = track.kind == otio.schema.TrackKind.Audio
-            for run in self.runs(layouts[id(track)]):
+            for run in self.runs(track.entries):
                 run_start = min(e.start for e in run)
                 index = max(0, bisect.bisect_right(starts, run_start) - 1)
                 parent = primary[index]
@@ -531,9 +550,8 @@ class _Writer:
                 parent.anchored.append(storyline)
         # FCPXML has no timeline or track markers: put them on the primary item under them (in that
         # item's local time) so they stay at the same record frame instead of being dropped.
-        loose = [(m, 0) for m in stack_markers] + [(m, 0) for t in tracks for m in t.markers]
-        for marker, base in loose:
-            position = base + frames_of(marker.marked_range.start_time, rate)
+        for marker in loose_markers:
+            position = frames_of(marker.marked_range.start_time, rate)
             parent = primary[max(0, bisect.bisect_right(starts, position) - 1)]
             local = parent.local_start + Fraction(position - parent.start) / rate
             attrs = {"start": format_time(local)}

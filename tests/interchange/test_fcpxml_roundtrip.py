@@ -275,3 +275,27 @@ def test_nested_tracks_stacks_and_generators_write_valid_fcpxml() -> None:
     # The slug keeps its place and name (as a gap: FCP has no slug generator).
     slug = [c for c in back.tracks[1] if c.name == "Slug"]
     assert len(slug) == 1 and back.tracks[1].range_of_child(slug[0]).start_time.value == 10
+
+
+def test_other_formats_corpus_timelines_write_valid_fcpxml(shared_corpus) -> None:
+    """Timelines from other tools (OTIO files, xmeml via the upstream reader) write valid FCPXML
+    with every clip kept; image sequences are refused with a clear message."""
+    from nle_adapters.errors import UnsupportedFeature
+
+    files = sorted((shared_corpus / "otio").glob("*.otio")) + sorted((shared_corpus / "fcp7xml").glob("*.xml"))
+    written = 0
+    for path in files:
+        if path.name == "auto-editor__out.xml":
+            continue  # the upstream xmeml reader crashes on it (empty <duration/>)
+        timeline = otio.adapters.read_from_file(str(path))
+        if any(isinstance(c.media_reference, otio.schema.ImageSequenceReference) for c in timeline.find_clips()):
+            with pytest.raises(UnsupportedFeature, match="image sequences"):
+                write_timeline(timeline)
+            continue
+        text = write_timeline(timeline)
+        assert validate(text, DTD_DIR) == [], path.name
+        back = otio.adapters.read_from_string(text, "mb_fcpxml")
+        real = [c for c in timeline.find_clips() if not isinstance(c.media_reference, otio.schema.GeneratorReference)]
+        assert len([c for c in back.find_clips()]) >= len(real), path.name
+        written += 1
+    assert written >= 10
