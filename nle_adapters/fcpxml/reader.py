@@ -27,13 +27,12 @@ What becomes what (docs: DESIGN.md "Interchange formats"):
 
 from __future__ import annotations
 
-import copy
 import re
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import urljoin, urlparse
 
 import opentimelineio as otio
 
@@ -802,9 +801,4 @@ def read_fcpxml_file(path: str | Path):
     return read_fcpxml_string(data, source=str(target), base_url=base.resolve().as_uri() + "/")
 
 
-def media_path(url: str) -> str:
-    """The local path of a ``file://`` URL (for tests and reports)."""
-    return unquote(urlparse(url).path)
-
-
-__all__ = ["read_fcpxml_file", "read_fcpxml_string", "media_path", "copy"]
+__all__ = ["read_fcpxml_file", "read_fcpxml_string"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from analysis.timebase import format_rate
-
 _TIME_RE = re.compile(r"^\s*(-?\d+)(?:/(\d+))?s\s*$")
 # Keep numbers sane: a value with more digits than this is hostile or broken, not a timeline.
 _MAX_DIGITS = 30
@@ -104,7 +102,6 @@ def conform_rate_name(rate: Fraction) -> str | None:
 __all__ = [
     "FcpxmlTimeError",
     "conform_rate_name",
-    "format_rate",
     "format_time",
     "frame_duration",
     "frames_time",

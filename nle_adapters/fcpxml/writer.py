@@ -39,7 +39,6 @@ from nle_adapters.fcpxml.common import (
     FCPXML_META,
     META,
     WRITE_VERSIONS,
-    exact_seconds,
     frames_of,
     media_rate,
     timeline_rate,
@@ -597,4 +596,4 @@ def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n\n' + body + "\n"
 
 
-__all__ = ["FcpxmlWriteError", "write_timeline", "exact_seconds"]
+__all__ = ["FcpxmlWriteError", "write_timeline"]
