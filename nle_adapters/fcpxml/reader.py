@@ -265,8 +265,7 @@ class _Reader:
             "rate": format_rate(rate),
             "start_timecode": frames_to_timecode(start, rate, drop),
             "drop_frame": drop,
-            "width": width,
-            "height": height,
+            **({"width": width, "height": height} if width and height else {}),
         }
         timeline.metadata[FCPXML_META] = {"version": self.version, "event": event, "project": project.get("name")}
         return timeline
