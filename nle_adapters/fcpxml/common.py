@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -18,14 +19,24 @@ DEFAULT_WRITE_VERSION = "1.10"
 CROSS_DISSOLVE_UID = "FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265"
 
 
+@functools.lru_cache(maxsize=512)
+def exact_rate(rate: float) -> Fraction:
+    """OTIO's float rate → the exact rate (cached: a timeline has only a handful of rates)."""
+    return rate_from_float(rate)
+
+
 def exact_seconds(time: otio.opentime.RationalTime) -> Fraction:
     """A RationalTime as exact rational seconds (its float rate mapped to the exact NTSC rate)."""
-    value = Fraction(time.value).limit_denominator(1_000_000)
-    return value / rate_from_float(time.rate)
+    value = time.value
+    exact = Fraction(int(value)) if value.is_integer() else Fraction(value).limit_denominator(1_000_000)
+    return exact / exact_rate(time.rate)
 
 
 def frames_of(time: otio.opentime.RationalTime, rate: Fraction) -> int:
     """A RationalTime as whole frames at ``rate`` (half up when it falls between frames)."""
+    value = time.value
+    if value.is_integer() and exact_rate(time.rate) == rate:
+        return int(value)  # the common case: already whole frames at this rate
     return seconds_to_frames(exact_seconds(time), rate)
 
 

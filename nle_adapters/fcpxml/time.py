@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from analysis.timebase import format_rate, seconds_to_frames
-
 _TIME_RE = re.compile(r"^\s*(-?\d+)(?:/(\d+))?s\s*$")
 # Keep numbers sane: a value with more digits than this is hostile or broken, not a timeline.
 _MAX_DIGITS = 30
@@ -71,7 +69,12 @@ def to_frames(seconds: Fraction, rate: Fraction) -> int:
     Exact for every time FCP writes on the frame grid; off-grid times (audio-sample-accurate
     durations) land on the nearest frame.
     """
-    return seconds_to_frames(seconds, rate)
+    # Integer arithmetic (same result as analysis.timebase.seconds_to_frames, several times faster).
+    num = seconds.numerator * rate.numerator
+    den = seconds.denominator * rate.denominator
+    if num >= 0:
+        return (2 * num + den) // (2 * den)
+    return -((-2 * num + den) // (2 * den))
 
 
 def is_on_grid(seconds: Fraction, rate: Fraction) -> bool:
@@ -99,7 +102,6 @@ def conform_rate_name(rate: Fraction) -> str | None:
 __all__ = [
     "FcpxmlTimeError",
     "conform_rate_name",
-    "format_rate",
     "format_time",
     "frame_duration",
     "frames_time",

@@ -39,7 +39,6 @@ from nle_adapters.fcpxml.common import (
     FCPXML_META,
     META,
     WRITE_VERSIONS,
-    exact_seconds,
     frames_of,
     media_rate,
     timeline_rate,
@@ -95,6 +94,14 @@ def _file_url(url: str) -> str:
     return "file:" + quote(url.replace("\\", "/"))
 
 
+def _positive_int(value: object) -> int | None:
+    try:
+        number = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
 @dataclass
 class _Asset:
     id: str
@@ -106,6 +113,10 @@ class _Asset:
     known_range: bool = False  # start/end come from available_range (not from usage)
     has_video: bool = False
     has_audio: bool = False
+    width: int | None = None  # from reference metadata (montage_bridge.width/height), else the sequence's
+    height: int | None = None
+    audio_channels: int | None = None
+    audio_rate: int | None = None
 
 
 @dataclass
@@ -117,6 +128,7 @@ class _Entry:
     duration: int
     cut_in: int = 0  # transitions: frames before the cut
     cut_out: int = 0  # transitions: frames after the cut
+    track_enabled: bool = True  # FCP lanes cannot be switched off: a muted track's items are disabled
 
     @property
     def is_transition(self) -> bool:
@@ -125,6 +137,14 @@ class _Entry:
     @property
     def is_gap(self) -> bool:
         return isinstance(self.item, otio.schema.Gap)
+
+
+@dataclass
+class _Layer:
+    """One track of a sequence, laid out (a clip directly inside a stack is a layer of its own)."""
+
+    kind: str
+    entries: list[_Entry]
 
 
 @dataclass
@@ -173,6 +193,9 @@ class _Writer:
             self.formats[key] = ET.Element("format", attrs)
         return self.formats[key].get("id", "")
 
+    def asset_format(self, asset: _Asset) -> str:
+        return self.format_id(asset.rate, asset.width or self.width, asset.height or self.height)
+
     def effect_id(self, name: str, uid: str) -> str:
         if uid not in self.effects:
             self.effects[uid] = ET.Element("effect", {"id": self._id(), "name": name, "uid": uid})
@@ -192,10 +215,14 @@ class _Writer:
     def scan(self, stack: otio.schema.Stack, rate: Fraction) -> None:
         """First pass: one asset per media file, flagged with how the timeline uses it."""
         for track in stack:
-            if not isinstance(track, otio.schema.Track):
+            if isinstance(track, otio.schema.Clip):
+                clips, video = [track], True
+            elif isinstance(track, otio.core.Composition):
+                clips = track.find_clips()
+                video = getattr(track, "kind", otio.schema.TrackKind.Video) == otio.schema.TrackKind.Video
+            else:
                 continue
-            video = track.kind == otio.schema.TrackKind.Video
-            for clip in track.find_clips():
+            for clip in clips:
                 key = self._media_key(clip)
                 if key is None:
                     continue
@@ -211,8 +238,13 @@ class _Writer:
                         asset.end = asset.start + Fraction(frames_of(avail.duration, mrate)) / mrate
                         asset.known_range = True
                     meta = (ref.metadata.get(META) or {}) if ref is not None else {}
+                    # What the media really holds, when the pipeline recorded it (else: how it is used).
                     asset.has_video = bool(meta.get("has_video", False))
-                    asset.has_audio = bool(meta.get("has_audio", False))
+                    asset.has_audio = bool(meta.get("has_audio", False)) or bool(meta.get("audio_channels"))
+                    asset.width = _positive_int(meta.get("width"))
+                    asset.height = _positive_int(meta.get("height"))
+                    asset.audio_channels = _positive_int(meta.get("audio_channels"))
+                    asset.audio_rate = _positive_int(meta.get("audio_sample_rate") or meta.get("audio_rate"))
                     self.assets[key] = asset
                 if video:
                     asset.has_video = True
@@ -220,7 +252,13 @@ class _Writer:
                     asset.has_audio = True
                 if not asset.known_range:
                     # No available range: the asset spans what the timeline uses of it.
-                    rng = clip.trimmed_range()
+                    try:
+                        rng = clip.trimmed_range()
+                    except Exception as exc:  # OTIO raises when neither range exists
+                        raise FcpxmlWriteError(
+                            f"clip {clip.name!r} on track {track.name!r} has neither a source range nor media "
+                            f"with an available range ({exc}); give it a source range"
+                        ) from exc
                     start = Fraction(frames_of(rng.start_time, mrate)) / mrate
                     end = start + Fraction(frames_of(rng.duration, rate)) / rate
                     asset.start = start if asset.start is None else min(asset.start, start)
@@ -235,13 +273,17 @@ class _Writer:
         attrs["duration"] = format_time((asset.end or start) - start)
         if asset.has_video:
             attrs["hasVideo"] = "1"
-            attrs["format"] = self.format_id(asset.rate, self.width, self.height)
+            attrs["format"] = self.asset_format(asset)
         else:
             # Audio-only media: a size-less format still records the rate the clip's times use.
             attrs["format"] = self.format_id(asset.rate, None, None)
         if asset.has_audio:
             attrs["hasAudio"] = "1"
             attrs["audioSources"] = "1"
+            if asset.audio_channels:
+                attrs["audioChannels"] = str(asset.audio_channels)
+            if asset.audio_rate:
+                attrs["audioRate"] = str(asset.audio_rate)
         element = ET.Element("asset", attrs)
         if self.version != "1.8":
             ET.SubElement(element, "media-rep", {"kind": "original-media", "src": asset.url})
@@ -249,24 +291,27 @@ class _Writer:
 
     # ---- layout ------------------------------------------------------------------------------
 
-    @staticmethod
-    def layout(track: otio.schema.Track, rate: Fraction) -> list[_Entry]:
+    def layout(self, track: otio.schema.Track, rate: Fraction) -> list[_Entry]:
         """The track's children on the timeline grid: start and duration in timeline frames."""
+        return self.layout_items(list(track), rate, track.enabled, track.name)
+
+    @staticmethod
+    def layout_items(children: list, rate: Fraction, enabled: bool, name: str) -> list[_Entry]:
         entries: list[_Entry] = []
         position = 0
-        for child in track:
+        for child in children:
             if isinstance(child, otio.schema.Transition):
                 cut_in = frames_of(child.in_offset, rate)
                 cut_out = frames_of(child.out_offset, rate)
-                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out))
+                entries.append(_Entry(child, position - cut_in, cut_in + cut_out, cut_in, cut_out, enabled))
                 continue
             try:
                 duration = frames_of(child.trimmed_range().duration, rate)
             except Exception as exc:  # OTIO raises for items with neither source nor available range
                 raise FcpxmlWriteError(
-                    f"track {track.name!r}: item {child.name!r} has no duration ({exc}); give it a source range"
+                    f"track {name!r}: item {child.name!r} has no duration ({exc}); give it a source range"
                 ) from exc
-            entries.append(_Entry(child, position, duration))
+            entries.append(_Entry(child, position, duration, track_enabled=enabled))
             position += duration
         return entries
 
@@ -332,11 +377,11 @@ class _Writer:
             element = ET.Element("gap", {**lane_attr, "name": "Gap", "offset": format_time(offset)})
             element.set("duration", duration)
             return element, Fraction(0), self._markers(item, rate, Fraction(0))
-        if isinstance(item, otio.schema.Stack):
+        if isinstance(item, (otio.schema.Stack, otio.schema.Track)):
             return self._ref_clip(item, entry, rate, offset, lane_attr, duration)
         if not isinstance(item, otio.schema.Clip):
             raise UnsupportedFeature(f"{item.schema_name()} {item.name!r} cannot be written to FCPXML")
-        enabled = {} if item.enabled else {"enabled": "0"}
+        enabled = {} if item.enabled and entry.track_enabled else {"enabled": "0"}
         ref = item.media_reference
         if isinstance(ref, otio.schema.GeneratorReference):
             return self._generator(item, entry, rate, offset, lane_attr, duration, enabled)
@@ -348,14 +393,15 @@ class _Writer:
         attrs["start"] = format_time(src_in)
         attrs["duration"] = duration
         if asset.has_video:
-            attrs["format"] = self.format_id(mrate, self.width, self.height)
+            attrs["format"] = self.asset_format(asset)
         attrs.update(enabled)
         is_video = track_kind == otio.schema.TrackKind.Video
         if is_video and asset.has_audio:
             attrs["srcEnable"] = "video"
         elif not is_video and asset.has_video:
             attrs["srcEnable"] = "audio"
-        attrs["tcFormat"] = tc_format
+        # The clip's own timecode display: drop-frame only where its media rate has DF counting.
+        attrs["tcFormat"] = "DF" if tc_format == "DF" and supports_drop_frame(mrate) else "NDF"
         element = ET.Element("asset-clip", attrs)
         if mrate != rate:
             name = conform_rate_name(mrate)
@@ -384,7 +430,8 @@ class _Writer:
         return element, start, self._markers(item, rate, Fraction(0))
 
     def _ref_clip(self, stack, entry, rate, offset, lane_attr, duration):
-        """A nested stack → ``ref-clip`` to a ``media`` holding its own sequence (compound clip)."""
+        """A nested stack (or a track nested in a track) → ``ref-clip`` to a ``media`` holding its
+        own sequence (a compound clip)."""
         media_id = self._id()
         media = ET.Element("media", {"id": media_id, "name": _text(stack.name or "Compound Clip")})
         self.media.append(media)
@@ -395,7 +442,7 @@ class _Writer:
             start = Fraction(frames_of(stack.source_range.start_time, rate)) / rate
         attrs = {"ref": media_id, **lane_attr, "offset": format_time(offset), "name": _text(stack.name)}
         attrs.update({"start": format_time(start), "duration": duration})
-        if not stack.enabled:
+        if not (stack.enabled and entry.track_enabled):
             attrs["enabled"] = "0"
         return ET.Element("ref-clip", attrs), start, self._markers(stack, rate, Fraction(0))
 
@@ -416,15 +463,26 @@ class _Writer:
 
     # ---- sequence ----------------------------------------------------------------------------
 
-    def sequence(self, stack: otio.schema.Stack, rate: Fraction, tc_start: int, tc_format: str) -> ET.Element:
-        """``sequence › spine`` for ``stack``; ``tc_start`` in timeline frames."""
-        tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
-        video = [t for t in tracks if t.kind == otio.schema.TrackKind.Video]
-        audio = [t for t in tracks if t.kind == otio.schema.TrackKind.Audio]
-        layouts = {id(t): self.layout(t, rate) for t in tracks}
+    def sequence(
+        self, stack: otio.schema.Stack | otio.schema.Track, rate: Fraction, tc_start: int, tc_format: str
+    ) -> ET.Element:
+        """``sequence › spine`` for ``stack`` (or one nested track); ``tc_start`` in timeline frames."""
+        children = [stack] if isinstance(stack, otio.schema.Track) else list(stack)
+        loose_markers = [] if isinstance(stack, otio.schema.Track) else list(stack.markers)
+        layers: list[_Layer] = []
+        for child in children:
+            if isinstance(child, otio.schema.Track):
+                layers.append(_Layer(child.kind, self.layout(child, rate)))
+                loose_markers.extend(child.markers)
+            elif isinstance(child, otio.core.Item):
+                # A clip or stack straight inside a stack is a layer of its own, starting at 0.
+                entries = self.layout_items([child], rate, True, child.name)
+                layers.append(_Layer(otio.schema.TrackKind.Video, entries))
+        video = [t for t in layers if t.kind == otio.schema.TrackKind.Video]
+        audio = [t for t in layers if t.kind == otio.schema.TrackKind.Audio]
         total = 0
-        for entries in layouts.values():
-            for e in entries:
+        for layer in layers:
+            for e in layer.entries:
                 if not e.is_transition:
                     total = max(total, e.start + e.duration)
 
@@ -440,7 +498,7 @@ class _Writer:
         spine = ET.SubElement(sequence, "spine")
         primary: list[_Primary] = []
         end = 0
-        main = layouts[id(video[0])] if video else []
+        main = video[0].entries if video else []
         for entry in main:
             if entry.is_transition:
                 spine.append(self.transition_element(entry, rate, at(entry.start), audio=False))
@@ -460,7 +518,7 @@ class _Writer:
         lanes = [(t, i + 1) for i, t in enumerate(video[1:])] + [(t, -(i + 1)) for i, t in enumerate(audio)]
         for track, lane in lanes:
             is_audio = track.kind == otio.schema.TrackKind.Audio
-            for run in self.runs(layouts[id(track)]):
+            for run in self.runs(track.entries):
                 run_start = min(e.start for e in run)
                 index = max(0, bisect.bisect_right(starts, run_start) - 1)
                 parent = primary[index]
@@ -468,7 +526,16 @@ class _Writer:
                 if len(run) == 1:
                     element, _, markers = self.item_element(run[0], rate, anchor, lane, track.kind, tc_format)
                     element.extend(markers)
-                    parent.anchored.append(element)
+                    if element.tag != "gap":
+                        parent.anchored.append(element)
+                        continue
+                    # A gap cannot be connected on its own (a generator FCP has no effect for):
+                    # it keeps its place and name inside a one-item connected storyline.
+                    element.attrib.pop("lane", None)
+                    element.set("offset", "0s")
+                    storyline = ET.Element("spine", {"lane": str(lane), "offset": format_time(anchor)})
+                    storyline.append(element)
+                    parent.anchored.append(storyline)
                     continue
                 storyline = ET.Element("spine", {"lane": str(lane), "offset": format_time(anchor)})
                 for entry in run:
@@ -480,6 +547,18 @@ class _Writer:
                     element.extend(markers)
                     storyline.append(element)
                 parent.anchored.append(storyline)
+        # FCPXML has no timeline or track markers: put them on the primary item under them (in that
+        # item's local time) so they stay at the same record frame instead of being dropped.
+        for marker in loose_markers:
+            position = frames_of(marker.marked_range.start_time, rate)
+            parent = primary[max(0, bisect.bisect_right(starts, position) - 1)]
+            local = parent.local_start + Fraction(position - parent.start) / rate
+            attrs = {"start": format_time(local)}
+            length = frames_of(marker.marked_range.duration, rate)
+            if length > 0:
+                attrs["duration"] = format_time(Fraction(length) / rate)
+            attrs["value"] = _text(marker.name)
+            parent.markers.append(ET.Element("marker", attrs))
         for p in primary:
             p.element.extend(p.anchored)
             p.element.extend(p.markers)
@@ -517,4 +596,4 @@ def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE fcpxml>\n\n' + body + "\n"
 
 
-__all__ = ["FcpxmlWriteError", "write_timeline", "exact_seconds"]
+__all__ = ["FcpxmlWriteError", "write_timeline"]

@@ -38,6 +38,21 @@ def _t(text: str | None, default: Fraction | None = None) -> Fraction:
     return Fraction(text[:-1])
 
 
+def _single_media(container):
+    """The one media item a compound/sync clip stands for: its only content item, or the only item
+    anchored to its only content gap (FCP's clip › gap › audio shape); None otherwise."""
+    content = [c for c in container if c.get("lane") is None and (c.tag in STORY or c.tag in ("spine", "gap"))]
+    if len(content) != 1:
+        return None
+    if content[0].tag in MEDIA:
+        return content[0]
+    if content[0].tag == "gap":
+        anchored = [a for a in content[0] if a.get("lane") is not None]
+        if len(anchored) == 1 and anchored[0].tag in MEDIA:
+            return anchored[0]
+    return None
+
+
 class Expected:
     """What the XML says about one project, computed with XPath."""
 
@@ -69,9 +84,9 @@ class Expected:
             if el.tag in MEDIA and el.get("ref") in self.assets:
                 urls.append(self.assets[el.get("ref")][0])
             elif el.tag in ("clip", "sync-clip"):
-                content = [c for c in el if c.get("lane") is None and (c.tag in STORY or c.tag in ("spine", "gap"))]
-                if len(content) == 1 and content[0].tag in MEDIA and content[0].get("ref") in self.assets:
-                    urls.append(self.assets[content[0].get("ref")][0])
+                media = _single_media(el)
+                if media is not None and media.get("ref") in self.assets:
+                    urls.append(self.assets[media.get("ref")][0])
             elif el.tag == "mc-clip":
                 media = root.xpath(f"//media[@id='{el.get('ref')}']")[0]
                 refs = media.xpath(".//mc-angle//*[@ref]/@ref")

@@ -62,6 +62,19 @@ CASES = {
         "nested too deeply",
     ),
     "empty": ("   ", "empty"),
+    "deeply nested storylines": (
+        doc(
+            '<gap offset="0s" duration="1s">'
+            + '<spine lane="1" offset="0s"><gap offset="0s" duration="1s">' * 3000
+            + "</gap></spine>" * 3000
+            + "</gap>"
+        ),
+        "nested too deeply",
+    ),
+    "deeply nested compound clips": (
+        doc('<clip offset="0s" duration="1s">' * 3000 + "</clip>" * 3000),
+        "nested too deeply",
+    ),
 }
 
 
@@ -133,3 +146,9 @@ def test_otioconvert_uses_our_adapter(tmp_path: Path) -> None:
         [str(Path(sys.executable).parent / "otioconvert"), "-i", str(src), "-o", str(out)], check=True, timeout=120
     )
     assert 'frameDuration="1001/30000s"' in out.read_text() and 'tcFormat="DF"' in out.read_text()
+
+
+def test_unknown_encoding_declaration() -> None:
+    text = doc('<gap offset="0s" duration="1s"/>').replace('encoding="UTF-8"', 'encoding="NaN"')
+    with pytest.raises(TimelineParseError, match="unknown text encoding"):
+        read_fcpxml_string(text, source="cut.fcpxml")
