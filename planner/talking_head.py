@@ -49,19 +49,33 @@ def _norm(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def _runs(segment: TranscriptSegment, fillers: set[str], min_silence: float) -> list[tuple[float, float]]:
-    """Spans of non-filler speech in a segment, split at pauses of ``min_silence`` or more."""
+def _runs(segment: TranscriptSegment, fillers: set[str], min_silence: float) -> list[tuple[float, float, float, float]]:
+    """Spans of non-filler speech in a segment, split at pauses of ``min_silence`` or more and at
+    every filler word. Each span is ``(start, end, earliest, latest)``: padding may not reach
+    past ``earliest``/``latest`` (the end/start of a cut filler), so a filler never creeps back."""
     words = segment.words or []
-    timed = [(w.start, w.end) for w in words if _norm(w.text) not in fillers and w.end > w.start]
     if not words:
-        return [(segment.start, segment.end)] if segment.end > segment.start and _norm(segment.text) else []
+        if segment.end > segment.start and _norm(segment.text) and _norm(segment.text) not in fillers:
+            return [(segment.start, segment.end, -1.0, float("inf"))]
+        return []
     runs: list[list[float]] = []
-    for start, end in timed:
-        if runs and start - runs[-1][1] < min_silence:
-            runs[-1][1] = max(runs[-1][1], end)
+    after_filler = -1.0
+    broken = True
+    for w in words:
+        if w.end <= w.start:
+            continue
+        if _norm(w.text) in fillers:
+            if runs and not broken:
+                runs[-1][3] = w.start
+            after_filler = w.end
+            broken = True
+            continue
+        if runs and not broken and w.start - runs[-1][1] < min_silence:
+            runs[-1][1] = max(runs[-1][1], w.end)
         else:
-            runs.append([start, end])
-    return [(a, b) for a, b in runs]
+            runs.append([w.start, w.end, after_filler, float("inf")])
+        broken = False
+    return [(a, b, lo, hi) for a, b, lo, hi in runs]
 
 
 def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
@@ -69,7 +83,7 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
     duration = clip.media.frames / float(clip.media.rate)
     fillers = {_norm(w) for w in brief.filler_words}
     pad = brief.padding_seconds
-    raw: list[tuple[list[tuple[float, float]], str]] = []
+    raw: list[tuple[list[tuple[float, float, float, float]], str]] = []
     if clip.transcript is not None and clip.transcript.segments:
         for seg in clip.transcript.segments:
             runs = _runs(seg, fillers, brief.min_silence_seconds)
@@ -83,7 +97,7 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
         edges.append(duration)
         for a, b in zip(edges[::2], edges[1::2]):
             if b - a > 0.05:
-                raw.append(([(a, b)], ""))
+                raw.append(([(a, b, -1.0, float("inf"))], ""))
     keys = [set(_norm(m).split()) for m in brief.key_messages]
     out: list[Sentence] = []
     for n, (runs, text) in enumerate(raw):
@@ -91,8 +105,8 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
         lo_limit = 0.0 if n == 0 else (raw[n - 1][0][-1][1] + runs[0][0]) / 2
         hi_limit = duration if n == len(raw) - 1 else (runs[-1][1] + raw[n + 1][0][0][0]) / 2
         padded: list[list[float]] = []
-        for a, b in runs:
-            a, b = max(lo_limit, a - pad), min(hi_limit, b + pad)
+        for a, b, earliest, latest in runs:
+            a, b = max(lo_limit, earliest, a - pad), min(hi_limit, latest, b + pad)
             if padded and a <= padded[-1][1]:
                 padded[-1][1] = max(padded[-1][1], b)
             else:
