@@ -23,6 +23,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import openai
@@ -327,7 +328,9 @@ class LLMPlanner:
             return f"shot {n} ({clip.id}): out {b:g} s is not after in {a:g} s"
         if a < 0 or b > seconds + 1 / float(rate):
             return f"shot {n} ({clip.id}): {a:g}–{b:g} s is outside the clip, which runs 0–{seconds:.2f} s"
-        lo, hi = seconds_to_frames(a, rate), min(clip.media.frames, seconds_to_frames(b, rate))
+        # The model wrote decimals: read them as the decimals they were, not their binary floats.
+        lo = seconds_to_frames(Fraction(repr(a)), rate)
+        hi = min(clip.media.frames, seconds_to_frames(Fraction(repr(b)), rate))
         if style.rules.allow_across_shots:
             return Shot(start=clip.shots[0].start, end=clip.shots[-1].end), lo, hi
         shot = next((s for s in clip.shots if s.start <= lo < s.end), None)

@@ -75,17 +75,22 @@ def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dic
             summary = {"clips": entries, "music": music_entry}
             if estimate_tokens(summary) <= budget_tokens:
                 return summary
-    # Still too big: drop the weakest clips (never must-include ones) until it fits.
-    keep = list(ranked)
-    while len(keep) > 1 and estimate_tokens(summary) > budget_tokens:
-        victim = next((c for c in reversed(keep) if c.id not in must), None)
-        if victim is None:
+    # Still too big: drop the weakest clips (never must-include ones) until it fits. Entry sizes
+    # add up (plus a comma each), so measure each once instead of re-serialising the whole summary.
+    entries = {c.id: _clip_entry(c, 0, SHOT_STEPS[-1]) for c in clips}
+    size = {cid: len(json.dumps(e, separators=(",", ":"))) + 1 for cid, e in entries.items()}
+    base = len(json.dumps({"clips": [], "music": music_entry, "clips_omitted": len(clips)}, separators=(",", ":")))
+    total = base + sum(size.values())
+    kept = {c.id for c in clips}
+    for victim in reversed(ranked):
+        if total // 4 + 1 <= budget_tokens or len(kept) <= 1:
             break
-        keep.remove(victim)
-        order = [c for c in clips if c in keep]
-        summary = {
-            "clips": [_clip_entry(c, 0, SHOT_STEPS[-1]) for c in order],
-            "music": music_entry,
-            "clips_omitted": len(clips) - len(order),
-        }
-    return summary
+        if victim.id in must:
+            continue
+        kept.discard(victim.id)
+        total -= size[victim.id]
+    return {
+        "clips": [entries[c.id] for c in clips if c.id in kept],
+        "music": music_entry,
+        "clips_omitted": len(clips) - len(kept),
+    }
