@@ -10,6 +10,7 @@ import typer
 from analysis.errors import MontageError
 from montage_bridge import __version__
 from montage_bridge.commands.auto import auto
+from montage_bridge.commands.plan import plan
 
 app = typer.Typer(
     name="montage-bridge",
@@ -34,6 +35,7 @@ def _root(
 
 
 app.command("auto")(auto)
+app.command("plan")(plan)
 
 
 def main(argv: list[str] | None = None) -> int:

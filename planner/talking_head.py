@@ -10,7 +10,8 @@ From each clip's transcript (word timings when present, else segment timings):
 - optional J/L cuts: speech goes on A1 as cut; the picture cut moves ``jl_cut_frames`` earlier
   (L cut) or later (J cut), alternately, where the shots have the frames for it.
 
-Clips without a transcript fall back to their non-silent spans (``ClipAnalysis.silences``).
+When no clip has a transcript, the clips with audio fall back to their non-silent spans
+(``ClipAnalysis.silences``); when some do, clips without speech are left out (B-roll).
 """
 
 from __future__ import annotations
@@ -194,8 +195,13 @@ def plan_talking_head(analysis: AnalysisResult, brief: Brief, style: Style) -> E
     )
     rate = setup.rate
     warnings: list[str] = []
-    if not any(c.transcript for c in clips):
+    spoken = [c for c in clips if c.transcript is not None and c.transcript.segments]
+    if spoken:
+        # Clips without speech are B-roll here, not interview material.
+        clips = spoken
+    else:
         warnings.append("no transcripts in the analysis: cut on silences only (filler words stay)")
+        clips = [c for c in clips if c.media.audio_channels > 0] or clips
     sentences = [s for c in clips for s in sentences_of(c, brief)]
     if not sentences:
         raise PlanningError("no speech found in the clips: nothing to keep for a talking-head edit")
