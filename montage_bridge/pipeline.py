@@ -15,9 +15,11 @@ from analysis.timebase import seconds_to_frames
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
-from planner.beat_sync import plan_beat_montage
+from planner.beat_sync import PlanningError
+from planner.brief import Brief
+from planner.llm_config import LLMConfig
+from planner.make_plan import make_plan
 from planner.models import EditPlan
-from planner.validate import validate_plan
 
 
 @dataclass
@@ -31,7 +33,8 @@ class AutoResult:
     @property
     def cuts_on_beat(self) -> int:
         """Cut points (excluding the timeline start) that land within one frame of a beat."""
-        assert self.analysis.music is not None
+        if self.analysis.music is None:
+            return 0
         beats = [seconds_to_frames(b, self.plan.rate) for b in self.analysis.music.beat_grid.beats]
         points = sorted({c.record_in for c in self.plan.cuts if c.record_in > 0})
         return sum(1 for p in points if any(abs(p - b) <= 1 for b in beats))
@@ -43,7 +46,7 @@ class AutoResult:
 
 def run_auto(
     footage_dir: Path,
-    music: Path,
+    music: Path | None,
     out_dir: Path,
     *,
     duration_seconds: float | None = None,
@@ -52,8 +55,17 @@ def run_auto(
     name: str | None = None,
     skip_unreadable: bool = False,
     progress: Progress | None = None,
+    brief: Brief | None = None,
+    style: str | None = None,
+    llm: LLMConfig | None = None,
 ) -> AutoResult:
-    """Cut the footage in ``footage_dir`` to ``music`` and write timeline files into ``out_dir``."""
+    """Cut the footage in ``footage_dir`` (to ``music``, if any) following ``brief`` and ``style``
+    (default: a music montage in the ``dynamic`` style) and write timeline files into ``out_dir``.
+    Explicit arguments win over the brief's fields; ``llm`` plans with a model (heuristic fallback)."""
+    brief = brief or Brief()
+    music = music or brief.music
+    if music is None and brief.mode == "music_montage":
+        raise PlanningError("a music montage needs music: pass --music FILE or set music in the brief")
     ensure_writable_dir(out_dir)
     warnings: list[str] = []
     files = find_footage(footage_dir)
@@ -62,15 +74,22 @@ def run_auto(
         if item.variable_frame_rate:
             warnings.append(f"{item.name}: variable frame rate — timings use its average rate {item.rate}")
     clips = analyze_clips(items, progress=progress)
-    if progress:
-        progress(f"beats: {music.name}", 0, 1)
-    music_analysis = analyze_music(music)
-    if progress:
-        progress(f"beats: {music.name}", 1, 1)
+    music_analysis = None
+    if music is not None:
+        if progress:
+            progress(f"beats: {music.name}", 0, 1)
+        music_analysis = analyze_music(music)
+        if progress:
+            progress(f"beats: {music.name}", 1, 1)
     analysis = AnalysisResult(clips=clips, music=music_analysis)
-    title = name or footage_dir.resolve().name or "Montage"
-    plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
-    validate_plan(plan, analysis)
+    title = name or ("name" in brief.model_fields_set and brief.name) or footage_dir.resolve().name or "Montage"
+    overrides: dict = {"name": title}
+    if duration_seconds is not None:
+        overrides["target_duration_seconds"] = duration_seconds
+    if rate is not None:
+        overrides["rate"] = rate
+    brief = brief.model_copy(update=overrides)
+    plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
     written = write_timeline_files(timeline, out_dir, _safe_stem(title), formats)
