@@ -15,11 +15,12 @@ from analysis.timebase import seconds_to_frames
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
-from planner.beat_sync import PlanningError
+from planner.beat_sync import PlanningError, plan_beat_montage
 from planner.brief import Brief
 from planner.llm_config import LLMConfig
 from planner.make_plan import make_plan
 from planner.models import EditPlan
+from planner.validate import validate_plan
 
 
 @dataclass
@@ -59,9 +60,12 @@ def run_auto(
     style: str | None = None,
     llm: LLMConfig | None = None,
 ) -> AutoResult:
-    """Cut the footage in ``footage_dir`` (to ``music``, if any) following ``brief`` and ``style``
-    (default: a music montage in the ``dynamic`` style) and write timeline files into ``out_dir``.
-    Explicit arguments win over the brief's fields; ``llm`` plans with a model (heuristic fallback)."""
+    """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
+
+    With a ``brief``, ``style`` or ``llm`` the planner front door (``planner.make_plan``) plans it;
+    explicit arguments win over the brief's fields. Without any of them, the foundation's
+    beat-sync montage does, exactly as before."""
+    planned_by_brief = brief is not None or style is not None or llm is not None
     brief = brief or Brief()
     music = music or brief.music
     if music is None and brief.mode == "music_montage":
@@ -89,7 +93,13 @@ def run_auto(
     if rate is not None:
         overrides["rate"] = rate
     brief = brief.model_copy(update=overrides)
-    plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
+    if not planned_by_brief:
+        # No brief, style or LLM asked for: the foundation's beat-sync montage, unchanged, so
+        # existing `auto` runs give the same timeline as before.
+        plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
+        validate_plan(plan, analysis)
+    else:
+        plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
     written = write_timeline_files(timeline, out_dir, _safe_stem(title), formats)
