@@ -47,6 +47,14 @@ class Source:
     margin: int = 0  # clip frames kept free at both ends of the shot for dissolve handles
     passes: int = 0  # completed front-to-back passes; frames are covered at most passes + 1 times
     used: bool = False
+    quality: float = 0.0  # ranking measures, computed once (see planner.scoring)
+    motion: float = 0.5
+    order: int = 0  # position in the analysis, for deterministic ties
+    rate_index: int = 0  # which distinct clip rate (hashing Fractions per candidate is slow)
+
+    def __post_init__(self) -> None:
+        self.quality = shot_quality(self.shot, self.clip.media.rate)
+        self.motion = shot_motion(self.shot)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -91,6 +99,10 @@ def make_sources(
                 out.append(Source(clip, index, shot, lo, hi, lo + margin, margin))
             elif hi > lo:
                 out.append(Source(clip, index, shot, lo, hi, lo))
+    rates: dict[Fraction, int] = {}
+    for order, src in enumerate(out):
+        src.order = order
+        src.rate_index = rates.setdefault(src.clip.media.rate, len(rates))
     return out
 
 
@@ -173,8 +185,12 @@ class _Choice:
     score: float
 
 
+MOTION_WEIGHT = 0.6
+MUST_BONUS = 2.0
+
+
 def _choose(
-    sources: list[Source],
+    ranked: list[Source],
     piece: Piece,
     rate: Fraction,
     style: Style,
@@ -183,30 +199,42 @@ def _choose(
     must: set[str],
     multi_clip: bool,
 ) -> _Choice | None:
-    """The best source for ``piece`` under the variety rules (strict first, then relaxed)."""
+    """The best source for ``piece`` under the variety rules (strict first, then relaxed).
+
+    ``ranked`` is every source, must-include clips' first, each group by quality. A source's score
+    is at most its quality + the motion weight (+ the must-include bonus), and everything else
+    only subtracts, so the scan stops as soon as no later source could beat the best so far:
+    exact, and fast on big libraries.
+    """
     rec_len = piece.rec_out - piece.rec_in
     want_motion = target_motion(style.pacing.prefer_motion, piece.energy, piece.label)
+    lengths: dict[int, int] = {}  # the piece's length in source frames, per source-rate index
     for strictness in (2, 1):
         best: _Choice | None = None
-        for order, src in enumerate(sources):
+        for src in ranked:
+            is_must = src.clip.id in must
+            if best is not None and not is_must and src.quality + MOTION_WEIGHT < best.score:
+                break  # must-include sources come first in ``ranked``, so none is skipped here
             if previous is not None:
                 if src is previous:
                     continue
                 if strictness == 2 and multi_clip and src.clip.id == previous.clip.id:
                     continue
-            src_len = rescale_frames(rec_len, rate, src.clip.media.rate)
+            src_len = lengths.get(src.rate_index)
+            if src_len is None:
+                src_len = lengths[src.rate_index] = rescale_frames(rec_len, rate, src.clip.media.rate)
             spot = src.place(src_len, style.rules.reuse_limit)
             if spot is None:
                 continue
             start, rewound = spot
-            score = shot_quality(src.shot, src.clip.media.rate)
-            score += 0.6 * (1.0 - abs(shot_motion(src.shot) - want_motion))
+            score = src.quality
+            score += MOTION_WEIGHT * (1.0 - abs(src.motion - want_motion))
             score -= 0.5 * (src.passes + (1 if rewound else 0))
             score -= 0.25 * (1 if src.used else 0)
             score -= 0.3 * recent.count(src.clip.id)
-            if src.clip.id in must:
-                score += 2.0
-            score -= order * 1e-6  # deterministic tie-break: analysis order
+            if is_must:
+                score += MUST_BONUS
+            score -= src.order * 1e-7  # deterministic tie-break: analysis order
             if best is None or score > best.score:
                 best = _Choice(src, start, src_len, rewound, score)
         if best is not None:
@@ -234,10 +262,15 @@ def fill_pieces(
     placed: list[tuple[Cut, Source]] = []
     recent: list[str] = []
     queue = list(pieces)
+    ranked: list[Source] = []
+    ranked_for: set[str] | None = None
     while queue:
         piece = queue.pop(0)
         previous = placed[-1][1] if placed else None
-        choice = _choose(sources, piece, rate, style, recent[-3:], previous, must, multi_clip)
+        if ranked_for != must:  # re-rank only when the must-include set changes
+            ranked = sorted(sources, key=lambda s: (s.clip.id not in must, -s.quality, s.order))
+            ranked_for = set(must)
+        choice = _choose(ranked, piece, rate, style, recent[-3:], previous, must, multi_clip)
         if choice is None:
             halves = _split(piece)
             if halves:
