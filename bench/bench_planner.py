@@ -54,10 +54,10 @@ def main() -> None:
         row: dict[str, float | int] = {}
         for mode, style in (("music_montage", "dynamic"), ("highlights", "dynamic"), ("talking_head", "vlog")):
             brief = Brief(mode=mode, target_duration_seconds=60)
-            seconds, plan = timed(lambda b=brief, s=style: plan_heuristic(analysis, b, load_style(s)))
+            seconds, plan = timed(lambda a=analysis, b=brief, s=style: plan_heuristic(a, b, load_style(s)))
             row[f"{mode}_seconds"] = round(seconds, 3)
             row[f"{mode}_cuts"] = len(plan.cuts)
-        seconds, summary = timed(lambda: summarize(analysis, Brief(), 6000))
+        seconds, summary = timed(lambda a=analysis: summarize(a, Brief(), 6000))
         row["llm_summary_seconds"] = round(seconds, 3)
         row["llm_summary_tokens"] = estimate_tokens(summary)
         report[f"{n}_clips"] = row

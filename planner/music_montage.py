@@ -255,8 +255,10 @@ def _extend_through(previous: Cut, source: Source, new_rec_out: int, rate: Fract
 
 def fill_pieces(
     pieces: list[Piece], sources: list[Source], rate: Fraction, style: Style, brief: Brief, music_name: str
-) -> list[tuple[Cut, Source]]:
-    """Give every piece a shot; a piece no shot can fill is split beat by beat before giving up."""
+) -> tuple[list[tuple[Cut, Source]], list[str]]:
+    """Give every piece a shot; a piece no shot can fill is split beat by beat before giving up.
+
+    Returns the placed cuts with their sources, and a warning for each back-to-back clip repeat."""
     must = set(brief.must_include)
     multi_clip = len({s.clip.id for s in sources}) > 1
     placed: list[tuple[Cut, Source]] = []
@@ -264,6 +266,7 @@ def fill_pieces(
     queue = list(pieces)
     ranked: list[Source] = []
     ranked_for: set[str] | None = None
+    repeats: list[str] = []
     while queue:
         piece = queue.pop(0)
         previous = placed[-1][1] if placed else None
@@ -290,6 +293,10 @@ def fill_pieces(
             )
             raise PlanningError(reason)
         src = choice.source
+        if multi_clip and previous is not None and src.clip.id == previous.clip.id:
+            repeats.append(
+                f"{src.clip.id} repeats back to back at frame {piece.rec_in}: no other clip has a shot that fits"
+            )
         src.take(choice.start, choice.src_len, choice.rewound)
         must.discard(src.clip.id)
         recent.append(src.clip.id)
@@ -307,7 +314,7 @@ def fill_pieces(
         )
         piece.cut = cut
         placed.append((cut, src))
-    return placed
+    return placed, repeats
 
 
 def _split(piece: Piece) -> list[Piece]:
@@ -383,9 +390,9 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     rules = style.transitions
     handles = (rules.dissolve_frames + 1) // 2 if rules.dissolve_at or rules.default == "dissolve" else 0
     sources = make_sources(clips, style.rules.allow_across_shots, handles, rate)
-    placed = fill_pieces(pieces, sources, rate, style, brief, music.name)
+    placed, repeats = fill_pieces(pieces, sources, rate, style, brief, music.name)
     cuts = [c for c, _ in placed]
-    warnings = [f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate]
+    warnings = [f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate] + repeats
     missing = add_dissolves(placed, pieces, style, rate)
     if missing:
         warnings.append(f"{missing} dissolve(s) became hard cuts: the shots have no handles for them")

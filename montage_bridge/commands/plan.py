@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from analysis.beats import analyze_music
 from analysis.timebase import format_rate, frames_to_seconds
 from montage_bridge.console import err, out
 from planner.brief import Brief, brief_from_mapping, load_brief
@@ -38,6 +39,9 @@ def plan(
         Optional[list[str]], typer.Option("--must-include", help="Clip id that must appear (repeatable).")
     ] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Timeline name.")] = None,
+    music: Annotated[
+        Optional[Path], typer.Option("--music", "-m", help="Music to cut to, when the analysis has none.")
+    ] = None,
     llm: Annotated[
         bool, typer.Option("--llm", help="Plan with an OpenAI-compatible LLM (falls back on failure).")
     ] = False,
@@ -60,8 +64,12 @@ def plan(
         must_include=must_include,
         name=name,
         style=style,
+        music=music,
     )
     analysis = load_analysis(analysis_file)
+    if the_brief.music is not None and (analysis.music is None or music is not None):
+        # The brief names music the analysis has not seen (or the flag replaces it): analyze it now.
+        analysis = analysis.model_copy(update={"music": analyze_music(the_brief.music)})
     config = load_llm_config(llm_config, model=llm_model, base_url=llm_base_url) if llm else None
     result = make_plan(analysis, the_brief, the_brief.style, llm=config)
     target = output or analysis_file.with_name(analysis_file.name.removesuffix(".json") + ".plan.json")

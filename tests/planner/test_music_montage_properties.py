@@ -191,3 +191,11 @@ def test_empty_quality_and_energy_still_plan_with_warnings() -> None:
     analysis = AnalysisResult(clips=clips, music=make_music(128, 30))
     plan = plan_heuristic(analysis, Brief(target_duration_seconds=12), load_style("dynamic"))
     assert any("quality" in w for w in plan.warnings) and any("energy" in w for w in plan.warnings)
+
+
+def test_back_to_back_repeats_are_reported() -> None:
+    clips = [make_clip(0, Fraction(25), [400] * 4, [(0.8, 0.5)]), make_clip(1, Fraction(25), [10] * 3, [(0.9, 0.5)])]
+    analysis = AnalysisResult(clips=clips, music=make_music(120, 30))
+    plan = plan_heuristic(analysis, Brief(target_duration_seconds=8), load_style("dynamic"))
+    assert {c.clip_id for c in plan.cuts} == {"clip0"}
+    assert any("repeats back to back" in w for w in plan.warnings)

@@ -132,3 +132,19 @@ def test_user_styles_from_a_folder(analysis_file, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     plan = EditPlan.model_validate_json(out.read_text())
     assert plan.style == "slowmo" and len(plan.cuts) <= 8
+
+
+def test_music_flag_is_analyzed_when_the_analysis_has_none(
+    analysis_file, sample_media: Path, facts: dict, tmp_path: Path
+) -> None:
+    _, analysis = analysis_file
+    silent = tmp_path / "no-music.json"
+    silent.write_text(analysis.model_copy(update={"music": None}).model_dump_json())
+    out = tmp_path / "m.json"
+    assert "needs music" in _one_error_line(run_cli("plan", str(silent), "-o", str(out)))
+    proc = run_cli("plan", str(silent), "--music", str(sample_media / "music.wav"), "-d", "6", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    plan = EditPlan.model_validate_json(out.read_text())
+    assert plan.music is not None and plan.music.path.endswith("music.wav")
+    beats = {round(b * plan.rate) for b in facts["music"]["beats"]}
+    assert all(c.record_in == 0 or min(abs(c.record_in - b) for b in beats) <= 1 for c in plan.cuts)
