@@ -6,7 +6,7 @@ from collections import defaultdict
 from fractions import Fraction
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from analysis.models import AnalysisResult, MusicSection
@@ -69,10 +69,12 @@ def test_any_footage_plans_soundly_or_says_why(specs, bpm, target, style, pace, 
     try:
         plan = plan_heuristic(analysis, brief, load_style(style))
     except PlanningError as exc:
+        event("not enough footage")
         message = str(exc)
         assert "runs out" in message or "long enough" in message
         assert "\n" not in message
         return
+    event("planned")
     check_montage(plan, analysis, brief, style)
 
 

@@ -114,3 +114,61 @@ def test_highlights_pick_the_best_shots_in_story_order() -> None:
     )
     shots = [(c.clip_id, c.source_in // 100) for c in plan.cuts]
     assert shots == [("clip0", 1), ("clip0", 3), ("clip1", 1), ("clip1", 3)]
+
+
+word_gaps = st.lists(
+    st.tuples(st.floats(min_value=0.02, max_value=1.5), st.floats(min_value=0.1, max_value=0.8), st.booleans()),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    word_gaps,
+    st.integers(min_value=1, max_value=5),
+    st.sampled_from(RATES),
+    st.floats(min_value=0, max_value=0.3),
+    st.one_of(st.none(), st.floats(min_value=1, max_value=20)),
+    st.integers(min_value=0, max_value=6),
+    st.lists(st.integers(min_value=30, max_value=300), min_size=1, max_size=4),
+)
+def test_talking_head_properties(words, per_sentence, rate, pad, target, jl, shots) -> None:
+    t, sentence, sentences, fillers = 0.2, [], [], []
+    for k, (gap, length, filler) in enumerate(words):
+        t += gap
+        word = (t, t + length, "um" if filler else f"w{k}")
+        if filler:
+            fillers.append(word)
+        sentence.append(word)
+        t += length
+        if len(sentence) == per_sentence:
+            sentences.append(sentence)
+            sentence = []
+    if sentence:
+        sentences.append(sentence)
+    frames = int((t + 1) * rate) + 1
+    shot_lengths = [max(1, frames * s // sum(shots)) for s in shots]
+    shot_lengths[-1] += frames - sum(shot_lengths)
+    clip = make_clip(0, rate, shot_lengths, transcript=speech(sentences))
+    analysis = AnalysisResult(clips=[clip])
+    brief = Brief(mode="talking_head", padding_seconds=pad, target_duration_seconds=target, jl_cut_frames=jl)
+    style = load_style("vlog")
+    try:
+        plan = plan_heuristic(analysis, brief, style)
+    except Exception as exc:
+        assert type(exc).__name__ == "PlanningError" and "\n" not in str(exc)
+        return
+    assert plan_problems(plan, analysis, style=style, brief=brief) == []
+    audio = [c for c in plan.cuts if c.kind == "audio"] or [c for c in plan.cuts if c.kind == "video"]
+    for a, b in zip(audio, audio[1:]):
+        assert a.record_out == b.record_in  # speech plays without gaps or overlaps
+    fps = float(clip.media.rate)
+    for start, end, _ in fillers:  # the middle of every filler word is cut out of the sound
+        mid = int((start + end) / 2 * fps)
+        assert not any(c.source_in < mid < c.source_out - 1 for c in audio)
+    if target is None:
+        real = [w for s in sentences for w in s if w[2] != "um"]
+        for start, end, _ in real:  # every real word is kept
+            mid = (start + end) / 2 * fps
+            assert any(c.source_in <= mid < c.source_out for c in audio)
