@@ -102,8 +102,33 @@ def run_auto(
         plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
+    warnings.extend(_not_in_timeline(plan, timeline))
     written = write_timeline_files(timeline, out_dir, _safe_stem(title), formats)
     return AutoResult(analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings)
+
+
+def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str]:
+    """What the plan asks for that the timeline builder did not carry over (reported, not dropped silently)."""
+    notes = []
+    dissolves = sum(1 for c in plan.cuts if c.transition_in is not None and c.transition_in.kind == "dissolve")
+    built = sum(1 for t in timeline.tracks for item in t if isinstance(item, otio.schema.Transition))
+    if dissolves > built:
+        notes.append(
+            f"{dissolves - built} planned dissolve(s) are hard cuts in the timeline: the builder has no transitions yet"
+        )
+    audio_cuts = sum(1 for c in plan.cuts if c.kind == "audio")
+    built_audio = sum(
+        1
+        for t in timeline.audio_tracks()
+        for clip in t.find_clips()
+        if clip.metadata.get("montage_bridge", {}).get("clip_id")
+    )
+    if audio_cuts > built_audio:
+        notes.append(
+            f"{audio_cuts - built_audio} planned J/L audio cut(s) are not in the timeline: "
+            "the builder has no dialogue track yet"
+        )
+    return notes
 
 
 def _safe_stem(title: str) -> str:

@@ -105,3 +105,10 @@ clip_specs = st.lists(
     min_size=1,
     max_size=5,
 )
+
+
+INTERVIEW_WORDS = [
+    [(1.0, 1.3, "So"), (1.35, 1.6, "um"), (2.5, 2.8, "we"), (2.85, 3.2, "built"), (3.25, 3.6, "bridges.")],
+    [(6.0, 6.3, "Every"), (6.35, 6.7, "cut"), (6.75, 7.0, "uh"), (7.05, 7.4, "counts.")],
+    [(10.0, 10.4, "Budgets"), (10.45, 10.9, "matter"), (11.0, 11.3, "most.")],
+]

@@ -13,15 +13,9 @@ from planner.brief import Brief
 from planner.heuristic import plan_heuristic
 from planner.style import load_style
 from planner.validate import plan_problems
-from tests.planner.synth import RATES, clip_specs, make_clip, make_music, speech
+from tests.planner.synth import INTERVIEW_WORDS, RATES, clip_specs, make_clip, make_music, speech
 
-INTERVIEW = speech(
-    [
-        [(1.0, 1.3, "So"), (1.35, 1.6, "um"), (2.5, 2.8, "we"), (2.85, 3.2, "built"), (3.25, 3.6, "bridges.")],
-        [(6.0, 6.3, "Every"), (6.35, 6.7, "cut"), (6.75, 7.0, "uh"), (7.05, 7.4, "counts.")],
-        [(10.0, 10.4, "Budgets"), (10.45, 10.9, "matter"), (11.0, 11.3, "most.")],
-    ]
-)
+INTERVIEW = speech(INTERVIEW_WORDS)
 
 
 def interview_clip(rate: Fraction = Fraction(25), shots: list[int] | None = None):
