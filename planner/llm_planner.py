@@ -426,6 +426,12 @@ class LLMPlanner:
         if not cuts:
             return None, ["no shot could be placed"]
         problems.extend(self._reuse_problems(cuts, style))
+        used = {c.clip_id for c in cuts}
+        problems.extend(
+            f"must-include clip {clip_id!r} is not used: add a shot from it"
+            for clip_id in brief.must_include
+            if clip_id in clips and clip_id not in used
+        )
         warnings = [f"{left_out} shot(s) past the target length were left out"] if left_out else []
         plan = EditPlan(
             name=brief.name,

@@ -64,6 +64,9 @@ def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dic
             "bpm": round(music.beat_grid.tempo_bpm, 1),
             "beats_per_bar": music.beat_grid.beats_per_bar,
             "sections": [[round(s.start, 2), round(s.end, 2), s.label, round(s.energy, 2)] for s in music.sections],
+            "first_beat": round(music.beat_grid.beats[0], 3) if music.beat_grid.beats else None,
+            # Bar starts: where a cut feels strongest. Capped so a long track cannot eat the budget.
+            "downbeats": [round(b, 2) for b in (music.beat_grid.downbeats or [])[:400]],
         }
     clips = [c for c in analysis.clips if c.shots]
     must = set(brief.must_include)

@@ -295,3 +295,18 @@ def test_config_from_file_env_and_arguments(tmp_path) -> None:
         load_llm_config(None, env={}).client_key()
     with pytest.raises(LLMConfigError, match="timeout_seconds"):
         load_llm_config(None, env={"MONTAGE_LLM_TIMEOUT": "-1"})
+
+
+def test_a_missing_must_include_clip_is_sent_back() -> None:
+    def responder(task: str, body: dict) -> Answer:
+        if task.startswith("Task: shot_list") or task == "Task: repair":
+            shots = [s for s in FULL_LIST["shots"] if s["clip_id"] != "clip2"]
+            if task == "Task: repair":
+                shots = FULL_LIST["shots"]
+            return Answer(json.dumps({"shots": shots}))
+        return good(task, body)
+
+    plan, server, _ = run(responder)
+    assert plan.planner == "llm:fake-editor" and "clip2" in {c.clip_id for c in plan.cuts}
+    assert "must-include clip 'clip2' is not used" in server.requests[-1]["messages"][-1]["content"]
+    assert '"downbeats": [0.0, 2.0' in server.requests[0]["messages"][-1]["content"]
