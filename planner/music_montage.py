@@ -152,6 +152,7 @@ def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Frac
     bpb = max(1, music.beat_grid.beats_per_bar)
     min_beats = max(1, math.ceil(pacing.min_shot_seconds * float(rate) / period - 1e-9))
     max_beats = max(min_beats, math.floor(pacing.max_shot_seconds * float(rate) / period + 1e-9))
+    min_frames = seconds_to_frames(pacing.min_shot_seconds, rate)
     total = float(grid[-1] / rate)
     pieces: list[Piece] = []
     i = 0
@@ -167,11 +168,22 @@ def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Frac
             on_down = [k for k in window if grid[k] in downs]
             if on_down:
                 j = min(on_down, key=lambda k: (abs(k - j), k))
+        # Irregular grids (a first beat just after 0, a tempo wobble) must not make flash frames.
+        while j < len(grid) - 1 and grid[j] - grid[i] < min_frames:
+            j += 1
         inside = [k for k in range(i + 1, j) if grid[k] in section_starts]
         if inside:
             j = inside[0]
+        if len(grid) - 1 - j < min_beats or grid[-1] - grid[j] < min_frames:
+            j = len(grid) - 1  # a stub at the end joins the last piece
         label = section_label(music, t, total, pacing.high_energy)
-        pieces.append(Piece(grid[i], grid[j], energy, label, grid[i] in section_starts, grid[i : j + 1]))
+        if pieces and grid[j] - grid[i] < min_frames:
+            # Too short before a section change: the previous piece runs on to it instead.
+            last = pieces[-1]
+            last.rec_out = grid[j]
+            last.beats = last.beats + grid[i + 1 : j + 1]
+        else:
+            pieces.append(Piece(grid[i], grid[j], energy, label, grid[i] in section_starts, grid[i : j + 1]))
         i = j
     return pieces
 
