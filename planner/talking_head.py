@@ -16,6 +16,7 @@ When no clip has a transcript, the clips with audio fall back to their non-silen
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -85,11 +86,13 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
     fillers = {_norm(w) for w in brief.filler_words}
     pad = brief.padding_seconds
     raw: list[tuple[list[tuple[float, float, float, float]], str]] = []
+    cut_words: list[tuple[float, float]] = []  # every filler in the clip: padding never reaches into one
     if clip.transcript is not None and clip.transcript.segments:
         for seg in clip.transcript.segments:
             runs = _runs(seg, fillers, brief.min_silence_seconds)
             if runs:
                 raw.append((runs, seg.text.strip()))
+            cut_words.extend((w.start, w.end) for w in seg.words if _norm(w.text) in fillers)
     else:
         edges = [0.0]
         for quiet in sorted(clip.silences, key=lambda s: s.start):
@@ -99,6 +102,8 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
         for a, b in zip(edges[::2], edges[1::2]):
             if b - a > 0.05:
                 raw.append(([(a, b, -1.0, float("inf"))], ""))
+    filler_ends = sorted(e for _, e in cut_words)
+    filler_starts = sorted(s for s, _ in cut_words)
     keys = [set(_norm(m).split()) for m in brief.key_messages]
     out: list[Sentence] = []
     for n, (runs, text) in enumerate(raw):
@@ -107,6 +112,10 @@ def sentences_of(clip: ClipAnalysis, brief: Brief) -> list[Sentence]:
         hi_limit = duration if n == len(raw) - 1 else (runs[-1][1] + raw[n + 1][0][0][0]) / 2
         padded: list[list[float]] = []
         for a, b, earliest, latest in runs:
+            k = bisect.bisect_right(filler_ends, a)
+            earliest = max(earliest, filler_ends[k - 1] if k else -1.0)
+            k = bisect.bisect_left(filler_starts, b)
+            latest = min(latest, filler_starts[k] if k < len(filler_starts) else float("inf"))
             a, b = max(lo_limit, earliest, a - pad), min(hi_limit, latest, b + pad)
             if padded and a <= padded[-1][1]:
                 padded[-1][1] = max(padded[-1][1], b)
