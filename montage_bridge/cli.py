@@ -13,6 +13,7 @@ from montage_bridge.commands.analyze import analyze
 from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
 from montage_bridge.commands.gpu import gpu_app
+from montage_bridge.commands.plan import plan
 from montage_bridge.commands.resolve import app as resolve_app
 from montage_bridge.commands.watch import watch
 from montage_bridge.commands.worker import worker_app
@@ -46,6 +47,7 @@ app.add_typer(resolve_app, name="resolve")
 app.command("watch")(watch)
 app.add_typer(worker_app, name="worker")
 app.add_typer(gpu_app, name="gpu")
+app.command("plan")(plan)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,10 @@ from analysis.timebase import seconds_to_frames
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
-from planner.beat_sync import plan_beat_montage
+from planner.beat_sync import PlanningError, plan_beat_montage
+from planner.brief import Brief
+from planner.llm_config import LLMConfig
+from planner.make_plan import make_plan
 from planner.models import EditPlan
 from planner.validate import validate_plan
 
@@ -33,7 +36,8 @@ class AutoResult:
     @property
     def cuts_on_beat(self) -> int:
         """Cut points (excluding the timeline start) that land within one frame of a beat."""
-        assert self.analysis.music is not None
+        if self.analysis.music is None:
+            return 0
         beats = [seconds_to_frames(b, self.plan.rate) for b in self.analysis.music.beat_grid.beats]
         points = sorted({c.record_in for c in self.plan.cuts if c.record_in > 0})
         return sum(1 for p in points if any(abs(p - b) <= 1 for b in beats))
@@ -45,7 +49,7 @@ class AutoResult:
 
 def run_auto(
     footage_dir: Path,
-    music: Path,
+    music: Path | None,
     out_dir: Path,
     *,
     duration_seconds: float | None = None,
@@ -55,12 +59,22 @@ def run_auto(
     skip_unreadable: bool = False,
     progress: Progress | None = None,
     footage_files: list[Path] | None = None,
+    brief: Brief | None = None,
+    style: str | None = None,
+    llm: LLMConfig | None = None,
 ) -> AutoResult:
-    """Cut the footage in ``footage_dir`` to ``music`` and write timeline files into ``out_dir``.
+    """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
     ``footage_files`` replaces the folder scan with an explicit list (the watch daemon passes the
     clips it has seen arrive, leaving out the job's music file); ``footage_dir`` still names the job.
+    With a ``brief``, ``style`` or ``llm`` the planner front door (``planner.make_plan``) plans it;
+    explicit arguments win over the brief's fields. Without any of them, the beat-sync montage does.
     """
+    planned_by_brief = brief is not None or style is not None or llm is not None
+    brief = brief or Brief()
+    music = music or brief.music
+    if music is None and brief.mode == "music_montage":
+        raise PlanningError("a music montage needs music: pass --music FILE or set music in the brief")
     ensure_writable_dir(out_dir)
     warnings: list[str] = []
     files = list(footage_files) if footage_files is not None else find_footage(footage_dir)
@@ -83,23 +97,60 @@ def run_auto(
     for clip in clips:
         if clip.media.variable_frame_rate:
             warnings.append(f"{clip.media.name}: variable frame rate — timings use its average rate {clip.media.rate}")
-    if progress:
-        progress(f"beats: {music.name}", 0, 1)
-    music_analysis = analyze_music(music)
-    if progress:
-        progress(f"beats: {music.name}", 1, 1)
+    music_analysis = None
+    if music is not None:
+        if progress:
+            progress(f"beats: {music.name}", 0, 1)
+        music_analysis = analyze_music(music)
+        if progress:
+            progress(f"beats: {music.name}", 1, 1)
     analysis = AnalysisResult(clips=clips, music=music_analysis)
     if progress:
         progress("planning", 0, 1)
-    title = name or footage_dir.resolve().name or "Montage"
-    plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
-    validate_plan(plan, analysis)
+    title = name or ("name" in brief.model_fields_set and brief.name) or footage_dir.resolve().name or "Montage"
+    overrides: dict = {"name": title}
+    if duration_seconds is not None:
+        overrides["target_duration_seconds"] = duration_seconds
+    if rate is not None:
+        overrides["rate"] = rate
+    brief = brief.model_copy(update=overrides)
+    if not planned_by_brief:
+        # No brief, style or LLM asked for: the beat-sync montage, so plain `auto` runs stay as they were.
+        plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
+        validate_plan(plan, analysis)
+    else:
+        plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     if progress:
         progress("writing", 0, 1)
     warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
+    warnings.extend(_not_in_timeline(plan, timeline))
     written = write_timeline_files(timeline, out_dir, safe_stem(title), formats)
     return AutoResult(analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings)
+
+
+def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str]:
+    """What the plan asks for that the timeline builder did not carry over (reported, not dropped silently)."""
+    notes = []
+    dissolves = sum(1 for c in plan.cuts if c.transition_in is not None and c.transition_in.kind == "dissolve")
+    built = sum(1 for t in timeline.tracks for item in t if isinstance(item, otio.schema.Transition))
+    if dissolves > built:
+        notes.append(
+            f"{dissolves - built} planned dissolve(s) are hard cuts in the timeline: the builder has no transitions yet"
+        )
+    audio_cuts = sum(1 for c in plan.cuts if c.kind == "audio")
+    built_audio = sum(
+        1
+        for t in timeline.audio_tracks()
+        for clip in t.find_clips()
+        if clip.metadata.get("montage_bridge", {}).get("clip_id")
+    )
+    if audio_cuts > built_audio:
+        notes.append(
+            f"{audio_cuts - built_audio} planned J/L audio cut(s) are not in the timeline: "
+            "the builder has no dialogue track yet"
+        )
+    return notes
 
 
 def safe_stem(title: str) -> str:

@@ -19,6 +19,35 @@ from analysis.models import Model, Rate
 from analysis.timebase import frames_to_timecode, timecode_to_frames
 
 TrackKind = Literal["video", "audio"]
+RemoteOpName = Literal["stabilize", "upscale", "denoise", "transcribe"]
+
+
+class Transition(Model):
+    """How a cut is entered: a hard cut, or a dissolve centred on the cut point.
+
+    A dissolve of ``frames`` timeline frames needs handles: ``frames // 2`` source frames before
+    this cut's ``source_in`` and ``frames - frames // 2`` after the previous cut's ``source_out``
+    (rescaled to each clip's rate). The validator checks the handles lie inside the clip and shot.
+    """
+
+    kind: Literal["cut", "dissolve"] = "cut"
+    frames: int = Field(0, ge=0, description="dissolve length in timeline frames (0 for a cut)")
+
+    @model_validator(mode="after")
+    def _sized(self) -> Transition:
+        if self.kind == "dissolve" and self.frames < 2:
+            raise ValueError("a dissolve needs at least 2 frames")
+        if self.kind == "cut" and self.frames:
+            raise ValueError("a hard cut has no length")
+        return self
+
+
+class RemoteOp(Model):
+    """Work the planner asks the remote GPU worker to do on one clip before it is used."""
+
+    clip_id: str
+    op: RemoteOpName
+    reason: str = ""
 
 
 class Cut(Model):
@@ -32,6 +61,7 @@ class Cut(Model):
     record_in: int = Field(ge=0)
     record_out: int
     reason: str = ""
+    transition_in: Transition | None = Field(None, description="how this cut is entered (None = hard cut)")
 
     @model_validator(mode="after")
     def _ordered(self) -> Cut:
@@ -79,6 +109,10 @@ class EditPlan(Model):
     markers: list[PlanMarker] = Field(default_factory=list)
     planner: str
     warnings: list[str] = Field(default_factory=list)
+    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    mode: str = Field("music_montage", description="music_montage, talking_head or highlights")
+    style: str | None = Field(None, description="name of the style the plan was made in")
+    remote_ops: list[RemoteOp] = Field(default_factory=list, description="per-clip GPU work to request")
 
     @property
     def start_frame(self) -> int:
@@ -88,6 +122,11 @@ class EditPlan(Model):
     @property
     def duration_frames(self) -> int:
         return max((c.record_out for c in self.cuts), default=0)
+
+    @property
+    def tracks(self) -> list[tuple[TrackKind, int]]:
+        """Every (kind, index) track the cuts use, video first."""
+        return sorted({(c.kind, c.track) for c in self.cuts}, key=lambda t: (t[0] != "video", t[1]))
 
     def timecode(self, frame: int) -> str:
         """Timecode of a timeline frame counted from the start."""

@@ -13,11 +13,15 @@ from analysis.timebase import format_rate, frames_to_seconds, parse_rate
 from montage_bridge.console import err, out
 from montage_bridge.pipeline import run_auto
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
+from planner.brief import load_brief
+from planner.llm_config import load_llm_config
 
 
 def auto(
     footage_dir: Annotated[Path, typer.Argument(help="Folder of clips to cut.")],
-    music: Annotated[Path, typer.Option("--music", "-m", help="Music track to cut to.")],
+    music: Annotated[
+        Optional[Path], typer.Option("--music", "-m", help="Music track to cut to (or set music in the brief).")
+    ] = None,
     duration: Annotated[
         Optional[float],
         typer.Option("--duration", "-d", min=1.0, help="Target length in seconds (default: the music, at most 60 s)."),
@@ -37,8 +41,15 @@ def auto(
     resolve: Annotated[
         bool, typer.Option("--resolve", help="Also build the timeline in the running DaVinci Resolve (Studio).")
     ] = False,
+    brief: Annotated[Optional[Path], typer.Option("--brief", "-b", help="Brief file (.toml or .json).")] = None,
+    style: Annotated[
+        Optional[str], typer.Option("--style", "-s", help="Style name (dynamic, cinematic, ...) or .toml file.")
+    ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Plan with an OpenAI-compatible LLM (MONTAGE_LLM_* settings).")
+    ] = False,
 ) -> None:
-    """Cut the footage to the music's beats and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
+    """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
@@ -49,6 +60,8 @@ def auto(
         timeline_rate = parse_rate(rate) if rate else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rate") from exc
+    the_brief = load_brief(brief) if brief else None
+    llm_config = load_llm_config() if llm else None
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -73,24 +86,30 @@ def auto(
             name=name,
             skip_unreadable=skip_unreadable,
             progress=report,
+            brief=the_brief,
+            style=style,
+            llm=llm_config,
         )
     plan = result.plan
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}")
-    table = Table(title=f"{plan.name} — {format_rate(plan.rate)} fps, starts {plan.start_timecode}")
+    table = Table(
+        title=f"{plan.name} — {format_rate(plan.rate)} fps, starts {plan.start_timecode}, "
+        f"{plan.style or 'default'} style, {plan.planner}"
+    )
     table.add_column("clips used", justify="right")
     table.add_column("cuts", justify="right")
     table.add_column("duration", justify="right")
     table.add_column("cuts on beat", justify="right")
     table.add_column("tempo", justify="right")
     seconds = float(frames_to_seconds(plan.duration_frames, plan.rate))
-    assert result.analysis.music is not None
+    music_info = result.analysis.music
     table.add_row(
         f"{len({c.clip_id for c in plan.cuts})}/{len(result.analysis.clips)}",
-        str(len(plan.cuts)),
+        str(sum(1 for c in plan.cuts if c.kind == "video")),
         f"{seconds:.2f} s ({plan.duration_frames} fr)",
-        f"{result.cuts_on_beat}/{result.cut_points}",
-        f"{result.analysis.music.beat_grid.tempo_bpm:.2f} BPM",
+        f"{result.cuts_on_beat}/{result.cut_points}" if music_info else "—",
+        f"{music_info.beat_grid.tempo_bpm:.2f} BPM" if music_info else "—",
     )
     out.print(table)
     for path in result.files:

@@ -1,0 +1,90 @@
+"""`montage-bridge plan`: analysis JSON + brief → edit plan JSON (heuristic or LLM)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from analysis.beats import analyze_music
+from analysis.timebase import format_rate, frames_to_seconds
+from montage_bridge.console import err, out
+from planner.brief import Brief, brief_from_mapping, load_brief
+from planner.llm_config import load_llm_config
+from planner.make_plan import make_plan
+from planner.plan_io import load_analysis, write_plan
+
+
+def brief_with_flags(brief_file: Optional[Path], **flags: object) -> Brief:
+    """The brief file's fields (if any), overridden by the flags the user gave."""
+    base = load_brief(brief_file).model_dump(exclude_unset=True) if brief_file else {}
+    given = {k: v for k, v in flags.items() if v not in (None, [], ())}
+    return brief_from_mapping({**base, **given}, str(brief_file) if brief_file else "command line")
+
+
+def plan(
+    analysis_file: Annotated[Path, typer.Argument(help="Analysis JSON (an AnalysisResult).")],
+    brief: Annotated[Optional[Path], typer.Option("--brief", "-b", help="Brief file (.toml or .json).")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Plan JSON to write (default: ANALYSIS.plan.json).")
+    ] = None,
+    style: Annotated[Optional[str], typer.Option("--style", "-s", help="Style name or .toml file.")] = None,
+    mode: Annotated[Optional[str], typer.Option("--mode", help="music_montage, talking_head or highlights.")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", "-d", help="Target length in seconds.")] = None,
+    aspect: Annotated[Optional[str], typer.Option("--aspect", help="16:9, 9:16 or 1:1.")] = None,
+    pace: Annotated[Optional[str], typer.Option("--pace", help="slow, normal, fast or a factor like 1.5.")] = None,
+    must_include: Annotated[
+        Optional[list[str]], typer.Option("--must-include", help="Clip id that must appear (repeatable).")
+    ] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Timeline name.")] = None,
+    music: Annotated[
+        Optional[Path], typer.Option("--music", "-m", help="Music to cut to, when the analysis has none.")
+    ] = None,
+    llm: Annotated[
+        bool, typer.Option("--llm", help="Plan with an OpenAI-compatible LLM (falls back on failure).")
+    ] = False,
+    llm_config: Annotated[
+        Optional[Path], typer.Option("--llm-config", help="TOML/JSON file with an [llm] table.")
+    ] = None,
+    llm_model: Annotated[Optional[str], typer.Option("--llm-model", help="Model name (overrides config/env).")] = None,
+    llm_base_url: Annotated[
+        Optional[str],
+        typer.Option("--llm-base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1."),
+    ] = None,
+) -> None:
+    """Make an edit plan from an analysis and a brief, and write it as JSON."""
+    the_brief = brief_with_flags(
+        brief,
+        mode=mode,
+        target_duration_seconds=duration,
+        aspect=aspect,
+        pace=pace,
+        must_include=must_include,
+        name=name,
+        style=style,
+        music=music,
+    )
+    analysis = load_analysis(analysis_file)
+    if the_brief.music is not None and (analysis.music is None or music is not None):
+        # The brief names music the analysis has not seen (or the flag replaces it): analyze it now.
+        analysis = analysis.model_copy(update={"music": analyze_music(the_brief.music)})
+    config = load_llm_config(llm_config, model=llm_model, base_url=llm_base_url) if llm else None
+    result = make_plan(analysis, the_brief, the_brief.style, llm=config)
+    target = output or analysis_file.with_name(analysis_file.name.removesuffix(".json") + ".plan.json")
+    write_plan(result, target)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    table = Table(title=f"{result.name} — {format_rate(result.rate)} fps, {result.aspect}, style {result.style}")
+    for column in ("planner", "cuts", "clips used", "duration"):
+        table.add_column(column, justify="right")
+    seconds = float(frames_to_seconds(result.duration_frames, result.rate))
+    table.add_row(
+        result.planner,
+        str(sum(1 for c in result.cuts if c.kind == "video")),
+        f"{len({c.clip_id for c in result.cuts})}/{len(analysis.clips)}",
+        f"{seconds:.2f} s ({result.duration_frames} fr)",
+    )
+    out.print(table)
+    out.print(f"wrote {target}")
