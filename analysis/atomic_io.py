@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import IO
 
 
-def _umask() -> int:
-    current = os.umask(0)
+def _read_umask() -> int:
+    # Reading the umask means setting it; do it once, at import, before any worker threads exist,
+    # so no other thread ever creates a file while the process umask is briefly 0.
+    current = os.umask(0o022)
     os.umask(current)
     return current
+
+
+_UMASK = _read_umask()
 
 
 @contextlib.contextmanager
@@ -27,7 +32,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w", encoding: str |
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would have.
-        os.chmod(tmp_name, 0o666 & ~_umask())
+        os.chmod(tmp_name, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
