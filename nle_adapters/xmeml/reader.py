@@ -117,11 +117,12 @@ class _Reader:
         start = start or 0
         duration = _int(file_el, "duration")
         available = time_range(start, duration, rate) if duration is not None and duration > 0 else None
-        meta = {META: {"rate": format_rate(rate), "xmeml_file_id": file_el.get("id")}}
-        if drop is not None:
-            meta[META]["drop_frame"] = drop
+        # Only what a writer needs: building OTIO metadata is the reader's main cost on big files.
+        meta = {META: {"rate": format_rate(rate)}}
+        if drop:
+            meta[META]["drop_frame"] = True
         width = _int(file_el, "media/video/samplecharacteristics/width")
-        if width:
+        if width and width != 1920:
             meta[META]["width"] = width
             meta[META]["height"] = _int(file_el, "media/video/samplecharacteristics/height")
         path = _text(file_el, "pathurl")
@@ -256,8 +257,6 @@ class _Reader:
             source_range=time_range(media_start + source_in, duration, media_rate, rate),
         )
         meta: dict = {"source_rate": format_rate(media_rate)}
-        if el.get("id"):
-            meta["xmeml_id"] = el.get("id")
         links = [_text(link, "linkclipref") for link in el.findall("link")]
         links = [link for link in links if link and link != el.get("id")]
         if links:
