@@ -52,7 +52,8 @@ def build_timeline() -> otio.schema.Timeline:
                     ),
                 ),
                 source_range=otio.opentime.TimeRange(
-                    otio.opentime.RationalTime(90100 + (i * 7) % 5000, RATE), otio.opentime.RationalTime(24 + i % 13, RATE)
+                    otio.opentime.RationalTime(90100 + (i * 7) % 5000, RATE),
+                    otio.opentime.RationalTime(24 + i % 13, RATE),
                 ),
             )
             if i and i % 50 == 0 and kind == "Video":
