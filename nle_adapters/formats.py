@@ -20,7 +20,9 @@ class TimelineFormat:
 
 FORMATS: dict[str, TimelineFormat] = {
     "otio": TimelineFormat("otio", ".otio", "otio_json", "OpenTimelineIO JSON"),
-    "fcpxml": TimelineFormat("fcpxml", ".fcpxml", "fcpx_xml", "Final Cut Pro X XML (Resolve, FCP)"),
+    "fcpxml": TimelineFormat(
+        "fcpxml", ".fcpxml", "mb_fcpxml", "Final Cut Pro X XML (Resolve, FCP)", write_options={"version": "1.10"}
+    ),
     "xml": TimelineFormat("xml", ".xml", "mb_xmeml", "Final Cut Pro 7 XML / xmeml (Premiere, Resolve)"),
     "edl": TimelineFormat("edl", ".edl", "mb_cmx3600", "CMX 3600 EDL"),
 }

@@ -37,6 +37,8 @@ def parse_xml(data: bytes | str, source: str = "<string>") -> ET.Element:
             f"refused unsafe XML ({exc.__class__.__name__}): entity declarations and external "
             "references are not allowed",
         ) from exc
+    except LookupError as exc:  # <?xml encoding="…"?> names a codec Python does not know
+        raise TimelineParseError(source, f"unknown text encoding in the XML declaration ({exc})") from exc
     except ET.ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         raise TimelineParseError(

@@ -13,9 +13,9 @@ import pytest
 from analysis.timebase import parse_rate, rate_from_float, timecode_to_frames
 from tests.conftest import run_cli
 
-# The formats `auto` writes and reads back here. FCPXML joins once our own adapter lands (issue 3):
-# the upstream writer cannot write 24000/1001 at all.
-FORMATS = ("otio", "xml", "edl")
+# The formats `auto` writes and reads back here (FCPXML through our own adapter: the upstream
+# writer cannot write 24000/1001 at all).
+FORMATS = ("otio", "fcpxml", "xml", "edl")
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,22 @@ def test_every_file_reads_back_with_the_same_clip_count(auto_run) -> None:
             kwargs["rate"] = float(kwargs["rate"])
         back = otio.adapters.read_from_file(str(out / f"Demo.{fmt}"), **kwargs)
         assert len(list(back.video_tracks()[0].find_clips())) == count, fmt
+
+
+def test_fcpxml_is_dtd_valid_and_frame_exact(auto_run) -> None:
+    from nle_adapters.fcpxml.dtd import validate
+    from tests.conftest import TEST_DATA
+    from tests.interchange.timelines import Features, assert_same_timeline
+
+    out, _ = auto_run
+    text = (out / "Demo.fcpxml").read_text()
+    assert '<fcpxml version="1.10">' in text
+    assert validate(text, TEST_DATA / "fcpxml" / "dtd") == []
+    reference = otio.adapters.read_from_file(str(out / "Demo.otio"))
+    # FCPXML markers have no colours; everything else must come back frame for frame.
+    assert_same_timeline(
+        reference, otio.adapters.read_from_file(str(out / "Demo.fcpxml")), Features(marker_colors=False)
+    )
 
 
 def _one_error_line(proc) -> str:

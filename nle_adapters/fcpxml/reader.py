@@ -1,0 +1,803 @@
+"""FCPXML 1.8–1.13 → OTIO timelines, frame-exact.
+
+What becomes what (docs: DESIGN.md "Interchange formats"):
+
+- Documents: ``library › event › project``, ``event › project``, a bare ``project``, or (when
+  there is no project at all) standalone clip exports: each top-level clip becomes a timeline
+  holding that clip. One project → a ``Timeline``; several → a ``SerializableCollection``.
+  ``.fcpxmld`` bundles are folders holding ``Info.fcpxml``.
+- Sequence: ``format@frameDuration`` → the exact rate (``metadata.montage_bridge.rate`` =
+  "24000/1001"), ``tcStart`` → ``global_start_time``, ``tcFormat="DF"`` → ``drop_frame``.
+- Storylines: the primary spine is V1 (A1 when it holds only audio-only media; left out when it
+  holds only gaps and something is connected to it). Connected clips and secondary storylines
+  become tracks by lane: lane n > 0 → V(n+1), lane -n → An. Two items overlapping on one lane
+  (FCP nests connected clips, lanes are per parent) go to an extra track of that lane.
+- Items: ``asset-clip``/``video``/``audio`` → Clip with an ExternalReference (``asset@src`` ≤ 1.8,
+  ``media-rep@src`` ≥ 1.9; available range = asset start/duration at the asset's rate);
+  ``gap`` → Gap; ``transition`` → Transition (in/out offsets around the cut); ``title`` and
+  effect ``video`` → Clip with a GeneratorReference; ``clip``/``sync-clip`` holding one media
+  item → Clip of that media (the sync-clip's other sources listed in metadata), otherwise a nested
+  Stack; ``ref-clip`` → nested Stack of the compound clip's own sequence; ``mc-clip`` → Clip of the
+  active video angle (all angles in metadata); ``audition`` → its active (first) pick.
+  ``enabled="0"`` → ``enabled=False``. Markers and chapter markers → Markers in the clip's own
+  (media) time; keywords and notes → ``metadata.fcpxml``.
+- Time: record positions are timeline frames; a clip's source start is media frames at the media
+  rate, its duration timeline frames (docs/time.md). Times off the frame grid round half up.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.parsers.expat
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import opentimelineio as otio
+
+from analysis.timebase import format_rate, frames_to_timecode, supports_drop_frame
+from nle_adapters.errors import TimelineParseError
+from nle_adapters.fcpxml.common import FCPXML_META, META
+from nle_adapters.fcpxml.time import FcpxmlTimeError, parse_time, rate_from_frame_duration, to_frames
+from nle_adapters.xml_safety import parse_xml
+
+MEDIA_TAGS = {"asset-clip", "video", "audio"}
+CONTAINER_TAGS = {"clip", "sync-clip"}
+STORY_TAGS = MEDIA_TAGS | CONTAINER_TAGS | {"title", "mc-clip", "ref-clip", "audition", "gap"}
+ANCHOR_TAGS = STORY_TAGS - {"gap"} | {"spine"}
+MAX_NESTING = 32
+_VERSION_RE = re.compile(r"^1\.(\d+)$")
+
+
+@dataclass
+class _Asset:
+    id: str
+    name: str
+    url: str | None
+    start: Fraction
+    duration: Fraction | None
+    rate: Fraction | None
+    has_video: bool
+    has_audio: bool
+
+
+@dataclass
+class _Entry:
+    """An item or transition placed on the timeline, times in absolute sequence seconds."""
+
+    start: Fraction
+    end: Fraction
+    item: otio.core.Composable
+    # For clips: where the OTIO source range starts (seconds in the item's own coordinate) and
+    # the rate its source range is counted in (media rate for media clips).
+    source_start: Fraction = Fraction(0)
+    source_rate: Fraction | None = None
+    # metadata["fcpxml"] for the item, set once when the item is placed (OTIO metadata writes are slow)
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class _Run:
+    lane: int
+    entries: list[_Entry] = field(default_factory=list)
+
+
+class _Document:
+    """The parsed document plus what is needed to name the line of a bad element."""
+
+    def __init__(self, data: bytes, source: str, base_url: str | None) -> None:
+        self.data = data
+        self.source = source
+        self.base_url = base_url
+        self.root = parse_xml(data, source)
+        self._index: dict[int, int] | None = None
+
+    def line_of(self, element) -> int | None:
+        """Line of ``element`` (found on demand: only error paths pay for it)."""
+        if self._index is None:
+            self._index = {id(e): i for i, e in enumerate(self.root.iter())}
+        target = self._index.get(id(element))
+        if target is None:
+            return None
+        counter = {"n": -1, "line": None}
+        parser = xml.parsers.expat.ParserCreate()
+
+        def start(_name, _attrs):
+            counter["n"] += 1
+            if counter["n"] == target:
+                counter["line"] = parser.CurrentLineNumber
+                raise StopIteration
+
+        parser.StartElementHandler = start
+        try:
+            parser.Parse(self.data, True)
+        except (StopIteration, xml.parsers.expat.ExpatError):
+            pass
+        return counter["line"]
+
+    def fail(self, element, problem: str, hint: str = "") -> TimelineParseError:
+        return TimelineParseError(self.source, problem, line=self.line_of(element), hint=hint)
+
+
+class _Reader:
+    def __init__(self, doc: _Document) -> None:
+        self.doc = doc
+        self.version = "1.8"
+        self.formats: dict[str, tuple[Fraction | None, int | None, int | None]] = {}
+        self.assets: dict[str, _Asset] = {}
+        self.effects: dict[str, tuple[str, str]] = {}
+        self.media: dict[str, object] = {}
+        self.rate = Fraction(24)
+        self._depth = 0
+        self._ranges: dict[tuple[str, Fraction], tuple[int, int]] = {}
+
+    # ---- attributes --------------------------------------------------------------------------
+
+    def time(self, element, name: str, default: Fraction | None = None) -> Fraction:
+        text = element.get(name)
+        if text is None:
+            if default is None:
+                raise self.doc.fail(element, f"<{element.tag}> has no {name} attribute")
+            return default
+        try:
+            return parse_time(text)
+        except FcpxmlTimeError as exc:
+            raise self.doc.fail(element, f"<{element.tag} {name}=…>: {exc}") from exc
+
+    def lane(self, element) -> int:
+        text = element.get("lane", "0")
+        try:
+            return int(text)
+        except ValueError as exc:
+            raise self.doc.fail(element, f"<{element.tag}> lane {text!r} is not a whole number") from exc
+
+    # ---- resources ---------------------------------------------------------------------------
+
+    def read_resources(self) -> None:
+        resources = self.doc.root.find("resources")
+        if resources is None:
+            return
+        for element in resources:
+            rid = element.get("id")
+            if element.tag == "format" and rid:
+                rate = None
+                if element.get("frameDuration"):
+                    try:
+                        rate = rate_from_frame_duration(element.get("frameDuration"))
+                    except FcpxmlTimeError as exc:
+                        raise self.doc.fail(element, f"format {rid}: {exc}") from exc
+                width = int(element.get("width")) if (element.get("width") or "").isdigit() else None
+                height = int(element.get("height")) if (element.get("height") or "").isdigit() else None
+                self.formats[rid] = (rate, width, height)
+            elif element.tag == "effect" and rid:
+                self.effects[rid] = (element.get("name") or "", element.get("uid") or "")
+            elif element.tag == "media" and rid:
+                self.media[rid] = element
+        for element in resources.iter("asset"):
+            rid = element.get("id")
+            if not rid:
+                raise self.doc.fail(element, "<asset> has no id")
+            src = element.get("src")
+            if src is None:
+                reps = element.findall("media-rep")
+                original = [r for r in reps if r.get("kind", "original-media") == "original-media"]
+                chosen = (original or reps or [None])[0]
+                src = chosen.get("src") if chosen is not None else None
+            fmt = self.formats.get(element.get("format") or "")
+            has_video = element.get("hasVideo") == "1"
+            self.assets[rid] = _Asset(
+                id=rid,
+                name=element.get("name") or rid,
+                url=self._url(src),
+                start=self.time(element, "start", Fraction(0)),
+                duration=self.time(element, "duration") if element.get("duration") else None,
+                rate=fmt[0] if fmt else None,
+                has_video=has_video,
+                has_audio=element.get("hasAudio") == "1",
+            )
+
+    def _url(self, src: str | None) -> str | None:
+        if not src:
+            return None
+        if urlparse(src).scheme or not self.doc.base_url:
+            return src
+        return urljoin(self.doc.base_url, src)
+
+    # ---- documents ---------------------------------------------------------------------------
+
+    def read(self):
+        root = self.doc.root
+        if root.tag != "fcpxml":
+            raise self.doc.fail(root, f"not an FCPXML document (root element is <{root.tag}>, expected <fcpxml>)")
+        version = root.get("version") or ""
+        if not _VERSION_RE.match(version):
+            raise self.doc.fail(root, f"unsupported FCPXML version {version!r}", hint="expected 1.8 to 1.13")
+        self.version = version
+        self.read_resources()
+        projects: list[tuple[object, str | None]] = []
+        clips: list[tuple[object, str | None]] = []
+        containers = [(root, None)]
+        for library in root.findall("library"):
+            containers.extend((e, e.get("name")) for e in library.findall("event"))
+        containers.extend((e, e.get("name")) for e in root.findall("event"))
+        for container, event in containers:
+            for child in container:
+                if child.tag == "project":
+                    projects.append((child, event))
+                elif child.tag in STORY_TAGS - {"gap"}:
+                    clips.append((child, event))
+        timelines = [self.project(p, event) for p, event in projects]
+        if not projects:
+            timelines = [self.standalone_clip(c, event) for c, event in clips]
+        if not timelines:
+            raise self.doc.fail(root, "the document holds no project and no clip", hint="export a project from FCP")
+        if len(timelines) == 1:
+            return timelines[0]
+        return otio.schema.SerializableCollection(name=self.doc.source, children=timelines)
+
+    def _rate_of_format(self, element, format_id: str | None) -> tuple[Fraction, int | None, int | None]:
+        fmt = self.formats.get(format_id or "")
+        if fmt is None or fmt[0] is None:
+            raise self.doc.fail(
+                element, f"<{element.tag}> refers to format {format_id!r}, which is missing or has no frameDuration"
+            )
+        return fmt  # type: ignore[return-value]
+
+    def project(self, project, event: str | None) -> otio.schema.Timeline:
+        sequence = project.find("sequence")
+        if sequence is None:
+            raise self.doc.fail(project, f"project {project.get('name')!r} has no <sequence>")
+        rate, width, height = self._rate_of_format(sequence, sequence.get("format"))
+        self.rate = rate
+        tc_start = self.time(sequence, "tcStart", Fraction(0))
+        drop = sequence.get("tcFormat") == "DF" and supports_drop_frame(rate)
+        spine = sequence.find("spine")
+        if spine is None:
+            raise self.doc.fail(sequence, "<sequence> has no <spine>")
+        runs = self.read_spine(spine, shift=Fraction(0), lane=0)
+        tracks = self.assemble(runs, tc_start, rate)
+        timeline = otio.schema.Timeline(name=project.get("name") or "")
+        timeline.tracks = tracks
+        start = to_frames(tc_start, rate)
+        timeline.global_start_time = otio.opentime.RationalTime(start, float(rate))
+        timeline.metadata[META] = {
+            "rate": format_rate(rate),
+            "start_timecode": frames_to_timecode(start, rate, drop),
+            "drop_frame": drop,
+            **({"width": width, "height": height} if width and height else {}),
+        }
+        timeline.metadata[FCPXML_META] = {"version": self.version, "event": event, "project": project.get("name")}
+        return timeline
+
+    def standalone_clip(self, element, event: str | None) -> otio.schema.Timeline:
+        """A clip exported on its own (no project): a timeline holding just that clip."""
+        rate = self._element_rate(element)
+        self.rate = rate
+        duration = self._duration(element)
+        start = self.time(element, "offset", Fraction(0))
+        runs = [_Run(0)]
+        self.place(element, start, start + duration, runs[0], runs, shift=Fraction(0), lane=0)
+        tracks = self.assemble(runs, start, rate)
+        timeline = otio.schema.Timeline(name=element.get("name") or "")
+        timeline.tracks = tracks
+        timeline.global_start_time = otio.opentime.RationalTime(0, float(rate))
+        timeline.metadata[META] = {
+            "rate": format_rate(rate),
+            "start_timecode": frames_to_timecode(0, rate),
+            "drop_frame": False,
+        }
+        timeline.metadata[FCPXML_META] = {"version": self.version, "event": event, "clip": element.get("name")}
+        return timeline
+
+    def _element_rate(self, element) -> Fraction:
+        if element.get("format") in self.formats and self.formats[element.get("format")][0]:
+            return self.formats[element.get("format")][0]  # type: ignore[return-value]
+        asset = self.assets.get(element.get("ref") or "")
+        if asset is not None and asset.rate:
+            return asset.rate
+        for rate, _, _ in self.formats.values():
+            if rate:
+                return rate
+        raise self.doc.fail(element, f"cannot tell the frame rate of <{element.tag}>: no format with frameDuration")
+
+    def _duration(self, element) -> Fraction:
+        if element.tag == "audition" and element.get("duration") is None:
+            picks = [c for c in element if c.tag in STORY_TAGS]
+            if not picks:
+                raise self.doc.fail(element, "<audition> holds no clip")
+            return self._duration(picks[0])
+        if element.get("duration") is None and element.tag == "asset-clip":
+            asset = self._asset(element)
+            if asset.duration is None:
+                raise self.doc.fail(element, "<asset-clip> has no duration and its asset has none either")
+            return asset.duration
+        value = self.time(element, "duration")
+        if value < 0:
+            raise self.doc.fail(element, f"<{element.tag}> has a negative duration")
+        return value
+
+    def _asset(self, element) -> _Asset:
+        asset = self.assets.get(element.get("ref") or "")
+        if asset is None:
+            raise self.doc.fail(
+                element, f"<{element.tag}> refers to asset {element.get('ref')!r}, which is not defined"
+            )
+        return asset
+
+    # ---- storylines --------------------------------------------------------------------------
+
+    def read_spine(self, spine, shift: Fraction, lane: int) -> list[_Run]:
+        """Items of ``spine`` (children offsets in its local time; timeline = local + ``shift``)."""
+        run = _Run(lane)
+        runs = [run]
+        cursor = self.time(spine, "start", Fraction(0)) if spine.get("start") else None
+        for child in spine:
+            if child.tag == "transition":
+                offset = self.time(child, "offset", cursor if cursor is not None else Fraction(0))
+                duration = self._duration(child)
+                transition = otio.schema.Transition(
+                    name=child.get("name") or "Transition",
+                    transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve
+                    if "dissolve" in (child.get("name") or "").lower() or not child.get("name")
+                    else otio.schema.TransitionTypes.Custom,
+                )
+                meta = {}
+                filt = child.find("filter-video")
+                if filt is not None and filt.get("ref") in self.effects:
+                    meta["effect_name"], meta["effect_uid"] = self.effects[filt.get("ref")]
+                markers = [m.get("value") for m in child if m.tag in ("marker", "chapter-marker")]
+                if markers:
+                    meta["markers"] = markers
+                run.entries.append(_Entry(offset + shift, offset + duration + shift, transition, meta=meta))
+                continue
+            if child.tag not in STORY_TAGS:
+                continue
+            offset = self.time(child, "offset", cursor if cursor is not None else Fraction(0))
+            duration = self._duration(child)
+            self.place(child, offset + shift, offset + duration + shift, run, runs, shift, lane)
+            cursor = offset + duration
+        return runs
+
+    def place(
+        self, element, start: Fraction, end: Fraction, run: _Run, runs: list[_Run], shift, lane, anchored: bool = True
+    ) -> None:
+        """Read one story element placed at [start, end) seconds into ``run``; its anchored items
+        become further runs (appended to ``runs``)."""
+        if element.tag == "audition":
+            picks = [c for c in element if c.tag in STORY_TAGS]
+            if not picks:
+                raise self.doc.fail(element, "<audition> holds no clip")
+            active = picks[0]
+            before = len(run.entries)
+            self.place(active, start, end, run, runs, shift, lane, anchored=False)
+            if len(run.entries) > before:
+                meta = run.entries[before].meta
+                meta["audition_alternates"] = [p.get("name") or p.tag for p in picks[1:]]
+            return
+        local_start = self.time(element, "start", self._default_start(element))
+        entry = self.item(element, start, end, local_start)
+        run.entries.append(entry)
+        if element.tag in CONTAINER_TAGS or not anchored:
+            return  # a compound/sync clip's own items belong to it (read by item())
+        # Anchored items: their offsets are in this element's local time.
+        child_shift = start - local_start
+        for child in element:
+            if child.tag not in ANCHOR_TAGS or child.get("lane") is None:
+                continue
+            child_lane = self.lane(child)
+            effective = child_lane if lane == 0 else lane + child_lane
+            if child.tag == "spine":
+                spine_shift = self.time(child, "offset", Fraction(0)) + child_shift
+                spine_shift -= self.time(child, "start", Fraction(0))
+                runs.extend(self.read_spine(child, spine_shift, effective))
+            else:
+                offset = self.time(child, "offset", Fraction(0))
+                child_run = _Run(effective)
+                runs.append(child_run)
+                child_start = offset + child_shift
+                self.place(child, child_start, child_start + self._duration(child), child_run, runs, shift, effective)
+
+    def _default_start(self, element) -> Fraction:
+        if element.tag in MEDIA_TAGS and element.get("ref") in self.assets:
+            return self.assets[element.get("ref")].start
+        return Fraction(0)
+
+    # ---- items -------------------------------------------------------------------------------
+
+    def item(self, element, start: Fraction, end: Fraction, local_start: Fraction) -> _Entry:
+        tag = element.tag
+        name = element.get("name") or ""
+        if tag == "gap":
+            item = otio.schema.Gap(name=name)
+            entry = _Entry(start, end, item, Fraction(0), None)
+            self._markers(element, entry, local_start)
+            return entry
+        if tag in MEDIA_TAGS and element.get("ref") in self.effects:
+            return self._generator(element, start, end, local_start, "fcpx_generator")
+        if tag == "title":
+            return self._generator(element, start, end, local_start, "fcpx_title")
+        if tag in MEDIA_TAGS:
+            entry = self._media_clip(element, element, start, end, local_start, name)
+        elif tag in CONTAINER_TAGS:
+            entry = self._container(element, start, end, local_start, name)
+        elif tag == "ref-clip":
+            entry = self._ref_clip(element, start, end, local_start, name)
+        elif tag == "mc-clip":
+            entry = self._mc_clip(element, start, end, local_start, name)
+        else:  # pragma: no cover - STORY_TAGS is exhaustive above
+            raise self.doc.fail(element, f"unexpected <{tag}>")
+        if element.get("enabled") == "0":
+            entry.item.enabled = False
+        meta = entry.meta
+        meta["element"] = tag
+        keywords = [k.get("value") for k in element.findall("keyword") if k.get("value")]
+        if keywords:
+            meta["keywords"] = keywords
+        note = element.findtext("note")
+        if note:
+            meta["note"] = note
+        for role in ("audioRole", "videoRole", "role"):
+            if element.get(role):
+                meta[role] = element.get(role)
+        conform = element.find("conform-rate")
+        if conform is not None and conform.get("srcFrameRate"):
+            meta["conform_rate"] = conform.get("srcFrameRate")
+        self._markers(element, entry, local_start)
+        return entry
+
+    def _reference(self, asset: _Asset, rate: Fraction) -> otio.core.MediaReference:
+        if not asset.url:
+            return otio.schema.MissingReference(name=asset.name, metadata={META: {"rate": format_rate(rate)}})
+        available = None
+        if asset.duration is not None:
+            key = (asset.id, rate)
+            if key not in self._ranges:
+                first = to_frames(asset.start, rate)
+                # Audio-accurate durations can end between frames: keep the whole frames only.
+                last = int((asset.start + asset.duration) * rate)
+                self._ranges[key] = (first, max(0, last - first))
+            first, count = self._ranges[key]
+            available = otio.opentime.TimeRange(
+                otio.opentime.RationalTime(first, float(rate)), otio.opentime.RationalTime(count, float(rate))
+            )
+        return otio.schema.ExternalReference(
+            target_url=asset.url, available_range=available, metadata={META: {"rate": format_rate(rate)}}
+        )
+
+    def _media_clip(self, element, media_element, start, end, media_in: Fraction, name: str) -> _Entry:
+        """A Clip of ``media_element``'s asset whose source starts at ``media_in`` (media seconds)."""
+        asset = self._asset(media_element)
+        rate = asset.rate or self._format_rate(media_element) or self.rate
+        clip = otio.schema.Clip(
+            name=name or asset.name,
+            media_reference=self._reference(asset, rate),
+            metadata={META: {"source_rate": format_rate(rate)}},
+        )
+        meta = {"asset": asset.name, "has_video": asset.has_video, "has_audio": asset.has_audio}
+        return _Entry(start, end, clip, media_in, rate, meta=meta)
+
+    def _format_rate(self, element) -> Fraction | None:
+        fmt = self.formats.get(element.get("format") or "")
+        return fmt[0] if fmt else None
+
+    def _generator(self, element, start, end, local_start, kind) -> _Entry:
+        effect_name, effect_uid = self.effects.get(element.get("ref") or "", ("", ""))
+        params = {"effect_name": effect_name, "effect_uid": effect_uid}
+        text = " ".join("".join(t.itertext()).strip() for t in element.findall("text")).strip()
+        if text:
+            params["text"] = text
+        clip = otio.schema.Clip(
+            name=element.get("name") or effect_name,
+            media_reference=otio.schema.GeneratorReference(name=effect_name, generator_kind=kind, parameters=params),
+        )
+        if element.get("enabled") == "0":
+            clip.enabled = False
+        entry = _Entry(start, end, clip, local_start, self.rate, meta={"element": element.tag})
+        self._markers(element, entry, local_start)
+        return entry
+
+    def _content(self, container) -> list:
+        return [c for c in container if c.get("lane") is None and (c.tag in STORY_TAGS or c.tag == "spine")]
+
+    def _resolve_media(self, element, local_t: Fraction, depth: int = 0):
+        """Follow single-item containers down to a media element: (element, media seconds) or None."""
+        if depth > MAX_NESTING:
+            raise self.doc.fail(element, "clips nested too deeply")
+        if element.tag in MEDIA_TAGS:
+            return (element, local_t) if element.get("ref") in self.assets else None
+        if element.tag in CONTAINER_TAGS or element.tag == "spine":
+            if element.tag == "spine":
+                items = [c for c in element if c.tag in STORY_TAGS]
+            else:
+                items = [c for c in self._content(element)]
+            if len(items) != 1:
+                return None
+            return self._resolve_child(items[0], local_t, depth)
+        if element.tag == "gap":
+            # FCP's detached-audio shape: clip › gap › audio (lane -1). A gap holding exactly one
+            # anchored media item stands for that item.
+            anchored = [c for c in element if c.get("lane") is not None and c.tag in ANCHOR_TAGS]
+            if len(anchored) != 1:
+                return None
+            return self._resolve_child(anchored[0], local_t, depth)
+        return None
+
+    def _resolve_child(self, child, parent_t: Fraction, depth: int):
+        offset = self.time(child, "offset", Fraction(0))
+        child_start = self.time(child, "start", self._default_start(child))
+        return self._resolve_media(child, child_start + (parent_t - offset), depth + 1)
+
+    def _container(self, element, start, end, local_start, name) -> _Entry:
+        resolved = self._resolve_media(element, local_start)
+        if resolved is not None:
+            media_element, media_in = resolved
+            entry = self._media_clip(element, media_element, start, end, media_in, name)
+            # Markers on the container are in its local time; shift them into media time.
+            entry.source_start = media_in
+            # Its connected items (a sync-clip's other sources, a compound's own audio) stay with it.
+            others = [c.get("name") or c.tag for c in element.iter() if c.get("lane") is not None]
+            if others:
+                key = "sync_sources" if element.tag == "sync-clip" else "connected"
+                entry.meta[key] = others
+            return entry
+        # Several items inside: a nested stack read like a sequence in the container's local time.
+        runs: list[_Run] = []
+        for child in self._content(element):
+            if child.tag == "spine":
+                runs.extend(self.read_spine(child, self.time(child, "offset", Fraction(0)), 0))
+            else:
+                run = _Run(0)
+                runs.append(run)
+                offset = self.time(child, "offset", Fraction(0))
+                self.place(child, offset, offset + self._duration(child), run, runs, Fraction(0), 0)
+        for child in element:
+            if child.get("lane") is not None and child.tag in ANCHOR_TAGS:
+                offset = self.time(child, "offset", Fraction(0))
+                if child.tag == "spine":
+                    runs.extend(
+                        self.read_spine(child, offset - self.time(child, "start", Fraction(0)), self.lane(child))
+                    )
+                else:
+                    run = _Run(self.lane(child))
+                    runs.append(run)
+                    self.place(child, offset, offset + self._duration(child), run, runs, Fraction(0), self.lane(child))
+        return self._stack_entry(element, runs, start, end, local_start, Fraction(0), name)
+
+    def _stack_entry(self, element, runs, start, end, local_start, origin, name) -> _Entry:
+        stack = self.assemble(runs, origin, self.rate)
+        stack.name = name
+        return _Entry(start, end, stack, local_start - origin, self.rate)
+
+    def _ref_clip(self, element, start, end, local_start, name) -> _Entry:
+        media = self.media.get(element.get("ref") or "")
+        if media is None:
+            raise self.doc.fail(element, f"<ref-clip> refers to media {element.get('ref')!r}, which is not defined")
+        sequence = media.find("sequence")
+        if sequence is None or sequence.find("spine") is None:
+            raise self.doc.fail(element, f"<ref-clip> media {element.get('ref')!r} holds no sequence")
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise self.doc.fail(element, "compound clips nested too deeply (or referring to themselves)")
+        outer_rate = self.rate
+        try:
+            # The compound clip's own sequence is counted at its own rate.
+            self.rate = self._format_rate(sequence) or outer_rate
+            origin = self.time(sequence, "tcStart", Fraction(0))
+            runs = self.read_spine(sequence.find("spine"), Fraction(0), 0)
+            entry = self._stack_entry(element, runs, start, end, local_start, origin, name or media.get("name") or "")
+        finally:
+            self._depth -= 1
+            self.rate = outer_rate
+        entry.meta.update({"media": media.get("name"), "ref": element.get("ref")})
+        return entry
+
+    def _mc_clip(self, element, start, end, local_start, name) -> _Entry:
+        media = self.media.get(element.get("ref") or "")
+        multicam = media.find("multicam") if media is not None else None
+        if multicam is None:
+            raise self.doc.fail(element, f"<mc-clip> refers to media {element.get('ref')!r}, which holds no multicam")
+        angles = multicam.findall("mc-angle")
+        video_angle = audio_angle = None
+        for source in element.findall("mc-source"):
+            enable = source.get("srcEnable", "all")
+            if enable in ("all", "video") and video_angle is None:
+                video_angle = source.get("angleID")
+            if enable in ("all", "audio") and audio_angle is None:
+                audio_angle = source.get("angleID")
+        angle = next((a for a in angles if a.get("angleID") == video_angle), angles[0] if angles else None)
+        meta = {
+            "multicam": media.get("name"),
+            "active_video_angle": angle.get("name") if angle is not None else None,
+            "active_audio_angle": next((a.get("name") for a in angles if a.get("angleID") == audio_angle), None),
+            "angles": [a.get("name") for a in angles],
+        }
+        resolved = None
+        if angle is not None:
+            for child in angle:
+                if child.tag not in STORY_TAGS:
+                    continue
+                offset = self.time(child, "offset", Fraction(0))
+                if offset <= local_start < offset + self._duration(child):
+                    child_start = self.time(child, "start", self._default_start(child))
+                    resolved = self._resolve_media(child, child_start + (local_start - offset))
+                    break
+        if resolved is None:
+            clip = otio.schema.Clip(name=name, media_reference=otio.schema.MissingReference(name=name))
+            entry = _Entry(start, end, clip, local_start, self.rate)
+        else:
+            entry = self._media_clip(element, resolved[0], start, end, resolved[1], name)
+        entry.meta.update(meta)
+        return entry
+
+    def _markers(self, element, entry: _Entry, local_start: Fraction) -> None:
+        rate = entry.source_rate or self.rate
+        item = entry.item
+        if not isinstance(item, otio.core.Item):
+            return
+        for child in element:
+            if child.tag not in ("marker", "chapter-marker"):
+                continue
+            at = self.time(child, "start")
+            length = self.time(child, "duration", Fraction(0))
+            # Marker times are in the element's local time; the OTIO source range may sit elsewhere.
+            where = entry.source_start + (at - local_start)
+            frames = to_frames(where, rate)
+            span = max(0, to_frames(where + length, rate) - frames)
+            if child.tag == "chapter-marker":
+                color = otio.schema.MarkerColor.ORANGE
+            elif child.get("completed") == "0":
+                color = otio.schema.MarkerColor.RED
+            elif child.get("completed") == "1":
+                color = otio.schema.MarkerColor.GREEN
+            else:
+                color = otio.schema.MarkerColor.BLUE
+            marker = otio.schema.Marker(
+                name=child.get("value") or "",
+                marked_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(frames, float(rate)), otio.opentime.RationalTime(span, float(rate))
+                ),
+                color=color,
+            )
+            fmeta = {"kind": child.tag}
+            if child.get("note"):
+                fmeta["note"] = child.get("note")
+            marker.metadata[FCPXML_META] = fmeta
+            item.markers.append(marker)
+
+    # ---- tracks ------------------------------------------------------------------------------
+
+    def assemble(self, runs: list[_Run], origin: Fraction, rate: Fraction) -> otio.schema.Stack:
+        """Lay runs out on tracks; ``origin`` = the time of frame 0 (the sequence's tcStart)."""
+        stack = otio.schema.Stack(name="tracks")
+        runs = [r for r in runs if r.entries]
+        primary = [r for r in runs if r.lane == 0]
+        others = [r for r in runs if r.lane != 0]
+        main_items = [e for r in primary for e in r.entries if not isinstance(e.item, otio.schema.Transition)]
+        only_gaps = all(isinstance(e.item, otio.schema.Gap) for e in main_items)
+        audio_only = (
+            bool(main_items)
+            and all(
+                isinstance(e.item, otio.schema.Gap)
+                or (
+                    isinstance(e.item, otio.schema.Clip)
+                    and e.meta.get("has_video") is False
+                    and e.meta.get("has_audio") is True
+                )
+                for e in main_items
+            )
+            and not only_gaps
+        )
+        video_groups: dict[int, list[_Run]] = {}
+        audio_groups: dict[int, list[_Run]] = {}
+        if primary and not (only_gaps and others):
+            (audio_groups if audio_only else video_groups)[0] = primary
+        for run in others:
+            if run.lane > 0:
+                video_groups.setdefault(run.lane, []).append(run)
+            else:
+                audio_groups.setdefault(-run.lane, []).append(run)
+        for kind, groups in ((otio.schema.TrackKind.Video, video_groups), (otio.schema.TrackKind.Audio, audio_groups)):
+            letter = "V" if kind == otio.schema.TrackKind.Video else "A"
+            for lane in sorted(groups):
+                for track in self._tracks_for_lane(groups[lane], origin, rate, kind):
+                    track.name = f"{letter}{len([t for t in stack if t.kind == kind]) + 1}"
+                    # Which FCP lane the track came from (0 = the primary storyline).
+                    track.metadata[FCPXML_META] = {"lane": lane if kind == otio.schema.TrackKind.Video else -lane}
+                    stack.append(track)
+        return stack
+
+    def _tracks_for_lane(self, runs: list[_Run], origin, rate, kind) -> list[otio.schema.Track]:
+        """One track per lane, more when items on the lane overlap."""
+        laid: list[tuple[int, int, list]] = []  # (first frame, end frame, [(start, end, entry)])
+        for run in runs:
+            frames = [(to_frames(e.start - origin, rate), to_frames(e.end - origin, rate), e) for e in run.entries]
+            items = [f for f in frames if not isinstance(f[2].item, otio.schema.Transition)]
+            if not items:
+                continue
+            laid.append((min(f[0] for f in items), max(f[1] for f in items), frames))
+        laid.sort(key=lambda x: x[0])
+        lanes: list[tuple[int, list]] = []  # (end frame, [laid runs])
+        for first, last, frames in laid:
+            for i, (end, members) in enumerate(lanes):
+                if first >= end:
+                    members.append(frames)
+                    lanes[i] = (last, members)
+                    break
+            else:
+                lanes.append((last, [frames]))
+        return [self._track(members, rate, kind) for _, members in lanes]
+
+    def _track(self, members: list[list], rate: Fraction, kind) -> otio.schema.Track:
+        track = otio.schema.Track(kind=kind)
+        cursor = 0
+        rt = otio.opentime.RationalTime
+        for frames in members:
+            for index, (first, last, entry) in enumerate(frames):
+                item = entry.item
+                if isinstance(item, otio.schema.Transition):
+                    # The cut is where the next item starts (or the previous one ends at a run's end).
+                    nxt = next(
+                        (f for f in frames[index + 1 :] if not isinstance(f[2].item, otio.schema.Transition)), None
+                    )
+                    cut = max(nxt[0], cursor) if nxt is not None else cursor
+                    item.in_offset = rt(max(0, cut - first), float(rate))
+                    item.out_offset = rt(max(0, last - cut), float(rate))
+                    if nxt is not None and nxt[0] > cursor:
+                        track.append(otio.schema.Gap(source_range=_range(0, nxt[0] - cursor, rate)))
+                        cursor = nxt[0]
+                    if entry.meta:
+                        item.metadata[FCPXML_META] = entry.meta
+                    track.append(item)
+                    continue
+                first = max(first, cursor)
+                if first > cursor:
+                    track.append(otio.schema.Gap(source_range=_range(0, first - cursor, rate)))
+                duration = max(0, last - first)
+                source_rate = entry.source_rate or rate
+                source_start = to_frames(entry.source_start, source_rate)
+                item.source_range = otio.opentime.TimeRange(
+                    rt(source_start, float(source_rate)), rt(duration, float(rate))
+                )
+                if entry.meta:
+                    item.metadata[FCPXML_META] = entry.meta
+                track.append(item)
+                cursor = first + duration
+        return track
+
+
+def _range(start: int, duration: int, rate: Fraction) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(
+        otio.opentime.RationalTime(start, float(rate)), otio.opentime.RationalTime(duration, float(rate))
+    )
+
+
+def read_fcpxml_string(text: str | bytes, source: str = "<string>", base_url: str | None = None):
+    """FCPXML text → ``Timeline`` (one project) or ``SerializableCollection`` (several).
+
+    Raises :class:`TimelineParseError` (file, line, problem) for anything that is not FCPXML.
+    """
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    doc = _Document(data, source, base_url)
+    try:
+        return _Reader(doc).read()
+    except TimelineParseError:
+        raise
+    except RecursionError as exc:
+        raise TimelineParseError(source, "the document is nested too deeply to be a timeline") from exc
+
+
+def read_fcpxml_file(path: str | Path):
+    """An ``.fcpxml`` file or ``.fcpxmld`` bundle (a folder holding ``Info.fcpxml``) → timeline(s)."""
+    path = Path(path)
+    target = path / "Info.fcpxml" if path.is_dir() else path
+    try:
+        data = target.read_bytes()
+    except OSError as exc:
+        hint = "an .fcpxmld bundle must hold Info.fcpxml" if path.is_dir() else ""
+        raise TimelineParseError(str(target), f"cannot read file ({exc.strerror or exc})", hint=hint) from exc
+    base = path if path.is_dir() else path.parent
+    return read_fcpxml_string(data, source=str(target), base_url=base.resolve().as_uri() + "/")
+
+
+__all__ = ["read_fcpxml_file", "read_fcpxml_string"]
