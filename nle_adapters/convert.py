@@ -94,7 +94,7 @@ def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.
     kwargs: dict = {}
     if fmt == "edl":
         kwargs = {"rate": rate, "source": str(path)}
-    elif fmt == "xml":
+    elif fmt in ("xml", "fcpxml"):
         kwargs = {"source": str(path)}
     try:
         result = otio.adapters.read_from_string(text, adapter_name=adapter, **kwargs)

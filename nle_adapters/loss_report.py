@@ -9,6 +9,7 @@ from __future__ import annotations
 import opentimelineio as otio
 from pydantic import BaseModel, Field
 
+from nle_adapters.fcpxml.losses import fcpxml_losses
 from nle_adapters.timeline_facts import clip_time, frames_at, timeline_time
 
 
@@ -127,7 +128,10 @@ def analyze_losses(
         )
         losses += _count(effects, "effects", "effects are not written")
     elif fmt == "fcpxml":
-        losses += _count(effects, "effects", "effects are not written")
+        # The FCPXML writer's own account (nle_adapters.fcpxml.losses), as "N × what" sentences.
+        for sentence in fcpxml_losses(timeline):
+            count, _, what = sentence.partition(" × ")
+            losses.append(LossItem(feature=what.split(" (")[0], count=int(count), detail=what))
     elif fmt == "resolve-otio":
         custom = [c for c in clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
         losses += _count(custom, "clip metadata", "Resolve drops custom clip metadata on import")
