@@ -79,7 +79,8 @@ def expected(kind: str, path: Path) -> dict:
         rate = rate_from_float(start["rate"]) if start.get("rate") else (rate_from_float(rates[0]) if rates else None)
         return {"rate": rate, "transitions": text.count('"Transition.'), "linked": text.count('"ExternalReference.')}
     root = ET.parse(path).getroot()
-    seq = next(root.iter("sequence"), None)
+    project = next(root.iter("project"), None)  # the timeline is the (first) project's sequence,
+    seq = project.find("sequence") if project is not None else next(root.iter("sequence"), None)  # not a compound's
     fmt = {f.get("id"): f for f in root.iter("format")}
     rate = None
     if seq is not None and seq.get("format") in fmt and fmt[seq.get("format")].get("frameDuration"):
@@ -173,7 +174,8 @@ Final Cut Pro, Premiere, Resolve, Avid, Hiero, auto-editor, EDL-X and OpenTimeli
 
 Ours: `mb_fcpxml`, `mb_xmeml`, `mb_cmx3600` (plugins in `nle_adapters/otio_plugins`) and core `otio_json`.
 Upstream: `fcpx_xml` 1.0.0, `fcp_xml` 1.0.0, `cmx_3600` 1.0.0 (given the right rate, strict parsing).
-Expected values come from the files (XML paths, event lines, JSON), never from a reader. "linked/clips":
+Expected values come from the files (XML paths, event lines, JSON), never from a reader; an upstream
+timeline has no exact rate, so its rate is read from `global_start_time` or else the first clip. "linked/clips":
 clips read with an `ExternalReference`, of all clips read. Rates are exact fractions (24000/1001, not 23.976).
 
 ## Summary
