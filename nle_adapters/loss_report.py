@@ -43,9 +43,7 @@ def _count(items: list, feature: str, detail: str) -> list[LossItem]:
     return [LossItem(feature=feature, count=len(items), detail=detail)] if items else []
 
 
-def analyze_losses(
-    timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None, xmeml_version: int = 4
-) -> list[LossItem]:
+def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None) -> list[LossItem]:
     """The losses of writing ``timeline`` as ``fmt`` (``edl``, ``xml``, ``fcpxml``, ``otio``, ``resolve-otio``)."""
     time = timeline_time(timeline)
     videos = _tracks(timeline, otio.schema.TrackKind.Video)

@@ -270,6 +270,7 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
             record_in = r_in - start
             if record_in > pos[0]:
                 track.append(otio.schema.Gap(source_range=time_range(0, record_in - pos[0], exact)))
+                pos[0] = record_in
             if is_transition and len(track) and event.transition_frames > 0:
                 track.append(
                     otio.schema.Transition(

@@ -96,7 +96,6 @@ class _Reader:
             file_id = file_el.get("id")
             if file_id and len(file_el) and file_id not in self.files:
                 self.files[file_id] = file_el
-        self.item_ids: dict[str, ET.Element] = {}
 
     def file_for(self, item: ET.Element) -> ET.Element | None:
         file_el = item.find("file")
@@ -118,18 +117,21 @@ class _Reader:
         duration = _int(file_el, "duration")
         available = time_range(start, duration, rate) if duration is not None and duration > 0 else None
         # Only what a writer needs: building OTIO metadata is the reader's main cost on big files.
-        meta = {META: {"rate": format_rate(rate)}}
+        # The exact media rate rides on the clip (``source_rate``); the reference only carries the
+        # exceptions a writer needs: drop-frame media TC and a non-HD frame size.
+        meta: dict = {}
         if drop:
-            meta[META]["drop_frame"] = True
+            meta["drop_frame"] = True
         width = _int(file_el, "media/video/samplecharacteristics/width")
         if width and width != 1920:
-            meta[META]["width"] = width
-            meta[META]["height"] = _int(file_el, "media/video/samplecharacteristics/height")
+            meta["width"] = width
+            meta["height"] = _int(file_el, "media/video/samplecharacteristics/height")
+        meta = {META: meta} if meta else {}
         path = _text(file_el, "pathurl")
         file_name = _text(file_el, "name", name) or name
         if path:
             ref: otio.core.MediaReference = otio.schema.ExternalReference(
-                target_url=path, available_range=available, metadata=meta
+                target_url=path, available_range=available, metadata=meta or None
             )
             ref.name = file_name
         elif file_el.find("mediaSource") is not None:
