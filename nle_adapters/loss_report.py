@@ -89,6 +89,16 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
                     detail="written with A3, A4… channel codes, which not every CMX 3600 reader accepts",
                 )
             )
+        to_black = []
+        for track in videos + audios:
+            items = list(track)
+            for i, item in enumerate(items):
+                if isinstance(item, otio.schema.Transition):
+                    before = items[i - 1] if i > 0 else None
+                    after = items[i + 1] if i + 1 < len(items) else None
+                    if not isinstance(before, otio.schema.Clip) or not isinstance(after, otio.schema.Clip):
+                        to_black.append(item)
+        losses += _count(to_black, "fades", "a dissolve from or to a gap (black) is written as a cut")
         non_dissolve = [t for t in transitions if t.transition_type != otio.schema.TransitionTypes.SMPTE_Dissolve]
         losses += _count(
             non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"
