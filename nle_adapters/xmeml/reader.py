@@ -258,12 +258,15 @@ class _Reader:
             media_reference=ref,
             source_range=time_range(media_start + source_in, duration, media_rate, rate),
         )
-        meta: dict = {"source_rate": format_rate(media_rate)}
+        # The media rate is stated only when it is not the sequence rate (metadata is costly to build;
+        # a same-rate clip's exact rate is recovered from its source range).
+        meta: dict = {} if media_rate == rate else {"source_rate": format_rate(media_rate)}
         links = [_text(link, "linkclipref") for link in el.findall("link")]
         links = [link for link in links if link and link != el.get("id")]
         if links:
             meta["links"] = links
-        clip.metadata[META] = meta
+        if meta:
+            clip.metadata[META] = meta
         if (_text(el, "enabled", "TRUE") or "TRUE").upper() == "FALSE":
             clip.enabled = False
         for marker_el in el.findall("marker"):
