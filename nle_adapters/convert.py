@@ -12,7 +12,7 @@ import copy
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import opentimelineio as otio
@@ -48,7 +48,6 @@ class ConvertOptions:
     edl_track: int | None = None
     xmeml_version: int = 4
     rate: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _read_text(path: Path) -> str:
@@ -94,7 +93,7 @@ def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.
     kwargs: dict = {}
     if fmt == "edl":
         kwargs = {"rate": rate, "source": str(path)}
-    elif fmt == "xml":
+    elif fmt in ("xml", "fcpxml"):
         kwargs = {"source": str(path)}
     try:
         result = otio.adapters.read_from_string(text, adapter_name=adapter, **kwargs)
@@ -195,7 +194,7 @@ def plan_file(
             path = base.with_name(base.name + extra + ext)
             files.append((path, text))
             outputs.append(str(path))
-        losses = analyze_losses(timeline, target, edl_track=options.edl_track, xmeml_version=options.xmeml_version)
+        losses = analyze_losses(timeline, target, edl_track=options.edl_track)
         meta = timeline.metadata.get("montage_bridge") or {}
         warnings = list(meta.get("warnings") or []) if hasattr(meta, "get") else []
         if warnings:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import opentimelineio as otio
 from pydantic import BaseModel, Field
 
+from nle_adapters.fcpxml.losses import fcpxml_losses
 from nle_adapters.timeline_facts import clip_time, frames_at, timeline_time
 
 
@@ -42,9 +43,7 @@ def _count(items: list, feature: str, detail: str) -> list[LossItem]:
     return [LossItem(feature=feature, count=len(items), detail=detail)] if items else []
 
 
-def analyze_losses(
-    timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None, xmeml_version: int = 4
-) -> list[LossItem]:
+def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None) -> list[LossItem]:
     """The losses of writing ``timeline`` as ``fmt`` (``edl``, ``xml``, ``fcpxml``, ``otio``, ``resolve-otio``)."""
     time = timeline_time(timeline)
     videos = _tracks(timeline, otio.schema.TrackKind.Video)
@@ -90,6 +89,16 @@ def analyze_losses(
                     detail="written with A3, A4… channel codes, which not every CMX 3600 reader accepts",
                 )
             )
+        to_black = []
+        for track in videos + audios:
+            items = list(track)
+            for i, item in enumerate(items):
+                if isinstance(item, otio.schema.Transition):
+                    before = items[i - 1] if i > 0 else None
+                    after = items[i + 1] if i + 1 < len(items) else None
+                    if not isinstance(before, otio.schema.Clip) or not isinstance(after, otio.schema.Clip):
+                        to_black.append(item)
+        losses += _count(to_black, "fades", "a dissolve from or to a gap (black) is written as a cut")
         non_dissolve = [t for t in transitions if t.transition_type != otio.schema.TransitionTypes.SMPTE_Dissolve]
         losses += _count(
             non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"
@@ -127,7 +136,10 @@ def analyze_losses(
         )
         losses += _count(effects, "effects", "effects are not written")
     elif fmt == "fcpxml":
-        losses += _count(effects, "effects", "effects are not written")
+        # The FCPXML writer's own account (nle_adapters.fcpxml.losses), as "N × what" sentences.
+        for sentence in fcpxml_losses(timeline):
+            count, _, what = sentence.partition(" × ")
+            losses.append(LossItem(feature=what.split(" (")[0], count=int(count), detail=what))
     elif fmt == "resolve-otio":
         custom = [c for c in clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
         losses += _count(custom, "clip metadata", "Resolve drops custom clip metadata on import")

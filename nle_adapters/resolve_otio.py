@@ -47,10 +47,12 @@ def to_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     for clip in shaped.find_clips():
         ct = clip_time(clip, time.rate)
         media_duration = ct.duration if ct.rate == time.rate else rescale_frames(ct.duration, time.rate, ct.rate)
-        clip.source_range = time_range(ct.source_in, media_duration, ct.rate)
-        clip.metadata.setdefault(META, {})
-        clip.metadata[META]["source_rate"] = format_rate(ct.rate)
-        clip.metadata[META]["record_frames"] = ct.duration
+        if ct.rate != time.rate or clip.source_range is None:
+            clip.source_range = time_range(ct.source_in, media_duration, ct.rate)
+            # The timeline-frame duration cannot be recovered exactly from media frames: keep it.
+            meta = dict(clip.metadata[META]) if META in clip.metadata else {}
+            meta.update(source_rate=format_rate(ct.rate), record_frames=ct.duration)
+            clip.metadata[META] = meta
         ref = clip.media_reference
         if isinstance(ref, otio.schema.ExternalReference):
             ref.target_url = url_to_path(ref.target_url)
@@ -72,8 +74,10 @@ def from_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
         if clip.source_range is None:
             continue
         rate = clip_time(clip, time.rate).rate
-        meta = clip.metadata.get(META, {})
-        recorded = meta.get("record_frames") if hasattr(meta, "get") else None
+        if rate == time.rate:
+            continue  # same rate: the media-rate duration is the timeline-rate duration
+        meta = clip.metadata[META] if len(clip.metadata) and META in clip.metadata else {}
+        recorded = meta["record_frames"] if "record_frames" in meta else None
         if recorded is None:
             media_frames = frames_at(clip.source_range.duration, rate)
             recorded = media_frames if rate == time.rate else rescale_frames(media_frames, rate, time.rate)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
@@ -30,26 +31,48 @@ def time_range(
     return otio.opentime.TimeRange(rt(start, rate), rt(duration, duration_rate or rate))
 
 
-def frames_at(time: otio.opentime.RationalTime, rate: Fraction) -> int:
-    """``time`` as an integer frame count at ``rate`` (nearest frame, half up)."""
-    if abs(time.rate - float(rate)) < 1e-9:
-        return (
-            int(Fraction(time.value).limit_denominator(1000) + Fraction(1, 2))
-            if time.value >= 0
-            else -int(-Fraction(time.value).limit_denominator(1000) + Fraction(1, 2))
-        )
-    if time.rate <= 0:
-        return 0
-    value = Fraction(time.value).limit_denominator(1000) / rate_from_float(time.rate) * rate
+@lru_cache(maxsize=256)
+def exact_rate(value: float) -> Fraction:
+    """Exact rate for an OTIO float rate (cached: timelines repeat a handful of rates)."""
+    return rate_from_float(value)
+
+
+@lru_cache(maxsize=256)
+def parse_rate_cached(text: str) -> Fraction:
+    """:func:`analysis.timebase.parse_rate` for metadata strings, cached."""
+    return parse_rate(text)
+
+
+def _round_half_up(value: Fraction) -> int:
     return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
 
 
-def _meta(obj: otio.core.SerializableObject) -> dict:
+def frames_at(time: otio.opentime.RationalTime, rate: Fraction) -> int:
+    """``time`` as an integer frame count at ``rate`` (nearest frame, half up)."""
+    value = time.value
+    as_float = rate.numerator / rate.denominator
+    if time.rate == as_float or abs(time.rate - as_float) < 1e-9:
+        whole = int(value)
+        if whole == value:
+            return whole  # the common case: already a whole frame at this rate
+        return _round_half_up(Fraction(value).limit_denominator(1000))
+    if time.rate <= 0:
+        return 0
+    return _round_half_up(Fraction(value).limit_denominator(1000) / exact_rate(time.rate) * rate)
+
+
+def _meta(obj: otio.core.SerializableObject):
+    """``obj.metadata["montage_bridge"]`` as a dict ({} when absent). Uses ``in`` rather than ``.get``:
+    OTIO's AnyDictionary ``.get`` raises and catches KeyError internally, which is slow."""
     try:
-        value = obj.metadata.get(META, {})
+        metadata = obj.metadata
     except AttributeError:
         return {}
-    return dict(value) if hasattr(value, "keys") else {}
+    # len() first: a membership miss on an AnyDictionary costs a C++ exception (~40 µs).
+    if not len(metadata) or META not in metadata:
+        return {}
+    value = metadata[META]
+    return value if hasattr(value, "keys") else {}
 
 
 @dataclass(frozen=True)
@@ -64,14 +87,14 @@ class TimelineTime:
 def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
     """The timeline's exact rate: our metadata, else the start time's rate, else the first item's."""
     meta = _meta(timeline)
-    if meta.get("rate"):
-        return parse_rate(str(meta["rate"]))
+    if "rate" in meta and meta["rate"]:
+        return parse_rate_cached(str(meta["rate"]))
     if timeline.global_start_time is not None and timeline.global_start_time.rate > 0:
-        return rate_from_float(timeline.global_start_time.rate)
+        return exact_rate(timeline.global_start_time.rate)
     for item in timeline.find_children():
         if isinstance(item, (otio.schema.Clip, otio.schema.Gap)) and item.source_range is not None:
             if item.source_range.duration.rate > 0:
-                return rate_from_float(item.source_range.duration.rate)
+                return exact_rate(item.source_range.duration.rate)
     return Fraction(24)
 
 
@@ -92,16 +115,16 @@ def timeline_time(timeline: otio.schema.Timeline) -> TimelineTime:
 def media_rate(clip: otio.schema.Clip, fallback: Fraction) -> Fraction:
     """The exact rate of ``clip``'s media: metadata first, then the source start's float rate."""
     meta = _meta(clip)
-    if meta.get("source_rate"):
-        return parse_rate(str(meta["source_rate"]))
+    if "source_rate" in meta and meta["source_rate"]:
+        return parse_rate_cached(str(meta["source_rate"]))
     ref = clip.media_reference
     ref_meta = _meta(ref) if ref is not None else {}
-    if ref_meta.get("rate"):
-        return parse_rate(str(ref_meta["rate"]))
+    if "rate" in ref_meta and ref_meta["rate"]:
+        return parse_rate_cached(str(ref_meta["rate"]))
     if clip.source_range is not None and clip.source_range.start_time.rate > 0:
-        return rate_from_float(clip.source_range.start_time.rate)
+        return exact_rate(clip.source_range.start_time.rate)
     if ref is not None and ref.available_range is not None and ref.available_range.start_time.rate > 0:
-        return rate_from_float(ref.available_range.start_time.rate)
+        return exact_rate(ref.available_range.start_time.rate)
     return fallback
 
 
@@ -122,15 +145,16 @@ def clip_time(clip: otio.schema.Clip, timeline_rate_: Fraction) -> ClipTime:
     rate = media_rate(clip, timeline_rate_)
     ref = clip.media_reference
     available = ref.available_range if ref is not None else None
+    source_range = clip.source_range
     media_start = (
         frames_at(available.start_time, rate) if available is not None and available.start_time.rate > 0 else None
     )
     media_frames = (
         frames_at(available.duration, rate) if available is not None and available.duration.rate > 0 else None
     )
-    if clip.source_range is not None:
-        source_in = frames_at(clip.source_range.start_time, rate)
-        duration = frames_at(clip.source_range.duration, timeline_rate_)
+    if source_range is not None:
+        source_in = frames_at(source_range.start_time, rate)
+        duration = frames_at(source_range.duration, timeline_rate_)
     elif available is not None:
         source_in = media_start or 0
         duration = frames_at(available.duration, timeline_rate_)
@@ -139,6 +163,7 @@ def clip_time(clip: otio.schema.Clip, timeline_rate_: Fraction) -> ClipTime:
     return ClipTime(source_in, duration, rate, media_start, media_frames)
 
 
+@lru_cache(maxsize=4096)
 def url_to_path(url: str) -> str:
     """A media ``target_url`` as a plain path: ``file:///a%20b`` → ``/a b``; bare paths pass through."""
     if url.startswith("file:"):

@@ -193,13 +193,13 @@ def _to_frames(tc: str, rate: Fraction, drop: bool | None, source: str, line: in
 
 
 def _media_reference(event: _Event, name: str) -> otio.core.MediaReference:
-    meta = {META: {"reel": event.reel}, "cmx_3600": {"reel": event.reel}}
+    # The reel lives on the clip's metadata; the reference stays bare (OTIO metadata is costly to build).
     if event.source_path:
         path = (
             event.source_path.replace("\\", "/") if re.match(r"^[A-Za-z]:\\", event.source_path) else event.source_path
         )
-        return otio.schema.ExternalReference(target_url=path, metadata=meta)
-    return otio.schema.MissingReference(name=event.source_file or name, metadata=meta)
+        return otio.schema.ExternalReference(target_url=path)
+    return otio.schema.MissingReference(name=event.source_file or name)
 
 
 class _TrackSet:
@@ -270,6 +270,7 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
             record_in = r_in - start
             if record_in > pos[0]:
                 track.append(otio.schema.Gap(source_range=time_range(0, record_in - pos[0], exact)))
+                pos[0] = record_in
             if is_transition and len(track) and event.transition_frames > 0:
                 track.append(
                     otio.schema.Transition(
@@ -308,11 +309,10 @@ def _clip(event: _Event, s_in: int, r_in: int, r_out: int, rate: Fraction, start
         name=name,
         media_reference=_media_reference(event, name),
         source_range=time_range(s_in, duration, rate),
-        metadata={
-            META: {"reel": event.reel, "event": event.number, "source_rate": format_rate(rate)},
-            "cmx_3600": {"reel": event.reel, "comments": list(event.comments)},
-        },
+        metadata={META: {"reel": event.reel, "source_rate": format_rate(rate)}},
     )
+    if event.comments:
+        clip.metadata["cmx_3600"] = {"comments": list(event.comments)}
     if event.speed is not None:
         scalar = event.speed / float(rate)
         if event.speed == 0:

@@ -23,7 +23,16 @@ import opentimelineio as otio
 from analysis.timebase import frames_to_timecode, rescale_frames
 from nle_adapters.edl.common import make_reel
 from nle_adapters.errors import UnsupportedFeature
-from nle_adapters.timeline_facts import META, TimelineTime, clip_time, frames_at, media_url, timeline_time, url_to_path
+from nle_adapters.timeline_facts import (
+    META,
+    ClipTime,
+    TimelineTime,
+    clip_time,
+    frames_at,
+    media_url,
+    timeline_time,
+    url_to_path,
+)
 
 _COLOR_NAMES = {
     otio.schema.MarkerColor.RED: "RED",
@@ -41,10 +50,14 @@ _COLOR_NAMES = {
 
 
 def _reel(clip: otio.schema.Clip) -> str:
+    metadata = clip.metadata
+    if not len(metadata):
+        metadata = {}
     for key in (META, "cmx_3600"):
-        meta = clip.metadata.get(key)
-        if hasattr(meta, "get") and meta.get("reel"):
-            return make_reel(str(meta["reel"]))
+        if key in metadata:
+            meta = metadata[key]
+            if hasattr(meta, "keys") and "reel" in meta and meta["reel"]:
+                return make_reel(str(meta["reel"]))
     url = media_url(clip)
     return make_reel(url_to_path(url) if url else clip.name or "AX")
 
@@ -79,9 +92,8 @@ class _Writer:
             f"{self.tc(s_in)} {self.tc(s_out)} {self.tc(r_in)} {self.tc(r_out)}"
         )
 
-    def source_frames(self, clip: otio.schema.Clip) -> tuple[int, int, float | None]:
+    def source_frames(self, clip: otio.schema.Clip, ct: ClipTime) -> tuple[int, int, float | None]:
         """Source in/out at the timeline rate (EDL sources share the record rate), and the speed."""
-        ct = clip_time(clip, self.time.rate)
         s_in = ct.source_in if ct.rate == self.time.rate else rescale_frames(ct.source_in, ct.rate, self.time.rate)
         speed = _speed(clip)
         if speed is None:
@@ -95,8 +107,7 @@ class _Writer:
         if url:
             self.lines.append(f"* FROM FILE: {url_to_path(url)}")
 
-    def markers(self, clip: otio.schema.Clip, s_in: int, r_in: int, ct_rate: Fraction) -> None:
-        ct = clip_time(clip, self.time.rate)
+    def markers(self, clip: otio.schema.Clip, ct: ClipTime, r_in: int) -> None:
         for marker in clip.markers:
             local = frames_at(marker.marked_range.start_time, ct.rate) - ct.source_in
             if ct.rate != self.time.rate:
@@ -117,7 +128,9 @@ class _Writer:
                 continue
             duration = frames_at(item.source_range.duration, rate) if item.source_range else 0
             if isinstance(item, otio.schema.Clip):
-                s_in, s_out, speed = self.source_frames(item)
+                ct = clip_time(item, rate)
+                reel = _reel(item)
+                s_in, s_out, speed = self.source_frames(item, ct)
                 r_in, r_out = start + position, start + position + duration
                 # An in-offset on the next transition ends this shot early: the dissolve starts there.
                 nxt = items[index + 1] if index + 1 < len(items) else None
@@ -139,13 +152,13 @@ class _Writer:
                         new=False,
                     )
                 else:
-                    self.event(_reel(item), channel, "C", s_in, s_out - cut_back, r_in, r_out - cut_back)
+                    self.event(reel, channel, "C", s_in, s_out - cut_back, r_in, r_out - cut_back)
                 if speed is not None:
                     fps = float(rate) * speed
-                    self.lines.append(f"M2   {_reel(item):<8}       {fps:05.1f}                {self.tc(s_in)}")
+                    self.lines.append(f"M2   {reel:<8}       {fps:05.1f}                {self.tc(s_in)}")
                 self.comments(item)
-                self.markers(item, s_in, r_in, rate)
-                previous = (_reel(item), s_out - cut_back)
+                self.markers(item, ct, r_in)
+                previous = (reel, s_out - cut_back)
             else:
                 previous = None
             pending = None

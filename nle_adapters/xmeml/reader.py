@@ -96,7 +96,6 @@ class _Reader:
             file_id = file_el.get("id")
             if file_id and len(file_el) and file_id not in self.files:
                 self.files[file_id] = file_el
-        self.item_ids: dict[str, ET.Element] = {}
 
     def file_for(self, item: ET.Element) -> ET.Element | None:
         file_el = item.find("file")
@@ -117,18 +116,22 @@ class _Reader:
         start = start or 0
         duration = _int(file_el, "duration")
         available = time_range(start, duration, rate) if duration is not None and duration > 0 else None
-        meta = {META: {"rate": format_rate(rate), "xmeml_file_id": file_el.get("id")}}
-        if drop is not None:
-            meta[META]["drop_frame"] = drop
+        # Only what a writer needs: building OTIO metadata is the reader's main cost on big files.
+        # The exact media rate rides on the clip (``source_rate``); the reference only carries the
+        # exceptions a writer needs: drop-frame media TC and a non-HD frame size.
+        meta: dict = {}
+        if drop:
+            meta["drop_frame"] = True
         width = _int(file_el, "media/video/samplecharacteristics/width")
-        if width:
-            meta[META]["width"] = width
-            meta[META]["height"] = _int(file_el, "media/video/samplecharacteristics/height")
+        if width and width != 1920:
+            meta["width"] = width
+            meta["height"] = _int(file_el, "media/video/samplecharacteristics/height")
+        meta = {META: meta} if meta else {}
         path = _text(file_el, "pathurl")
         file_name = _text(file_el, "name", name) or name
         if path:
             ref: otio.core.MediaReference = otio.schema.ExternalReference(
-                target_url=path, available_range=available, metadata=meta
+                target_url=path, available_range=available, metadata=meta or None
             )
             ref.name = file_name
         elif file_el.find("mediaSource") is not None:
@@ -255,14 +258,15 @@ class _Reader:
             media_reference=ref,
             source_range=time_range(media_start + source_in, duration, media_rate, rate),
         )
-        meta: dict = {"source_rate": format_rate(media_rate)}
-        if el.get("id"):
-            meta["xmeml_id"] = el.get("id")
+        # The media rate is stated only when it is not the sequence rate (metadata is costly to build;
+        # a same-rate clip's exact rate is recovered from its source range).
+        meta: dict = {} if media_rate == rate else {"source_rate": format_rate(media_rate)}
         links = [_text(link, "linkclipref") for link in el.findall("link")]
         links = [link for link in links if link and link != el.get("id")]
         if links:
             meta["links"] = links
-        clip.metadata[META] = meta
+        if meta:
+            clip.metadata[META] = meta
         if (_text(el, "enabled", "TRUE") or "TRUE").upper() == "FALSE":
             clip.enabled = False
         for marker_el in el.findall("marker"):

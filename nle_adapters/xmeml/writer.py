@@ -28,7 +28,7 @@ from urllib.parse import quote
 import opentimelineio as otio
 
 from analysis.timebase import frames_to_timecode, nominal_fps, rescale_frames, supports_drop_frame
-from nle_adapters.timeline_facts import META, clip_time, frames_at, media_url, timeline_time, url_to_path
+from nle_adapters.timeline_facts import ClipTime, _meta, clip_time, frames_at, media_url, timeline_time, url_to_path
 
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -83,12 +83,27 @@ class _Writer:
         self.file_counter = 0
         self.clip_ids: dict[int, str] = {}
         self.links: dict[int, list[tuple[int, str, int, int]]] = {}
+        self.keys: dict[int, str] = {}
+        self.times: dict[int, ClipTime] = {}
+
+    def clip_time(self, clip: otio.schema.Clip) -> ClipTime:
+        """``clip_time`` once per clip (ids and files need it before the clip itself is written)."""
+        ct = self.times.get(id(clip))
+        if ct is None:
+            ct = self.times[id(clip)] = clip_time(clip, self.time.rate)
+        return ct
 
     def media_key(self, clip: otio.schema.Clip) -> str:
+        key = self.keys.get(id(clip))
+        if key is None:
+            key = self.keys[id(clip)] = self._media_key(clip)
+        return key
+
+    def _media_key(self, clip: otio.schema.Clip) -> str:
         """One ``<file>`` per media location *and* start TC/rate: Premiere writes several ``<file>``s for
         one path when their timecodes differ, and merging them would move every clip's in point."""
         url = media_url(clip)
-        ct = clip_time(clip, self.time.rate)
+        ct = self.clip_time(clip)
         timing = f"@{ct.media_start}/{ct.rate}"
         if url:
             return "url:" + url + timing
@@ -165,7 +180,7 @@ class _Writer:
         if ct.media_frames is not None:
             _sub(el, "duration", ct.media_frames)
         media_start = ct.media_start or 0
-        ref_meta = ref.metadata.get(META, {}) if ref is not None else {}
+        ref_meta = _meta(ref) if ref is not None else {}
         drop = bool(
             ref_meta.get("drop_frame", supports_drop_frame(ct.rate) and self.time.drop_frame)
         ) and supports_drop_frame(ct.rate)
@@ -174,7 +189,7 @@ class _Writer:
         video = _sub(media, "video")
         chars = _sub(video, "samplecharacteristics")
         _rate_el(chars, ct.rate)
-        meta = self.timeline.metadata.get(META, {})
+        meta = _meta(self.timeline)
         _sub(chars, "width", ref_meta.get("width") or meta.get("width") or 1920)
         _sub(chars, "height", ref_meta.get("height") or meta.get("height") or 1080)
         audio = _sub(media, "audio")
@@ -192,7 +207,7 @@ class _Writer:
         track_index: int,
     ) -> None:
         rate = self.time.rate
-        ct = clip_time(clip, rate)
+        ct = self.clip_time(clip)
         el = _sub(parent, "clipitem", id=self.clip_id(clip))
         _sub(
             el,
@@ -234,9 +249,7 @@ class _Writer:
     def marker_el(self, parent: ET.Element, marker: otio.schema.Marker, local: int) -> None:
         el = _sub(parent, "marker")
         _sub(el, "name", marker.name)
-        comment = (
-            marker.metadata.get(META, {}).get("comment") if hasattr(marker.metadata.get(META, {}), "get") else None
-        )
+        comment = _meta(marker).get("comment")
         _sub(el, "comment", comment or "")
         duration = frames_at(marker.marked_range.duration, self.time.rate)
         _sub(el, "in", local)
@@ -312,7 +325,7 @@ class _Writer:
         fmt = _sub(video, "format")
         chars = _sub(fmt, "samplecharacteristics")
         _rate_el(chars, rate)
-        meta = self.timeline.metadata.get(META, {})
+        meta = _meta(self.timeline)
         _sub(chars, "width", meta.get("width") or 1920)
         _sub(chars, "height", meta.get("height") or 1080)
         _sub(chars, "anamorphic", "FALSE")

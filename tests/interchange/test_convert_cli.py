@@ -153,3 +153,17 @@ def test_every_shared_corpus_timeline_converts_to_each_of_our_formats(shared_cor
             reports = convert(path, out, ConvertOptions(to=target))
             for report in reports:
                 assert all(Path(o).stat().st_size > 0 for o in report.outputs)
+
+
+def test_xmeml_to_fcpxml_version_and_back(tmp_path: Path) -> None:
+    src = TEST_DATA / "fcp7xml" / "otio-fcp-adapter__premiere_enable_property.xml"
+    result = run_cli("convert", str(src), str(tmp_path / "cut.fcpxml"), "--fcpxml-version", "1.11", "--json")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "cut.fcpxml").read_text()
+    assert '<fcpxml version="1.11">' in text
+    back = run_cli("convert", str(tmp_path / "cut.fcpxml"), str(tmp_path / "again.xml"), "--json")
+    assert back.returncode == 0, back.stderr
+    assert json.loads(back.stdout)[0]["format"] == "fcpxml"
+    original = read_xmeml(src.read_bytes())
+    again = read_xmeml((tmp_path / "again.xml").read_bytes())
+    assert len(list(again.find_clips())) == len(list(original.find_clips()))

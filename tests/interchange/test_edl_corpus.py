@@ -165,3 +165,33 @@ def test_writer_never_mutates_and_is_repeatable() -> None:
     assert timeline.to_json_string() == before
     assert write_edl(timeline) == first
     assert "FCM: NON-DROP FRAME" in first
+
+
+def test_black_events_become_gaps_and_fades_are_reported() -> None:
+    text = "\n".join(
+        [
+            "TITLE: fade",
+            "FCM: NON-DROP FRAME",
+            "001  BL       V     C        00:00:00:00 00:00:00:00 01:00:00:00 01:00:00:00",
+            "001  A001C003 V     D    012 01:00:10:00 01:00:12:00 01:00:00:00 01:00:02:00",
+            "* FROM CLIP NAME:  A001C003.mov",
+        ]
+    )
+    timeline = read_edl(text, rate="25")
+    assert frames_at(timeline.global_start_time, Fraction(25)) == 90000
+    clips = list(timeline.find_clips())
+    assert len(clips) == 1 and frames_at(clips[0].source_range.duration, Fraction(25)) == 50
+    from nle_adapters.loss_report import analyze_losses
+
+    gap = otio.schema.Gap(
+        source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(10, 25))
+    )
+    track = timeline.tracks[0]
+    track.insert(0, gap)
+    track.insert(
+        1,
+        otio.schema.Transition(
+            in_offset=otio.opentime.RationalTime(0, 25), out_offset=otio.opentime.RationalTime(12, 25)
+        ),
+    )
+    assert "fades" in {item.feature for item in analyze_losses(timeline, "edl")}

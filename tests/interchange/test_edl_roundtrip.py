@@ -106,3 +106,26 @@ def test_what_an_edl_cannot_hold_is_in_the_loss_report(timeline: otio.schema.Tim
     for n in range(1, len(timeline.video_tracks()) + 1):
         back = read_edl(write_edl(timeline, video_track=n), rate=str(rate))
         assert frames_at(back.global_start_time, rate) >= frames_at(timeline.global_start_time, rate)
+
+
+def test_shot_used_up_by_a_dissolve_after_a_gap_keeps_its_place() -> None:
+    """Regression: a clip whose whole length is a dissolve's in-offset, right after a gap."""
+    rate = 24000 / 1001
+    tl = otio.schema.Timeline(name="M")
+    tl.global_start_time = otio.opentime.RationalTime(0, rate)
+    tl.metadata["montage_bridge"] = {"rate": "24000/1001", "drop_frame": False}
+    track = otio.schema.Track()
+
+    def clip(start: int, duration: int) -> otio.schema.Clip:
+        return otio.schema.Clip(
+            name="A",
+            media_reference=otio.schema.ExternalReference(target_url="file:///m/A.mov"),
+            source_range=otio.opentime.TimeRange(_rt(start, rate), _rt(duration, rate)),
+            metadata={"montage_bridge": {"source_rate": "24000/1001"}},
+        )
+
+    track.extend([clip(1, 1), otio.schema.Gap(source_range=otio.opentime.TimeRange(_rt(0, rate), _rt(1, rate)))])
+    track.extend([clip(1, 12), otio.schema.Transition(in_offset=_rt(12, rate), out_offset=_rt(0, rate)), clip(13, 1)])
+    tl.tracks.append(track)
+    back = read_edl(write_edl(tl), rate="24000/1001")
+    assert_same_timeline(_as_edl_holds_it(tl), back, EDL)
