@@ -154,5 +154,7 @@ def auto(
     if resolve:
         from montage_bridge.commands.resolve import send_to_resolve
 
-        if not send_to_resolve(result.timeline).ok:
+        # The worker's outputs go into their own "processed" bin, beside the originals.
+        processed = {"processed": [str(done.path) for done in result.processed.values()]}
+        if not send_to_resolve(result.timeline, bins=processed).ok:
             raise typer.Exit(1)
