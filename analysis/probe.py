@@ -24,12 +24,20 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".w
 _IMAGE_FORMATS = ("image2", "_pipe", "gif", "webp")
 
 
+def _tag(metadata: dict[str, str], name: str) -> str | None:
+    # MOV/MP4 write "timecode", Matroska "TIMECODE": tag names are case-insensitive in practice.
+    for key, value in metadata.items():
+        if key.lower() == name and value:
+            return value
+    return None
+
+
 def _find_timecode(container: av.container.InputContainer) -> str | None:
     for stream in container.streams:
-        tc = stream.metadata.get("timecode")
+        tc = _tag(stream.metadata, "timecode")
         if tc:
             return tc
-    return container.metadata.get("timecode")
+    return _tag(container.metadata, "timecode")
 
 
 def _scan_video_packets(

@@ -14,6 +14,7 @@ from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage
 from analysis.models import AnalysisResult
 from analysis.timebase import seconds_to_frames
+from montage_bridge.remote_media import GpuOptions, ProcessedMedia, RemoteProgress, relink_timeline, run_remote_ops
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
@@ -32,6 +33,7 @@ class AutoResult:
     timeline: otio.schema.Timeline
     files: list[Path]
     warnings: list[str] = field(default_factory=list)
+    processed: dict[str, ProcessedMedia] = field(default_factory=dict)  # clip id → media the timeline uses
 
     @property
     def cuts_on_beat(self) -> int:
@@ -62,6 +64,8 @@ def run_auto(
     brief: Brief | None = None,
     style: str | None = None,
     llm: LLMConfig | None = None,
+    gpu: GpuOptions | None = None,
+    gpu_progress: RemoteProgress | None = None,
 ) -> AutoResult:
     """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
@@ -69,6 +73,8 @@ def run_auto(
     clips it has seen arrive, leaving out the job's music file); ``footage_dir`` still names the job.
     With a ``brief``, ``style`` or ``llm`` the planner front door (``planner.make_plan``) plans it;
     explicit arguments win over the brief's fields. Without any of them, the beat-sync montage does.
+    With ``gpu``, the plan's remote operations run on that worker and the timeline uses the verified
+    outputs in ``out_dir/processed`` (see ``montage_bridge.remote_media``); failures become warnings.
     """
     planned_by_brief = brief is not None or style is not None or llm is not None
     brief = brief or Brief()
@@ -120,13 +126,23 @@ def run_auto(
         validate_plan(plan, analysis)
     else:
         plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
+    warnings.extend(plan.warnings)
+    processed: dict[str, ProcessedMedia] = {}
+    if gpu is not None:
+        if progress:
+            progress("remote processing", 0, 1)
+        remote = run_remote_ops(plan, analysis, out_dir, gpu, gpu_progress)
+        processed = remote.processed
+        warnings.extend(remote.warnings)
     if progress:
         progress("writing", 0, 1)
-    warnings.extend(plan.warnings)
     timeline = build_timeline(plan, analysis)
+    relink_timeline(timeline, processed)
     warnings.extend(_not_in_timeline(plan, timeline))
     written = write_timeline_files(timeline, out_dir, safe_stem(title), formats)
-    return AutoResult(analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings)
+    return AutoResult(
+        analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings, processed=processed
+    )
 
 
 def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str]:

@@ -31,7 +31,7 @@ from analysis.atomic_io import write_text_atomic
 from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
 from nle_adapters.plan_to_otio import META
 from nle_adapters.write_files import WriteError, serialize_timeline
-from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file
+from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
 from resolve_bridge.fake_interchange import our_meta, path_of
@@ -272,16 +272,22 @@ def build_in_resolve(
     bin_name: str = "Montage Bridge",
     work_dir: Path | None = None,
     log: Log | None = None,
+    bins: dict[str, list[str]] | None = None,
 ) -> BuildResult:
     """Build ``timeline`` in the connected Resolve and return what was built, verified.
 
     ``method``: ``append``, ``import`` or ``auto`` (append where the build can place clips on
     tracks, i.e. 18.5+, otherwise import). ``import_format``: ``otio``, ``fcpxml``, ``xml`` or
     ``auto`` (OTIO where Resolve imports it, 19.1+, otherwise FCPXML, else FCP 7 XML).
+    ``bins`` ({bin name: file paths}) imports those files into their own bins first (e.g. the GPU
+    worker's outputs into "processed"); both paths then find them in the pool by file path.
     """
     say: Log = log or (lambda _: None)
     caps = Capabilities.of(resolve)
     spec = spec_from_otio(timeline, name=name)
+    for folder_name, paths in (bins or {}).items():
+        if paths:
+            pool_items_for(resolve, paths, folder_name, say)
     notes: list[str] = []
     if method == "auto":
         method = "append" if caps.can_place_on_tracks else "import"

@@ -131,3 +131,40 @@ def media_duration_s(path: Path) -> float | None:
     except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
         raise OpError(f"input {path.name} is not readable media: {exc}", code="invalid_input") from exc
     return None
+
+
+def source_timecode(path: Path) -> str | None:
+    """The embedded start timecode of ``path`` (video stream, then tmcd/data stream, then container tag).
+
+    Keys are matched case-insensitively: Matroska stores ``TIMECODE``, MP4/MOV ``timecode``.
+    """
+    import av
+
+    def find(metadata: dict[str, str]) -> str | None:
+        for key, value in metadata.items():
+            if key.lower() == "timecode" and value:
+                return str(value)
+        return None
+
+    try:
+        with av.open(str(path)) as container:
+            streams = sorted(container.streams, key=lambda s: s.type != "video")
+            for stream in streams:
+                found = find(dict(stream.metadata))
+                if found:
+                    return found
+            return find(dict(container.metadata))
+    except av.error.FFmpegError as exc:  # type: ignore[attr-defined]
+        raise OpError(f"input {path.name} is not readable media: {exc}", code="invalid_input") from exc
+
+
+def timecode_args(src: Path) -> list[str]:
+    """ffmpeg output options that give the output ``src``'s start timecode (a tmcd track in MP4/MOV).
+
+    NLEs link a processed file to the timeline by its source timecode, so an op that drops or
+    shifts it would make every clip land on the wrong frames. ffmpeg usually carries the tag over
+    from the input's stream metadata, but not when the picture was re-encoded elsewhere (PyAV) or
+    the tag is only on the container; stating it explicitly covers every path.
+    """
+    tc = source_timecode(src)
+    return ["-timecode", tc] if tc else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s
+from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, timecode_args
 
 
 class StabilizeParams(BaseModel):
@@ -60,6 +60,7 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
             "yuv420p",
             "-c:a",
             "copy",
+            *timecode_args(src),
             str(out),
         ],
         duration_s=duration,
@@ -75,7 +76,7 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
 
 OP = Op(
     name="stabilize",
-    version="1",
+    version="2",  # 2: the output carries the source start timecode explicitly
     description="Two-pass ffmpeg vid.stab stabilization of one video.",
     params=StabilizeParams,
     inputs=("video",),

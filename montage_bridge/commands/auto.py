@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from analysis.timebase import format_rate, frames_to_seconds, parse_rate
 from montage_bridge.console import err, out
 from montage_bridge.pipeline import run_auto
+from montage_bridge.remote_media import GpuOptions
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
 from planner.brief import load_brief
 from planner.llm_config import load_llm_config
@@ -48,6 +49,20 @@ def auto(
     llm: Annotated[
         bool, typer.Option("--llm", help="Plan with an OpenAI-compatible LLM (MONTAGE_LLM_* settings).")
     ] = False,
+    gpu: Annotated[
+        Optional[str],
+        typer.Option(
+            "--gpu",
+            help="GPU worker URL: run the plan's remote ops (upscale, stabilize) there; the timeline uses the results.",
+        ),
+    ] = None,
+    gpu_token: Annotated[
+        Optional[str], typer.Option("--gpu-token", envvar="MONTAGE_GPU_TOKEN", help="GPU worker token.")
+    ] = None,
+    gpu_required: Annotated[
+        bool,
+        typer.Option("--gpu-required", help="Fail instead of keeping the original media when a remote op fails."),
+    ] = False,
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -60,6 +75,9 @@ def auto(
         timeline_rate = parse_rate(rate) if rate else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rate") from exc
+    if gpu_required and not gpu:
+        raise typer.BadParameter("--gpu-required needs --gpu URL", param_hint="--gpu-required")
+    gpu_options = GpuOptions(url=gpu, token=gpu_token, required=gpu_required) if gpu else None
     the_brief = load_brief(brief) if brief else None
     llm_config = load_llm_config() if llm else None
 
@@ -76,6 +94,18 @@ def auto(
         def report(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
 
+        jobs: dict[tuple[str, str], TaskID] = {}
+
+        def remote(clip_id: str, op: str, fraction: float, stage: str) -> None:
+            # One bar per clip and op, fed from the worker's event stream (called from worker threads).
+            key = (clip_id, op)
+            if key not in jobs:
+                jobs[key] = bar.add_task(f"{op} {clip_id}", total=100)
+            update: dict = {"description": f"{op} {clip_id}: {stage}" if stage else f"{op} {clip_id}"}
+            if fraction >= 0:
+                update["completed"] = round(fraction * 100)
+            bar.update(jobs[key], **update)
+
         result = run_auto(
             footage_dir,
             music,
@@ -89,6 +119,8 @@ def auto(
             brief=the_brief,
             style=style,
             llm=llm_config,
+            gpu=gpu_options,
+            gpu_progress=remote,
         )
     plan = result.plan
     for warning in result.warnings:
@@ -114,8 +146,15 @@ def auto(
     out.print(table)
     for path in result.files:
         out.print(f"wrote {path}")
+    if gpu_options is not None:
+        if not plan.remote_ops:
+            out.print("gpu: the plan requests no remote operations")
+        for done in result.processed.values():
+            out.print(f"processed {done.clip_id} ({'+'.join(done.ops)}): {done.path}")
     if resolve:
         from montage_bridge.commands.resolve import send_to_resolve
 
-        if not send_to_resolve(result.timeline).ok:
+        # The worker's outputs go into their own "processed" bin, beside the originals.
+        processed = {"processed": [str(done.path) for done in result.processed.values()]}
+        if not send_to_resolve(result.timeline, bins=processed).ok:
             raise typer.Exit(1)

@@ -140,8 +140,12 @@ def send_to_resolve(
     import_format: str = "auto",
     name: str | None = None,
     bin_name: str = "Montage Bridge",
+    bins: dict[str, list[str]] | None = None,
 ) -> BuildResult:
-    """Build ``timeline`` in the connected Resolve and print the verified outcome."""
+    """Build ``timeline`` in the connected Resolve and print the verified outcome.
+
+    ``bins`` ({bin name: file paths}) are imported into those bins before the build (see build_in_resolve).
+    """
     connection = connect()
     err.print(f"connected to {connection.capabilities.label} ({connection.mode})")
     result = build_in_resolve(
@@ -152,6 +156,7 @@ def send_to_resolve(
         name=name,
         bin_name=bin_name,
         log=lambda line: err.print(f"[dim]{line}[/]"),
+        bins=bins,
     )
     print_result(result)
     return result

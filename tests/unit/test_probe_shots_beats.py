@@ -79,3 +79,15 @@ def test_audio_only_file_probes_as_audio(sample_media: Path) -> None:
     item = probe_media(sample_media / "music.wav")
     assert not item.has_video and item.audio_channels == 2 and item.audio_sample_rate == 48000
     assert item.rate == Fraction(48000)
+
+
+def test_matroska_uppercase_timecode_tag(tmp_path: Path) -> None:
+    # Matroska stores the start timecode as a container tag named TIMECODE (upper case).
+    from analysis.ffmpeg_tools import run_ffmpeg
+
+    clip = tmp_path / "cam.mkv"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=s=64x36:r=25:d=1", "-timecode", "10:00:00:00", "-c:v", "libx264", str(clip)]
+    )
+    item = probe_media(clip)
+    assert item.start_frame == 900000 and item.start_timecode == "10:00:00:00"
