@@ -34,7 +34,10 @@ class WatchUsageError(MontageError):
 
 def watch(
     inbox: Annotated[str, typer.Argument(help="Inbox folder (each subfolder is one job), or 'status' / 'retry'.")],
-    job: Annotated[Optional[str], typer.Argument(help="With 'retry': the job to retry (default: all failed).")] = None,
+    job: Annotated[
+        Optional[str],
+        typer.Argument(help="With 'retry': the job to retry (default: all failed, and all not built in Resolve)."),
+    ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Outbox for OUTBOX/<job>/.")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings and rules.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Process what is in the inbox now, then exit.")] = False,
