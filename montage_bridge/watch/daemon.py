@@ -488,6 +488,8 @@ class WatchDaemon:
             self._running.pop(outcome.name, None)
             # Its files may have changed while it ran: look again (a changed fingerprint re-runs it).
             self._unsettled.add(outcome.name)
+            for line in outcome.warnings:
+                self.log(f"{outcome.name}: warning — {line}")
             if outcome.resolve is not None:
                 self.log(f"{outcome.name}: Resolve {outcome.resolve.state} — {outcome.resolve.summary()}")
             elif outcome.resolve_only and outcome.error:

@@ -117,10 +117,11 @@ class Journal:
             self._db.execute("PRAGMA busy_timeout=30000")
             if create:
                 self._db.executescript(_SCHEMA)
-                have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-                for column, kind in _ADDED_JOB_COLUMNS:
-                    if column not in have:
-                        self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            # A journal from an older version (even one only read by `watch status`/`retry`) gains the new columns.
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED_JOB_COLUMNS:
+                if have and column not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise JournalError(f"{path}: cannot open the watch journal ({exc})") from exc
 

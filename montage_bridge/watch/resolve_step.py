@@ -92,40 +92,53 @@ def _open_project(resolve: Any, name: str) -> Any:
 
 
 def build_job(folder: Path, project_name: str, bin_name: Optional[str]) -> ResolveOutcome:
-    """Build the timeline of the job written in ``folder`` in Resolve; never raises for Resolve trouble."""
-    bin_name = bin_name or DEFAULT_BIN
+    """Build the timeline of the job written in ``folder`` in Resolve; never raises.
+
+    Whatever goes wrong (a scripting library that loads but misbehaves included) becomes the
+    outcome: this runs in a worker thread after the job's files are in place, and an exception
+    there would leave the job neither reaped nor recorded.
+    """
     outcome = ResolveOutcome(
         state="problem",
         project=project_name,
-        bin=bin_name,
+        bin=bin_name or DEFAULT_BIN,
         attempted_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    try:
+        _build(folder, project_name, outcome)
+    except Exception as exc:
+        outcome.state = "problem"
+        outcome.error = f"Resolve step failed: internal error: {exc.__class__.__name__}: {exc}"
+    outcome.error = " ".join(outcome.error.split()) if outcome.error else None
+    return outcome
+
+
+def _build(folder: Path, project_name: str, outcome: ResolveOutcome) -> None:
+    """Fill ``outcome`` in place (its state starts as ``problem``)."""
+    bin_name = outcome.bin
     try:
         plan = EditPlan.model_validate_json((folder / "plan.json").read_text(encoding="utf-8"))
         analysis = AnalysisResult.model_validate_json((folder / "analysis.json").read_text(encoding="utf-8"))
     except (OSError, ValidationError) as exc:
         outcome.error = f"{folder}: cannot read the job's plan/analysis for Resolve ({exc.__class__.__name__})"
-        return outcome
+        return
     timeline = build_timeline(plan, analysis)
     with _RESOLVE_LOCK:
         try:
             connection = connect()
         except ResolveConnectionError as exc:
             outcome.state, outcome.error = "pending", f"Resolve not reachable: {exc}"
-            return outcome
+            return
         outcome.resolve = connection.capabilities.label
         try:
             _open_project(connection.resolve, project_name)
             result = build_in_resolve(connection.resolve, timeline, bin_name=bin_name)
         except ResolveConnectionError as exc:  # Resolve went away mid-build
             outcome.state, outcome.error = "pending", f"Resolve not reachable: {exc}"
-            return outcome
+            return
         except MontageError as exc:
             outcome.error = f"Resolve build failed: {exc}"
-            return outcome
-        except Exception as exc:  # a real Resolve answers oddly now and then; the job's files are safe
-            outcome.error = f"Resolve build failed: internal error: {exc.__class__.__name__}: {exc}"
-            return outcome
+            return
         saved = connection.resolve.GetProjectManager().SaveProject()
     outcome.timeline, outcome.placed, outcome.expected = result.timeline_name, result.placed, result.expected
     outcome.dropped, outcome.mismatched = list(result.dropped), list(result.mismatched)
@@ -141,8 +154,6 @@ def build_job(folder: Path, project_name: str, bin_name: Optional[str]) -> Resol
             f"timeline '{result.timeline_name}' in project '{project_name}' is incomplete: "
             f"{result.placed}/{result.expected} clips placed; {first}" + (f" (and {more} more)" if more > 0 else "")
         )
-    outcome.error = " ".join(outcome.error.split()) if outcome.error else None
-    return outcome
 
 
 def record(folder: Path, job: str, outcome: ResolveOutcome) -> None:

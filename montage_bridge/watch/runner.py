@@ -216,16 +216,21 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
             shutil.rmtree(tmp, ignore_errors=True)
     # The files are in place: from here on nothing can fail the job, only its Resolve step.
     resolve = None
+    warnings: list[str] = []
     if spec.settings.resolve_project:
-        resolve = resolve_written_job(
-            final, spec.name, spec.settings.resolve_project, spec.settings.resolve_bin, journal
-        )
+        try:
+            resolve = resolve_written_job(
+                final, spec.name, spec.settings.resolve_project, spec.settings.resolve_bin, journal
+            )
+        except MontageError as exc:  # the journal could not record it: it still says pending, so a restart retries
+            warnings.append(f"Resolve outcome not recorded: {exc}")
     return JobOutcome(
         spec.name,
         "written",
         output=final,
         analysis_seconds=marks.get("analysis"),
         total_seconds=time.perf_counter() - started,
+        warnings=warnings,
         resolve=resolve,
     )
 

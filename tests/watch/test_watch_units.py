@@ -302,3 +302,24 @@ def test_restart_after_kill_between_rename_and_journal_commit_counts_one_write(t
     assert not (outbox / ".mb-tmp-cut-1").exists()
     assert any("done was written before the stop" in line for line in lines)
     assert any("cut was interrupted" in line for line in lines)
+
+
+def test_journal_from_before_the_resolve_step_gains_its_columns(tmp_path: Path) -> None:
+    import re
+    import sqlite3
+
+    from montage_bridge.watch.journal import _SCHEMA
+
+    path = tmp_path / "old.sqlite"
+    old_schema = re.sub(r",\n    resolve_state TEXT,[^\n]*\n    resolve_error TEXT", "", _SCHEMA)
+    assert "resolve_state" not in old_schema
+    db = sqlite3.connect(path)
+    db.executescript(old_schema)
+    db.execute("INSERT INTO jobs (name, state, updated) VALUES ('old', 'written', 0)")
+    db.commit()
+    db.close()
+    journal = Journal(path, create=False)  # what `watch status` / `watch retry` open
+    assert journal.job("old").resolve_state is None
+    assert journal.retry_resolve() == 0
+    journal.set_resolve("old", "pending", "Resolve not reachable")
+    assert journal.retry_resolve("old") == 1 and journal.job("old").resolve_state == "retry"
