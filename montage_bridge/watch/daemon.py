@@ -460,9 +460,10 @@ class WatchDaemon:
 
     def _work_resolve(self, job: str) -> None:
         """Run only the Resolve step of written ``job``, with the project/bin its report recorded."""
-        journal = Journal(self.journal_path)
         folder = self.outbox / job
+        journal: Optional[Journal] = None
         try:
+            journal = Journal(self.journal_path)
             recorded = read_report_resolve(folder)
             settings = self.config.settings_for(job)
             project = recorded.project if recorded else settings.resolve_project
@@ -476,7 +477,8 @@ class WatchDaemon:
         except Exception as exc:  # a broken outbox folder or journal must not kill the daemon
             outcome = JobOutcome(job, "written", output=folder, resolve_only=True, error=f"Resolve retry: {exc}")
         finally:
-            journal.close()
+            if journal is not None:
+                journal.close()
         with self._lock:
             self._done.append(outcome)
         self._wake.set()
