@@ -10,7 +10,10 @@ the message says how to fix it.
 ``MONTAGE_RESOLVE=fake`` (or ``fake:MEDIA_DIR``) connects to the in-process fake instead, for
 tests and demos; ``MONTAGE_RESOLVE_PROFILE`` picks its build (``studio-21``, ``free-19``, ``18.0``…)
 and ``MONTAGE_RESOLVE_DROP=a.mov,b.mov`` makes it silently drop those clips when appending, to
-see the verification report what Resolve lost.
+see the verification report what Resolve lost. ``MONTAGE_RESOLVE_DB=FILE`` keeps the fake's
+projects in FILE across processes (loaded at connect, written by ``SaveProject``; see
+``fake_store``), and ``MONTAGE_RESOLVE_DOWN=1`` makes it act as a Resolve that is not running, so
+the connection fails the way the real one does.
 
 Standard library only, so the Scripts-menu entries can use it inside Resolve's Python.
 """
@@ -34,6 +37,8 @@ from resolve_bridge.errors import ResolveConnectionError
 FAKE_ENV = "MONTAGE_RESOLVE"
 FAKE_PROFILE_ENV = "MONTAGE_RESOLVE_PROFILE"
 FAKE_DROP_ENV = "MONTAGE_RESOLVE_DROP"
+FAKE_DB_ENV = "MONTAGE_RESOLVE_DB"
+FAKE_DOWN_ENV = "MONTAGE_RESOLVE_DOWN"
 
 # Blackmagic's documented defaults (README "Using a script"), plus the known other lib places.
 DEFAULT_API = {
@@ -214,6 +219,11 @@ def fake_from_env(value: str) -> Any:
         fake = FakeResolve.from_name(profile, switches=FakeSwitches(drop_clip_names=drop))
     except ValueError as exc:
         raise ResolveConnectionError("bad_fake", f"{FAKE_PROFILE_ENV}={profile}: {exc}") from exc
+    db = os.environ.get(FAKE_DB_ENV, "")
+    if db:
+        fake.use_database(db)
+    if os.environ.get(FAKE_DOWN_ENV, "") not in ("", "0"):
+        fake.switches.not_running = True
     _, _, media_dir = value.partition(":")
     if media_dir:
         if not Path(media_dir).is_dir():
@@ -233,6 +243,9 @@ def connect(script_globals: Mapping[str, Any] | None = None, *, host: str | None
     env_value = os.environ.get(FAKE_ENV, "")
     if env_value == "fake" or env_value.startswith("fake:"):
         fake = fake_from_env(env_value)
+        if fake.switches.not_running:
+            # Through the same scriptapp → None → diagnosis path a real, stopped Resolve takes.
+            connect_external(fake.module(), is_running=lambda: False)
         return Connection(fake, "fake", Capabilities.of(fake))
     resolve = connect_external(host=host)
     caps = Capabilities.of(resolve)

@@ -1189,7 +1189,12 @@ class FakeProjectManager(_Remote):
         return self._current
 
     def SaveProject(self) -> bool:
-        return self._current is not None and self._current._name != "Untitled Project"
+        saved = self._current is not None and self._current._name != "Untitled Project"
+        if saved and self._resolve.db_path is not None:
+            from resolve_bridge.fake_store import save
+
+            save(self._resolve, self._resolve.db_path)
+        return saved
 
     def CloseProject(self, project: Any) -> bool:
         return project in self._projects.values()
@@ -1252,6 +1257,8 @@ class FakeResolve(_Remote):
         state = _State(PROFILES[profile], studio, strict, switches or FakeSwitches())
         super().__init__(state, "resolve")
         self._page = "edit"
+        self.db_path: Path | None = None
+        """Where ``SaveProject`` writes the project database (see ``fake_store``); None: memory only."""
         self._manager = FakeProjectManager(state, self)
         self._storage = FakeMediaStorage(state, self)
         self._fusion = FakeFusion(state)
@@ -1276,6 +1283,13 @@ class FakeResolve(_Remote):
         return super().__getattr__(name)
 
     # -- helpers (not API)
+    def use_database(self, path: str | Path) -> None:
+        """Load the projects saved in ``path`` (if any) and save there on ``SaveProject``."""
+        from resolve_bridge.fake_store import load
+
+        self.db_path = Path(path)
+        load(self, self.db_path)
+
     @property
     def project(self) -> FakeProject:
         return self._manager._current

@@ -25,13 +25,19 @@ from montage_bridge.watch.journal import Journal
 _STATE_STYLE = {"seen": "dim", "analyzing": "cyan", "planned": "blue", "written": "green", "failed": "red"}
 
 
+_RESOLVE_STYLE = {"built": "green", "pending": "yellow", "problem": "red", "retry": "cyan"}
+
+
 class WatchUsageError(MontageError):
     """The watch command was called without what it needs."""
 
 
 def watch(
     inbox: Annotated[str, typer.Argument(help="Inbox folder (each subfolder is one job), or 'status' / 'retry'.")],
-    job: Annotated[Optional[str], typer.Argument(help="With 'retry': the job to retry (default: all failed).")] = None,
+    job: Annotated[
+        Optional[str],
+        typer.Argument(help="With 'retry': the job to retry (default: all failed, and all not built in Resolve)."),
+    ] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", "-o", help="Outbox for OUTBOX/<job>/.")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", "-c", help="TOML settings and rules.")] = None,
     once: Annotated[bool, typer.Option("--once", help="Process what is in the inbox now, then exit.")] = False,
@@ -49,7 +55,10 @@ def watch(
             _print_status(journal)
         else:
             count = journal.retry(job)
+            resolve = journal.retry_resolve(job)
             out.print(f"{count} failed job(s) will run again at the daemon's next scan")
+            if resolve:
+                out.print(f"{resolve} written job(s) will be built in Resolve again at the daemon's next full rescan")
         return
     if job is not None:
         raise WatchUsageError(f"unexpected argument {job!r}: only 'watch retry' takes a job name")
@@ -89,6 +98,7 @@ def _print_status(journal: Journal) -> None:
     table.add_column("analysis", justify="right")
     table.add_column("total", justify="right")
     table.add_column("finished")
+    table.add_column("resolve")
     table.add_column("error / output", overflow="fold")
     for j in jobs:
         style = _STATE_STYLE.get(j.state, "")
@@ -100,9 +110,13 @@ def _print_status(journal: Journal) -> None:
             f"{j.analysis_seconds:.2f} s" if j.analysis_seconds is not None else "",
             f"{j.total_seconds:.2f} s" if j.total_seconds is not None else "",
             datetime.fromtimestamp(j.finished).strftime("%Y-%m-%d %H:%M:%S") if j.finished else "",
-            j.error or j.output or "",
+            f"[{_RESOLVE_STYLE.get(j.resolve_state or '', '')}]{j.resolve_state}[/]" if j.resolve_state else "",
+            j.error or (f"Resolve: {j.resolve_error}" if j.resolve_error else "") or j.output or "",
         )
     out.print(table)
     counts = {s: sum(1 for j in jobs if j.state == s) for s in _STATE_STYLE}
     waiting = sum(1 for f in files if f.state == "seen")
     out.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs yet", f"; {waiting} file(s) waiting")
+    unbuilt = [j.name for j in jobs if j.state == "written" and j.resolve_state in ("pending", "problem", "retry")]
+    if unbuilt:
+        out.print(f"[yellow]warning:[/] {len(unbuilt)} written job(s) not built in Resolve: {', '.join(unbuilt[:5])}")

@@ -12,6 +12,8 @@ Example (every key optional)::
     formats = ["otio", "xml"]
     brief = "upbeat 30 s teaser"
     duration_seconds = 30
+    resolve_project = "Weddings"  # also build the timeline in this DaVinci Resolve project
+    resolve_bin = "Watch"          # top-level media-pool bin for its clips (default "Montage Bridge")
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analysis.errors import MontageError
 from analysis.timebase import parse_rate
@@ -55,6 +57,28 @@ def _check_formats(value: Optional[list[str]]) -> Optional[list[str]]:
     return value
 
 
+def _check_resolve_name(value: Optional[str]) -> Optional[str]:
+    """A Resolve project or bin name: what the scripting API takes, checked before any job runs."""
+    if value is None:
+        return value
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if value != value.strip():
+        raise ValueError("must not start or end with spaces (Resolve would keep them in the name)")
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("must be one line without control characters")
+    if len(value) > 255:
+        raise ValueError("is longer than 255 characters")
+    return value
+
+
+def _check_bin(value: Optional[str]) -> Optional[str]:
+    value = _check_resolve_name(value)
+    if value is not None and "/" in value:
+        raise ValueError("names one top-level media-pool bin; nested bins ('A/B') are not supported")
+    return value
+
+
 def _check_rate(value: Optional[str]) -> Optional[str]:
     if value is not None:
         parse_rate(value)  # raises ValueError with a readable message
@@ -79,6 +103,8 @@ class JobSettings(_Strict):
 
     _formats = field_validator("formats")(_check_formats)
     _rate = field_validator("rate")(_check_rate)
+    _project = field_validator("resolve_project")(_check_resolve_name)
+    _bin = field_validator("resolve_bin")(_check_bin)
 
 
 class Rule(JobSettings):
@@ -136,6 +162,13 @@ class WatchConfig(JobSettings):
     def uses_resolve(self) -> bool:
         return bool(self.resolve_project or any(r.resolve_project for r in self.rule))
 
+    @model_validator(mode="after")
+    def _bin_needs_project(self) -> WatchConfig:
+        # A bin with no project anywhere would be silently ignored: say so at start-up instead.
+        if (self.resolve_bin or any(r.resolve_bin for r in self.rule)) and not self.uses_resolve():
+            raise ValueError("resolve_bin is set but no resolve_project is: name the Resolve project too")
+        return self
+
 
 def load_config(path: Optional[Path]) -> WatchConfig:
     """Read and validate ``path`` (None: all defaults). Errors name the file, the key and the fix."""
@@ -153,8 +186,6 @@ def load_config(path: Optional[Path]) -> WatchConfig:
         config = WatchConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}") from exc
-    if config.uses_resolve():
-        _require_resolve_builder(path)
     if config.journal is not None:
         # Relative to the config file, not to wherever a service manager happens to start us.
         journal = config.journal.expanduser()
@@ -171,15 +202,6 @@ def _describe(exc: ValidationError) -> str:
         known = ", ".join(sorted(WatchConfig.model_fields))
         return f"unknown key {where!r} — known keys: {known}"
     extra = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    if not first["loc"]:  # a whole-file check: its input is the whole file, no use to quote
+        return f"{message}{extra}"
     return f"{where}: {message} (got {first.get('input')!r}){extra}"
-
-
-def _require_resolve_builder(path: Path) -> None:
-    """Resolve output is opt-in; refuse it clearly where this installation cannot build there."""
-    import resolve_bridge
-
-    if not callable(getattr(resolve_bridge, "build_timeline_in_resolve", None)):
-        raise ConfigError(
-            f"{path}: resolve_project is set but this installation has no Resolve timeline builder "
-            "(resolve_bridge.build_timeline_in_resolve) — remove resolve_project/resolve_bin or update montage-bridge"
-        )

@@ -8,6 +8,11 @@ Restart after any stop (kill -9 included): jobs the journal shows mid-run are re
 output folder already carries their fingerprint (the kill fell between the rename and the journal
 commit), in which case they are recorded as written; files whose size+mtime match the journal
 count as arrived at once, so finished jobs are recognised without waiting or re-hashing.
+
+Resolve: a written job whose Resolve step is ``pending`` (Resolve was unreachable, or the daemon
+stopped before trying) is built in Resolve again at start; one that ``watch retry`` marked
+``retry`` is picked up at start or at the next full rescan. These Resolve-only runs take a worker
+slot like a job and read only the job's outbox folder.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from montage_bridge.watch.runner import (
     JobOutcome,
     JobSpec,
     read_report_fingerprint,
+    read_report_resolve,
     recover_outbox,
+    resolve_written_job,
     run_job,
     write_error,
 )
@@ -107,6 +114,7 @@ class WatchDaemon:
         self._unsettled: set[str] = set()  # jobs to evaluate again
         self._queue: list[str] = []
         self._pending_specs: dict[str, JobSpec] = {}
+        self._resolve_queue: list[str] = []  # written jobs whose Resolve step is to run again
         self._inbox_unreadable = False
         self._stop_signal = ""
         self._running: dict[str, threading.Thread] = {}
@@ -131,18 +139,29 @@ class WatchDaemon:
         except OSError as exc:
             raise WatchError(f"{self.outbox}: output folder is not writable ({exc.strerror or exc})") from exc
 
+    def _queue_resolve_retries(self, states: tuple[str, ...]) -> None:
+        """Queue the Resolve step of written jobs in ``states`` (not ones already queued or running)."""
+        for job in self.journal.resolve_due(states):
+            if job.name in self._resolve_queue or job.name in self._running or job.name in self._queue:
+                continue
+            self._resolve_queue.append(job.name)
+            self.log(f"{job.name}: Resolve step to run again ({job.resolve_error or job.resolve_state})")
+
     def _recover(self) -> None:
         for line in recover_outbox(self.outbox):
             self.log(f"recovery: {line}")
         for job in self.journal.interrupted_jobs():
             if job.fingerprint and read_report_fingerprint(self.outbox / job.name) == job.fingerprint:
                 # Killed after the output was renamed into place but before the journal said so.
+                resolve = read_report_resolve(self.outbox / job.name)
                 self.journal.finish_written(
                     job.name,
                     job.fingerprint,
                     str(self.outbox / job.name),
                     analysis_seconds=job.analysis_seconds,
                     total_seconds=job.total_seconds or 0.0,
+                    resolve_state=resolve.state if resolve else None,
+                    resolve_error=resolve.summary() if resolve and resolve.state != "built" else None,
                 )
                 self.log(f"recovery: {job.name} was written before the stop; recorded it")
             else:
@@ -184,6 +203,8 @@ class WatchDaemon:
                 now = time.monotonic()
                 if now >= next_full:
                     self._scan(None)
+                    # At start: what Resolve missed before; later: what `watch retry` asked for.
+                    self._queue_resolve_retries(("pending", "retry") if next_full == 0.0 else ("retry",))
                     next_full = now + self.config.rescan_seconds
                 else:
                     with self._lock:
@@ -196,9 +217,9 @@ class WatchDaemon:
                 self._reap()
                 self._evaluate()
                 self._dispatch()
-                if self.once and not (self._unsettled or self._queue or self._running):
+                if self.once and not (self._unsettled or self._queue or self._running or self._resolve_queue):
                     break
-                busy = self._unsettled or self._queue or self._running
+                busy = self._unsettled or self._queue or self._running or self._resolve_queue
                 timeout = min(0.1, self.config.quiet_seconds / 4) if busy else min(1.0, next_full - time.monotonic())
                 self._wake.wait(max(0.01, timeout))
             if self._stop_signal:
@@ -296,7 +317,7 @@ class WatchDaemon:
         """Queue each quiet, complete job whose content has not been written (or failed) already."""
         now = time.monotonic()
         for job in sorted(self._unsettled):
-            if job in self._running or job in self._queue:
+            if job in self._running or job in self._queue or job in self._resolve_queue:
                 continue
             files = self._stats.get(job)
             if not files:
@@ -421,6 +442,11 @@ class WatchDaemon:
             thread = threading.Thread(target=self._work, args=(spec,), name=f"watch-{job}", daemon=True)
             self._running[job] = thread
             thread.start()
+        while self._resolve_queue and len(self._running) < self.config.workers and not self._stop.is_set():
+            job = self._resolve_queue.pop(0)
+            thread = threading.Thread(target=self._work_resolve, args=(job,), name=f"resolve-{job}", daemon=True)
+            self._running[job] = thread
+            thread.start()
 
     def _work(self, spec: JobSpec) -> None:
         journal = Journal(self.journal_path)
@@ -432,6 +458,31 @@ class WatchDaemon:
             self._done.append(outcome)
         self._wake.set()
 
+    def _work_resolve(self, job: str) -> None:
+        """Run only the Resolve step of written ``job``, with the project/bin its report recorded."""
+        folder = self.outbox / job
+        journal: Optional[Journal] = None
+        try:
+            journal = Journal(self.journal_path)
+            recorded = read_report_resolve(folder)
+            settings = self.config.settings_for(job)
+            project = recorded.project if recorded else settings.resolve_project
+            bin_name = recorded.bin if recorded else settings.resolve_bin
+            if project:
+                resolve = resolve_written_job(folder, job, project, bin_name, journal)
+            else:  # the config no longer asks for Resolve; the job re-runs on its new fingerprint
+                resolve = None
+                journal.set_resolve(job, "problem", "no resolve_project configured for this job any more")
+            outcome = JobOutcome(job, "written", output=folder, resolve=resolve, resolve_only=True)
+        except Exception as exc:  # a broken outbox folder or journal must not kill the daemon
+            outcome = JobOutcome(job, "written", output=folder, resolve_only=True, error=f"Resolve retry: {exc}")
+        finally:
+            if journal is not None:
+                journal.close()
+        with self._lock:
+            self._done.append(outcome)
+        self._wake.set()
+
     def _reap(self) -> None:
         with self._lock:
             done, self._done = self._done, []
@@ -439,6 +490,14 @@ class WatchDaemon:
             self._running.pop(outcome.name, None)
             # Its files may have changed while it ran: look again (a changed fingerprint re-runs it).
             self._unsettled.add(outcome.name)
+            for line in outcome.warnings:
+                self.log(f"{outcome.name}: warning — {line}")
+            if outcome.resolve is not None:
+                self.log(f"{outcome.name}: Resolve {outcome.resolve.state} — {outcome.resolve.summary()}")
+            elif outcome.resolve_only and outcome.error:
+                self.log(f"{outcome.name}: {outcome.error}")
+            if outcome.resolve_only:
+                continue
             if outcome.state == "written":
                 self.summary.written.append(outcome.name)
                 analysis = f"analysis {outcome.analysis_seconds:.2f} s, " if outcome.analysis_seconds else ""

@@ -8,6 +8,11 @@ Job states: ``seen`` (files present, waiting to arrive or for a worker) → ``an
 ``planned`` → ``written``, or ``failed`` with a reason. A job's *fingerprint* covers its files'
 content and the settings it runs with; ``done_fingerprint`` is the one last written, so finished
 work is never redone and a changed file (new fingerprint) runs the job again.
+
+A written job whose config asks for Resolve also has a ``resolve_state`` (see
+``montage_bridge.watch.resolve_step``): ``built``, ``pending`` (Resolve unreachable: retried at the
+next start), ``problem`` (reached but failed: retried only after ``watch retry``) or ``retry``
+(asked for by ``watch retry``: the running daemon picks it up at its next full rescan).
 """
 
 from __future__ import annotations
@@ -51,9 +56,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     total_seconds REAL,
     started REAL,
     finished REAL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    resolve_state TEXT,             -- NULL (no Resolve output) | 'built' | 'pending' | 'problem' | 'retry'
+    resolve_error TEXT
 );
 """
+# Columns added after the first release: (name, SQL type) added to older journals at open.
+_ADDED_JOB_COLUMNS = (("resolve_state", "TEXT"), ("resolve_error", "TEXT"))
+RESOLVE_STATES = ("built", "pending", "problem", "retry")
 
 
 class JournalError(MontageError):
@@ -87,6 +97,8 @@ class JobRow(BaseModel):
     started: Optional[float] = None
     finished: Optional[float] = None
     updated: float
+    resolve_state: Optional[str] = None
+    resolve_error: Optional[str] = None
 
 
 class Journal:
@@ -105,6 +117,11 @@ class Journal:
             self._db.execute("PRAGMA busy_timeout=30000")
             if create:
                 self._db.executescript(_SCHEMA)
+            # A journal from an older version (even one only read by `watch status`/`retry`) gains the new columns.
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in _ADDED_JOB_COLUMNS:
+                if have and column not in have:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise JournalError(f"{path}: cannot open the watch journal ({exc})") from exc
 
@@ -178,17 +195,62 @@ class Journal:
         self._set_files(name, state)
 
     def finish_written(
-        self, name: str, fingerprint: str, output: str, *, analysis_seconds: Optional[float], total_seconds: float
+        self,
+        name: str,
+        fingerprint: str,
+        output: str,
+        *,
+        analysis_seconds: Optional[float],
+        total_seconds: float,
+        resolve_state: Optional[str] = None,
+        resolve_error: Optional[str] = None,
     ) -> None:
-        """Record one output put in place (counted in ``writes``)."""
+        """Record one output put in place (counted in ``writes``), and where its Resolve step stands."""
         now = time.time()
         self._write(
             "UPDATE jobs SET state='written', fingerprint=?, done_fingerprint=?, failed_fingerprint=NULL, error=NULL, "
             "writes=writes+1, output=?, analysis_seconds=COALESCE(?, analysis_seconds), total_seconds=?, "
-            "finished=?, updated=? WHERE name=?",
-            (fingerprint, fingerprint, output, analysis_seconds, total_seconds, now, now, name),
+            "finished=?, updated=?, resolve_state=?, resolve_error=? WHERE name=?",
+            (
+                fingerprint,
+                fingerprint,
+                output,
+                analysis_seconds,
+                total_seconds,
+                now,
+                now,
+                resolve_state,
+                resolve_error,
+                name,
+            ),
         )
         self._set_files(name, "written")
+
+    def set_resolve(self, name: str, state: str, error: Optional[str] = None) -> None:
+        """Record the outcome of a job's Resolve step (``error`` None once built)."""
+        assert state in RESOLVE_STATES
+        self._write(
+            "UPDATE jobs SET resolve_state=?, resolve_error=?, updated=? WHERE name=?",
+            (state, error, time.time(), name),
+        )
+
+    def resolve_due(self, states: tuple[str, ...]) -> list[JobRow]:
+        """Written jobs whose Resolve step is in one of ``states``."""
+        marks = ",".join("?" * len(states))
+        rows = self._db.execute(
+            f"SELECT * FROM jobs WHERE state='written' AND resolve_state IN ({marks}) ORDER BY name", states
+        ).fetchall()
+        return [JobRow(**dict(r)) for r in rows]
+
+    def retry_resolve(self, name: Optional[str] = None) -> int:
+        """Ask the daemon to build again in Resolve the written jobs whose Resolve step is not built."""
+        where = "WHERE state='written' AND resolve_state IN ('pending', 'problem')"
+        params: tuple = ()
+        if name is not None:
+            where, params = where + " AND name=?", (name,)
+        count = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
+        self._write(f"UPDATE jobs SET resolve_state='retry' {where}", params)
+        return int(count)
 
     def finish_failed(self, name: str, fingerprint: str, error: str, *, total_seconds: Optional[float] = None) -> None:
         now = time.time()

@@ -33,6 +33,7 @@ from analysis.timebase import parse_rate
 from montage_bridge.pipeline import run_auto, safe_stem
 from montage_bridge.watch.config import EffectiveSettings
 from montage_bridge.watch.journal import Journal
+from montage_bridge.watch.resolve_step import ResolveOutcome, build_job, not_tried, record
 
 TMP_PREFIX = ".mb-tmp-"
 OLD_PREFIX = ".mb-old-"
@@ -70,6 +71,8 @@ class JobOutcome:
     analysis_seconds: Optional[float] = None
     total_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    resolve: Optional[ResolveOutcome] = None
+    resolve_only: bool = False  # a retry of the Resolve step of a job written earlier
 
 
 class JobReport(BaseModel):
@@ -90,6 +93,7 @@ class JobReport(BaseModel):
     analysis_seconds: Optional[float]
     total_seconds: float
     warnings: list[str]
+    resolve: Optional[ResolveOutcome] = None
 
 
 def choose_music(spec: JobSpec) -> tuple[Path, list[Path]]:
@@ -186,15 +190,19 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
             analysis_seconds=_round(marks.get("analysis")),
             total_seconds=round(total, 3),
             warnings=result.warnings,
+            resolve=not_tried(settings.resolve_project, settings.resolve_bin) if settings.resolve_project else None,
         )
         write_text_atomic(tmp / REPORT, report.model_dump_json(indent=2) + "\n")
         final = publish(tmp, outbox / spec.name)
         tmp = None
         journal.finish_written(
-            spec.name, spec.fingerprint, str(final), analysis_seconds=marks.get("analysis"), total_seconds=total
-        )
-        return JobOutcome(
-            spec.name, "written", output=final, analysis_seconds=marks.get("analysis"), total_seconds=total
+            spec.name,
+            spec.fingerprint,
+            str(final),
+            analysis_seconds=marks.get("analysis"),
+            total_seconds=total,
+            resolve_state=report.resolve.state if report.resolve else None,
+            resolve_error=report.resolve.error if report.resolve else None,
         )
     except Exception as exc:  # any failure of one job is that job's failure, never the daemon's
         reason = str(exc) if isinstance(exc, MontageError) else f"internal error: {exc.__class__.__name__}: {exc}"
@@ -206,6 +214,38 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    # The files are in place: from here on nothing can fail the job, only its Resolve step.
+    resolve = None
+    warnings: list[str] = []
+    if spec.settings.resolve_project:
+        try:
+            resolve = resolve_written_job(
+                final, spec.name, spec.settings.resolve_project, spec.settings.resolve_bin, journal
+            )
+        except MontageError as exc:  # the journal could not record it: it still says pending, so a restart retries
+            warnings.append(f"Resolve outcome not recorded: {exc}")
+    return JobOutcome(
+        spec.name,
+        "written",
+        output=final,
+        analysis_seconds=marks.get("analysis"),
+        total_seconds=time.perf_counter() - started,
+        warnings=warnings,
+        resolve=resolve,
+    )
+
+
+def resolve_written_job(
+    folder: Path, job: str, project: str, bin_name: Optional[str], journal: Journal
+) -> ResolveOutcome:
+    """Build the written job in ``folder`` in Resolve and record the outcome (report, RESOLVE.txt, journal)."""
+    outcome = build_job(folder, project, bin_name)
+    try:
+        record(folder, job, outcome)
+    except OSError as exc:  # the outbox went away or filled up: the journal still has the outcome
+        outcome.warnings.append(f"could not record the Resolve outcome in {folder} ({exc.strerror or exc})")
+    journal.set_resolve(job, outcome.state, None if outcome.state == "built" else outcome.summary())
+    return outcome
 
 
 def _round(value: Optional[float]) -> Optional[float]:
@@ -243,6 +283,15 @@ def read_report_fingerprint(folder: Path) -> Optional[str]:
     """The fingerprint recorded in ``folder/report.json``, or None."""
     try:
         return json.loads((folder / REPORT).read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def read_report_resolve(folder: Path) -> Optional[ResolveOutcome]:
+    """The Resolve outcome recorded in ``folder/report.json``, or None (none asked for, or unreadable)."""
+    try:
+        data = json.loads((folder / REPORT).read_text(encoding="utf-8")).get("resolve")
+        return ResolveOutcome.model_validate(data) if data else None
     except (OSError, ValueError, AttributeError):
         return None
 

@@ -27,7 +27,12 @@ from montage_bridge.watch.runner import JobError, JobFile, JobSpec, choose_music
         ("quiet_seconds = \n", "not valid TOML"),
         ('[[rule]]\nmatch = "a*"\nrate = "fast"\n', "rule.0.rate:"),
         ("[[rule]]\nduration_seconds = 3\n", "rule.0.match: Field required"),
-        ('resolve_project = "Dailies"\n', "no Resolve timeline builder"),
+        ('resolve_project = ""\n', "resolve_project: must not be empty"),
+        ('resolve_bin = "Watch"\n', "resolve_bin is set but no resolve_project is"),
+        (
+            '[[rule]]\nmatch = "a*"\nresolve_project = "P"\nresolve_bin = "A/B"\n',
+            "rule.0.resolve_bin: names one top-level",
+        ),
     ],
 )
 def test_bad_config_messages(tmp_path: Path, text: str, expected: str) -> None:
@@ -38,6 +43,15 @@ def test_bad_config_messages(tmp_path: Path, text: str, expected: str) -> None:
     message = str(info.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
     assert expected in message
+
+
+def test_resolve_settings_are_accepted_and_layered(tmp_path: Path) -> None:
+    path = tmp_path / "watch.toml"
+    path.write_text('resolve_project = "Dailies"\n[[rule]]\nmatch = "promo-*"\nresolve_bin = "Promos"\n')
+    config = load_config(path)
+    promo, other = config.settings_for("promo-1"), config.settings_for("day-1")
+    assert (promo.resolve_project, promo.resolve_bin) == ("Dailies", "Promos")
+    assert (other.resolve_project, other.resolve_bin) == ("Dailies", None)
 
 
 def test_rules_layer_over_top_level_settings(tmp_path: Path) -> None:
@@ -288,3 +302,24 @@ def test_restart_after_kill_between_rename_and_journal_commit_counts_one_write(t
     assert not (outbox / ".mb-tmp-cut-1").exists()
     assert any("done was written before the stop" in line for line in lines)
     assert any("cut was interrupted" in line for line in lines)
+
+
+def test_journal_from_before_the_resolve_step_gains_its_columns(tmp_path: Path) -> None:
+    import re
+    import sqlite3
+
+    from montage_bridge.watch.journal import _SCHEMA
+
+    path = tmp_path / "old.sqlite"
+    old_schema = re.sub(r",\n    resolve_state TEXT,[^\n]*\n    resolve_error TEXT", "", _SCHEMA)
+    assert "resolve_state" not in old_schema
+    db = sqlite3.connect(path)
+    db.executescript(old_schema)
+    db.execute("INSERT INTO jobs (name, state, updated) VALUES ('old', 'written', 0)")
+    db.commit()
+    db.close()
+    journal = Journal(path, create=False)  # what `watch status` / `watch retry` open
+    assert journal.job("old").resolve_state is None
+    assert journal.retry_resolve() == 0
+    journal.set_resolve("old", "pending", "Resolve not reachable")
+    assert journal.retry_resolve("old") == 1 and journal.job("old").resolve_state == "retry"
