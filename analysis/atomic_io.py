@@ -21,7 +21,8 @@ def _read_umask() -> int:
     return current
 
 
-_UMASK = _read_umask()
+PROCESS_UMASK = _read_umask()
+"""The process umask, read once at import (see :func:`_read_umask`)."""
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w", encoding: str |
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would have.
-        os.chmod(tmp_name, 0o666 & ~_UMASK)
+        os.chmod(tmp_name, 0o666 & ~PROCESS_UMASK)
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()

@@ -27,7 +27,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from analysis.atomic_io import write_text_atomic
+from analysis.atomic_io import PROCESS_UMASK, write_text_atomic
 from analysis.errors import MontageError
 from analysis.timebase import parse_rate
 from montage_bridge.pipeline import run_auto, safe_stem
@@ -254,7 +254,7 @@ def _round(value: Optional[float]) -> Optional[float]:
 
 def publish(tmp: Path, final: Path) -> Path:
     """Rename the finished folder ``tmp`` to ``final``, replacing an older one without a gap."""
-    os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes it 0700; give it a plain mkdir's permissions
+    os.chmod(tmp, 0o777 & ~PROCESS_UMASK)  # mkdtemp makes it 0700; give it a plain mkdir's permissions
     _fsync_dir(tmp)
     old: Optional[Path] = None
     if final.exists():
@@ -323,17 +323,6 @@ def _report_job(folder: Path) -> Optional[str]:
     except (OSError, ValueError, AttributeError):
         return None
     return job if isinstance(job, str) and job and "/" not in job and not job.startswith(".") else None
-
-
-def _read_umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-# Read once at import (in the main thread): os.umask() is process-wide, so flipping it from a worker
-# thread would race other workers creating files.
-_UMASK = _read_umask()
 
 
 def _fsync_dir(path: Path) -> None:
