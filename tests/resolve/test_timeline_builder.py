@@ -165,8 +165,10 @@ def test_import_path_otio_verifies_the_same_way(sample_media: Path, facts: dict,
         (item,) = built.GetItemListInTrack("video", cut.track)
         assert item.GetStart() == 90000 + cut.record_in and item.GetDuration() == 50 and item.GetLeftOffset() == 20
     assert [n for n, _ in fake.calls] == ["ImportTimelineFromFile"]  # no AppendToTimeline on this path
-    # plan_to_otio carries plan markers on the music bed; this plan has none, so none are expected
-    assert result.markers_expected == 0 and built.GetMarkers() == {}
+    # The note marker lies in V1's leading gap (V1 starts at frame 10): with no clip under it,
+    # plan_to_otio keeps it as a timeline marker, and Resolve gets it at its own frame.
+    assert result.markers_expected == 1 and result.markers_added == 1
+    assert [(int(f), m["name"]) for f, m in built.GetMarkers().items()] == [(5, "n")]
     # the imported file is "Resolve-shaped": bare paths, absolute source ranges with start TC
     text = (tmp_path / "Imported.otio").read_text()
     assert '"target_url": "/' in text and "file://" not in text
