@@ -127,6 +127,17 @@ def analyze_losses(
         )
         losses += _count(effects, "effects", "effects are not written")
     elif fmt == "fcpxml":
+        # FCPXML markers are standard (blue), to-do (red) or completed to-do (green); chapter
+        # markers read back as orange. Any other colour comes back blue.
+        kept = (otio.schema.MarkerColor.BLUE, otio.schema.MarkerColor.RED, otio.schema.MarkerColor.GREEN)
+        recoloured = [
+            m
+            for m in markers + stack_markers
+            if m.color not in kept and not (m.metadata.get("fcpxml") or {}).get("kind")
+        ]
+        losses += _count(
+            recoloured, "marker colours", "FCPXML markers are blue, red (to-do) or green (done): others read back blue"
+        )
         losses += _count(effects, "effects", "effects are not written")
     elif fmt == "resolve-otio":
         custom = [c for c in clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
