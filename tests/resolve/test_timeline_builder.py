@@ -238,3 +238,26 @@ def test_drop_frame_timeline_starts_at_107892(tmp_path: Path) -> None:
     assert timeline.GetSetting("timelineFrameRate") == "29.97 DF" and timeline.GetStartFrame() == 107892
     first = timeline.GetItemListInTrack("video", 3)[0]
     assert first.GetStart() == 107892 + 30 and result.placed == result.expected
+
+
+def test_dissolves_are_named_and_dialogue_lands_on_a2(tmp_path: Path) -> None:
+    from planner.models import Transition
+
+    plan, analysis = three_track_plan(tmp_path)
+    cuts = list(plan.cuts)
+    first, second = cuts[0], cuts[1]  # a_2398 on V1, back to back at frame 48
+    cuts[1] = second.model_copy(update={"transition_in": Transition(kind="dissolve", frames=8)})
+    cuts.append(first.model_copy(update={"kind": "audio", "track": 1}))
+    plan = plan.model_copy(update={"cuts": cuts})
+    fake = seeded_fake(tmp_path)
+    result = build_in_resolve(fake, build_timeline(plan, analysis), method="append")
+    assert result.ok, result.lines()
+    assert any("1 dissolve(s) are hard cuts in Resolve" in w for w in result.warnings)
+    timeline = fake.project.GetCurrentTimeline()
+    assert timeline.GetTrackCount("audio") == 2
+    (speech,) = _items(timeline, "audio", 2)
+    assert (speech.GetStart(), speech.GetDuration(), speech.GetLeftOffset()) == (
+        plan.start_frame + first.record_in,
+        first.record_duration,
+        first.source_in,
+    )
