@@ -101,11 +101,12 @@ def _marker_frames(timeline: otio.schema.Timeline) -> list[tuple[int, str, int]]
     rate = timeline_rate(timeline)
     found = [(frames_at(m.marked_range.start_time, rate, "marker"), m.name, 0) for m in timeline.tracks.markers]
     for track in timeline.tracks:
-        for clip in track.find_clips():
-            record_in = frames_at(track.range_of_child(clip).start_time, rate, "record in")
-            media_rate = Fraction(clip.source_range.start_time.rate).limit_denominator(1001)
-            for m in clip.markers:
-                offset = frames_at(m.marked_range.start_time - clip.source_range.start_time, media_rate, "offset")
+        # Gaps too: FCPXML keeps a timeline marker on the primary gap under it.
+        for item in track.find_children(descended_from_type=otio.core.Item, shallow_search=True):
+            record_in = frames_at(track.range_of_child(item).start_time, rate, "record in")
+            media_rate = Fraction(item.source_range.start_time.rate).limit_denominator(1001)
+            for m in item.markers:
+                offset = frames_at(m.marked_range.start_time - item.source_range.start_time, media_rate, "offset")
                 length = frames_at(m.marked_range.duration, media_rate, "marker length")
                 found.append((record_in + rescale_frames(offset, media_rate, rate), m.name, length))
     return sorted(found)
@@ -230,16 +231,20 @@ def test_every_format_reads_back_the_plan_features(fmt: str, with_music: bool) -
         assert {"transition alignment", "marker durations"} <= losses
 
 
-def test_a_marker_in_a_gap_becomes_a_timeline_marker() -> None:
-    late = PlanMarker(frame=320, name="end card", kind="note")
-    picture = [c.model_copy(update={"transition_in": None}) for c in PICTURE[:2]]
-    plan = EditPlan(name="Gap", rate=RATE, cuts=picture, markers=[late], planner="test")
+def test_a_marker_with_no_clip_under_it_becomes_a_timeline_marker() -> None:
+    in_gap = PlanMarker(frame=150, name="gap note", kind="note")
+    late = PlanMarker(frame=320, name="end card", kind="chapter")
+    picture = [PICTURE[0], PICTURE[2].model_copy(update={"record_in": 160, "record_out": 220})]
+    plan = EditPlan(name="Gap", rate=RATE, cuts=picture, markers=[in_gap, late], planner="test")
     timeline = build_timeline(plan, AnalysisResult(clips=CLIPS))
-    assert [(m.name, m.marked_range.start_time.value) for m in timeline.tracks.markers] == [("end card", 320)]
-    assert "1 of 1 marker(s) have no clip under them" in _not_in_timeline(plan, timeline)[0]
+    assert [(m.name, m.marked_range.start_time.value) for m in timeline.tracks.markers] == [
+        ("gap note", 150),
+        ("end card", 320),
+    ]
+    assert "2 of 2 marker(s) have no clip under them" in _not_in_timeline(plan, timeline)[0]
     assert "timeline markers" in {item.feature for item in analyze_losses(timeline, "edl")}
-    for fmt in ("otio", "xml"):
-        assert ("end card", 320) in [(n, f) for f, n, _ in _marker_frames(_read_back(timeline, fmt))], fmt
+    for fmt in ("otio", "fcpxml", "xml"):
+        assert _marker_frames(_read_back(timeline, fmt)) == [(150, "gap note", 0), (320, "end card", 0)], fmt
 
 
 def test_a_mixed_rate_marker_lands_on_the_nearest_media_frame() -> None:
