@@ -18,12 +18,11 @@ from montage_bridge.remote_media import GpuOptions, ProcessedMedia, RemoteProgre
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
-from planner.beat_sync import PlanningError, plan_beat_montage
+from planner.beat_sync import PlanningError
 from planner.brief import Brief
 from planner.llm_config import LLMConfig
 from planner.make_plan import make_plan
 from planner.models import EditPlan
-from planner.validate import validate_plan
 
 
 @dataclass
@@ -71,12 +70,12 @@ def run_auto(
 
     ``footage_files`` replaces the folder scan with an explicit list (the watch daemon passes the
     clips it has seen arrive, leaving out the job's music file); ``footage_dir`` still names the job.
-    With a ``brief``, ``style`` or ``llm`` the planner front door (``planner.make_plan``) plans it;
-    explicit arguments win over the brief's fields. Without any of them, the beat-sync montage does.
+    The planner front door (``planner.make_plan``) plans it: with the ``brief``, ``style`` and ``llm``
+    when given (explicit arguments win over the brief's fields), else a music montage in the
+    mode's default style.
     With ``gpu``, the plan's remote operations run on that worker and the timeline uses the verified
     outputs in ``out_dir/processed`` (see ``montage_bridge.remote_media``); failures become warnings.
     """
-    planned_by_brief = brief is not None or style is not None or llm is not None
     brief = brief or Brief()
     music = music or brief.music
     if music is None and brief.mode == "music_montage":
@@ -120,12 +119,7 @@ def run_auto(
     if rate is not None:
         overrides["rate"] = rate
     brief = brief.model_copy(update=overrides)
-    if not planned_by_brief:
-        # No brief, style or LLM asked for: the beat-sync montage, so plain `auto` runs stay as they were.
-        plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=title)
-        validate_plan(plan, analysis)
-    else:
-        plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
+    plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     warnings.extend(plan.warnings)
     processed: dict[str, ProcessedMedia] = {}
     if gpu is not None:
@@ -146,27 +140,18 @@ def run_auto(
 
 
 def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str]:
-    """What the plan asks for that the timeline builder did not carry over (reported, not dropped silently)."""
-    notes = []
-    dissolves = sum(1 for c in plan.cuts if c.transition_in is not None and c.transition_in.kind == "dissolve")
-    built = sum(1 for t in timeline.tracks for item in t if isinstance(item, otio.schema.Transition))
-    if dissolves > built:
-        notes.append(
-            f"{dissolves - built} planned dissolve(s) are hard cuts in the timeline: the builder has no transitions yet"
-        )
-    audio_cuts = sum(1 for c in plan.cuts if c.kind == "audio")
-    built_audio = sum(
-        1
-        for t in timeline.audio_tracks()
-        for clip in t.find_clips()
-        if clip.metadata.get("montage_bridge", {}).get("clip_id")
-    )
-    if audio_cuts > built_audio:
-        notes.append(
-            f"{audio_cuts - built_audio} planned J/L audio cut(s) are not in the timeline: "
-            "the builder has no dialogue track yet"
-        )
-    return notes
+    """What the plan asks for that not every timeline file can hold (reported, not dropped silently).
+
+    The builder carries dissolves, J/L audio cuts and clip markers over; only a marker with no clip
+    under it (in a gap or past the end) becomes a timeline marker, which an EDL cannot hold.
+    """
+    loose = len(timeline.tracks.markers)
+    if not loose:
+        return []
+    return [
+        f"{loose} of {len(plan.markers)} marker(s) have no clip under them: kept as timeline markers "
+        "(OTIO, FCPXML, FCP7 XML, Resolve); an EDL leaves them out"
+    ]
 
 
 def safe_stem(title: str) -> str:

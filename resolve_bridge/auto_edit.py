@@ -16,9 +16,9 @@ from analysis.beats import analyze_music
 from analysis.footage import Progress, analyze_clips
 from analysis.models import AnalysisResult
 from nle_adapters.plan_to_otio import build_timeline
-from planner.beat_sync import plan_beat_montage
+from planner.brief import Brief
+from planner.make_plan import make_plan
 from planner.models import EditPlan
-from planner.validate import validate_plan
 from resolve_bridge.media_pool import PoolScan
 from resolve_bridge.pool_raw import PoolError
 
@@ -48,6 +48,6 @@ def plan_from_pool(
     if progress:
         progress(f"beats: {Path(music).name}", 0, 1)
     analysis = AnalysisResult(clips=clips, music=analyze_music(music))
-    plan = plan_beat_montage(analysis, duration_seconds=duration_seconds, rate=rate, name=name)
-    validate_plan(plan, analysis)
+    # The same planner plain `montage-bridge auto` uses: a music montage in the default style.
+    plan = make_plan(analysis, Brief(name=name, target_duration_seconds=duration_seconds, rate=rate))
     return plan, analysis, build_timeline(plan, analysis)

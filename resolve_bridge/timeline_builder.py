@@ -294,6 +294,13 @@ def build_in_resolve(
         if method == "import":
             notes.append(caps.limits()[0])
     if method == "append":
+        dissolves = len(list(timeline.find_children(descended_from_type=otio.schema.Transition)))
+        if dissolves:
+            # The scripting API places clips but has no call that adds a transition.
+            notes.append(
+                f"{dissolves} dissolve(s) are hard cuts in Resolve: its scripting API cannot add transitions "
+                "(--method import keeps them)"
+            )
         result = apply_spec(resolve, spec, bin_name=bin_name, log=say)
     elif method == "import":
         fmt = import_format if import_format != "auto" else ("otio" if caps.can_import_otio else "fcpxml")

@@ -78,6 +78,13 @@ def test_timeline_obeys_the_facts(auto_run, facts: dict, sample_media: Path) -> 
         previous = name
 
 
+def test_plain_auto_plans_a_music_montage_in_the_default_style(auto_run) -> None:
+    out, _ = auto_run
+    timeline = otio.adapters.read_from_file(str(out / "Demo.otio"))
+    meta = timeline.metadata["montage_bridge"]
+    assert (meta["planner"], meta["mode"], meta["style"]) == ("heuristic.music_montage/1", "music_montage", "dynamic")
+
+
 def test_every_file_reads_back_with_the_same_clip_count(auto_run) -> None:
     out, _ = auto_run
     reference = otio.adapters.read_from_file(str(out / "Demo.otio"))

@@ -165,8 +165,10 @@ def test_import_path_otio_verifies_the_same_way(sample_media: Path, facts: dict,
         (item,) = built.GetItemListInTrack("video", cut.track)
         assert item.GetStart() == 90000 + cut.record_in and item.GetDuration() == 50 and item.GetLeftOffset() == 20
     assert [n for n, _ in fake.calls] == ["ImportTimelineFromFile"]  # no AppendToTimeline on this path
-    # plan_to_otio carries plan markers on the music bed; this plan has none, so none are expected
-    assert result.markers_expected == 0 and built.GetMarkers() == {}
+    # The note marker lies in V1's leading gap (V1 starts at frame 10): with no clip under it,
+    # plan_to_otio keeps it as a timeline marker, and Resolve gets it at its own frame.
+    assert result.markers_expected == 1 and result.markers_added == 1
+    assert [(int(f), m["name"]) for f, m in built.GetMarkers().items()] == [(5, "n")]
     # the imported file is "Resolve-shaped": bare paths, absolute source ranges with start TC
     text = (tmp_path / "Imported.otio").read_text()
     assert '"target_url": "/' in text and "file://" not in text
@@ -236,3 +238,26 @@ def test_drop_frame_timeline_starts_at_107892(tmp_path: Path) -> None:
     assert timeline.GetSetting("timelineFrameRate") == "29.97 DF" and timeline.GetStartFrame() == 107892
     first = timeline.GetItemListInTrack("video", 3)[0]
     assert first.GetStart() == 107892 + 30 and result.placed == result.expected
+
+
+def test_dissolves_are_named_and_dialogue_lands_on_a2(tmp_path: Path) -> None:
+    from planner.models import Transition
+
+    plan, analysis = three_track_plan(tmp_path)
+    cuts = list(plan.cuts)
+    first, second = cuts[0], cuts[1]  # a_2398 on V1, back to back at frame 48
+    cuts[1] = second.model_copy(update={"transition_in": Transition(kind="dissolve", frames=8)})
+    cuts.append(first.model_copy(update={"kind": "audio", "track": 1}))
+    plan = plan.model_copy(update={"cuts": cuts})
+    fake = seeded_fake(tmp_path)
+    result = build_in_resolve(fake, build_timeline(plan, analysis), method="append")
+    assert result.ok, result.lines()
+    assert any("1 dissolve(s) are hard cuts in Resolve" in w for w in result.warnings)
+    timeline = fake.project.GetCurrentTimeline()
+    assert timeline.GetTrackCount("audio") == 2
+    (speech,) = _items(timeline, "audio", 2)
+    assert (speech.GetStart(), speech.GetDuration(), speech.GetLeftOffset()) == (
+        plan.start_frame + first.record_in,
+        first.record_duration,
+        first.source_in,
+    )
