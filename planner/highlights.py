@@ -128,11 +128,7 @@ def plan_highlights(analysis: AnalysisResult, brief: Brief, style: Style) -> Edi
             warnings.append(f"must-include clip {clip_id!r} has no usable shot")
     return EditPlan(
         name=brief.name,
-        rate=rate,
-        start_timecode=setup.start_timecode,
-        drop_frame=setup.drop_frame,
-        width=setup.width,
-        height=setup.height,
+        **setup.plan_fields(),
         cuts=cuts,
         music=MusicBed(path=str(music.path), record_in=0, record_out=record) if music else None,
         markers=music_markers(music, rate, record) if music else [],

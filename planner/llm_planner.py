@@ -435,11 +435,7 @@ class LLMPlanner:
         warnings = [f"{left_out} shot(s) past the target length were left out"] if left_out else []
         plan = EditPlan(
             name=brief.name,
-            rate=rate,
-            start_timecode=setup.start_timecode,
-            drop_frame=setup.drop_frame,
-            width=setup.width,
-            height=setup.height,
+            **setup.plan_fields(),
             cuts=cuts,
             music=MusicBed(path=str(music.path), record_in=0, record_out=pos) if music is not None else None,
             markers=sorted([*markers, *(music_markers(music, rate, pos) if music else [])], key=lambda m: m.frame),

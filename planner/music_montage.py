@@ -422,11 +422,7 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     end = cuts[-1].record_out
     return EditPlan(
         name=brief.name,
-        rate=rate,
-        start_timecode=setup.start_timecode,
-        drop_frame=setup.drop_frame,
-        width=setup.width,
-        height=setup.height,
+        **setup.plan_fields(),
         cuts=cuts,
         music=MusicBed(path=str(music.path), record_in=0, record_out=end),
         markers=music_markers(music, rate, end),

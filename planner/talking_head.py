@@ -248,11 +248,7 @@ def plan_talking_head(analysis: AnalysisResult, brief: Brief, style: Style) -> E
             warnings.append("J/L cuts: no edit point had the frames to offset the picture")
     return EditPlan(
         name=brief.name,
-        rate=rate,
-        start_timecode=setup.start_timecode,
-        drop_frame=setup.drop_frame,
-        width=setup.width,
-        height=setup.height,
+        **setup.plan_fields(),
         cuts=video + audio,
         markers=sorted(markers, key=lambda m: m.frame),
         planner=PLANNER_NAME,

@@ -21,6 +21,16 @@ class TimelineSetup:
     width: int
     height: int
 
+    def plan_fields(self) -> dict[str, object]:
+        """The EditPlan fields this setup decides, for ``EditPlan(**setup.plan_fields(), ...)``."""
+        return {
+            "rate": self.rate,
+            "start_timecode": self.start_timecode,
+            "drop_frame": self.drop_frame,
+            "width": self.width,
+            "height": self.height,
+        }
+
 
 def timeline_setup(clips: list[ClipAnalysis], rate: Fraction | None, aspect: str) -> TimelineSetup:
     """Rate (given or the clips' most common), DF where the rate allows, and a frame size for
