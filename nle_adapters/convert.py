@@ -9,6 +9,7 @@ files and renames: a failure leaves no partial file. Adapters are called by name
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import tempfile
@@ -30,6 +31,9 @@ CONVERT_FORMATS: dict[str, tuple[str, str, str]] = {
     "edl": (".edl", "mb_cmx3600", "mb_cmx3600"),
 }
 _SUFFIXES = {".otio": "otio", ".fcpxml": "fcpxml", ".fcpxmld": "fcpxml", ".xml": "xml", ".edl": "edl"}
+# Read-only inputs: Avid AAF through the otio-aaf-adapter plugin (DESIGN.md: AAF read, write optional).
+_READ_ONLY_SUFFIXES = {".aaf": "aaf"}
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # AAF is a Microsoft structured-storage file
 _EDL_EVENT = re.compile(r"^\s*\d{1,6}\s+\S+\s+\S+\s+(C|D|W\d{3})\s", re.MULTILINE)
 MAX_TIMELINE_BYTES = 512 * 1024 * 1024
 
@@ -85,8 +89,38 @@ def detect_format(path: Path, text: str | None = None) -> str:
     raise ConvertError(f"{path}: cannot tell the timeline format (not xmeml, FCPXML, OTIO or an EDL)")
 
 
+def _is_aaf(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    if path.suffix.lower() in _READ_ONLY_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        return handle.read(8) == _OLE2_MAGIC
+
+
+def _read_aaf(path: Path) -> list[otio.schema.Timeline]:
+    """Read an AAF's compositions with the otio-aaf-adapter plugin (adapter name ``AAF``)."""
+    root = logging.getLogger()
+    quiet = logging.NullHandler()  # pyaaf2 logs odd-but-harmless values (Fraction(0,0)) to the root logger
+    root.addHandler(quiet)
+    try:
+        result = otio.adapters.read_from_file(str(path), adapter_name="AAF")
+    except Exception as exc:  # pyaaf2 raises anything on a damaged file
+        raise TimelineParseError(str(path), f"cannot read as AAF: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        root.removeHandler(quiet)
+    if isinstance(result, otio.schema.Timeline):
+        return [result]
+    timelines = [c for c in result if isinstance(c, otio.schema.Timeline)]
+    if not timelines:
+        raise TimelineParseError(str(path), "no composition (timeline) found in this AAF file")
+    return timelines
+
+
 def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.schema.Timeline]]:
     """Read every timeline in ``path`` with our adapters; returns (format, timelines)."""
+    if _is_aaf(path):
+        return "aaf", _read_aaf(path)
     text = _read_text(path)
     fmt = detect_format(path, text)
     adapter = CONVERT_FORMATS[fmt][1]
@@ -224,10 +258,11 @@ def convert(src: Path, out: Path, options: ConvertOptions | None = None) -> list
         inputs = sorted(
             p
             for p in src.iterdir()
-            if (p.is_file() and p.suffix.lower() in _SUFFIXES) or p.suffix.lower() == ".fcpxmld"
+            if (p.is_file() and p.suffix.lower() in (_SUFFIXES.keys() | _READ_ONLY_SUFFIXES.keys()))
+            or p.suffix.lower() == ".fcpxmld"
         )
         if not inputs:
-            raise ConvertError(f"{src}: no timeline files (.otio, .fcpxml, .xml, .edl) in this folder")
+            raise ConvertError(f"{src}: no timeline files (.otio, .fcpxml, .xml, .edl, .aaf) in this folder")
         files: list[tuple[Path, str]] = []
         reports: list[LossReport] = []
         for item in inputs:
