@@ -331,3 +331,37 @@ def _drain(events, emit: EngineProgress) -> None:
             emit(events.get_nowait())
         except queue_mod.Empty:
             return
+
+
+def analyze_media_items(
+    items: list[MediaItem],
+    options: EngineOptions | None = None,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[ClipAnalysis]:
+    """Analyze clips already probed elsewhere (e.g. read from Resolve's media pool).
+
+    The engine does the work (one decode pass, cached, shots with quality); each result keeps the
+    caller's :class:`MediaItem`, whose rate, frames and start timecode are the source of truth
+    there. A file that fails raises :class:`MediaError` naming it. ``progress(stage, done, total)``
+    counts finished files.
+    """
+    options = options or EngineOptions(require_video=True)
+    finished: set[int] = set()
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.stage in ("done", "failed", "cached"):
+            finished.add(event.index)
+        if progress:
+            progress(f"analysis: {event.path.name}", len(finished), len(items))
+
+    result = analyze_paths([Path(i.path) for i in items], options, progress=on_event)
+    if result.failures:
+        raise MediaError(result.failures[0].message)
+    out: list[ClipAnalysis] = []
+    for item, clip in zip(items, result.clips, strict=True):
+        shots = [s for s in clip.shots if s.start < item.frames]
+        if shots and shots[-1].end != item.frames:
+            shots[-1] = shots[-1].model_copy(update={"end": item.frames})
+        out.append(clip.model_copy(update={"media": item, "shots": shots}))
+    return out

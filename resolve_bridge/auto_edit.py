@@ -13,7 +13,8 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.beats import analyze_music
-from analysis.footage import Progress, analyze_clips
+from analysis.engine import analyze_media_items
+from analysis.footage import Progress
 from analysis.models import AnalysisResult
 from nle_adapters.plan_to_otio import build_timeline
 from planner.brief import Brief
@@ -44,7 +45,7 @@ def plan_from_pool(
     missing = [c.media.path for c in scan.clips if not Path(c.media.path).is_file()]
     if missing:
         raise PoolError(f"{missing[0]}: media file is offline — relink it in Resolve before auto-editing")
-    clips = analyze_clips([c.media for c in scan.clips], progress=progress)
+    clips = analyze_media_items([c.media for c in scan.clips], progress=progress)
     if progress:
         progress(f"beats: {Path(music).name}", 0, 1)
     analysis = AnalysisResult(clips=clips, music=analyze_music(music))

@@ -68,13 +68,13 @@ def analyze(request: dict[str, Any]) -> dict[str, Any]:
     Marker frames are relative to the clip's first frame (how MediaPoolItem markers count).
     """
     from analysis.beats import analyze_music
-    from analysis.footage import analyze_clips
+    from analysis.engine import analyze_media_items
     from analysis.timebase import seconds_to_frames
     from resolve_bridge.media_pool import scan_records
 
     scan = scan_records(request.get("records", []))
     markers: dict[str, list[dict[str, Any]]] = {}
-    analyses = analyze_clips([c.media for c in scan.clips if Path(c.media.path).is_file()], progress=_progress)
+    analyses = analyze_media_items([c.media for c in scan.clips if Path(c.media.path).is_file()], progress=_progress)
     by_path = {str(a.media.path): a for a in analyses}
     for clip in scan.clips:
         analysis = by_path.get(str(clip.media.path))

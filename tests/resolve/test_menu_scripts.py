@@ -76,7 +76,7 @@ def test_analysis_runs_in_the_users_environment_when_resolves_python_lacks_it(
     status = run_menu("analyze", fake.menu_globals(), python=sys.executable, in_process=False, dialog=False)
     console = capsys.readouterr().out
     assert status == 0, console
-    assert f"working in {sys.executable}" in console and "shots: " in console  # progress relayed
+    assert f"working in {sys.executable}" in console and "analysis: " in console  # progress relayed
     assert sum(len(i.GetMarkers()) for i in fake.media_pool._all_items()) >= 6
     status = run_menu("analyze", fake.menu_globals(), python="/nonexistent/python", in_process=False, dialog=False)
     assert status == 1 and "run `montage-bridge resolve install`" in capsys.readouterr().out
