@@ -333,6 +333,20 @@ def _drain(events, emit: EngineProgress) -> None:
             return
 
 
+def files_done_progress(total: int, progress: Callable[[str, int, int], None] | None) -> EngineProgress:
+    """Adapt the engine's per-file events to a ``progress(stage, done, total)`` callback that counts
+    finished files (done, cached or failed) — what the CLI bars and the menu Console show."""
+    finished: set[int] = set()
+
+    def on_event(event: ProgressEvent) -> None:
+        if event.stage in ("done", "failed", "cached"):
+            finished.add(event.index)
+        if progress:
+            progress(f"analysis: {event.path.name}", len(finished), total)
+
+    return on_event
+
+
 def analyze_media_items(
     items: list[MediaItem],
     options: EngineOptions | None = None,
@@ -347,15 +361,7 @@ def analyze_media_items(
     counts finished files.
     """
     options = options or EngineOptions(require_video=True)
-    finished: set[int] = set()
-
-    def on_event(event: ProgressEvent) -> None:
-        if event.stage in ("done", "failed", "cached"):
-            finished.add(event.index)
-        if progress:
-            progress(f"analysis: {event.path.name}", len(finished), len(items))
-
-    result = analyze_paths([Path(i.path) for i in items], options, progress=on_event)
+    result = analyze_paths([Path(i.path) for i in items], options, progress=files_done_progress(len(items), progress))
     if result.failures:
         raise MediaError(result.failures[0].message)
     out: list[ClipAnalysis] = []

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _check_sha256(value: str) -> str:
+    if not SHA256_RE.match(value):
+        raise ValueError("sha256 must be 64 lowercase hex digits")
+    return value
+
+
+Sha256 = Annotated[str, AfterValidator(_check_sha256)]
+"""A content address: 64 lowercase hex digits, checked wherever one crosses the wire."""
 # Job ids are client-chosen (UUID, ULID, base32 ...); this alphabet keeps them safe in URLs and paths.
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -37,17 +47,10 @@ class BlobRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sha256: str
+    sha256: Sha256
     size: int = Field(ge=0, description="bytes")
     mime: str = "application/octet-stream"
     filename: str | None = Field(default=None, max_length=255, description="informational only, never a path")
-
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not SHA256_RE.match(value):
-            raise ValueError("sha256 must be 64 lowercase hex digits")
-        return value
 
 
 class JobSpec(BaseModel):
@@ -81,7 +84,7 @@ class JobErrorInfo(BaseModel):
 
 class OutputRef(BaseModel):
     name: str
-    sha256: str
+    sha256: Sha256
     size: int
     mime: str = "application/octet-stream"
     url: str
@@ -129,21 +132,14 @@ class UploadCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    sha256: str
+    sha256: Sha256
     size: int = Field(ge=0)
     filename: str | None = Field(default=None, max_length=255)
-
-    @field_validator("sha256")
-    @classmethod
-    def _hex(cls, value: str) -> str:
-        if not SHA256_RE.match(value):
-            raise ValueError("sha256 must be 64 lowercase hex digits")
-        return value
 
 
 class UploadStatus(BaseModel):
     upload_id: str | None
-    sha256: str
+    sha256: Sha256
     size: int
     offset: int
     complete: bool

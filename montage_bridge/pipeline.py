@@ -9,7 +9,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.beats import analyze_music
-from analysis.engine import EngineOptions, ProgressEvent, analyze_paths
+from analysis.engine import EngineOptions, analyze_paths, files_done_progress
 from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage
 from analysis.models import AnalysisResult
@@ -18,8 +18,8 @@ from montage_bridge.remote_media import GpuOptions, ProcessedMedia, RemoteProgre
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
-from planner.beat_sync import PlanningError
 from planner.brief import Brief
+from planner.errors import PlanningError
 from planner.llm_config import LLMConfig
 from planner.make_plan import make_plan
 from planner.models import EditPlan
@@ -83,15 +83,7 @@ def run_auto(
     ensure_writable_dir(out_dir)
     warnings: list[str] = []
     files = list(footage_files) if footage_files is not None else find_footage(footage_dir)
-    finished: set[int] = set()
-
-    def on_event(event: ProgressEvent) -> None:
-        if event.stage in ("done", "failed", "cached"):
-            finished.add(event.index)
-        if progress:
-            progress(f"analysis: {event.path.name}", len(finished), len(files))
-
-    engine = analyze_paths(files, EngineOptions(require_video=True), progress=on_event)
+    engine = analyze_paths(files, EngineOptions(require_video=True), progress=files_done_progress(len(files), progress))
     for failure in engine.failures:
         if not skip_unreadable:
             raise MediaError(f"{failure.message} (or rerun with --skip-unreadable to leave it out)")

@@ -261,10 +261,41 @@ class _MarkerMethods:
         return self._markers.delete_by_custom(customData)
 
 
+class _ColorAndFlagMethods:
+    """Clip colour and flags, identical on MediaPoolItem and TimelineItem."""
+
+    _color: str
+    _flags: list[str]
+
+    def GetClipColor(self) -> str:
+        return self._color
+
+    def SetClipColor(self, colorName: str) -> bool:
+        if colorName not in CLIP_COLORS:
+            return False
+        self._color = colorName
+        return True
+
+    def ClearClipColor(self) -> bool:
+        self._color = ""
+        return True
+
+    def AddFlag(self, color: str) -> bool:
+        self._flags.append(color)
+        return True
+
+    def GetFlagList(self) -> list[str]:
+        return list(self._flags)
+
+    def ClearFlags(self, color: str) -> bool:
+        self._flags = [] if color == "All" else [c for c in self._flags if c != color]
+        return True
+
+
 # ---------------------------------------------------------------- media pool
 
 
-class FakeMediaPoolItem(_MarkerMethods, _Remote):
+class FakeMediaPoolItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
     """A clip in the media pool: properties as strings, the way GetClipProperty returns them."""
 
     _since = {"GetMarkInOut": (19, 1), "SetMarkInOut": (19, 1), "ClearMarkInOut": (19, 1), "SetName": (20, 2)}
@@ -332,30 +363,6 @@ class FakeMediaPoolItem(_MarkerMethods, _Remote):
 
     def GetMediaId(self) -> str:
         return f"media-{self._id}"
-
-    def GetClipColor(self) -> str:
-        return self._color
-
-    def SetClipColor(self, colorName: str) -> bool:
-        if colorName not in CLIP_COLORS:
-            return False
-        self._color = colorName
-        return True
-
-    def ClearClipColor(self) -> bool:
-        self._color = ""
-        return True
-
-    def AddFlag(self, color: str) -> bool:
-        self._flags.append(color)
-        return True
-
-    def GetFlagList(self) -> list[str]:
-        return list(self._flags)
-
-    def ClearFlags(self, color: str) -> bool:
-        self._flags = [] if color == "All" else [c for c in self._flags if c != color]
-        return True
 
     def GetMarkInOut(self) -> dict[str, dict[str, int]]:
         return {k: dict(v) for k, v in self._mark.items()}
@@ -594,7 +601,7 @@ class FakeMediaPool(_Remote):
 # ---------------------------------------------------------------- timeline
 
 
-class FakeTimelineItem(_MarkerMethods, _Remote):
+class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
     _since = {
         "GetTrackTypeAndIndex": (19,),
         "GetLinkedItems": (19,),
@@ -674,30 +681,6 @@ class FakeTimelineItem(_MarkerMethods, _Remote):
 
     def GetLinkedItems(self) -> list[FakeTimelineItem]:
         return list(self._linked)
-
-    def GetClipColor(self) -> str:
-        return self._color
-
-    def SetClipColor(self, colorName: str) -> bool:
-        if colorName not in CLIP_COLORS:
-            return False
-        self._color = colorName
-        return True
-
-    def ClearClipColor(self) -> bool:
-        self._color = ""
-        return True
-
-    def AddFlag(self, color: str) -> bool:
-        self._flags.append(color)
-        return True
-
-    def GetFlagList(self) -> list[str]:
-        return list(self._flags)
-
-    def ClearFlags(self, color: str) -> bool:
-        self._flags = [] if color == "All" else [c for c in self._flags if c != color]
-        return True
 
     def SetClipEnabled(self, enabled: bool) -> bool:
         self._enabled = bool(enabled)

