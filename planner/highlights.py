@@ -16,8 +16,8 @@ from fractions import Fraction
 
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
 from analysis.timebase import rescale_frames, seconds_to_frames
-from planner.beat_sync import PlanningError
 from planner.brief import Brief
+from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, MusicBed
 from planner.music_montage import remote_ops_for
 from planner.scoring import shot_motion, shot_quality

@@ -23,8 +23,8 @@ from fractions import Fraction
 
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
 from analysis.timebase import rescale_frames, seconds_to_frames
-from planner.beat_sync import PlanningError
 from planner.brief import Brief
+from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, MusicBed, RemoteOp, Transition
 from planner.scoring import energy_near, section_label, shot_motion, shot_quality, target_motion
 from planner.style import Style

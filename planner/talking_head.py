@@ -23,8 +23,8 @@ from fractions import Fraction
 
 from analysis.models import AnalysisResult, ClipAnalysis, TranscriptSegment
 from analysis.timebase import rescale_frames, seconds_to_frames
-from planner.beat_sync import PlanningError
 from planner.brief import Brief
+from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, PlanMarker
 from planner.style import Style
 from planner.timeline_setup import timeline_setup

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
 from analysis.models import ClipAnalysis, MusicAnalysis
 from analysis.timebase import default_drop_frame, seconds_to_frames
-from planner.beat_sync import choose_timeline_rate
 from planner.models import PlanMarker
 
 SECTION_COLORS = {"intro": "CYAN", "build": "YELLOW", "peak": "RED", "outro": "PURPLE", "break": "GREEN"}
@@ -30,6 +30,13 @@ class TimelineSetup:
             "width": self.width,
             "height": self.height,
         }
+
+
+def choose_timeline_rate(clips: list[ClipAnalysis]) -> Fraction:
+    """The rate most clips share; ties go to the clip that sorts first (deterministic)."""
+    counts = Counter(c.media.rate for c in clips)
+    best = max(counts.values())
+    return next(c.media.rate for c in clips if counts[c.media.rate] == best)
 
 
 def timeline_setup(clips: list[ClipAnalysis], rate: Fraction | None, aspect: str) -> TimelineSetup:

@@ -31,6 +31,7 @@ def make_clip(
     *,
     height: int = 1080,
     transcript: Transcript | None = None,
+    start_frame: int = 0,
 ) -> ClipAnalysis:
     """Clip ``clip{i}`` with back-to-back shots of the given lengths (frames); quality as (score, motion)."""
     bounds = [0]
@@ -41,6 +42,7 @@ def make_clip(
         name=f"clip{i}.mov",
         rate=rate,
         frames=bounds[-1],
+        start_frame=start_frame,
         width=height * 16 // 9,
         height=height,
         audio_channels=2,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from analysis.models import AnalysisResult, MusicSection
 from analysis.timebase import seconds_to_frames
-from planner.beat_sync import PlanningError
 from planner.brief import Brief
+from planner.errors import PlanningError
 from planner.heuristic import plan_heuristic
 from planner.models import EditPlan
 from planner.style import available_styles, load_style

@@ -7,8 +7,10 @@ import opentimelineio as otio
 from analysis.models import AnalysisResult
 from analysis.timebase import rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import build_timeline
-from planner.beat_sync import plan_beat_montage
-from tests.unit.test_beat_sync_planner import make_clip, make_music
+from planner.brief import Brief
+from planner.heuristic import plan_heuristic
+from planner.style import load_style
+from tests.planner.synth import make_clip, make_music
 
 
 def test_source_ranges_are_in_media_time_and_record_grid_is_exact() -> None:
@@ -18,7 +20,9 @@ def test_source_ranges_are_in_media_time_and_record_grid_is_exact() -> None:
         make_clip(2, Fraction(30000, 1001), [250, 250], start_frame=1552158),
     ]
     analysis = AnalysisResult(clips=clips, music=make_music(120, 30))
-    plan = plan_beat_montage(analysis, duration_seconds=12, rate=Fraction(24000, 1001))
+    plan = plan_heuristic(
+        analysis, Brief(target_duration_seconds=12, rate=Fraction(24000, 1001)), load_style("dynamic")
+    )
     timeline = build_timeline(plan, analysis)
     assert timeline.global_start_time.value == 86400
     assert rate_from_float(timeline.global_start_time.rate) == Fraction(24000, 1001)
@@ -43,6 +47,8 @@ def test_source_ranges_are_in_media_time_and_record_grid_is_exact() -> None:
 def test_json_round_trip_keeps_everything() -> None:
     clips = [make_clip(0, Fraction(25), [100, 100]), make_clip(1, Fraction(25), [100, 100])]
     analysis = AnalysisResult(clips=clips, music=make_music(100, 20))
-    timeline = build_timeline(plan_beat_montage(analysis, duration_seconds=8), analysis)
+    timeline = build_timeline(
+        plan_heuristic(analysis, Brief(target_duration_seconds=8), load_style("dynamic")), analysis
+    )
     again = otio.adapters.read_from_string(otio.adapters.write_to_string(timeline, "otio_json"), "otio_json")
     assert otio.adapters.write_to_string(again, "otio_json") == otio.adapters.write_to_string(timeline, "otio_json")

@@ -11,14 +11,16 @@ from nle_adapters import formats as formats_module
 from nle_adapters.formats import TimelineFormat
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import WriteError, write_timeline_files
-from planner.beat_sync import plan_beat_montage
-from tests.unit.test_beat_sync_planner import make_clip, make_music
+from planner.brief import Brief
+from planner.heuristic import plan_heuristic
+from planner.style import load_style
+from tests.planner.synth import make_clip, make_music
 
 
 def _timeline():
     clips = [make_clip(0, Fraction(25), [100, 100]), make_clip(1, Fraction(25), [100, 100])]
     analysis = AnalysisResult(clips=clips, music=make_music(100, 20))
-    return build_timeline(plan_beat_montage(analysis, duration_seconds=8), analysis)
+    return build_timeline(plan_heuristic(analysis, Brief(target_duration_seconds=8), load_style("dynamic")), analysis)
 
 
 def test_one_failing_format_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

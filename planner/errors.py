@@ -1,0 +1,9 @@
+"""Errors the planners raise."""
+
+from __future__ import annotations
+
+from analysis.errors import MontageError
+
+
+class PlanningError(MontageError):
+    """The footage and music cannot make the requested edit."""
