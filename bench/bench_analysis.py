@@ -33,11 +33,11 @@ SEGMENTS = [
     ("mandelbrot", 130),
     ("color=c=red", 125),
     ("testsrc", 115),
-    ("life", 135),
-    ("cellauto", 125),
+    ("life=seed=3", 135),
+    ("cellauto=seed=7", 125),
     ("color=c=blue", 125),
     ("rgbtestsrc", 110),
-    ("gradients", 140),
+    ("gradients=nb_colors=2:c0=0xff8000:c1=0x0040ff:seed=11", 140),
     ("yuvtestsrc", 125),
     ("smptebars", 125),
 ]
@@ -58,6 +58,7 @@ def make_clip() -> tuple[Path, list[int]]:
     for i, (src, n) in enumerate(SEGMENTS):
         # Sources render at 640x360 (mandelbrot and life are slow at 1080p) and are scaled up;
         # the temporal noise then gives every frame real 1080p detail for the decoder to chew on.
+        # Seeds and colours are fixed: ffmpeg otherwise draws them at random and the clip changes.
         spec = f"{src}:s=640x360:r={RATE}" if "=" in src else f"{src}=s=640x360:r={RATE}"
         parts.append(
             f"{spec},trim=end_frame={n},setpts=PTS-STARTPTS,scale=1920:1080:flags=bicubic,format=yuv420p,"

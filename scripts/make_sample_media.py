@@ -65,10 +65,12 @@ def _source(kind: str, rate: Fraction) -> str:
         return f"color=c={kind[6:]}:s={SIZE}:r={r},noise=alls=12:allf=t"
     if kind == "mandelbrot":
         return f"mandelbrot=s={SIZE}:r={r}"
+    # ffmpeg picks gradient colours and automaton rows at random unless told: a grey draw made the
+    # gradients->cellauto cut invisible on one CI run. Fixed colours and seeds keep the oracle true.
     if kind == "gradients":
-        return f"gradients=s={SIZE}:r={r}:speed=0.02"
+        return f"gradients=s={SIZE}:r={r}:speed=0.02:nb_colors=2:c0=0xff8000:c1=0x0040ff:seed=11"
     if kind == "cellauto":
-        return f"cellauto=s={SIZE}:r={r}:rule=110"
+        return f"cellauto=s={SIZE}:r={r}:rule=110:seed=7"
     return f"{kind}=s={SIZE}:r={r}"
 
 
