@@ -21,6 +21,7 @@ import opentimelineio as otio
 from analysis.errors import MontageError
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
+from nle_adapters.write_files import edl_per_video_track
 
 # name → (suffix, read adapter, write adapter)
 CONVERT_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -154,14 +155,9 @@ def _render(timeline: otio.schema.Timeline, fmt: str, options: ConvertOptions) -
     work = copy.deepcopy(timeline)  # writers only read, but a copy keeps the caller's timeline safe regardless
     try:
         if fmt == "edl":
-            videos = [t for t in work.tracks if t.kind == otio.schema.TrackKind.Video]
             if options.edl_track is not None:
                 return [("", otio.adapters.write_to_string(work, adapter, video_track=options.edl_track))]
-            count = max(1, len(videos))
-            return [
-                ("" if n == 1 else f"_V{n}", otio.adapters.write_to_string(work, adapter, video_track=n))
-                for n in range(1, count + 1)
-            ]
+            return edl_per_video_track(work, adapter)
         if fmt == "xml":
             return [("", otio.adapters.write_to_string(work, adapter, version=options.xmeml_version))]
         if fmt == "fcpxml":

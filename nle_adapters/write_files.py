@@ -17,13 +17,34 @@ class WriteError(MontageError):
     """A timeline could not be written in some format or to some place."""
 
 
-def serialize_timeline(timeline: otio.schema.Timeline, fmt: str) -> str:
-    """Render ``timeline`` in format ``fmt`` as text. The input is never mutated (writers get a copy)."""
+def edl_per_video_track(timeline: otio.schema.Timeline, adapter: str = "mb_cmx3600") -> list[tuple[str, str]]:
+    """One CMX 3600 EDL per video track, as (name suffix, text): ``""`` for V1, ``"_V2"``, ... after.
+
+    An EDL holds one picture track, so a multi-track edit needs one file per track; each carries the
+    audio events as well (the writer adds them to every EDL)."""
+    videos = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Video]
+    return [
+        ("" if n == 1 else f"_V{n}", otio.adapters.write_to_string(timeline, adapter, video_track=n))
+        for n in range(1, max(1, len(videos)) + 1)
+    ]
+
+
+def render_timeline(timeline: otio.schema.Timeline, fmt: str) -> list[tuple[str, str]]:
+    """Render ``timeline`` in format ``fmt`` as (name suffix, text) pairs: one pair, except EDL,
+    which gets one file per video track. The input is never mutated (writers get a copy)."""
     spec = get_format(fmt)
+    work = copy.deepcopy(timeline)
     try:
-        return otio.adapters.write_to_string(copy.deepcopy(timeline), spec.adapter, **spec.write_options)
+        if spec.name == "edl":
+            return edl_per_video_track(work, spec.adapter)
+        return [("", otio.adapters.write_to_string(work, spec.adapter, **spec.write_options))]
     except Exception as exc:  # adapters raise anything from KeyError to NotSupportedError
         raise WriteError(f"cannot write {spec.description} ({spec.name}): {exc.__class__.__name__}: {exc}") from exc
+
+
+def serialize_timeline(timeline: otio.schema.Timeline, fmt: str) -> str:
+    """Render ``timeline`` in format ``fmt`` as one text (for EDL, V1 and the audio)."""
+    return render_timeline(timeline, fmt)[0][1]
 
 
 def ensure_writable_dir(out_dir: Path) -> Path:
@@ -40,18 +61,21 @@ def ensure_writable_dir(out_dir: Path) -> Path:
 def write_timeline_files(
     timeline: otio.schema.Timeline, out_dir: Path, stem: str, formats: tuple[str, ...] = DEFAULT_FORMATS
 ) -> list[Path]:
-    """Write ``timeline`` as ``out_dir/stem.<suffix>`` for each format.
+    """Write ``timeline`` as ``out_dir/stem.<suffix>`` for each format (EDL: ``stem.edl`` for V1,
+    ``stem_V2.edl`` and on for further video tracks).
 
     Every format is rendered in memory first; only when all succeed are the files written, each
     through a temp file and rename. A failure leaves no new file behind.
     """
-    rendered = [(get_format(f), serialize_timeline(timeline, f)) for f in formats]
+    rendered = [
+        (f"{stem}{extra}{get_format(f).suffix}", text) for f in formats for extra, text in render_timeline(timeline, f)
+    ]
     ensure_writable_dir(out_dir)
     written: list[Path] = []
     temps: list[tuple[str, Path]] = []
     try:
-        for spec, text in rendered:
-            target = out_dir / f"{stem}{spec.suffix}"
+        for name, text in rendered:
+            target = out_dir / name
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=out_dir)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)

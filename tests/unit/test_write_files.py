@@ -43,3 +43,21 @@ def test_unwritable_directory(tmp_path: Path) -> None:
     locked.chmod(0o500)
     with pytest.raises(WriteError, match="not writable"):
         write_timeline_files(_timeline(), locked / "sub", "t", ("otio",))
+
+
+def test_multi_track_edit_gets_one_edl_per_video_track(tmp_path: Path) -> None:
+    """An EDL holds one picture track; a V2 (B-roll, titles) must not be silently dropped."""
+    import opentimelineio as otio
+
+    timeline = _timeline()
+    v1 = timeline.video_tracks()[0]
+    v2 = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    v2.append(v1[0].deepcopy())
+    timeline.tracks.insert(1, v2)
+    written = write_timeline_files(timeline, tmp_path, "t", ("edl",))
+    assert [p.name for p in written] == ["t.edl", "t_V2.edl"]
+    first = otio.adapters.read_from_file(str(written[0]), "mb_cmx3600")
+    second = otio.adapters.read_from_file(str(written[1]), "mb_cmx3600")
+    assert len(list(first.video_tracks()[0].find_clips())) == len(list(v1.find_clips()))
+    assert len(list(second.video_tracks()[0].find_clips())) == 1
+    assert len(timeline.video_tracks()) == 2  # the caller's timeline is untouched
