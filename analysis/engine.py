@@ -25,7 +25,7 @@ from analysis.frame_pass import FramePassOptions
 from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, MusicAnalysis, Transcript
 
 # Bump when a change to any analyzer changes its results: old cache entries then miss.
-ANALYZER_VERSION = "1"
+ANALYZER_VERSION = "2"  # 2: camera shake per shot
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ the two overlap. Every frame goes through:
   baselines, research/feasibility.md §3a), fed with our frames instead of its own decode;
 * picture measures: sharpness (Laplacian variance), brightness and clipping (luma histogram),
   colourfulness (Hasler–Süsstrunk) and motion (mean absolute luma change at quarter size);
+* camera shake: the frame-to-frame translation by phase correlation at half the analysis size;
+  a shot's shake is how far its camera path strays from the path's 0.5 s running mean (what
+  vid.stab would smooth away), so steady pans and zooms read as steady and jitter does not;
 * faces: OpenCV's bundled frontal-face Haar cascade, on one frame per ``face_interval`` seconds
   and on each shot's thumbnail frame;
 * thumbnails: per shot, the frame with the best picture score, written as JPEG.
@@ -44,6 +47,11 @@ FrameProgress = Callable[[int, int], None]
 _SHARPNESS_HALF = 200.0
 _COLORFUL_MAX = 110.0
 _MOTION_MAX = 32.0
+# Camera shake: RMS path deviation of 3% of the frame width is as shaky as footage gets; phase
+# correlation peaks below 0.3 are noise or a flat picture, not a camera move, and count as still.
+_SHAKE_MAX = 0.03
+_SHIFT_CONFIDENCE = 0.3
+_SHAKE_WINDOW_SECONDS = 0.5
 # Luma levels that count as crushed blacks / blown highlights (8-bit, full range after BGR).
 _CLIP_LOW, _CLIP_HIGH = 8, 247
 
@@ -122,6 +130,7 @@ class _Measures:
         self.clipped: list[float] = []
         self.colorful: list[float] = []
         self.motion: list[float] = []
+        self.shift: list[tuple[float, float]] = []  # camera move from the previous frame, in frame widths
         self.faces: dict[int, int] = {}
 
 
@@ -131,8 +140,25 @@ def _frame_score(sharp: float, bright: float, clipped: float) -> float:
     return 0.5 * sharp + 0.3 * exposure + 0.2 * (1.0 - clipped)
 
 
-def shot_quality(m: _Measures, start: int, end: int) -> ShotQuality:
-    """Aggregate frame measures over ``[start, end)``; motion excludes the cut into the shot."""
+def camera_shake(shifts: list[tuple[float, float]], fps: float) -> float:
+    """Shake of one shot, 0..1, from its per-frame camera moves (in frame widths).
+
+    The camera path is the running sum of the moves; shake is its RMS distance from a 0.5 s running
+    mean, over the frames where that mean is complete. Returns 0 for shots too short to tell."""
+    window = max(5, int(round(fps * _SHAKE_WINDOW_SECONDS)) | 1)
+    if len(shifts) < window + 2:
+        return 0.0
+    path = np.cumsum(np.asarray(shifts, dtype=np.float64), axis=0)
+    kernel = np.ones(window) / window
+    mean = np.stack([np.convolve(path[:, i], kernel, mode="valid") for i in range(2)], axis=1)
+    half = window // 2
+    deviation = path[half : len(path) - half] - mean
+    rms = float(np.sqrt((deviation**2).sum(axis=1).mean()))
+    return min(1.0, rms / _SHAKE_MAX)
+
+
+def shot_quality(m: _Measures, start: int, end: int, fps: float = 25.0) -> ShotQuality:
+    """Aggregate frame measures over ``[start, end)``; motion and shake exclude the cut into the shot."""
     sl = slice(start, max(start + 1, min(end, len(m.sharpness))))
     sharp = float(np.mean(m.sharpness[sl])) if m.sharpness[sl] else 0.0
     bright = float(np.mean(m.brightness[sl])) if m.brightness[sl] else 0.0
@@ -141,6 +167,7 @@ def shot_quality(m: _Measures, start: int, end: int) -> ShotQuality:
     moves = m.motion[start + 1 : min(end, len(m.motion))]
     motion = float(np.mean(moves)) if moves else 0.0
     faces = max((n for i, n in m.faces.items() if start <= i < end), default=0)
+    shake = camera_shake(m.shift[start + 1 : min(end, len(m.shift))], fps)
     exposure = 1.0 - min(1.0, abs(bright - 0.5) * 2.0)
     # Usability: sharpness and exposure matter most; heavy motion (shake, whip pans) costs a little.
     score = 0.35 * sharp + 0.25 * exposure + 0.2 * (1.0 - clipped) + 0.1 * color + 0.1 * (1.0 - motion)
@@ -151,6 +178,7 @@ def shot_quality(m: _Measures, start: int, end: int) -> ShotQuality:
         clipped=clamp(clipped),
         colorfulness=clamp(color),
         motion=clamp(motion),
+        shake=clamp(shake),
         faces=faces,
         score=clamp(score),
     )
@@ -218,6 +246,9 @@ def run_frame_pass(
     best_old: tuple[int, float, np.ndarray] | None = None
     thumbs: list[tuple[int, np.ndarray]] = []  # per finished shot: (frame index, picture)
     prev_small: np.ndarray | None = None
+    half_size = (max(16, w // 2), max(16, h // 2))
+    hann = cv2.createHanningWindow(half_size, cv2.CV_32F)
+    prev_half: np.ndarray | None = None
     index = 0
     report_every = max(1, int(fps))
 
@@ -254,6 +285,14 @@ def run_frame_pass(
             small = cv2.resize(gray, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
             motion = 0.0 if prev_small is None else float(cv2.absdiff(small, prev_small).mean()) / _MOTION_MAX
             prev_small = small
+            half = cv2.resize(gray, half_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            if prev_half is None:
+                measures.shift.append((0.0, 0.0))
+            else:
+                (dx, dy), peak = cv2.phaseCorrelate(prev_half, half, hann)
+                still = peak < _SHIFT_CONFIDENCE
+                measures.shift.append((0.0, 0.0) if still else (dx / half_size[0], dy / half_size[0]))
+            prev_half = half
             measures.sharpness.append(sharp)
             measures.brightness.append(bright)
             measures.clipped.append(clipped)
@@ -296,7 +335,7 @@ def run_frame_pass(
                 gray = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
                 measures.faces[at] = max(measures.faces.get(at, 0), count_faces(gray))
             thumb_path = _write_thumbnail(thumbnails_dir, k, picture)
-        shots.append(Shot(start=a, end=b, quality=shot_quality(measures, a, b), thumbnail=thumb_path))
+        shots.append(Shot(start=a, end=b, quality=shot_quality(measures, a, b, fps), thumbnail=thumb_path))
     return shots
 
 

@@ -83,6 +83,13 @@ class ShotQuality(Model):
     clipped: float = Field(0.0, ge=0, le=1, description="fraction of pixels crushed or blown out")
     colorfulness: float = Field(0.0, ge=0, le=1, description="Hasler–Süsstrunk, normalised")
     motion: float = Field(0.0, ge=0, le=1, description="mean frame-to-frame change, normalised")
+    shake: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="camera shake: RMS distance of the camera path from its 0.5 s running mean; "
+        "1.0 = 3% of the frame width or more, 0 when the shot is too short or too flat to tell",
+    )
     faces: int = Field(0, ge=0, description="most faces seen in one sampled frame")
     score: float = Field(0.0, ge=0, le=1, description="overall usability, higher is better")
 

@@ -19,7 +19,7 @@ from analysis.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, MusicBed
-from planner.music_montage import remote_ops_for
+from planner.remote_ops import remote_ops_for
 from planner.scoring import shot_motion, shot_quality
 from planner.style import Style
 from planner.timeline_setup import beat_frames, music_markers, timeline_setup
@@ -137,7 +137,7 @@ def plan_highlights(analysis: AnalysisResult, brief: Brief, style: Style) -> Edi
         aspect=brief.aspect or style.aspect or "16:9",
         mode="highlights",
         style=style.name,
-        remote_ops=remote_ops_for(clips, {c.clip_id for c in cuts}, setup.width, setup.height),
+        remote_ops=remote_ops_for(clips, cuts, setup.width, setup.height, style.rules.stabilize_shake),
     )
 
 

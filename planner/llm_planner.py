@@ -37,6 +37,7 @@ from planner.llm_config import LLMConfig, LLMConfigError
 from planner.llm_schemas import BeatSheet, Reply, ShotList, ShotPick, StoryBeat, schema_of
 from planner.llm_summary import summarize
 from planner.models import Cut, EditPlan, MusicBed, PlanMarker
+from planner.remote_ops import remote_ops_for
 from planner.style import Style
 from planner.timeline_setup import beat_frames, music_markers, timeline_setup
 from planner.validate import plan_problems
@@ -46,7 +47,8 @@ R = TypeVar("R", bound=Reply)
 SYSTEM_PROMPT = (
     "You are a story editor planning a video edit from analysed footage. You only use clip ids and "
     "time ranges that exist in the analysis summary. Shots are listed per clip as "
-    "[start_seconds, end_seconds, quality_score_0_to_1, motion_0_to_1]; a range you pick must lie inside "
+    "[start_seconds, end_seconds, quality_score_0_to_1, motion_0_to_1, shake_0_to_1]; prefer steady "
+    "shots (low shake) when the choice is otherwise equal; a range you pick must lie inside "
     "one listed shot. Answer with a single JSON object that follows the given JSON schema and nothing else."
 )
 
@@ -444,6 +446,10 @@ class LLMPlanner:
             aspect=aspect,
             mode=brief.mode,
             style=style.name,
+            # Fixes the footage needs follow from the shots chosen, by the same rules as the heuristics.
+            remote_ops=remote_ops_for(
+                list(analysis.clips), cuts, setup.width, setup.height, style.rules.stabilize_shake
+            ),
         )
         problems.extend(plan_problems(plan, analysis, style=style, brief=brief))
         short = (target - plan.duration_frames) / float(rate)

@@ -35,7 +35,13 @@ def _clip_entry(clip: ClipAnalysis, speech_chars: int, max_shots: int) -> dict:
         "file": clip.media.name,
         "seconds": round(clip.media.frames / fps, 2),
         "shots": [
-            [round(s.start / fps, 2), round(s.end / fps, 2), round(shot_quality(s, rate), 2), round(shot_motion(s), 2)]
+            [
+                round(s.start / fps, 2),
+                round(s.end / fps, 2),
+                round(shot_quality(s, rate), 2),
+                round(shot_motion(s), 2),
+                round(s.quality.shake if s.quality is not None else 0.0, 2),
+            ]
             for _, s in shots
         ],
     }
@@ -54,7 +60,7 @@ def _clip_entry(clip: ClipAnalysis, speech_chars: int, max_shots: int) -> dict:
 
 
 def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dict:
-    """The analysis as the LLM sees it; shots are ``[start_s, end_s, score, motion]``."""
+    """The analysis as the LLM sees it; shots are ``[start_s, end_s, score, motion, shake]``."""
     music = analysis.music
     music_entry = None
     if music is not None:

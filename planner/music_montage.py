@@ -25,7 +25,8 @@ from analysis.models import AnalysisResult, ClipAnalysis, Shot
 from analysis.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
-from planner.models import Cut, EditPlan, MusicBed, RemoteOp, Transition
+from planner.models import Cut, EditPlan, MusicBed, Transition
+from planner.remote_ops import remote_ops_for
 from planner.scoring import energy_near, section_label, shot_motion, shot_quality, target_motion
 from planner.style import Style
 from planner.timeline_setup import beat_frames, downbeat_frames, music_markers, timeline_setup
@@ -370,23 +371,6 @@ def add_dissolves(placed: list[tuple[Cut, Source]], pieces: list[Piece], style: 
     return missing
 
 
-def remote_ops_for(clips: list[ClipAnalysis], used: set[str], width: int, height: int) -> list[RemoteOp]:
-    """Ask the GPU worker to upscale clips smaller than the timeline frame (short side)."""
-    short = min(width, height)
-    ops = []
-    for clip in clips:
-        media = clip.media
-        if clip.id in used and media.width and media.height and min(media.width, media.height) < short:
-            ops.append(
-                RemoteOp(
-                    clip_id=clip.id,
-                    op="upscale",
-                    reason=f"{media.width}x{media.height} is smaller than the {width}x{height} timeline",
-                )
-            )
-    return ops
-
-
 def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> EditPlan:
     """Plan a montage to ``analysis.music`` following ``brief`` and ``style`` (see module doc)."""
     music = analysis.music
@@ -431,5 +415,5 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
         aspect=brief.aspect or style.aspect or "16:9",
         mode="music_montage",
         style=style.name,
-        remote_ops=remote_ops_for(clips, used, setup.width, setup.height),
+        remote_ops=remote_ops_for(clips, cuts, setup.width, setup.height, style.rules.stabilize_shake),
     )

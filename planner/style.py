@@ -78,6 +78,9 @@ class Rules(Model):
     reuse_limit: int = Field(2, ge=1, le=20, description="most times any source frame may appear")
     allow_across_shots: bool = Field(False, description="allow a used range to span a detected hard cut")
     duration_tolerance_seconds: float = Field(1.0, ge=0)
+    stabilize_shake: float | None = Field(
+        0.5, gt=0, le=1, description="ask the GPU worker to stabilize used shots this shaky (0..1); null: never"
+    )
 
 
 class Style(Model):

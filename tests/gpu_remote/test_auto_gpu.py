@@ -138,3 +138,41 @@ def test_auto_gpu_required_fails_on_a_refused_token_and_writes_nothing(
     assert "small: upscale failed — worker at" in message and "refused the token" in message
     assert "Traceback" not in proc.stderr
     assert not (out / "GPU Cut.otio").exists()
+
+
+def test_auto_gpu_stabilizes_the_shaky_clip_it_uses(shared_worker: WorkerProc, tmp_path: Path) -> None:
+    """Analysis measures the handheld clip's shake, the planner asks for stabilize on it alone, the
+    worker's vid.stab runs, and the timeline links the steadier file at the original frames."""
+    from analysis.frame_pass import FramePassOptions, run_frame_pass
+
+    footage = tmp_path / "footage"
+    footage.mkdir()
+    jitter = "crop=320:180:x='40+10*sin(n*2.1)+6*sin(n*3.7)':y='30+7*sin(n*2.9)+4*sin(n*1.3)'"
+    handheld = f"mandelbrot=size=400x240:rate=25,{jitter},trim=duration=4"
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", handheld, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        + ["-timecode", "01:00:00:00", str(footage / "handheld.mov")]
+    )
+    _clip(footage / "tripod.mov", "testsrc2=size=320x180", "25", "01:10:00:00", audio=False)
+    brief = tmp_path / "brief.toml"
+    brief.write_text('name = "Steady"\nmode = "highlights"\nduration = 6\nrate = "25"\n')
+    job = {"root": tmp_path, "footage": footage, "brief": brief, "cache": tmp_path / "cache"}
+    out = tmp_path / "out"
+    proc = _auto(job, out, "--gpu", shared_worker.url, env={"MONTAGE_GPU_TOKEN": TOKEN})
+    assert proc.returncode == 0, proc.stderr
+    processed = out / "processed" / "handheld.stabilize.mp4"
+    assert sorted(p.name for p in (out / "processed").iterdir()) == [processed.name]
+    clips = _clips(out / "Steady.otio")
+    assert set(clips) == {"handheld", "tripod"}
+    assert _file(clips["handheld"][0]) == processed
+    assert list(clips["handheld"][0].metadata["montage_bridge"]["processed_by"]) == ["stabilize"]
+    assert _file(clips["tripod"][0]) == footage / "tripod.mov"
+
+    def shake(path: Path) -> float:
+        """Shake over the whole clip: the shots' shake weighted by their length (vid.stab's output
+        can jump where its tracking slips, which splits it into shots)."""
+        shots = run_frame_pass(probe_media(path), FramePassOptions(faces=False))
+        return sum(s.quality.shake * s.length for s in shots if s.quality is not None) / shots[-1].end
+
+    before, after = shake(footage / "handheld.mov"), shake(processed)
+    assert before >= 0.9 and after < 0.5 * before, (before, after)

@@ -196,6 +196,34 @@ def test_vertical_aspect_and_upscale_requests() -> None:
     assert [(op.clip_id, op.op) for op in plan.remote_ops] == [("clip0", "upscale")]
 
 
+def test_shaky_used_shots_get_stabilized() -> None:
+    """Only clips the edit uses, and only when a used shot is shaky; the style can turn it off."""
+    clips = [make_clip(i, Fraction(25), [300] * 2, [(0.8, 0.4)]) for i in range(3)]
+    for shot in clips[0].shots:
+        shot.quality.shake = 0.9  # handheld
+    clips[1].shots[0].quality.shake = 0.2  # a steady pan
+    clips[2].shots[1].quality.shake = 0.7
+    analysis = AnalysisResult(clips=clips, music=make_music(120, 30))
+    plan = plan_heuristic(analysis, Brief(target_duration_seconds=12), load_style("documentary"))
+    used = {c.clip_id for c in plan.cuts}
+    stabilized = sorted(op.clip_id for op in plan.remote_ops if op.op == "stabilize")
+    expected = sorted(
+        clip.id
+        for clip in clips
+        if any(
+            s.quality.shake >= 0.5
+            and any(c.source_in < s.end and s.start < c.source_out for c in plan.cuts if c.clip_id == clip.id)
+            for s in clip.shots
+        )
+    )
+    assert "clip0" in used and "clip0" in stabilized
+    assert "clip1" not in stabilized
+    assert stabilized == expected
+    steady = load_style("documentary").model_copy(deep=True)
+    steady.rules.stabilize_shake = None
+    assert not [op for op in plan_heuristic(analysis, Brief(target_duration_seconds=12), steady).remote_ops]
+
+
 def test_empty_quality_and_energy_still_plan_with_warnings() -> None:
     clips = [make_clip(i, RATES[0], [200] * 3) for i in range(3)]
     analysis = AnalysisResult(clips=clips, music=make_music(128, 30))
