@@ -15,6 +15,27 @@ SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+# Tests see none of the developer's own settings (MONTAGE_*, OPENAI_*: LLM keys, Resolve, tokens),
+# and the per-user state folders point into a temp folder, so a run never reads a real cache,
+# styles or GPU state and never leaves anything behind.
+_SETTINGS_PREFIXES = ("MONTAGE_", "OPENAI_")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_state(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("user-state")
+    saved = dict(os.environ)
+    for name in [n for n in os.environ if n.startswith(_SETTINGS_PREFIXES)]:
+        del os.environ[name]
+    os.environ["MONTAGE_CACHE_DIR"] = str(home / "cache")
+    os.environ["XDG_CACHE_HOME"] = str(home / "xdg-cache")
+    os.environ["XDG_CONFIG_HOME"] = str(home / "xdg-config")
+    os.environ["MONTAGE_GPU_STATE"] = str(home / "gpu-state")
+    yield home
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def sample_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated footage folder + music with facts.json (see scripts/make_sample_media.py)."""

@@ -255,7 +255,12 @@ print("MARKERS", json.dumps({{i.GetName(): len(i.GetMarkers()) for i in pool._al
 """
     )
     proc = subprocess.run(
-        [sys.executable, "-S", str(driver)], capture_output=True, text=True, timeout=300, cwd=tmp_path, env={}
+        [sys.executable, "-S", str(driver)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={"HOME": str(tmp_path / "home")},  # Resolve's bare environment: a home folder and nothing else
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"working in {sys.executable}" in proc.stdout
