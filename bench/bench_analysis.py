@@ -1,5 +1,5 @@
 """Analysis speed: one 60 s 1080p clip through (a) ffmpeg decode-only, (b) the `scenedetect
-detect-adaptive` CLI and (c) our one-pass analysis (shots + quality + motion + faces + thumbnails),
+detect-adaptive` CLI and (c) our one-pass analysis (shots + quality + motion + shake + faces + thumbnails),
 all in one run; a cached re-run over 50 clips; beat tracking (x real time, warm); speech RTF.
 
 Writes bench/results/analysis.json and the analysis section of docs/performance.md. The clip is
@@ -141,7 +141,7 @@ def bench_ours(clip: Path, truth: list[int]) -> dict:
     return {
         "seconds": round(wall, 3),
         "fps": round(media.frames / wall, 1),
-        "does": "shots + quality + motion + faces + thumbnails",
+        "does": "shots + quality + motion + shake + faces + thumbnails",
         **hits(found, truth),
     }
 
