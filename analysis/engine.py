@@ -15,6 +15,7 @@ import os
 import queue as queue_mod
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,10 @@ class EngineOptions:
     require_video: bool = False
     frame: FramePassOptions = FramePassOptions()
     silence_min_duration: float = 0.25
+    isolate: bool = True
+    """Decode in worker processes even for one file, so a decoder crash on a damaged file fails that
+    file instead of killing the caller (measured: no slower for one file, the spawn overlaps the
+    parent's own work). False runs a single file in the calling process."""
 
     def clip_params(self) -> str:
         return params_key({"frame": self.frame.cache_params(), "silence_min": self.silence_min_duration})
@@ -178,6 +183,9 @@ def _analyze_task(
     except MontageError as exc:
         say("failed", 1, 1, 1.0)
         return task.index, None, None, str(exc)
+    except Exception as exc:  # media is untrusted: a decoder library may raise anything on a bad file
+        say("failed", 1, 1, 1.0)
+        return task.index, None, None, f"{path}: cannot be analyzed ({exc.__class__.__name__}: {exc})"
 
 
 def _thumbnails_ok(payload: dict) -> bool:
@@ -258,9 +266,10 @@ def _analyze(
         tasks.append(_Task(i, path, fp, need_clip, need_speech, options, thumbs, 0))
 
     workers = min(jobs, len(tasks))
-    if workers <= 1:
+    if workers <= 1 and not (options.isolate and tasks):
         results = [_analyze_task(task, emit) for task in tasks]
     else:
+        workers = max(1, workers)
         threads = max(1, (os.cpu_count() or 1) // workers)
         tasks = [_Task(**{**t.__dict__, "threads": threads}) for t in tasks]
         results = _run_pool(tasks, workers, emit)
@@ -308,20 +317,68 @@ def _clip_from_payload(path: Path, payload: dict, speech: dict | None) -> ClipAn
 
 
 def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:
-    """Run tasks in a spawn-based process pool, forwarding the workers' progress events."""
+    """Run tasks in a spawn-based process pool, forwarding the workers' progress events.
+
+    A worker that dies (a decoder crashing on a damaged file, the OOM killer) breaks the whole pool;
+    the tasks it left unfinished then run again one per process, so only the file that kills its
+    process fails, with a message that says so, and every other file is still analyzed."""
     # spawn, not fork: the parent may hold threads (rich's refresh thread, numba, ctranslate2)
     # whose locks a forked child would inherit mid-use.
     ctx = multiprocessing.get_context("spawn")
     events = ctx.Queue()
     results = []
+    unfinished: list[_Task] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,)) as pool:
-        pending: set[Future] = {pool.submit(_analyze_task, task) for task in tasks}
+        pending: dict[Future, _Task] = {pool.submit(_analyze_task, task): task for task in tasks}
         while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             _drain(events, emit)
             for future in done:
-                results.append(future.result())
+                task = pending.pop(future)
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:
+                    unfinished.append(task)
         _drain(events, emit)
+    if unfinished:
+        results.extend(_run_each_alone(unfinished, workers, ctx, events, emit))
+    return results
+
+
+def _run_each_alone(tasks: list[_Task], workers: int, ctx, events, emit: EngineProgress) -> list:
+    """Each task in a process of its own, ``workers`` at a time; a crash of that process is the
+    failure of that file alone."""
+    results = []
+    queued = list(tasks)
+    running: dict[Future, tuple[_Task, ProcessPoolExecutor]] = {}
+    try:
+        while queued or running:
+            while queued and len(running) < workers:
+                task = queued.pop(0)
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker, initargs=(events,))
+                running[pool.submit(_analyze_task, task)] = (task, pool)
+            done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
+            _drain(events, emit)
+            for future in done:
+                task, pool = running.pop(future)
+                pool.shutdown(wait=True)
+                try:
+                    results.append(future.result())
+                except BrokenProcessPool:
+                    emit(ProgressEvent(task.index, task.path, "failed", 1, 1, 1.0))
+                    results.append(
+                        (
+                            task.index,
+                            None,
+                            None,
+                            f"{task.path}: the analysis process died while decoding this file (a decoder crash "
+                            "or out of memory) — the file is probably damaged; re-export or re-copy it",
+                        )
+                    )
+        _drain(events, emit)
+    finally:
+        for _, pool in running.values():
+            pool.shutdown(wait=False, cancel_futures=True)
     return results
 
 

@@ -106,6 +106,7 @@ class _Seen:
     probed_at: float = 0.0
     media: Optional[MediaItem] = None
     error: Optional[str] = None
+    condemned: bool = False  # never probe again at this size+mtime (its probe crashed the process)
 
 
 @dataclass
@@ -135,6 +136,17 @@ class ArrivalTracker:
             media=known_media,
         )
 
+    def condemn(self, rel: str, st: os.stat_result, reason: str) -> None:
+        """Mark ``rel`` damaged at this size+mtime without probing it (a probe of it crashed us before)."""
+        self._seen[rel] = _Seen(
+            size=st.st_size,
+            mtime_ns=st.st_mtime_ns,
+            changed_at=self.clock() - self.quiet_seconds - self.probe_retry_seconds,
+            probed=(st.st_size, st.st_mtime_ns),
+            error=reason,
+            condemned=True,
+        )
+
     def forget(self, rel: str) -> None:
         self._seen.pop(rel, None)
 
@@ -148,6 +160,8 @@ class ArrivalTracker:
         writer that preallocates may still be filling it in), until the retry window ends.
         """
         seen = self._seen[rel]
+        if seen.condemned:
+            return "damaged", None, seen.error
         now = self.clock()
         quiet_for = now - seen.changed_at
         if quiet_for < self.quiet_seconds:

@@ -31,6 +31,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from analysis.errors import MontageError
+from analysis.models import MediaItem
+from analysis.probe import probe_media
 from montage_bridge.watch.arrival import ArrivalTracker, content_fingerprint, scan_jobs
 from montage_bridge.watch.config import WatchConfig
 from montage_bridge.watch.journal import FileRow, Journal
@@ -104,7 +106,7 @@ class WatchDaemon:
         self._check_layout()
         self.journal_path = journal_path_for(self.outbox, config)
         self.journal = Journal(self.journal_path)
-        self.tracker = ArrivalTracker(config.quiet_seconds, config.probe_retry_seconds)
+        self.tracker = ArrivalTracker(config.quiet_seconds, config.probe_retry_seconds, probe=self._probe_guarded)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -286,6 +288,11 @@ class WatchDaemon:
                 if before.get(rel) == after[rel]:
                     continue
                 row = known.get(rel)
+                if row and (row.size, row.mtime_ns) == after[rel] and _crashed_a_probe(row):
+                    # The last run died probing this exact file: probing it again would crash again.
+                    self.tracker.condemn(rel, st, f"{self.inbox / rel}: {PROBE_CRASHED}")
+                    fresh_change = True
+                    continue
                 if row and (row.size, row.mtime_ns) == after[rel] and row.fingerprint and not row.error:
                     self.tracker.settle(rel, st)  # unchanged since a previous run: arrived already
                     continue
@@ -393,10 +400,8 @@ class WatchDaemon:
         if row and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns) and row.fingerprint and row.kind:
             return JobFile(rel=rel, path=full, kind=row.kind, fingerprint=row.fingerprint)
         if media is None:  # journal lost the row between runs: probe again the slow way
-            from analysis.probe import probe_media
-
             try:
-                media = probe_media(full)
+                media = self._probe_guarded(full)
             except MontageError:
                 return None
         kind = "video" if getattr(media, "has_video", False) else "audio"
@@ -406,6 +411,17 @@ class WatchDaemon:
             return None
         self._record_file(job, rel, fingerprint, kind, None, st=(st.st_size, st.st_mtime_ns))
         return JobFile(rel=rel, path=full, kind=kind, fingerprint=fingerprint)
+
+    def _probe_guarded(self, full: Path) -> MediaItem:
+        """Probe in this process with the file marked ``probing`` in the journal meanwhile: if a
+        decoder bug kills the daemon, the next start sees the mark and fails the file instead of
+        probing it again (a restart loop under systemd or launchd otherwise)."""
+        rel = full.relative_to(self.inbox).as_posix()
+        self.journal.set_file_state(rel, "probing")
+        try:
+            return probe_media(full)
+        finally:
+            self.journal.set_file_state(rel, "seen")
 
     def _record_file(
         self,
@@ -505,6 +521,16 @@ class WatchDaemon:
             else:
                 self.summary.failed.append(outcome.name)
                 self.log(f"{outcome.name}: failed — {outcome.error}")
+
+
+PROBE_CRASHED = (
+    "probing this file crashed the daemon (a decoder bug on damaged media); it is skipped until it "
+    "changes — re-export or re-copy it"
+)
+
+
+def _crashed_a_probe(row: FileRow) -> bool:
+    return row.state == "probing" or PROBE_CRASHED in (row.error or "")
 
 
 def _job_fingerprint(

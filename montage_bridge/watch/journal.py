@@ -154,6 +154,10 @@ class Journal:
             (row.path, row.job, row.size, row.mtime_ns, row.fingerprint, row.kind, row.state, row.error, row.updated),
         )
 
+    def set_file_state(self, path: str, state: str) -> None:
+        """Change one file's state only (e.g. ``probing`` around a probe that might crash the process)."""
+        self._write("UPDATE files SET state = ?, updated = ? WHERE path = ?", (state, time.time(), path))
+
     def forget_files(self, paths: list[str]) -> None:
         for path in paths:
             self._write("DELETE FROM files WHERE path = ?", (path,))

@@ -221,3 +221,36 @@ def test_bad_config_is_refused_at_start_up(tmp_path):
     assert overlap.returncode == 2 and "overlap" in overlap.stderr
     no_journal = run_cli("watch", "status", "--out", str(tmp_path / "elsewhere"))
     assert no_journal.returncode == 2 and "no watch journal here" in no_journal.stderr
+
+
+def test_a_file_that_crashes_the_probe_fails_its_job_instead_of_a_restart_loop(tmp_path, tiny_media):
+    """A decoder crash kills the daemon once; the restarted daemon does not probe that file again
+    (which would crash it again, forever, under systemd), fails its job with the reason, and writes
+    the other jobs exactly once."""
+    from tests.crash_hook import crash_hook_env
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    make_job(inbox, "fine", tiny_media, [0, 1])
+    bad = make_job(inbox, "poison", tiny_media, [2])
+    shutil.copy(tiny_media["clips"][3], bad / "crash_cam.mp4")
+    config = write_config(tmp_path / "watch.toml")
+    env = crash_hook_env(tmp_path / "hook")
+    args = ("watch", str(inbox), "--out", str(outbox), "--config", str(config), "--once")
+
+    first = run_cli(*args, env=env, timeout=120)
+    assert first.returncode == -signal.SIGSEGV, (first.returncode, first.stdout, first.stderr)
+    assert files(outbox)["poison/crash_cam.mp4"]["state"] == "probing"
+
+    second = run_cli(*args, env=env, timeout=120)
+    assert second.returncode == 1, second.stdout + second.stderr  # a job failed, the daemon did not
+    rows = jobs(outbox)
+    assert rows["fine"]["state"] == "written" and rows["fine"]["writes"] == 1
+    assert rows["poison"]["state"] == "failed" and "crash_cam.mp4" in rows["poison"]["error"]
+    assert "probing this file crashed the daemon" in (outbox / "poison" / "ERROR.txt").read_text()
+
+    third = run_cli(*args, env=env, timeout=120)  # still no crash, nothing redone
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert {n: (r["state"], r["writes"]) for n, r in jobs(outbox).items()} == {
+        "fine": ("written", 1),
+        "poison": ("failed", 0),
+    }
