@@ -47,8 +47,8 @@ R = TypeVar("R", bound=Reply)
 SYSTEM_PROMPT = (
     "You are a story editor planning a video edit from analysed footage. You only use clip ids and "
     "time ranges that exist in the analysis summary. Shots are listed per clip as "
-    "[start_seconds, end_seconds, quality_score_0_to_1, motion_0_to_1, shake_0_to_1]; prefer steady "
-    "shots (low shake) when the choice is otherwise equal; a range you pick must lie inside "
+    "[start_seconds, end_seconds, quality_score_0_to_1, motion_0_to_1, shake_0_to_1, faces_seen]; prefer "
+    "steady shots (low shake) when the choice is otherwise equal; a range you pick must lie inside "
     "one listed shot. Answer with a single JSON object that follows the given JSON schema and nothing else."
 )
 

@@ -41,6 +41,7 @@ def _clip_entry(clip: ClipAnalysis, speech_chars: int, max_shots: int) -> dict:
                 round(shot_quality(s, rate), 2),
                 round(shot_motion(s), 2),
                 round(s.quality.shake if s.quality is not None else 0.0, 2),
+                s.quality.faces if s.quality is not None else 0,
             ]
             for _, s in shots
         ],
@@ -60,7 +61,7 @@ def _clip_entry(clip: ClipAnalysis, speech_chars: int, max_shots: int) -> dict:
 
 
 def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dict:
-    """The analysis as the LLM sees it; shots are ``[start_s, end_s, score, motion, shake]``."""
+    """The analysis as the LLM sees it; shots are ``[start_s, end_s, score, motion, shake, faces]``."""
     music = analysis.music
     music_entry = None
     if music is not None:

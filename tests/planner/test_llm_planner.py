@@ -275,8 +275,11 @@ def test_summary_stays_inside_the_token_budget() -> None:
     summary = summarize(analysis, brief, 2000)
     assert estimate_tokens(summary) <= 2000
     assert "clip0" in {c["id"] for c in summary["clips"]} and summary["clips_omitted"] > 0
+    clips[1].shots[3].quality.shake, clips[1].shots[3].quality.faces = 0.74, 2
     small = summarize(AnalysisResult(clips=clips[:2]), brief, 6000)
     assert len(small["clips"][0]["shots"]) == 40  # nothing dropped when it fits
+    # [start s, end s, score, motion, shake, faces]: what a story editor needs to pick people and steady shots
+    assert small["clips"][1]["shots"][3] == [6.0, 8.0, 0.1, 0.5, 0.74, 2]
 
 
 def test_config_from_file_env_and_arguments(tmp_path) -> None:
