@@ -56,6 +56,9 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
     effects = [
         c for c in clips for e in c.effects if not isinstance(e, (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame))
     ]
+    retimed = [
+        c for c in clips for e in c.effects if isinstance(e, (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame))
+    ]
     markers = [m for c in clips for m in c.markers]
     stack_markers = list(timeline.tracks.markers)
     losses: list[LossItem] = []
@@ -135,6 +138,9 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
             "xmeml markers have no colour",
         )
         losses += _count(effects, "effects", "effects are not written")
+        losses += _count(
+            retimed, "speed changes", "not written: each clip plays at 100 % from its in point for its timeline length"
+        )
     elif fmt == "fcpxml":
         # The FCPXML writer's own account (nle_adapters.fcpxml.losses), as "N × what" sentences.
         for sentence in fcpxml_losses(timeline):

@@ -79,6 +79,38 @@ class _Entry:
 
 
 @dataclass
+class _TimeMap:
+    """A clip's retiming: ``(time, value)`` points, the adjusted clip time → the original clip time.
+
+    Between points times are interpolated linearly, beyond the ends the end segments go on. The
+    OTIO form is one speed (the first-to-last average), as OTIO's LinearTimeWarp has; a map whose
+    points are not on one line (a speed ramp) keeps its points in the metadata."""
+
+    points: list[tuple[Fraction, Fraction]]
+
+    @property
+    def speed(self) -> Fraction:
+        (t0, v0), (t1, v1) = self.points[0], self.points[-1]
+        return (v1 - v0) / (t1 - t0)
+
+    @property
+    def linear(self) -> bool:
+        t0, v0 = self.points[0]
+        return all(v0 + (t - t0) * self.speed == v for t, v in self.points)
+
+    def media_time(self, t: Fraction) -> Fraction:
+        pts = self.points
+        k = next((i for i in range(1, len(pts) - 1) if t < pts[i][0]), len(pts) - 1)
+        (ta, va), (tb, vb) = pts[k - 1], pts[k]
+        return va + (t - ta) * (vb - va) / (tb - ta)
+
+    def effect(self) -> otio.schema.Effect:
+        if self.speed == 0:
+            return otio.schema.FreezeFrame()
+        return otio.schema.LinearTimeWarp(time_scalar=float(self.speed))
+
+
+@dataclass
 class _Run:
     lane: int
     entries: list[_Entry] = field(default_factory=list)
@@ -419,10 +451,13 @@ class _Reader:
             return self._generator(element, start, end, local_start, "fcpx_generator")
         if tag == "title":
             return self._generator(element, start, end, local_start, "fcpx_title")
+        retime = self._time_map(element)
+        # A retimed clip's local times are "adjusted" times; its media starts where the map sends its start.
+        media_start = retime.media_time(local_start) if retime else local_start
         if tag in MEDIA_TAGS:
-            entry = self._media_clip(element, element, start, end, local_start, name)
+            entry = self._media_clip(element, element, start, end, media_start, name)
         elif tag in CONTAINER_TAGS:
-            entry = self._container(element, start, end, local_start, name)
+            entry = self._container(element, start, end, media_start, name)
         elif tag == "ref-clip":
             entry = self._ref_clip(element, start, end, local_start, name)
         elif tag == "mc-clip":
@@ -445,8 +480,23 @@ class _Reader:
         conform = element.find("conform-rate")
         if conform is not None and conform.get("srcFrameRate"):
             meta["conform_rate"] = conform.get("srcFrameRate")
+        if retime is not None and isinstance(entry.item, otio.schema.Clip):
+            entry.item.effects.append(retime.effect())
+            meta["speed"] = float(retime.speed)
+            if not retime.linear:
+                meta["time_map"] = [[str(t), str(v)] for t, v in retime.points]
         self._markers(element, entry, local_start)
         return entry
+
+    def _time_map(self, element) -> _TimeMap | None:
+        """The element's ``<timeMap>`` (speed change), or None."""
+        node = element.find("timeMap")
+        if node is None or element.tag not in MEDIA_TAGS | CONTAINER_TAGS:
+            return None
+        points = sorted((self.time(p, "time"), self.time(p, "value")) for p in node.findall("timept"))
+        if len(points) < 2 or points[-1][0] == points[0][0]:
+            raise self.doc.fail(node, "<timeMap> needs two or more <timept> at different times")
+        return _TimeMap(points)
 
     def _reference(self, asset: _Asset, rate: Fraction) -> otio.core.MediaReference:
         if not asset.url:

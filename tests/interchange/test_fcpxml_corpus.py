@@ -78,6 +78,14 @@ class Expected:
         self.items = len(counted)
         urls = []
         self.mc_angle_urls: list[set[str]] = []
+        # Retimed items: (speed, media seconds at the item's start) from the first and last timept.
+        self.retimes: list[tuple[Fraction, Fraction]] = []
+        for el in counted:
+            points = sorted((_t(p.get("time")), _t(p.get("value"))) for p in el.xpath("timeMap/timept"))
+            if len(points) >= 2:
+                (t0, v0), (t1, v1) = points[0], points[-1]
+                speed = (v1 - v0) / (t1 - t0)
+                self.retimes.append((speed, v0 + (_t(el.get("start"), Fraction(0)) - t0) * speed))
         for el in counted:
             if el.tag == "audition":  # the active pick is the first child
                 el = next(c for c in el if c.tag in STORY)
@@ -136,6 +144,12 @@ def check_file(path: Path) -> None:
         plain = [c for c in linked if "multicam" not in c.metadata.get("fcpxml", {})]
         assert Counter(c.media_reference.target_url for c in plain) == want.urls
         assert len(mc) == len(want.mc_angle_urls)
+        warped = [(c, e) for c in top for e in getattr(c, "effects", []) if isinstance(e, otio.schema.LinearTimeWarp)]
+        assert len(warped) == len(want.retimes), f"{project.get('name')}: retimed clips"
+        ours = sorted((e.time_scalar, c.source_range.start_time) for c, e in warped)
+        for (scalar, start), (speed, media_in) in zip(ours, sorted(want.retimes)):
+            assert scalar == pytest.approx(float(speed), rel=1e-9)
+            assert abs(Fraction(start.value) - media_in * rate_from_float(start.rate)) <= Fraction(1, 2)
         for clip, angle_urls in zip(mc, want.mc_angle_urls):
             assert clip.media_reference.target_url in angle_urls
         for clip in linked:
