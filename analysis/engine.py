@@ -11,6 +11,7 @@ back in input order whatever order the workers finish in, and a bad file becomes
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.spawn
 import os
 import queue as queue_mod
 from collections.abc import Callable
@@ -266,7 +267,9 @@ def _analyze(
         tasks.append(_Task(i, path, fp, need_clip, need_speech, options, thumbs, 0))
 
     workers = min(jobs, len(tasks))
-    if workers <= 1 and not (options.isolate and tasks):
+    if not spawn_works():
+        workers = 1  # inside a host application: decode here, one file at a time
+    if workers <= 1 and not (options.isolate and tasks and spawn_works()):
         results = [_analyze_task(task, emit) for task in tasks]
     else:
         workers = max(1, workers)
@@ -314,6 +317,14 @@ def _clip_from_payload(path: Path, payload: dict, speech: dict | None) -> ClipAn
     if speech and speech.get("transcript"):
         clip.transcript = Transcript.model_validate(speech["transcript"])
     return clip
+
+
+def spawn_works() -> bool:
+    """Whether worker processes can be started: they run ``multiprocessing``'s executable, which
+    inside a host application's embedded Python (Resolve running a menu script) is the host itself."""
+    exe = multiprocessing.spawn.get_executable() or ""
+    name = os.path.basename(os.fsdecode(exe)).lower()
+    return name.startswith("python")
 
 
 def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:

@@ -35,3 +35,26 @@ def test_a_crashing_file_fails_alone(sample_media: Path, tmp_path: Path, crashin
     result = AnalysisResult.model_validate_json(out.read_text())
     assert sorted(c.media.name for c in result.clips) == ["beach_2398.mp4", "city_25.mov"]
     assert all(len(c.shots) == 3 for c in result.clips)  # the survivors were fully analyzed
+
+
+def test_inside_a_host_application_files_are_decoded_in_process(sample_media: Path, tmp_path: Path) -> None:
+    """Resolve runs menu scripts in its embedded Python, where multiprocessing's executable is Resolve
+    itself: the engine must not start workers with it (here /bin/false stands in for the host)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    script = f"""
+import multiprocessing, sys
+from pathlib import Path
+sys.path.insert(0, {str(REPO)!r})
+from analysis.engine import EngineOptions, analyze_paths
+multiprocessing.set_executable("/bin/false")
+footage = Path({str(sample_media / "footage")!r})
+result = analyze_paths(sorted(footage.iterdir()), EngineOptions(jobs=2, cache_dir=None))
+print("CLIPS", len(result.clips), "FAILED", [f.message for f in result.failures])
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "CLIPS 3 FAILED []" in proc.stdout, proc.stdout + proc.stderr
