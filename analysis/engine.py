@@ -10,10 +10,12 @@ back in input order whatever order the workers finish in, and a bad file becomes
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import multiprocessing.spawn
 import os
 import queue as queue_mod
+import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -99,6 +101,7 @@ class _Task:
     options: EngineOptions
     thumbnails_dir: Path | None
     threads: int
+    call: int = 0  # which analyze call the task belongs to: a warm pool's queue may hold late events of the last
 
 
 # Stage weights inside one file, for the overall progress bar and its ETA.
@@ -114,9 +117,9 @@ def _init_worker(q) -> None:  # pragma: no cover - runs in pool processes
     _worker_queue = q
 
 
-def _report_to_queue(event: ProgressEvent) -> None:
+def _report_to_queue(call: int, event: ProgressEvent) -> None:
     if _worker_queue is not None:
-        _worker_queue.put(event)
+        _worker_queue.put((call, event))
 
 
 def _require_video(media: MediaItem) -> None:
@@ -132,7 +135,7 @@ def _analyze_task(
     from analysis.frame_pass import run_frame_pass
     from analysis.probe import probe_media
 
-    report = report or _report_to_queue
+    report = report or (lambda event: _report_to_queue(task.call, event))
     path = task.path
 
     def say(stage: str, done: int, total: int, fraction: float) -> None:
@@ -327,6 +330,48 @@ def spawn_works() -> bool:
     return name.startswith("python")
 
 
+class _WarmPool:
+    """One worker pool kept for the life of the process, so a long-running caller (the watch daemon)
+    does not pay the workers' start-up (Python, NumPy, OpenCV, PyAV: ~0.5 s) on every job. One call
+    uses it at a time; a call that finds it busy starts a pool of its own for the call."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pool: ProcessPoolExecutor | None = None
+        self.events = None
+        self.workers = 0
+
+    def take(self, workers: int, ctx) -> tuple[ProcessPoolExecutor, object, bool]:
+        """(pool, its event queue, whether it is the warm one: release it with :meth:`give_back`)."""
+        if self.lock.acquire(blocking=False):
+            if self.pool is None or self.workers != workers:
+                self.discard()
+                self.events = ctx.Queue()
+                self.pool = _new_pool(workers, ctx, self.events)
+                self.workers = workers
+            return self.pool, self.events, True
+        events = ctx.Queue()
+        return _new_pool(workers, ctx, events), events, False
+
+    def give_back(self, broken: bool) -> None:
+        if broken:  # a dead worker breaks the whole pool: the next call starts a fresh one
+            self.discard()
+        self.lock.release()
+
+    def discard(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool, self.events, self.workers = None, None, 0
+
+
+_WARM = _WarmPool()
+_calls = itertools.count(1)
+
+
+def _new_pool(workers: int, ctx, events) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,))
+
+
 def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:
     """Run tasks in a spawn-based process pool, forwarding the workers' progress events.
 
@@ -336,29 +381,42 @@ def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:
     # spawn, not fork: the parent may hold threads (rich's refresh thread, numba, ctranslate2)
     # whose locks a forked child would inherit mid-use.
     ctx = multiprocessing.get_context("spawn")
-    events = ctx.Queue()
+    call = next(_calls)
+    tasks = [_Task(**{**t.__dict__, "call": call}) for t in tasks]
+    pool, events, warm = _WARM.take(workers, ctx)
     results = []
     unfinished: list[_Task] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,)) as pool:
-        pending: dict[Future, _Task] = {pool.submit(_analyze_task, task): task for task in tasks}
+    try:
+        pending: dict[Future, _Task] = {}
+        for task in tasks:
+            try:
+                pending[pool.submit(_analyze_task, task)] = task
+            except BrokenProcessPool:  # a worker died while earlier tasks were being handed out
+                unfinished.append(task)
         while pending:
             done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            _drain(events, emit)
+            _drain(events, call, emit)
             for future in done:
                 task = pending.pop(future)
                 try:
                     results.append(future.result())
                 except BrokenProcessPool:
                     unfinished.append(task)
-        _drain(events, emit)
+        _drain(events, call, emit)
+    finally:
+        if warm:
+            _WARM.give_back(broken=bool(unfinished))
+        else:
+            pool.shutdown(wait=True)
     if unfinished:
-        results.extend(_run_each_alone(unfinished, workers, ctx, events, emit))
+        results.extend(_run_each_alone(unfinished, workers, ctx, call, emit))
     return results
 
 
-def _run_each_alone(tasks: list[_Task], workers: int, ctx, events, emit: EngineProgress) -> list:
+def _run_each_alone(tasks: list[_Task], workers: int, ctx, call: int, emit: EngineProgress) -> list:
     """Each task in a process of its own, ``workers`` at a time; a crash of that process is the
     failure of that file alone."""
+    events = ctx.Queue()
     results = []
     queued = list(tasks)
     running: dict[Future, tuple[_Task, ProcessPoolExecutor]] = {}
@@ -366,10 +424,10 @@ def _run_each_alone(tasks: list[_Task], workers: int, ctx, events, emit: EngineP
         while queued or running:
             while queued and len(running) < workers:
                 task = queued.pop(0)
-                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_init_worker, initargs=(events,))
+                pool = _new_pool(1, ctx, events)
                 running[pool.submit(_analyze_task, task)] = (task, pool)
             done, _ = wait(running, timeout=0.1, return_when=FIRST_COMPLETED)
-            _drain(events, emit)
+            _drain(events, call, emit)
             for future in done:
                 task, pool = running.pop(future)
                 pool.shutdown(wait=True)
@@ -386,19 +444,22 @@ def _run_each_alone(tasks: list[_Task], workers: int, ctx, events, emit: EngineP
                             "or out of memory) — the file is probably damaged; re-export or re-copy it",
                         )
                     )
-        _drain(events, emit)
+        _drain(events, call, emit)
     finally:
         for _, pool in running.values():
             pool.shutdown(wait=False, cancel_futures=True)
     return results
 
 
-def _drain(events, emit: EngineProgress) -> None:
+def _drain(events, call: int, emit: EngineProgress) -> None:
+    """Forward this call's queued progress events; late ones of an earlier call are dropped."""
     while True:
         try:
-            emit(events.get_nowait())
+            owner, event = events.get_nowait()
         except queue_mod.Empty:
             return
+        if owner == call:
+            emit(event)
 
 
 def files_done_progress(total: int, progress: Callable[[str, int, int], None] | None) -> EngineProgress:

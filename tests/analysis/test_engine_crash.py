@@ -3,6 +3,7 @@ analyzed and the caller (CLI, daemon) lives on with a message naming the file.""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,30 @@ print("CLIPS", len(result.clips), "FAILED", [f.message for f in result.failures]
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "CLIPS 3 FAILED []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_warm_pool_survives_a_crash_for_the_next_call(sample_media: Path, tmp_path: Path) -> None:
+    """A long-running caller (the watch daemon) keeps one worker pool; a crash breaks it, so the
+    next call must get a fresh one rather than fail every file."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    shutil.copy(sample_media / "footage" / "city_25.mov", folder / "city_25.mov")
+    shutil.copy(sample_media / "footage" / "city_25.mov", folder / "crash_city.mov")
+    shutil.copy(sample_media / "footage" / "beach_2398.mp4", folder / "beach_2398.mp4")
+    script = f"""
+from pathlib import Path
+from analysis.engine import EngineOptions, analyze_paths
+folder = Path({str(folder)!r})
+options = EngineOptions(jobs=2, cache_dir=None)
+first = analyze_paths([folder / "city_25.mov", folder / "crash_city.mov"], options)
+print("FIRST", len(first.clips), len(first.failures))
+second = analyze_paths([folder / "city_25.mov", folder / "beach_2398.mp4"], options)  # same pool size
+print("SECOND", len(second.clips), len(second.failures))
+"""
+    env = {**os.environ, **crash_hook_env(tmp_path / "hook")}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "FIRST 1 1" in proc.stdout and "SECOND 2 0" in proc.stdout, proc.stdout + proc.stderr
