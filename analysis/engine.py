@@ -1,11 +1,12 @@
 """The footage analysis engine: many files in, one :class:`ClipAnalysis` per file out.
 
 For each file: content fingerprint → cache lookup; on a miss, probe → one decode pass (shots,
-quality, motion, faces, thumbnails) → audio (silences, EBU R128 loudness) → speech (optional).
+quality, motion, shake, faces, thumbnails) → audio (silences, EBU R128 loudness) → speech (optional).
 Misses run in parallel in a process pool bounded by ``jobs``; cache hits never start the pool, so
 re-running over analyzed footage costs a fingerprint and a SQLite read per file. Results come
 back in input order whatever order the workers finish in, and a bad file becomes a
-:class:`FileFailure` (its one-line reason) instead of stopping the others.
+:class:`FileFailure` (its one-line reason) instead of stopping the others, even when its decoder
+crashes the worker process (see :func:`_run_pool`).
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class EngineOptions:
     silence_min_duration: float = 0.25
     isolate: bool = True
     """Decode in worker processes even for one file, so a decoder crash on a damaged file fails that
-    file instead of killing the caller (measured: no slower for one file, the spawn overlaps the
-    parent's own work). False runs a single file in the calling process."""
+    file instead of killing the caller. The pool stays warm between calls (:class:`_WarmPool`), and
+    for a one-off call the workers' start-up replaces imports the caller would do itself. False runs
+    a single file in the calling process."""
 
     def clip_params(self) -> str:
         return params_key({"frame": self.frame.cache_params(), "silence_min": self.silence_min_duration})
