@@ -44,11 +44,6 @@ class EngineOptions:
     require_video: bool = False
     frame: FramePassOptions = FramePassOptions()
     silence_min_duration: float = 0.25
-    isolate: bool = True
-    """Decode in worker processes even for one file, so a decoder crash on a damaged file fails that
-    file instead of killing the caller. The pool stays warm between calls (:class:`_WarmPool`), and
-    for a one-off call the workers' start-up replaces imports the caller would do itself. False runs
-    a single file in the calling process."""
 
     def clip_params(self) -> str:
         return params_key({"frame": self.frame.cache_params(), "silence_min": self.silence_min_duration})
@@ -271,13 +266,15 @@ def _analyze(
         thumbs = cache.directory / "thumbnails" / fp if cache else None
         tasks.append(_Task(i, path, fp, need_clip, need_speech, options, thumbs, 0))
 
-    workers = min(jobs, len(tasks))
-    if not spawn_works():
-        workers = 1  # inside a host application: decode here, one file at a time
-    if workers <= 1 and not (options.isolate and tasks and spawn_works()):
+    if not tasks:
+        results = []
+    elif not spawn_works():
+        # Inside a host application: decode here, one file at a time (no crash isolation there).
         results = [_analyze_task(task, emit) for task in tasks]
     else:
-        workers = max(1, workers)
+        # Even one file goes to a worker, so a decoder crash on a damaged file fails that file
+        # instead of killing the caller; the pool stays warm between calls (_WarmPool).
+        workers = min(jobs, len(tasks))
         threads = max(1, (os.cpu_count() or 1) // workers)
         tasks = [_Task(**{**t.__dict__, "threads": threads}) for t in tasks]
         results = _run_pool(tasks, workers, emit)

@@ -459,9 +459,9 @@ class _Reader:
         elif tag in CONTAINER_TAGS:
             entry = self._container(element, start, end, media_start, name)
         elif tag == "ref-clip":
-            entry = self._ref_clip(element, start, end, local_start, name)
+            entry = self._ref_clip(element, start, end, media_start, name)
         elif tag == "mc-clip":
-            entry = self._mc_clip(element, start, end, local_start, name)
+            entry = self._mc_clip(element, start, end, media_start, name)
         else:  # pragma: no cover - STORY_TAGS is exhaustive above
             raise self.doc.fail(element, f"unexpected <{tag}>")
         if element.get("enabled") == "0":
@@ -480,7 +480,7 @@ class _Reader:
         conform = element.find("conform-rate")
         if conform is not None and conform.get("srcFrameRate"):
             meta["conform_rate"] = conform.get("srcFrameRate")
-        if retime is not None and isinstance(entry.item, otio.schema.Clip):
+        if retime is not None:
             entry.item.effects.append(retime.effect())
             meta["speed"] = float(retime.speed)
             if not retime.linear:
@@ -491,7 +491,7 @@ class _Reader:
     def _time_map(self, element) -> _TimeMap | None:
         """The element's ``<timeMap>`` (speed change), or None."""
         node = element.find("timeMap")
-        if node is None or element.tag not in MEDIA_TAGS | CONTAINER_TAGS:
+        if node is None or element.tag not in MEDIA_TAGS | CONTAINER_TAGS | {"ref-clip", "mc-clip"}:
             return None
         points = sorted((self.time(p, "time"), self.time(p, "value")) for p in node.findall("timept"))
         if len(points) < 2 or points[-1][0] == points[0][0]:

@@ -92,3 +92,26 @@ def test_retimed_fcpxml_to_edl_keeps_the_speed_and_xmeml_reports_it(tmp_path: Pa
 
     (xml_report,) = convert(source, tmp_path / "fast.xml", ConvertOptions())
     assert any(item.feature == "speed changes" and item.count == 1 for item in xml_report.losses)
+
+
+def test_retimed_compound_clip_keeps_its_speed_and_in_point() -> None:
+    """timeMap is allowed on ref-clip (and mc-clip) too: the nested sequence starts where the map says."""
+    media = (
+        '<media id="m1" name="compound"><sequence format="r1" duration="20s" tcStart="0s"><spine>'
+        '<asset-clip ref="r2" offset="0s" start="0s" duration="20s"/></spine></sequence></media>'
+    )
+    text = (
+        f'{HEAD}{FMT}{ASSET}{media}</resources><library><event name="e"><project name="p">'
+        '<sequence format="r1" duration="2s" tcStart="0s"><spine>'
+        '<ref-clip ref="m1" offset="0s" start="3s" duration="2s" name="fast compound">'
+        '<timeMap><timept time="0s" value="0s"/><timept time="10s" value="20s"/></timeMap></ref-clip>'
+        "</spine></sequence></project></event></library></fcpxml>"
+    )
+    timeline = read_fcpxml_string(text)
+    if not isinstance(timeline, otio.schema.Timeline):
+        timeline = next(iter(timeline.find_children(descended_from_type=otio.schema.Timeline)))
+    stack = timeline.video_tracks()[0][0]
+    assert isinstance(stack, otio.schema.Stack)
+    assert [type(e) for e in stack.effects] == [otio.schema.LinearTimeWarp]
+    assert stack.effects[0].time_scalar == 2.0
+    assert stack.source_range.start_time.to_frames() == 150  # adjusted 3 s = compound time 6 s at 25 fps
