@@ -23,6 +23,7 @@ import re
 import uuid
 import xml.etree.ElementTree as ET
 from fractions import Fraction
+from typing import Generic, TypeVar
 from urllib.parse import quote
 
 import opentimelineio as otio
@@ -73,6 +74,33 @@ def _timecode_el(parent: ET.Element, frames: int, rate: Fraction, drop: bool) ->
     _sub(el, "displayformat", "DF" if drop else "NDF")
 
 
+_V = TypeVar("_V")
+
+
+class _ByIdentity(Generic[_V]):
+    """A map keyed by object identity that keeps every key object alive while the map lives.
+
+    OTIO's Python wrappers are not permanent: for a deep-copied timeline (``convert`` and
+    ``write_files`` copy before writing) each ``for item in track`` makes fresh wrappers that die
+    after use, and CPython then hands their ``id()`` to the next wrapper. A cache keyed by bare
+    ``id()`` therefore gave one clip another clip's in/out and repeated clipitem ids. Holding the
+    object here makes its ``id()`` unique for the writer's lifetime, and pybind11 returns this same
+    live wrapper on every later access to the same child, so lookups hit.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[object, _V]] = {}
+
+    def get(self, obj: object) -> _V | None:
+        """The value stored for ``obj`` (this very object), or None."""
+        entry = self._items.get(id(obj))
+        return entry[1] if entry is not None and entry[0] is obj else None
+
+    def set(self, obj: object, value: _V) -> None:
+        """Store ``value`` for ``obj`` and keep ``obj`` alive with it."""
+        self._items[id(obj)] = (obj, value)
+
+
 class _Writer:
     def __init__(self, timeline: otio.schema.Timeline, flavor: str) -> None:
         self.timeline = timeline
@@ -81,22 +109,25 @@ class _Writer:
         self.clip_counter = 0
         self.files: dict[str, str] = {}
         self.file_counter = 0
-        self.clip_ids: dict[int, str] = {}
-        self.links: dict[int, list[tuple[int, str, int, int]]] = {}
-        self.keys: dict[int, str] = {}
-        self.times: dict[int, ClipTime] = {}
+        # Per-object caches are keyed by identity *and keep their objects alive* (see _ByIdentity).
+        self.clip_ids: _ByIdentity[str] = _ByIdentity()
+        self.links: _ByIdentity[list[tuple[otio.core.Item, str, int, int]]] = _ByIdentity()
+        self.keys: _ByIdentity[str] = _ByIdentity()
+        self.times: _ByIdentity[ClipTime] = _ByIdentity()
 
     def clip_time(self, clip: otio.schema.Clip) -> ClipTime:
         """``clip_time`` once per clip (ids and files need it before the clip itself is written)."""
-        ct = self.times.get(id(clip))
+        ct = self.times.get(clip)
         if ct is None:
-            ct = self.times[id(clip)] = clip_time(clip, self.time.rate)
+            ct = clip_time(clip, self.time.rate)
+            self.times.set(clip, ct)
         return ct
 
     def media_key(self, clip: otio.schema.Clip) -> str:
-        key = self.keys.get(id(clip))
+        key = self.keys.get(clip)
         if key is None:
-            key = self.keys[id(clip)] = self._media_key(clip)
+            key = self._media_key(clip)
+            self.keys.set(clip, key)
         return key
 
     def _media_key(self, clip: otio.schema.Clip) -> str:
@@ -112,7 +143,7 @@ class _Writer:
 
     def plan_ids_and_links(self) -> None:
         """Give every clip a unique id and group video+audio clips of the same media and record range."""
-        groups: dict[tuple[str, int, int], list[tuple[int, str, int, int]]] = {}
+        groups: dict[tuple[str, int, int], list[tuple[otio.core.Item, str, int, int]]] = {}
         for kind in (otio.schema.TrackKind.Video, otio.schema.TrackKind.Audio):
             tracks = [t for t in self.timeline.tracks if isinstance(t, otio.schema.Track) and t.kind == kind]
             for track_index, track in enumerate(tracks, start=1):
@@ -126,22 +157,24 @@ class _Writer:
                         clip_index += 1
                         self.clip_counter += 1
                         clip_id = f"clipitem-{self.clip_counter}"
-                        self.clip_ids[id(item)] = clip_id
+                        self.clip_ids.set(item, clip_id)
                         mediatype = "video" if kind == otio.schema.TrackKind.Video else "audio"
                         key = (self.media_key(item), position, duration)
-                        groups.setdefault(key, []).append((id(item), mediatype, track_index, clip_index))
+                        groups.setdefault(key, []).append((item, mediatype, track_index, clip_index))
                     position += duration
         for members in groups.values():
             if len({m[1] for m in members}) > 1:
                 for member in members:
-                    self.links[member[0]] = [(m[0], m[1], m[2], m[3]) for m in members]
+                    self.links.set(member[0], list(members))
 
     def clip_id(self, item: otio.core.Item) -> str:
         """The item's unique ``clipitem-N`` id (nested items get theirs when first written)."""
-        if id(item) not in self.clip_ids:
+        clip_id = self.clip_ids.get(item)
+        if clip_id is None:
             self.clip_counter += 1
-            self.clip_ids[id(item)] = f"clipitem-{self.clip_counter}"
-        return self.clip_ids[id(item)]
+            clip_id = f"clipitem-{self.clip_counter}"
+            self.clip_ids.set(item, clip_id)
+        return clip_id
 
     def stack_el(self, parent: ET.Element, stack: otio.schema.Stack, start: int, end: int) -> None:
         """A nested Stack as a clipitem holding a ``<sequence>`` (Premiere's nest, Resolve's compound)."""
@@ -237,9 +270,9 @@ class _Writer:
             if ct.rate != rate:
                 local = rescale_frames(local, ct.rate, rate)
             self.marker_el(el, marker, local)
-        for member_id, media_type, t_index, c_index in self.links.get(id(clip), []):
+        for member, media_type, t_index, c_index in self.links.get(clip) or []:
             link = _sub(el, "link")
-            _sub(link, "linkclipref", self.clip_ids[member_id])  # planned up front, so always present
+            _sub(link, "linkclipref", self.clip_id(member))  # planned up front, so always present
             _sub(link, "mediatype", media_type)
             _sub(link, "trackindex", t_index)
             _sub(link, "clipindex", c_index)
