@@ -26,14 +26,20 @@ PROCESS_UMASK = _read_umask()
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Context manager yielding a file object; the target appears only if the block succeeds."""
+def atomic_writer(
+    path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8", *, permissions: int | None = None
+) -> Iterator[IO]:
+    """Context manager yielding a file object; the target appears only if the block succeeds.
+
+    ``permissions`` (e.g. ``0o600`` for a secret) is applied before any byte is written; by default
+    the file gets what a plain ``open()`` would give it under the process umask.
+    """
     target = Path(path)
     binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         # mkstemp creates 0600; give the result the permissions a plain open() would have.
-        os.chmod(tmp_name, 0o666 & ~PROCESS_UMASK)
+        os.chmod(tmp_name, permissions if permissions is not None else 0o666 & ~PROCESS_UMASK)
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
@@ -45,9 +51,9 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w", encoding: str |
         raise
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` atomically (UTF-8)."""
-    with atomic_writer(path, "w") as handle:
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, permissions: int | None = None) -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8), optionally with explicit ``permissions``."""
+    with atomic_writer(path, "w", permissions=permissions) as handle:
         handle.write(text)
 
 

@@ -63,9 +63,9 @@ class BlobStore:
         self.db = db
         self.max_upload_bytes = max_upload_bytes
         self.disk_budget_bytes = disk_budget_bytes
-        (root / "blobs").mkdir(parents=True, exist_ok=True)
-        (root / "uploads").mkdir(parents=True, exist_ok=True)
-        (root / "tmp").mkdir(parents=True, exist_ok=True)
+        for sub in ("blobs", "uploads", "tmp"):
+            (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(root / sub, 0o700)
         # upload id → (offset, running sha256) so consecutive PATCHes never re-read what arrived.
         self._hashers: dict[str, tuple[int, Any]] = {}
         self._hash_lock = threading.Lock()
@@ -97,13 +97,15 @@ class BlobStore:
 
     def _promote(self, src: Path, sha: str, size: int, *, move: bool) -> None:
         dest = self.path(sha)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not dest.is_file():
             if move:
+                os.chmod(src, 0o600)
                 os.replace(src, dest)
             else:
                 tmp = self.root / "tmp" / f"{sha}.{secrets.token_hex(4)}"
                 shutil.copyfile(src, tmp)
+                os.chmod(tmp, 0o600)
                 os.replace(tmp, dest)
         elif move:
             src.unlink(missing_ok=True)

@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+# \A...\Z, not ^...$: "$" also matches before a trailing newline, so "id\n" would pass.
+SHA256_RE = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 def _check_sha256(value: str) -> str:
@@ -24,8 +25,8 @@ def _check_sha256(value: str) -> str:
 Sha256 = Annotated[str, AfterValidator(_check_sha256)]
 """A content address: 64 lowercase hex digits, checked wherever one crosses the wire."""
 # Job ids are client-chosen (UUID, ULID, base32 ...); this alphabet keeps them safe in URLs and paths.
-JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+JOB_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z")
+UPLOAD_ID_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 
 
 class JobState(str, Enum):

@@ -44,6 +44,7 @@ from gpu_remote.models import (
     UploadStatus,
 )
 from gpu_remote.ops import OPS
+from gpu_remote.request_gate import RequestGate
 from gpu_remote.runner import Runner, RunnerSettings, make_owner
 from gpu_remote.store import JobStore, StoreError
 
@@ -94,7 +95,9 @@ class Worker:
     def __init__(self, config: WorkerConfig, auth: TokenAuth) -> None:
         self.config = config
         self.auth = auth
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Jobs, blobs and the token hash belong to the worker's user alone.
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(config.data_dir, 0o700)
         self.db = Database(config.data_dir / "jobs.sqlite3")
         self.store = JobStore(self.db, max_queued=config.max_queued, max_attempts=config.max_attempts)
         self.blobs = BlobStore(
@@ -230,6 +233,11 @@ def create_app(worker: Worker) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+    )
+    # Token and body size are checked before FastAPI reads a body; require_token above stays as a
+    # second check on every route.
+    app.add_middleware(
+        RequestGate, auth=worker.auth, job_body=MAX_JSON_BODY, upload_chunk=worker.config.max_upload_bytes
     )
     store, blobs = worker.store, worker.blobs
 

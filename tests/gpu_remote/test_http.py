@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import socket
@@ -290,7 +291,9 @@ def test_first_start_creates_token_and_stores_only_its_hash(worker_factory, tmp_
         assert len(token) >= 40
         stored = json.loads((data / "auth.json").read_text())
         assert token not in (data / "auth.json").read_text()
-        assert stored["sha256"] == hashlib.sha256(token.encode()).hexdigest()
+        # Salted: the stored value is not the plain sha256 of the token.
+        assert stored["hash"] == hmac.new(bytes.fromhex(stored["salt"]), token.encode(), hashlib.sha256).hexdigest()
+        assert hashlib.sha256(token.encode()).hexdigest() not in (data / "auth.json").read_text()
         ok = requests.get(f"http://127.0.0.1:{port}/v1/health", headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert ok.status_code == 200
     finally:
