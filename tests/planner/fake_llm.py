@@ -23,6 +23,7 @@ class Answer:
     delay: float = 0.0  # seconds to wait before answering (timeouts)
     raw: bytes | None = None  # send these bytes as the body instead of a completion
     no_choices: bool = False
+    drip: float = 0.0  # seconds between body bytes (a server that never times out a read)
 
 
 def completion(answer: Answer) -> dict:
@@ -81,7 +82,13 @@ class FakeLLMServer:
                     self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if answer.drip:
+                        for byte in payload:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(answer.drip)
+                    else:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 

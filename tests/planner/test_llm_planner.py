@@ -170,6 +170,19 @@ def test_timeouts_fall_back_quickly() -> None:
     assert len(server.requests) == 2  # one try + one bounded retry
 
 
+def test_a_server_that_drips_its_reply_cannot_hold_the_plan_past_the_deadline() -> None:
+    # One byte every 0.1 s: each read succeeds well inside the 1 s read timeout, so only a
+    # wall-clock deadline stops it (the reply would take minutes). #19 item 7.
+    def drip(task: str, body: dict) -> Answer:
+        return Answer(json.dumps(BEATS), drip=0.1)
+
+    started = time.monotonic()
+    plan, server, _ = run(drip, timeout_seconds=1.0, total_timeout_seconds=2.5, max_retries=3)
+    elapsed = time.monotonic() - started
+    assert elapsed < 4.0, f"planning took {elapsed:.1f} s against a 2.5 s deadline"
+    assert plan.planner.startswith("heuristic.") and "had not finished its reply" in plan.warnings[0]
+
+
 def test_server_without_json_schema_gets_json_mode() -> None:
     def picky(task: str, body: dict) -> Answer:
         if body.get("response_format", {}).get("type") == "json_schema":
