@@ -231,6 +231,19 @@ def plan_file(
             losses.append(
                 LossItem(feature="unread lines", count=len(warnings), detail="skipped: " + "; ".join(warnings[:2]))
             )
+        if target == "xml":
+            sequences = [
+                c for c in timeline.find_clips() if isinstance(c.media_reference, otio.schema.ImageSequenceReference)
+            ]
+            if sequences:
+                losses.append(
+                    LossItem(
+                        feature="image sequences",
+                        count=len(sequences),
+                        detail="linked by the path of their first image, as Premiere writes them; "
+                        "an NLE that does not gather the numbered files shows a still (import as numbered stills)",
+                    )
+                )
         if hasattr(meta, "get") and meta.get("rate_inferred"):
             losses.append(
                 LossItem(

@@ -28,8 +28,20 @@ from urllib.parse import quote
 
 import opentimelineio as otio
 
-from analysis.timebase import frames_to_timecode, nominal_fps, rescale_frames, supports_drop_frame
-from nle_adapters.timeline_facts import ClipTime, _meta, clip_time, frames_at, media_url, timeline_time, url_to_path
+from analysis.timebase import frames_to_timecode, nominal_fps, rescale_frames
+from nle_adapters.errors import UnsupportedFeature
+from nle_adapters.timeline_facts import (
+    ClipTime,
+    _meta,
+    clip_time,
+    exact_rate,
+    frames_at,
+    media_drop_frame,
+    media_url,
+    stated_drop_frame,
+    timeline_time,
+    url_to_path,
+)
 
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -50,6 +62,53 @@ def pathurl(url_or_path: str, flavor: str = "premiere") -> str:
     if not path.startswith("/"):
         return quote(path, safe="/")  # a relative path stays relative: there is no right absolute guess
     return ("file://localhost" if flavor == "premiere" else "file://") + quote(path, safe="/")
+
+
+def _image_sequence_url(clip: otio.schema.Clip, ref: otio.schema.ImageSequenceReference) -> str:
+    """The URL of the first image of ``clip``'s image sequence, after checking xmeml can point at it.
+
+    xmeml has no image-sequence element: Premiere writes a numbered-stills clip as a ``<file>`` whose
+    ``pathurl`` is its first frame (OTIO #69), with the sequence's length as the file duration; the
+    clip's ``in``/``out`` then count images from that first frame. Raises ``UnsupportedFeature`` when
+    that cannot describe the clip: frames skipped (``frame_step`` > 1), no available range, or a source
+    range outside the sequence's images (OTIO itself cannot map such a clip to files).
+    """
+    where = ref.abstract_target_url("#" * max(1, ref.frame_zero_padding))
+    if ref.frame_step != 1:
+        raise UnsupportedFeature(
+            f"clip {clip.name!r}: image sequence {where} uses every {ref.frame_step}th frame, which FCP7 XML "
+            "cannot say; render the used frames to consecutive numbers or to a movie"
+        )
+    available = ref.available_range
+    if available is None or available.duration.value <= 0:
+        raise UnsupportedFeature(
+            f"clip {clip.name!r}: image sequence {where} has no available range, so its first frame is unknown; "
+            "set the reference's available_range"
+        )
+    used = clip.source_range or available
+    try:
+        ref.frame_for_time(used.start_time)
+        ref.frame_for_time(used.end_time_inclusive())
+    except ValueError:
+        rate = exact_rate(available.start_time.rate)
+        first = frames_at(available.start_time, rate)
+        start, end = frames_at(used.start_time, rate), frames_at(used.end_time_exclusive(), rate)
+        raise UnsupportedFeature(
+            f"clip {clip.name!r}: source range {frames_to_timecode(start, rate)}–{frames_to_timecode(end, rate)} "
+            f"lies outside its image sequence {where} (images {ref.start_frame}–{ref.end_frame()}, "
+            f"{frames_to_timecode(first, rate)}–"
+            f"{frames_to_timecode(first + ref.number_of_images_in_sequence(), rate)}); "
+            "fix the clip's source range or the sequence's available range"
+        ) from None
+    return ref.target_url_for_image_number(0)
+
+
+def _clip_url(clip: otio.schema.Clip) -> str | None:
+    """The media location xmeml links ``clip`` to: the file, or an image sequence's first image."""
+    ref = clip.media_reference
+    if isinstance(ref, otio.schema.ImageSequenceReference):
+        return _image_sequence_url(clip, ref)
+    return media_url(clip)
 
 
 def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrs: str) -> ET.Element:
@@ -106,6 +165,7 @@ class _Writer:
         self.timeline = timeline
         self.flavor = flavor
         self.time = timeline_time(timeline)
+        self.drop_stated = stated_drop_frame(timeline)  # for media that say nothing (media_drop_frame)
         self.clip_counter = 0
         self.files: dict[str, str] = {}
         self.file_counter = 0
@@ -133,7 +193,7 @@ class _Writer:
     def _media_key(self, clip: otio.schema.Clip) -> str:
         """One ``<file>`` per media location *and* start TC/rate: Premiere writes several ``<file>``s for
         one path when their timecodes differ, and merging them would move every clip's in point."""
-        url = media_url(clip)
+        url = _clip_url(clip)
         ct = self.clip_time(clip)
         timing = f"@{ct.media_start}/{ct.rate}"
         if url:
@@ -201,7 +261,7 @@ class _Writer:
         file_id = f"file-{self.file_counter}"
         self.files[key] = file_id
         el = _sub(parent, "file", id=file_id)
-        url = media_url(clip)
+        url = _clip_url(clip)
         ref = clip.media_reference
         name = (ref.name if ref is not None and ref.name else "") or (
             url_to_path(url).rsplit("/", 1)[-1] if url else clip.name
@@ -214,9 +274,7 @@ class _Writer:
             _sub(el, "duration", ct.media_frames)
         media_start = ct.media_start or 0
         ref_meta = _meta(ref) if ref is not None else {}
-        drop = bool(
-            ref_meta.get("drop_frame", supports_drop_frame(ct.rate) and self.time.drop_frame)
-        ) and supports_drop_frame(ct.rate)
+        drop = media_drop_frame(clip, ct.rate, self.time, self.drop_stated)
         _timecode_el(el, media_start, ct.rate, drop)
         media = _sub(el, "media")
         video = _sub(media, "video")
