@@ -133,7 +133,8 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: list[str], message: str
 
 
 def test_every_local_otio_fixture_reads_and_converts(tmp_path: Path) -> None:
-    for path in sorted((TEST_DATA / "otio").glob("*.otio")):
+    # The image-sequence fixture's clip lies outside its images: refused (test_image_sequences.py).
+    for path in sorted(p for p in (TEST_DATA / "otio").glob("*.otio") if "img_seq" not in p.name):
         result = run_cli("convert", str(path), str(tmp_path / (path.stem + ".xml")), "--json")
         assert result.returncode == 0, result.stderr
         assert (tmp_path / (path.stem + ".xml")).exists()
@@ -150,6 +151,8 @@ def test_every_shared_corpus_timeline_converts_to_each_of_our_formats(shared_cor
         out = tmp_path / target
         out.mkdir()
         for path in files:
+            if target == "xml" and "img_seq" in path.name:
+                continue  # its clip lies outside its image sequence: refused (test_image_sequences.py)
             reports = convert(path, out, ConvertOptions(to=target))
             for report in reports:
                 assert all(Path(o).stat().st_size > 0 for o in report.outputs)
