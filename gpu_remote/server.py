@@ -9,9 +9,11 @@ job store is the source of truth.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -499,19 +501,43 @@ def _gpus() -> list[dict[str, Any]]:
         return []
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for ``host:port``, or a one-line :class:`WorkerConfigError` saying why not.
+
+    Binding here rather than inside uvicorn means a busy port gets our message (which port, what to
+    do) instead of uvicorn's log line and exit 1.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise WorkerConfigError(f"cannot listen on {host}: {exc.strerror}; use an IP address or a known host") from exc
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise WorkerConfigError(
+                f"port {port} on {host} is already in use (another worker or program): stop it or pass --port"
+            ) from exc
+        raise WorkerConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
+
+
 def serve(
     worker: Worker, host: str, port: int, *, on_ready: Any = None, log_level: str = "warning"
 ) -> None:  # pragma: no cover - exercised through the CLI subprocess tests
-    """Run uvicorn in the foreground until interrupted."""
+    """Run uvicorn in the foreground until interrupted; ``on_ready(started, port)`` once listening."""
     import uvicorn
 
     worker.lock_data_dir()
+    sock = listen_socket(host, port)
     app = create_app(worker)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, timeout_keep_alive=30, timeout_graceful_shutdown=5
-    )
+    config = uvicorn.Config(app, log_level=log_level, timeout_keep_alive=30, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     started = time.time()
     if on_ready:
-        on_ready(started)
-    server.run()
+        on_ready(started, sock.getsockname()[1])
+    server.run(sockets=[sock])

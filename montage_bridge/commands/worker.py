@@ -63,7 +63,7 @@ def serve_cmd(
     if backend not in ("embedded", "celery"):
         raise WorkerConfigError(f"--backend must be embedded or celery, not {backend}")
     config = _config(data, max_upload_gb, disk_budget_gb, slots, lease_s, backend, broker, max_queued)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:
         auth, new_token = TokenAuth(None), None
     else:
@@ -76,7 +76,7 @@ def serve_cmd(
         worker,
         host,
         port,
-        on_ready=lambda _t: print(f"serving {config.data_dir} on http://{host}:{port} ({backend})", flush=True),
+        on_ready=lambda _t, bound: print(f"serving {config.data_dir} on http://{host}:{bound} ({backend})", flush=True),
     )
 
 

@@ -107,3 +107,12 @@ def test_pinned_token_data_dir_and_blobs_are_private(worker_factory, tmp_path: P
     assert stat.S_IMODE(blob.stat().st_mode) == 0o600
     for folder in (data / "blobs", data / "uploads", data / "tmp"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_a_busy_port_is_one_clear_line(shared_worker: WorkerProc, tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    proc = run_cli("worker", "serve", "--port", str(shared_worker.port), "--data", str(tmp_path / "w2"), timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"port {shared_worker.port} on 127.0.0.1 is already in use" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
