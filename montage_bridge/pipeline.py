@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
 
+from analysis.atomic_io import write_text_atomic
 from analysis.beats import analyze_music
 from analysis.engine import EngineOptions, analyze_paths, files_done_progress
 from analysis.errors import MediaError
-from analysis.footage import Progress, find_footage
+from analysis.footage import Progress, find_footage, skipped_summary
 from analysis.models import AnalysisResult
 from analysis.timebase import seconds_to_frames
-from montage_bridge.remote_media import GpuOptions, ProcessedMedia, RemoteProgress, relink_timeline, run_remote_ops
+from montage_bridge.remote_media import (
+    PROCESSED_DIR,
+    GpuOptions,
+    ProcessedMedia,
+    RemoteProgress,
+    relink_timeline,
+    run_remote_ops,
+)
 from nle_adapters.formats import DEFAULT_FORMATS
 from nle_adapters.plan_to_otio import build_timeline
-from nle_adapters.write_files import ensure_writable_dir, write_timeline_files
+from nle_adapters.write_files import WriteError, ensure_writable_dir, write_timeline_files
 from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.llm_config import LLMConfig
@@ -65,6 +78,9 @@ def run_auto(
     llm: LLMConfig | None = None,
     gpu: GpuOptions | None = None,
     gpu_progress: RemoteProgress | None = None,
+    recursive: bool = False,
+    must_include: list[str] | None = None,
+    save_plan: bool = False,
 ) -> AutoResult:
     """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
@@ -75,14 +91,82 @@ def run_auto(
     mode's default style.
     With ``gpu``, the plan's remote operations run on that worker and the timeline uses the verified
     outputs in ``out_dir/processed`` (see ``montage_bridge.remote_media``); failures become warnings.
+
+    Footage: the folder's media files (``recursive``: nested folders too), documents, camera
+    sidecars and proxies set aside with one warning (``analysis.footage``); the music file is left
+    out when it sits among the clips. ``must_include``: clip ids, file names, stems or paths that
+    must appear — each must name a file of the footage, else :class:`MediaError` before any
+    analysis. ``save_plan`` also writes the plan as ``out_dir/plan.json``.
+
+    Outputs appear only on success: a run that fails leaves no ``out_dir`` it created (nor a
+    ``processed`` file it downloaded), and an ``out_dir`` that existed keeps what it held.
     """
     brief = brief or Brief()
     music = music or brief.music
     if music is None and brief.mode == "music_montage":
         raise PlanningError("a music montage needs music: pass --music FILE or set music in the brief")
-    ensure_writable_dir(out_dir)
+    output = OutputFolder(out_dir)
     warnings: list[str] = []
-    files = list(footage_files) if footage_files is not None else find_footage(footage_dir)
+    if footage_files is not None:
+        files = list(footage_files)
+    else:
+        files, skipped = find_footage(footage_dir, recursive)
+        note = skipped_summary(skipped, footage_dir)
+        if note:
+            warnings.append(note)
+        if music is not None:  # the song often sits among the clips: it is the music, not footage
+            files = [f for f in files if not _same_file(f, music)]
+        if not files:
+            raise MediaError(
+                f"{footage_dir}: no files found — put the clips in this folder" + (f" ({note})" if note else "")
+            )
+    wanted = _match_must_include(must_include or [], files, footage_dir)
+    with output.on_failure_restore():
+        return _cut(
+            files,
+            footage_dir,
+            music,
+            output,
+            warnings,
+            wanted,
+            brief=brief,
+            duration_seconds=duration_seconds,
+            rate=rate,
+            formats=formats,
+            name=name,
+            skip_unreadable=skip_unreadable,
+            progress=progress,
+            style=style,
+            llm=llm,
+            gpu=gpu,
+            gpu_progress=gpu_progress,
+            save_plan=save_plan,
+        )
+
+
+def _cut(
+    files: list[Path],
+    footage_dir: Path,
+    music: Path | None,
+    output: OutputFolder,
+    warnings: list[str],
+    wanted: dict[str, Path],
+    *,
+    brief: Brief,
+    duration_seconds: float | None,
+    rate: Fraction | None,
+    formats: tuple[str, ...],
+    name: str | None,
+    skip_unreadable: bool,
+    progress: Progress | None,
+    style: str | None,
+    llm: LLMConfig | None,
+    gpu: GpuOptions | None,
+    gpu_progress: RemoteProgress | None,
+    save_plan: bool,
+) -> AutoResult:
+    """The body of :func:`run_auto` once the inputs are checked: analyze, plan, process, write."""
+    out_dir = output.path
     engine = analyze_paths(files, EngineOptions(require_video=True), progress=files_done_progress(len(files), progress))
     for failure in engine.failures:
         if not skip_unreadable:
@@ -110,6 +194,8 @@ def run_auto(
         overrides["target_duration_seconds"] = duration_seconds
     if rate is not None:
         overrides["rate"] = rate
+    if wanted:
+        overrides["must_include"] = _must_include_ids(wanted, clips, brief.must_include)
     brief = brief.model_copy(update=overrides)
     plan = make_plan(analysis, brief, style, llm=llm)  # validated against analysis, brief and style
     warnings.extend(plan.warnings)
@@ -117,6 +203,7 @@ def run_auto(
     if gpu is not None:
         if progress:
             progress("remote processing", 0, 1)
+        output.create()
         remote = run_remote_ops(plan, analysis, out_dir, gpu, gpu_progress)
         processed = remote.processed
         warnings.extend(remote.warnings)
@@ -125,7 +212,12 @@ def run_auto(
     timeline = build_timeline(plan, analysis)
     relink_timeline(timeline, processed)
     warnings.extend(_not_in_timeline(plan, timeline))
+    output.create()
     written = write_timeline_files(timeline, out_dir, safe_stem(title), formats)
+    if save_plan:
+        plan_file = out_dir / "plan.json"
+        write_text_atomic(plan_file, plan.model_dump_json(indent=2) + "\n")
+        written.append(plan_file)
     return AutoResult(
         analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings, processed=processed
     )
@@ -150,3 +242,145 @@ def safe_stem(title: str) -> str:
     """``title`` made safe as a file name stem (the timeline files are named after it)."""
     stem = "".join(ch if ch.isalnum() or ch in "-_ ." else "_" for ch in title).strip(" .")
     return stem or "timeline"
+
+
+class OutputFolder:
+    """The output folder of one run: checked up front, created only when the first file is about to be
+    written, and put back as it was when the run fails (see :func:`run_auto`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.existed = path.is_dir()
+        self._created_top: Path | None = None  # the highest folder this run created
+        if self.existed:
+            ensure_writable_dir(path)  # a temp file that is gone again: the folder is left as it was
+        else:
+            self._check_creatable()
+        processed = path / PROCESSED_DIR
+        self._processed_existed = processed.is_dir()
+        self._processed_before = {p.name for p in processed.iterdir()} if self._processed_existed else set()
+
+    def _check_creatable(self) -> None:
+        """Fail now, before minutes of analysis, when ``path`` could not be created later."""
+        ancestor = self.path
+        while not ancestor.exists() and ancestor.parent != ancestor:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise WriteError(f"output directory {self.path} is not writable ({ancestor} is a file, not a folder)")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise WriteError(f"output directory {self.path} is not writable (no permission to create it in {ancestor})")
+        try:  # access() can say yes where the filesystem says no (read-only mounts, ACLs)
+            with tempfile.TemporaryFile(dir=ancestor):
+                pass
+        except OSError as exc:
+            raise WriteError(f"output directory {self.path} is not writable ({exc.strerror or exc})") from exc
+
+    def create(self) -> None:
+        """Make the folder (and missing parents), remembering which of them this run made."""
+        if self.path.is_dir():
+            return
+        top = self.path
+        while not top.parent.exists() and top.parent != top:
+            top = top.parent
+        ensure_writable_dir(self.path)
+        if self._created_top is None:
+            self._created_top = top
+
+    def restore(self) -> None:
+        """Undo this run's traces: folders it created go; an existing folder loses only new processed files."""
+        if self._created_top is not None:
+            shutil.rmtree(self._created_top, ignore_errors=True)
+            return
+        processed = self.path / PROCESSED_DIR
+        if not processed.is_dir():
+            return
+        if not self._processed_existed:
+            shutil.rmtree(processed, ignore_errors=True)
+            return
+        for entry in processed.iterdir():
+            if entry.name not in self._processed_before:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def on_failure_restore(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:  # Ctrl-C included: an interrupted run leaves nothing either
+            self.restore()
+            raise
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _match_must_include(terms: list[str], files: list[Path], footage_dir: Path) -> dict[str, Path]:
+    """{term: the footage file it names}. A term is a path, a file name, a stem or a clip id (the
+    sanitised stem); case is ignored when nothing matches exactly. Raises :class:`MediaError` naming
+    the term and the clips there are when it names no file, or several."""
+    found: dict[str, Path] = {}
+    for term in terms:
+        text = term.strip()
+        if not text:
+            raise MediaError("--must-include: empty clip name — pass a clip's file name, stem or path")
+        as_path = Path(text).expanduser()
+        for candidate in (as_path, footage_dir / as_path):
+            if candidate.is_file():
+                hits = [f for f in files if _same_file(f, candidate)]
+                if not hits:
+                    raise MediaError(
+                        f"--must-include {text}: that file is not among the footage clips of {footage_dir} "
+                        "(not in the folder, or set aside as a document, sidecar or proxy)"
+                    )
+                found[term] = hits[0]
+                break
+        if term in found:
+            continue
+        hits = _named(text, files, str)
+        if not hits:
+            hits = _named(text.casefold(), files, str.casefold)
+        if len(hits) > 1:
+            names = ", ".join(
+                h.relative_to(footage_dir).as_posix() if h.is_relative_to(footage_dir) else str(h) for h in hits
+            )
+            raise MediaError(f"--must-include {text}: names {len(hits)} clips ({names}) — pass the file name or path")
+        if not hits:
+            shown = ", ".join(f.name for f in files[:8]) + (f" +{len(files) - 8} more" if len(files) > 8 else "")
+            raise MediaError(
+                f"--must-include {text}: no clip of that name in {footage_dir} (clips: {shown}) — "
+                "pass a clip's file name, stem or path"
+            )
+        found[term] = hits[0]
+    return found
+
+
+def _named(text: str, files: list[Path], fold) -> list[Path]:
+    """Files whose name, stem or clip id (``clip_id_for`` without suffixes) equals ``text`` under ``fold``."""
+    from analysis.footage import clip_id_for
+
+    hits = []
+    for f in files:
+        keys = {fold(f.name), fold(f.stem), fold(clip_id_for(f, set()))}
+        if text in keys:
+            hits.append(f)
+    return hits
+
+
+def _must_include_ids(wanted: dict[str, Path], clips: list, already: list[str]) -> list[str]:
+    """The clip ids of the ``--must-include`` files, after the brief's own; a file that could not be
+    analyzed (left out with --skip-unreadable) is an error, not a silent drop."""
+    by_path = {Path(c.media.path).resolve(): c.id for c in clips}
+    ids = list(already)
+    for term, path in wanted.items():
+        clip_id = by_path.get(path.resolve())
+        if clip_id is None:
+            raise MediaError(f"--must-include {term}: {path.name} could not be analyzed, so it cannot be included")
+        if clip_id not in ids:
+            ids.append(clip_id)
+    return ids

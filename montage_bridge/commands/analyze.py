@@ -23,7 +23,7 @@ from analysis.atomic_io import write_text_atomic
 from analysis.cache import default_cache_dir
 from analysis.engine import EngineOptions, EngineResult, ProgressEvent, analyze_paths
 from analysis.errors import MediaError, MontageError
-from analysis.footage import find_footage
+from analysis.footage import find_footage, skipped_summary
 from analysis.models import AnalysisResult
 from analysis.timebase import format_rate
 from montage_bridge.console import err, out
@@ -33,12 +33,18 @@ class AnalyzeError(MontageError):
     """Some inputs could not be analyzed."""
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to the media candidates inside them (sorted)."""
+def _expand(paths: list[Path], recursive: bool = False) -> tuple[list[Path], list[str]]:
+    """(files, warnings): files as given, folders expanded to the media inside them (sorted; see
+    ``analysis.footage.find_footage``), and one line per folder naming what was set aside there."""
     files: list[Path] = []
+    notes: list[str] = []
     for path in paths:
         if path.is_dir():
-            files.extend(find_footage(path))
+            media, skipped = find_footage(path, recursive)
+            files.extend(media)
+            note = skipped_summary(skipped, path)
+            if note:
+                notes.append(f"{path}: {note}" if len(paths) > 1 else note)
         else:
             files.append(path)
     seen: set[Path] = set()
@@ -48,7 +54,7 @@ def _expand(paths: list[Path]) -> list[Path]:
         if key not in seen:
             seen.add(key)
             unique.append(f)
-    return unique
+    return unique, notes
 
 
 def _run_with_progress(files: list[Path], options: EngineOptions, quiet: bool) -> EngineResult:
@@ -175,6 +181,9 @@ def analyze(
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON schema of the analysis output and exit.")
     ] = False,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Also analyze the media in folders inside the given folders.")
+    ] = False,
 ) -> None:
     """Analyze footage: shots, picture quality, motion, faces, loudness, silences and (with --speech) words."""
     if schema:
@@ -184,7 +193,9 @@ def analyze(
         raise AnalyzeError("give at least one media file or folder to analyze (PATH...), or --schema")
     if transcripts is not None and not speech:
         raise typer.BadParameter("--transcripts needs --speech", param_hint="--transcripts")
-    files = _expand(paths)
+    files, notes = _expand(paths, recursive)
+    for note in notes:
+        err.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     if not files:
         raise MediaError("no media files found in the given paths")
     options = EngineOptions(

@@ -14,7 +14,7 @@ from montage_bridge.console import err, out
 from montage_bridge.pipeline import run_auto
 from montage_bridge.remote_media import GpuOptions
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
-from planner.brief import load_brief
+from planner.brief import Brief, BriefError, brief_from_mapping, load_brief
 from planner.llm_config import load_llm_config
 
 
@@ -63,6 +63,33 @@ def auto(
         bool,
         typer.Option("--gpu-required", help="Fail instead of keeping the original media when a remote op fails."),
     ] = False,
+    mode: Annotated[
+        Optional[str],
+        typer.Option("--mode", help="music-montage | talking-head | highlights (overrides the brief)."),
+    ] = None,
+    aspect: Annotated[
+        Optional[str],
+        typer.Option("--aspect", help="16:9 | 9:16 | 1:1, or horizontal/vertical/square (overrides brief and style)."),
+    ] = None,
+    pace: Annotated[
+        Optional[str],
+        typer.Option(
+            "--pace", help="slow | relaxed | normal | fast | frantic, or a factor on the cuts per bar (0.5 = half)."
+        ),
+    ] = None,
+    must_include: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--must-include",
+            help="A clip that must appear: file name, stem or path (repeat, or separate with commas).",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Also take the clips in folders inside FOOTAGE_DIR.")
+    ] = False,
+    save_plan: Annotated[
+        bool, typer.Option("--save-plan", help="Also write the edit plan as OUTPUT/plan.json.")
+    ] = False,
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -78,7 +105,8 @@ def auto(
     if gpu_required and not gpu:
         raise typer.BadParameter("--gpu-required needs --gpu URL", param_hint="--gpu-required")
     gpu_options = GpuOptions(url=gpu, token=gpu_token, required=gpu_required) if gpu else None
-    the_brief = load_brief(brief) if brief else None
+    the_brief = _with_flags(load_brief(brief) if brief else Brief(), mode=mode, aspect=aspect, pace=pace)
+    clips_wanted = [name for value in must_include or [] for name in value.split(",") if name.strip()]
     llm_config = load_llm_config() if llm else None
 
     with Progress(
@@ -121,10 +149,13 @@ def auto(
             llm=llm_config,
             gpu=gpu_options,
             gpu_progress=remote,
+            recursive=recursive,
+            must_include=clips_wanted,
+            save_plan=save_plan,
         )
     plan = result.plan
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)  # one line each, however long
     table = Table(
         title=f"{plan.name} — {format_rate(plan.rate)} fps, starts {plan.start_timecode}, "
         f"{plan.style or 'default'} style, {plan.planner}"
@@ -158,3 +189,19 @@ def auto(
         processed = {"processed": [str(done.path) for done in result.processed.values()]}
         if not send_to_resolve(result.timeline, bins=processed).ok:
             raise typer.Exit(1)
+
+
+def _with_flags(brief: Brief, **flags: str | None) -> Brief:
+    """``brief`` with the ``--mode``/``--aspect``/``--pace`` flags given on the command line laid
+    over it, each checked by the Brief's own rules (so the flags accept what a brief file does)."""
+    update = {}
+    for key, value in flags.items():
+        if value is None:
+            continue
+        try:
+            parsed = brief_from_mapping({key: value}, f"--{key}")
+        except BriefError as exc:
+            message = str(exc).split(": ", 2)[-1]
+            raise typer.BadParameter(f"{value!r}: {message}", param_hint=f"--{key}") from exc
+        update[key] = getattr(parsed, key)
+    return brief.model_copy(update=update) if update else brief

@@ -8,7 +8,6 @@ more is *damaged*: its job fails with the probe's reason. Any later change to it
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from analysis.errors import MontageError
-from analysis.footage import is_ignored
+from analysis.footage import Skipped, find_footage, is_ignored
 from analysis.models import MediaItem
 from analysis.probe import probe_media
 
@@ -48,20 +47,21 @@ def content_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_skipped(rel: Path, ignore: list[str]) -> bool:
-    """Hidden, system, partial-copy files (analysis.footage.is_ignored) and the config's globs."""
-    parts = rel.parts
-    if any(is_ignored(Path(p)) for p in parts):
-        return True
-    return any(fnmatch.fnmatch(rel.name.lower(), pattern.lower()) for pattern in ignore)
-
-
-def scan_jobs(inbox: Path, ignore: list[str], only: Optional[set[str]] = None) -> dict[str, dict[str, os.stat_result]]:
+def scan_jobs(
+    inbox: Path,
+    ignore: list[str],
+    only: Optional[set[str]] = None,
+    skipped: Optional[dict[str, list[Skipped]]] = None,
+) -> dict[str, dict[str, os.stat_result]]:
     """``{job: {relative path: stat}}`` for every job folder (immediate subfolder) of ``inbox``.
 
-    Files directly in ``inbox`` belong to no job and are left alone. ``only`` limits the scan to
-    those job names (a job listed there but gone from disk maps to ``{}``). Raises OSError when
-    the inbox itself cannot be listed (an unmounted share): that is not "every job deleted".
+    A job's files are what ``analysis.footage.find_footage`` finds in its folder, nested folders
+    included (the rules `auto` and `analyze` use: documents, camera sidecars, proxies and hidden
+    files are not footage), less the config's ``ignore`` globs; what it set aside goes into
+    ``skipped[job]`` when a dict is given. Files directly in ``inbox`` belong to no job and are left
+    alone. ``only`` limits the scan to those job names (a job listed there but gone from disk maps
+    to ``{}``). Raises OSError when the inbox itself cannot be listed (an unmounted share): that is
+    not "every job deleted".
     """
     jobs: dict[str, dict[str, os.stat_result]] = {}
     entries = list(os.scandir(inbox))
@@ -70,21 +70,21 @@ def scan_jobs(inbox: Path, ignore: list[str], only: Optional[set[str]] = None) -
             continue
         if is_ignored(Path(entry.name)) or not entry.is_dir(follow_symlinks=True):
             continue
+        try:
+            media, set_aside = find_footage(Path(entry.path), recursive=True, ignore=ignore)
+        except MontageError:  # the job folder went away (or became unreadable) since the listing
+            media, set_aside = [], []
+        if skipped is not None:
+            skipped[entry.name] = set_aside
         found: dict[str, os.stat_result] = {}
-        for root, dirs, files in os.walk(entry.path, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not is_ignored(Path(d)))
-            for name in files:
-                full = Path(root) / name
-                rel = full.relative_to(inbox)
-                if is_skipped(rel, ignore):
-                    continue
-                try:
-                    st = full.stat()
-                except OSError:  # vanished between listing and stat: it is not there
-                    continue
-                if not _is_regular(st):
-                    continue
-                found[rel.as_posix()] = st
+        for full in media:
+            try:
+                st = full.stat()
+            except OSError:  # vanished between listing and stat: it is not there
+                continue
+            if not _is_regular(st):
+                continue
+            found[full.relative_to(inbox).as_posix()] = st
         jobs[entry.name] = found
     for name in only or ():
         jobs.setdefault(name, {})

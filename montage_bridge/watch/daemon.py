@@ -31,6 +31,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from analysis.errors import MontageError
+from analysis.footage import Skipped, skipped_summary
 from analysis.models import MediaItem
 from analysis.probe import probe_media
 from montage_bridge.watch.arrival import ArrivalTracker, content_fingerprint, scan_jobs
@@ -113,6 +114,7 @@ class WatchDaemon:
         self._dirty: set[str] = set()
         self._stats: dict[str, dict[str, tuple[int, int]]] = {}  # job → rel → (size, mtime_ns)
         self._changed_at: dict[str, float] = {}  # job → monotonic time of its last change
+        self._skipped_notes: dict[str, Optional[str]] = {}  # job → the warning line on what is not footage
         self._unsettled: set[str] = set()  # jobs to evaluate again
         self._queue: list[str] = []
         self._pending_specs: dict[str, JobSpec] = {}
@@ -264,7 +266,8 @@ class WatchDaemon:
 
     def _scan(self, only: Optional[set[str]]) -> None:
         try:
-            found = scan_jobs(self.inbox, self.config.ignore, only)
+            skipped: dict[str, list[Skipped]] = {}
+            found = scan_jobs(self.inbox, self.config.ignore, only, skipped)
         except OSError as exc:
             if not self._inbox_unreadable:
                 self.log(f"inbox {self.inbox} cannot be read ({exc.strerror or exc}); waiting for it to come back")
@@ -276,6 +279,13 @@ class WatchDaemon:
         if only is None:
             for gone in set(self._stats) - set(found):
                 found[gone] = {}
+        for job, items in skipped.items():
+            # One warning line per job, logged when what is set aside there changes (not every scan).
+            note = skipped_summary(items, self.inbox / job)
+            if note != self._skipped_notes.get(job):
+                self._skipped_notes[job] = note
+                if note:
+                    self.log(f"{job}: warning — {note}")
         now = time.monotonic()
         for job, files in found.items():
             before = self._stats.get(job, {})
@@ -385,7 +395,12 @@ class WatchDaemon:
                 self.journal.mark_seen(job)
             self._queue.append(job)
             self._pending_specs[job] = JobSpec(
-                name=job, folder=self.inbox / job, files=ready, fingerprint=fingerprint, settings=settings
+                name=job,
+                folder=self.inbox / job,
+                files=ready,
+                fingerprint=fingerprint,
+                settings=settings,
+                skipped_note=self._skipped_notes.get(job),
             )
 
     def _arrived_file(self, job: str, rel: str, media: object) -> Optional[JobFile]:

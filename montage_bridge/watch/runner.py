@@ -60,6 +60,7 @@ class JobSpec:
     files: list[JobFile]
     fingerprint: str
     settings: EffectiveSettings
+    skipped_note: Optional[str] = None  # the one warning line on files in the job folder that are not footage
 
 
 @dataclass
@@ -189,7 +190,7 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
             rate=str(result.plan.rate),
             analysis_seconds=_round(marks.get("analysis")),
             total_seconds=round(total, 3),
-            warnings=result.warnings,
+            warnings=([spec.skipped_note] if spec.skipped_note else []) + result.warnings,
             resolve=not_tried(settings.resolve_project, settings.resolve_bin) if settings.resolve_project else None,
         )
         write_text_atomic(tmp / REPORT, report.model_dump_json(indent=2) + "\n")
