@@ -79,13 +79,26 @@ class FramePassOptions:
         }
 
 
+MIN_PICTURE = 16
+"""Smallest picture side (pixels) we analyze: below it no shot, sharpness or motion measure means anything."""
+
+
 def analysis_size(media: MediaItem, width: int) -> tuple[int, int]:
-    """Upright analysis frame size (even numbers), never larger than the source."""
+    """Upright analysis frame size in pixels (even numbers), never larger than the source width.
+
+    Neither side goes below :data:`MIN_PICTURE`: a very wide picture is analyzed slightly
+    stretched rather than at a height the measures (a quarter- and half-size copy) cannot use.
+    """
     src_w, src_h = media.display_size
     if src_w <= 0 or src_h <= 0:
         raise MediaError(f"{media.path}: video stream has no picture size")
-    w = max(2, min(width, src_w) // 2 * 2)
-    h = max(2, int(round(w * src_h / src_w / 2)) * 2)
+    if src_w < MIN_PICTURE or src_h < MIN_PICTURE:
+        raise MediaError(
+            f"{media.path}: picture is {src_w}x{src_h} px, too small to analyze "
+            f"(needs at least {MIN_PICTURE}x{MIN_PICTURE} px)"
+        )
+    w = max(MIN_PICTURE, min(width, src_w) // 2 * 2)
+    h = max(MIN_PICTURE, int(round(w * src_h / src_w / 2)) * 2)
     return w, h
 
 
