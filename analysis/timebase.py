@@ -28,6 +28,12 @@ class TimecodeError(ValueError):
     """A timecode string or frame number that cannot be represented at the given rate."""
 
 
+MAX_RATE = 1000
+"""Highest frame rate (fps) we accept anywhere: high-speed cameras record above it, but deliver below."""
+MAX_RATE_DENOMINATOR = 1_000_000
+"""Largest denominator of an exact rate (NTSC uses 1001; container time bases stay far below this)."""
+
+
 def parse_rate(value: str | int | float | Fraction) -> Fraction:
     """Return the exact rational rate for ``value``.
 
@@ -53,6 +59,10 @@ def parse_rate(value: str | int | float | Fraction) -> Fraction:
                 return exact
     if rate <= 0:
         raise ValueError(f"frame rate must be positive, got {value!r}")
+    if rate > MAX_RATE or rate.denominator > MAX_RATE_DENOMINATOR:
+        # No NLE or camera runs here; such a number only comes from a damaged or hostile file, and
+        # passing it on makes 300-digit timecodes or overflows in OTIO's C++ core.
+        raise ValueError(f"not a usable frame rate: {value!r} (expected up to {MAX_RATE} fps, e.g. 24000/1001)")
     return rate
 
 
