@@ -44,8 +44,10 @@ from nle_adapters.xml_safety import parse_xml
 
 MEDIA_TAGS = {"asset-clip", "video", "audio"}
 CONTAINER_TAGS = {"clip", "sync-clip"}
-STORY_TAGS = MEDIA_TAGS | CONTAINER_TAGS | {"title", "mc-clip", "ref-clip", "audition", "gap"}
-ANCHOR_TAGS = STORY_TAGS - {"gap"} | {"spine"}
+GENERATOR_TAGS = {"title": "fcpx_title", "live-drawing": "fcpx_live_drawing"}
+STORY_TAGS = MEDIA_TAGS | CONTAINER_TAGS | set(GENERATOR_TAGS) | {"mc-clip", "ref-clip", "audition", "gap"}
+# Captions are anchored like clips but are not picture: they are listed in the metadata instead.
+ANCHOR_TAGS = STORY_TAGS - {"gap"} | {"spine", "caption"}
 MAX_NESTING = 32
 _VERSION_RE = re.compile(r"^1\.(\d+)$")
 
@@ -76,6 +78,11 @@ class _Entry:
     # metadata["fcpxml"] for the item, set once when the item is placed (OTIO metadata writes are slow)
     meta: dict = field(default_factory=dict)
     base_meta: dict | None = None  # the metadata a cloned prototype already carries
+    # Media seconds per timeline second (a retimed clip's speed): trimming the entry's head by d
+    # timeline seconds moves its source start by d × speed.
+    speed: Fraction = Fraction(1)
+    # An mc-clip whose active audio angle is another angle: (media element, media seconds, angle).
+    companion: tuple | None = None
 
 
 @dataclass
@@ -165,6 +172,13 @@ class _Reader:
         self._depth = 0
         self._ranges: dict[tuple[str, Fraction], tuple[int, int]] = {}
         self._protos: dict[tuple[str, Fraction, str], tuple[otio.schema.Clip, dict]] = {}
+        self._reset_timeline_state()
+
+    def _reset_timeline_state(self) -> None:
+        """What one timeline collects besides its items (reported in its metadata)."""
+        self.warnings: list[str] = []
+        self.captions: list[tuple[object, Fraction, Fraction, int]] = []  # (element, start, end, depth)
+        self.hidden: list[str] = []  # components outside their sync clip's range
 
     # ---- attributes --------------------------------------------------------------------------
 
@@ -261,8 +275,20 @@ class _Reader:
                     projects.append((child, event))
                 elif child.tag in STORY_TAGS - {"gap"}:
                     clips.append((child, event))
-        timelines = [self.project(p, event) for p, event in projects]
-        if not projects:
+        # Timelines come in the order the file lists them (FCP's order), wherever they sit.
+        order = {id(e): i for i, e in enumerate(root.iter())}
+        projects.sort(key=lambda p: order[id(p[0])])
+        clips.sort(key=lambda c: order[id(c[0])])
+        if projects:
+            timelines = [self.project(p, event) for p, event in projects]
+            if clips:
+                # An event export holds browser clips beside its projects: only projects are edits.
+                names = ", ".join(repr(c.get("name") or c.tag) for c, _ in clips[:3])
+                more = f" and {len(clips) - 3} more" if len(clips) > 3 else ""
+                timelines[0].metadata[META].setdefault("warnings", []).append(
+                    f"{len(clips)} event clip(s) beside the projects not read as timelines: {names}{more}"
+                )
+        else:
             timelines = [self.standalone_clip(c, event) for c, event in clips]
         if not timelines:
             raise self.doc.fail(root, "the document holds no project and no clip", hint="export a project from FCP")
@@ -282,6 +308,12 @@ class _Reader:
         sequence = project.find("sequence")
         if sequence is None:
             raise self.doc.fail(project, f"project {project.get('name')!r} has no <sequence>")
+        meta = {"version": self.version, "event": event, "project": project.get("name")}
+        return self._sequence_timeline(sequence, project.get("name") or "", meta)
+
+    def _sequence_timeline(self, sequence, name: str, fcpxml_meta: dict) -> otio.schema.Timeline:
+        """A ``<sequence>`` (a project's, or a standalone compound clip's) → a Timeline."""
+        self._reset_timeline_state()
         rate, width, height = self._rate_of_format(sequence, sequence.get("format"))
         self.rate = rate
         tc_start = self.time(sequence, "tcStart", Fraction(0))
@@ -291,38 +323,80 @@ class _Reader:
             raise self.doc.fail(sequence, "<sequence> has no <spine>")
         runs = self.read_spine(spine, shift=Fraction(0), lane=0)
         tracks = self.assemble(runs, tc_start, rate)
-        timeline = otio.schema.Timeline(name=project.get("name") or "")
+        size = {"width": width, "height": height} if width and height else {}
+        return self._timeline(name, tracks, to_frames(tc_start, rate), rate, drop, tc_start, fcpxml_meta, size)
+
+    def _timeline(self, name, tracks, start: int, rate, drop, origin, fcpxml_meta, extra) -> otio.schema.Timeline:
+        """Wrap ``tracks`` (``start`` = the first frame's number, ``origin`` its time in seconds)."""
+        if not len(tracks):
+            # An empty storyline is still a timeline with a primary storyline (empty V1).
+            empty = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+            empty.metadata[FCPXML_META] = {"lane": 0}
+            tracks.append(empty)
+        timeline = otio.schema.Timeline(name=name)
         timeline.tracks = tracks
-        start = to_frames(tc_start, rate)
         timeline.global_start_time = otio.opentime.RationalTime(start, float(rate))
         timeline.metadata[META] = {
             "rate": format_rate(rate),
             "start_timecode": frames_to_timecode(start, rate, drop),
             "drop_frame": drop,
-            **({"width": width, "height": height} if width and height else {}),
+            **extra,
         }
-        timeline.metadata[FCPXML_META] = {"version": self.version, "event": event, "project": project.get("name")}
+        meta = dict(fcpxml_meta)
+        if self.captions:
+            meta["captions"] = [self._caption_meta(c, origin, rate) for c in self.captions]
+            self.warnings.append(
+                f"{len(self.captions)} caption(s) kept in the metadata only (not as clips): "
+                + ", ".join(repr(c[0].get("name") or "caption") for c in self.captions[:3])
+            )
+        if self.hidden:
+            meta["hidden_components"] = list(self.hidden)
+            self.warnings.append(
+                f"{len(self.hidden)} sync-clip component(s) entirely outside the sync clip's range (not visible in"
+                f" FCP) left out: {', '.join(self.hidden[:3])}"
+            )
+        if self.warnings:
+            timeline.metadata[META]["warnings"] = list(self.warnings)
+        timeline.metadata[FCPXML_META] = meta
         return timeline
 
+    def _caption_meta(self, caption, origin: Fraction, rate: Fraction) -> dict:
+        element, start, end, depth = caption
+        meta = {"name": element.get("name") or "", "role": element.get("role") or ""}
+        text = " ".join("".join(t.itertext()).strip() for t in element.findall("text")).strip()
+        if text:
+            meta["text"] = text
+        if depth == 0:  # in the timeline's own time (a caption inside a compound clip has none)
+            meta["start_frame"] = to_frames(start - origin, rate)
+            meta["duration_frames"] = to_frames(end - origin, rate) - meta["start_frame"]
+        return meta
+
     def standalone_clip(self, element, event: str | None) -> otio.schema.Timeline:
-        """A clip exported on its own (no project): a timeline holding just that clip."""
-        rate = self._element_rate(element)
+        """A clip exported on its own (no project).
+
+        A compound clip (``ref-clip``) is its own sequence: the timeline is the compound's
+        contents. Any other clip becomes a timeline holding its contents from its own start
+        timecode (the source TC FCP shows when the clip is opened), so record TC = source TC.
+        """
+        fcpxml_meta = {"version": self.version, "event": event, "clip": element.get("name")}
+        if element.tag == "ref-clip":
+            media = self.media.get(element.get("ref") or "")
+            sequence = media.find("sequence") if media is not None else None
+            if sequence is None:
+                raise self.doc.fail(element, f"<ref-clip> media {element.get('ref')!r} holds no sequence")
+            return self._sequence_timeline(sequence, element.get("name") or media.get("name") or "", fcpxml_meta)
+        self._reset_timeline_state()
+        pick = self._active_pick(element) if element.tag == "audition" else element
+        rate = self._element_rate(pick)
         self.rate = rate
         duration = self._duration(element)
-        start = self.time(element, "offset", Fraction(0))
+        start = self.time(pick, "start", self._default_start(pick))
         runs = [_Run(0)]
         self.place(element, start, start + duration, runs[0], runs, shift=Fraction(0), lane=0)
         tracks = self.assemble(runs, start, rate)
-        timeline = otio.schema.Timeline(name=element.get("name") or "")
-        timeline.tracks = tracks
-        timeline.global_start_time = otio.opentime.RationalTime(0, float(rate))
-        timeline.metadata[META] = {
-            "rate": format_rate(rate),
-            "start_timecode": frames_to_timecode(0, rate),
-            "drop_frame": False,
-        }
-        timeline.metadata[FCPXML_META] = {"version": self.version, "event": event, "clip": element.get("name")}
-        return timeline
+        drop = pick.get("tcFormat") == "DF" and supports_drop_frame(rate)
+        name = element.get("name") or ""
+        return self._timeline(name, tracks, to_frames(start, rate), rate, drop, start, fcpxml_meta, {})
 
     def _element_rate(self, element) -> Fraction:
         if element.get("format") in self.formats and self.formats[element.get("format")][0]:
@@ -361,7 +435,7 @@ class _Reader:
 
     # ---- storylines --------------------------------------------------------------------------
 
-    def read_spine(self, spine, shift: Fraction, lane: int) -> list[_Run]:
+    def read_spine(self, spine, shift: Fraction, lane: int, in_sync: bool = False) -> list[_Run]:
         """Items of ``spine`` (children offsets in its local time; timeline = local + ``shift``)."""
         run = _Run(lane)
         runs = [run]
@@ -389,48 +463,117 @@ class _Reader:
                 continue
             offset = self.time(child, "offset", cursor if cursor is not None else Fraction(0))
             duration = self._duration(child)
-            self.place(child, offset + shift, offset + duration + shift, run, runs, shift, lane)
+            self.place(child, offset + shift, offset + duration + shift, run, runs, shift, lane, in_sync=in_sync)
             cursor = offset + duration
         return runs
 
+    def _active_pick(self, audition):
+        """An audition's active pick: its first clip (FCP writes the active one first)."""
+        picks = [c for c in audition if c.tag in STORY_TAGS]
+        if not picks:
+            raise self.doc.fail(audition, "<audition> holds no clip")
+        return picks[0]
+
     def place(
-        self, element, start: Fraction, end: Fraction, run: _Run, runs: list[_Run], shift, lane, anchored: bool = True
+        self, element, start: Fraction, end: Fraction, run: _Run, runs: list[_Run], shift, lane, in_sync: bool = False
     ) -> None:
         """Read one story element placed at [start, end) seconds into ``run``; its anchored items
-        become further runs (appended to ``runs``)."""
+        become further runs (appended to ``runs``). ``in_sync``: the element is a component of a
+        sync clip (a plain ``clip`` there is laid out as layers too)."""
+        if element.tag == "caption":
+            self.captions.append((element, start, end, self._depth))
+            return
         if element.tag == "audition":
             picks = [c for c in element if c.tag in STORY_TAGS]
-            if not picks:
-                raise self.doc.fail(element, "<audition> holds no clip")
-            active = picks[0]
+            active = self._active_pick(element)
             before = len(run.entries)
-            self.place(active, start, end, run, runs, shift, lane, anchored=False)
+            # The active pick is what plays; its connected clips play with it.
+            self.place(active, start, end, run, runs, shift, lane, in_sync)
             if len(run.entries) > before:
                 meta = run.entries[before].meta
                 meta["audition_alternates"] = [p.get("name") or p.tag for p in picks[1:]]
             return
+        if element.tag == "sync-clip" or (element.tag == "clip" and in_sync):
+            if element.find("timeMap") is None:
+                self._layers(element, start, end, run, runs, lane)
+                return
+            # A retimed sync clip's components would each need the map: read it as one clip.
+            self.warnings.append(f"retimed <{element.tag}> {element.get('name')!r} read as one clip of its video")
         local_start = self.time(element, "start", self._default_start(element))
         entry = self.item(element, start, end, local_start)
         run.entries.append(entry)
-        if element.tag in CONTAINER_TAGS or not anchored:
-            return  # a compound/sync clip's own items belong to it (read by item())
-        # Anchored items: their offsets are in this element's local time.
-        child_shift = start - local_start
+        if entry.companion is not None:
+            # A multicam clip listening to another angle: that angle's audio plays under it.
+            media_element, media_in, angle = entry.companion
+            audio = self._media_clip(element, media_element, start, end, media_in, element.get("name") or "")
+            audio.meta.update({"element": "mc-clip", "multicam_audio_angle": angle})
+            runs.append(_Run(lane - 1 if lane <= 0 else -1, [audio]))
+        if element.tag in CONTAINER_TAGS:
+            return  # a compound clip's own items belong to it (read by item())
+        self._anchored(element, start - local_start, runs, lane, in_sync)
+
+    def _anchored(self, element, child_shift: Fraction, runs: list[_Run], lane: int, in_sync: bool) -> None:
+        """``element``'s connected items (offsets in its local time; timeline = local + ``child_shift``)."""
         for child in element:
             if child.tag not in ANCHOR_TAGS or child.get("lane") is None:
                 continue
-            child_lane = self.lane(child)
-            effective = child_lane if lane == 0 else lane + child_lane
+            effective = lane + self.lane(child)
             if child.tag == "spine":
                 spine_shift = self.time(child, "offset", Fraction(0)) + child_shift
                 spine_shift -= self.time(child, "start", Fraction(0))
-                runs.extend(self.read_spine(child, spine_shift, effective))
+                runs.extend(self.read_spine(child, spine_shift, effective, in_sync))
             else:
                 offset = self.time(child, "offset", Fraction(0))
                 child_run = _Run(effective)
                 runs.append(child_run)
                 child_start = offset + child_shift
-                self.place(child, child_start, child_start + self._duration(child), child_run, runs, shift, effective)
+                child_end = child_start + self._duration(child)
+                self.place(child, child_start, child_end, child_run, runs, child_shift, effective, in_sync)
+
+    def _layers(self, element, start: Fraction, end: Fraction, run: _Run, runs: list[_Run], lane: int) -> None:
+        """A sync clip (or a clip inside one) laid out as what FCP shows: its content on ``run``,
+        each connected component on its own lane, all cut to the container's own range."""
+        local_start = self.time(element, "start", Fraction(0))
+        shift = start - local_start
+        mark, first_run = len(run.entries), len(runs)
+        for child in element:
+            if child.get("lane") is not None:
+                continue
+            if child.tag == "spine":
+                spine_shift = self.time(child, "offset", Fraction(0)) + shift - self.time(child, "start", Fraction(0))
+                runs.extend(self.read_spine(child, spine_shift, lane, in_sync=True))
+            elif child.tag in STORY_TAGS:
+                offset = self.time(child, "offset", Fraction(0)) + shift
+                self.place(child, offset, offset + self._duration(child), run, runs, shift, lane, in_sync=True)
+        self._anchored(element, shift, runs, lane, in_sync=True)
+        name = element.get("name") or element.tag
+        self._window(run.entries, mark, start, end, name)
+        for other in runs[first_run:]:
+            self._window(other.entries, 0, start, end, name)
+        for entry in run.entries[mark:]:
+            entry.meta["sync_clip"] = name
+        for other in runs[first_run:]:
+            for entry in other.entries:
+                entry.meta["sync_clip"] = name
+        # The container's whole range stays on its storyline, covered by its content or a gap.
+        covered = max((e.end for e in run.entries[mark:]), default=start)
+        if covered < end:
+            run.entries.append(_Entry(covered, end, otio.schema.Gap(), Fraction(0), None))
+
+    def _window(self, entries: list[_Entry], mark: int, lo: Fraction, hi: Fraction, container: str) -> None:
+        """Cut ``entries[mark:]`` to [lo, hi) seconds: what lies outside a container is not seen."""
+        kept = entries[:mark]
+        for entry in entries[mark:]:
+            first, last = max(entry.start, lo), min(entry.end, hi)
+            if last <= first:
+                if not isinstance(entry.item, (otio.schema.Gap, otio.schema.Transition)):
+                    self.hidden.append(f"{entry.item.name or '?'} (in {container!r})")
+                continue
+            if first > entry.start and not isinstance(entry.item, otio.schema.Transition):
+                entry.source_start += (first - entry.start) * entry.speed
+            entry.start, entry.end = first, last
+            kept.append(entry)
+        entries[:] = kept
 
     def _default_start(self, element) -> Fraction:
         if element.tag in MEDIA_TAGS and element.get("ref") in self.assets:
@@ -449,8 +592,8 @@ class _Reader:
             return entry
         if tag in MEDIA_TAGS and element.get("ref") in self.effects:
             return self._generator(element, start, end, local_start, "fcpx_generator")
-        if tag == "title":
-            return self._generator(element, start, end, local_start, "fcpx_title")
+        if tag in GENERATOR_TAGS:
+            return self._generator(element, start, end, local_start, GENERATOR_TAGS[tag])
         retime = self._time_map(element)
         # A retimed clip's local times are "adjusted" times; its media starts where the map sends its start.
         media_start = retime.media_time(local_start) if retime else local_start
@@ -481,6 +624,7 @@ class _Reader:
         if conform is not None and conform.get("srcFrameRate"):
             meta["conform_rate"] = conform.get("srcFrameRate")
         if retime is not None:
+            entry.speed = retime.speed
             entry.item.effects.append(retime.effect())
             meta["speed"] = float(retime.speed)
             if not retime.linear:
@@ -672,23 +816,32 @@ class _Reader:
             "active_audio_angle": next((a.get("name") for a in angles if a.get("angleID") == audio_angle), None),
             "angles": [a.get("name") for a in angles],
         }
-        resolved = None
-        if angle is not None:
-            for child in angle:
-                if child.tag not in STORY_TAGS:
-                    continue
-                offset = self.time(child, "offset", Fraction(0))
-                if offset <= local_start < offset + self._duration(child):
-                    child_start = self.time(child, "start", self._default_start(child))
-                    resolved = self._resolve_media(child, child_start + (local_start - offset))
-                    break
+        resolved = self._angle_media(angle, local_start) if angle is not None else None
         if resolved is None:
             clip = otio.schema.Clip(name=name, media_reference=otio.schema.MissingReference(name=name))
             entry = _Entry(start, end, clip, local_start, self.rate)
         else:
             entry = self._media_clip(element, resolved[0], start, end, resolved[1], name)
         entry.meta.update(meta)
+        if audio_angle is not None and audio_angle != video_angle:
+            heard = next((a for a in angles if a.get("angleID") == audio_angle), None)
+            found = self._angle_media(heard, local_start) if heard is not None else None
+            if found is not None:
+                entry.companion = (found[0], found[1], heard.get("name"))
+            else:
+                self.warnings.append(f"<mc-clip> {name!r}: its audio angle has no media at the clip's start")
         return entry
+
+    def _angle_media(self, angle, local_start: Fraction):
+        """The media element (and media seconds) an mc-angle plays at multicam time ``local_start``."""
+        for child in angle:
+            if child.tag not in STORY_TAGS:
+                continue
+            offset = self.time(child, "offset", Fraction(0))
+            if offset <= local_start < offset + self._duration(child):
+                child_start = self.time(child, "start", self._default_start(child))
+                return self._resolve_media(child, child_start + (local_start - offset))
+        return None
 
     def _markers(self, element, entry: _Entry, local_start: Fraction) -> None:
         rate = entry.source_rate or self.rate

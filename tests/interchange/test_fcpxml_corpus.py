@@ -26,8 +26,15 @@ STORY = ("asset-clip", "video", "audio", "clip", "sync-clip", "ref-clip", "mc-cl
 MEDIA = ("asset-clip", "video", "audio")
 _IS_STORY = " or ".join(f"self::{t}" for t in STORY)
 # Items that become timeline items: on a storyline (child of a spine) or connected (has a lane),
-# and not inside a compound/sync clip or an audition (those belong to the item that holds them).
-COUNTED = f".//*[{_IS_STORY}][parent::spine or @lane][not(ancestor::clip or ancestor::sync-clip or ancestor::audition)]"
+# and not inside a compound clip or an audition (those belong to the item that holds them). A
+# sync clip is not an item: its components are (its content, and the clips connected inside it,
+# a plain clip within it laid out the same way).
+_IN_SYNC = "ancestor::sync-clip"
+COUNTED = (
+    f".//*[{_IS_STORY}][not(self::sync-clip) and not(self::clip and {_IN_SYNC})]"
+    f"[parent::spine or @lane or parent::sync-clip or (parent::clip and {_IN_SYNC})]"
+    f"[not(ancestor::clip[not({_IN_SYNC})] or ancestor::audition)]"
+)
 
 
 def _t(text: str | None, default: Fraction | None = None) -> Fraction:
@@ -213,9 +220,17 @@ def test_specific_facts() -> None:
     titles = [c for c in transitions.find_clips() if isinstance(c.media_reference, otio.schema.GeneratorReference)]
     assert titles and all(c.media_reference.generator_kind == "fcpx_title" for c in titles)
     sync = otio.adapters.read_from_file(str(DATA / "DAWFileKit__SyncClip.fcpxml"))
-    (clip,) = list(sync.find_clips())
-    assert list(clip.metadata["fcpxml"]["sync_sources"]) == ["TestAudio"]
-    assert clip.media_reference.target_url.endswith("TestVideo.m4v")
+    # The sync clip's components are layers: its video on V1, the synced audio (lane -1) on A1.
+    (video,) = sync.video_tracks()[0].find_clips()
+    (audio,) = sync.audio_tracks()[0].find_clips()
+    assert video.media_reference.target_url.endswith("TestVideo.m4v")
+    assert audio.media_reference.target_url.endswith("TestAudio.wav")
+    assert (
+        video.metadata["fcpxml"]["sync_clip"]
+        == audio.metadata["fcpxml"]["sync_clip"]
+        == ("TestVideo - Synchronized Clip")
+    )
+    assert video.metadata["fcpxml"]["videoRole"] == "Sample Role"
     multicam = otio.adapters.read_from_file(str(DATA / "DAWFileKit__MulticamMarkers.fcpxml"))
     angles = [c.metadata["fcpxml"] for c in multicam.find_clips()]
     # mc-source angleIDs in the file: the first mc-clip shows angle D (Cam 4), the second B (Cam 2).
