@@ -283,3 +283,213 @@ if __name__ == "__main__":  # per-criterion score: python -m tests.interchange.t
         print(("PASS " if all(marks.values()) else "FAIL ") + path.name, [k for k, ok in marks.items() if not ok])
     print(f"{passed}/{len(FILES)} files pass;", ", ".join(f"{k} {v}/{len(FILES)}" for k, v in sorted(totals.items())))
     sys.exit(0)
+
+
+# ---- facts read off the files by hand ---------------------------------------------------------
+
+
+def _read(name: str):
+    return otio.adapters.read_from_file(str(HELD_OUT / f"DAWFileKit__{name}.fcpxml"), adapter_name="mb_fcpxml")
+
+
+def test_standalone_asset_clip_starts_at_its_source_timecode() -> None:
+    timeline = _read("StandaloneAssetClip")
+    # asset-clip start="107807700/30000s" = frame 107700 at 29.97 NDF; duration 300300/30000 s = 300 frames.
+    assert timeline.metadata["montage_bridge"]["start_timecode"] == "00:59:50:00"
+    assert timeline.global_start_time.value == 107700
+    (clip,) = timeline.find_clips()
+    assert clip.source_range.start_time.value == 107700 and clip.source_range.duration.value == 300
+    assert clip.media_reference.target_url.endswith("Original%20Media/TestVideo.mov")
+    assert timeline.tracks[0].range_of_child(clip).start_time.value == 0
+
+
+def test_standalone_compound_clip_is_its_own_sequence() -> None:
+    timeline = _read("StandaloneRefClip")
+    # Not one opaque nested stack: the compound's spine is the timeline (tcStart 0s, 29.97).
+    assert timeline.metadata["montage_bridge"]["start_timecode"] == "00:00:00:00"
+    (clip,) = timeline.tracks[0]
+    assert isinstance(clip, otio.schema.Clip)
+    # start="107837730/30000s" → frame 107730; duration 270270/30000 s → 270 frames.
+    assert (clip.source_range.start_time.value, clip.source_range.duration.value) == (107730, 270)
+    assert [m.name for m in clip.markers] == ["Marker 1"]
+    event = _read("StandaloneLibraryEventClip")
+    assert event.name == "CompoundClip" and event.metadata["fcpxml"]["event"] == "Demo 1"
+    assert [c.name for c in event.find_clips()] == ["TestVideo2", "TestVideo2", "TestVideo", "TestVideo2", "TestVideo2"]
+    assert event.metadata["montage_bridge"]["rate"] == "25"
+
+
+def test_several_projects_come_in_file_order_even_when_empty() -> None:
+    result = _read("Structure")
+    assert isinstance(result, otio.schema.SerializableCollection)
+    assert [t.name for t in result] == ["Test Project", "Test Project 2", "Test Project 3"]
+    for timeline in result:
+        (track,) = timeline.tracks  # an empty primary storyline is still a V1 track
+        assert track.name == "V1" and len(track) == 0
+
+
+def test_several_projects_convert_to_one_file_each(tmp_path: Path) -> None:
+    from nle_adapters.convert import ConvertOptions, convert
+
+    reports = convert(HELD_OUT / "DAWFileKit__Structure.fcpxml", tmp_path / "out.otio", ConvertOptions())
+    assert [Path(r.outputs[0]).name for r in reports] == ["out_1.otio", "out_2.otio", "out_3.otio"]
+    names = [otio.adapters.read_from_file(r.outputs[0]).name for r in reports]
+    assert names == ["Test Project", "Test Project 2", "Test Project 3"]
+
+
+def test_sync_clip_components_become_tracks_with_roles() -> None:
+    timeline = _read("SyncClipRoles")
+    tracks = {t.name: t for t in timeline.tracks}
+    assert sorted(tracks) == ["A1", "A2", "V1", "V2", "V3"]
+
+    def only(track):
+        (clip,) = track.find_clips()
+        return clip
+
+    video, over, title = only(tracks["V1"]), only(tracks["V2"]), only(tracks["V3"])
+    left, right = only(tracks["A1"]), only(tracks["A2"])
+    # The sync clip shows 96464100/2500 s (frame 964641 at 25) for 4900/2500 s (49 frames).
+    assert video.media_reference.target_url.endswith("C003C003_200304_R27P.mov")
+    assert (video.source_range.start_time.value, video.source_range.duration.value) == (964641, 49)
+    assert video.metadata["fcpxml"]["role"] == "VFX.VFX-Background"
+    assert over.media_reference.target_url.endswith("ILA_002_0010_techfinal_v001.mov")
+    assert over.metadata["fcpxml"]["videoRole"] == "VFX Scanline DI Final"
+    assert title.media_reference.generator_kind == "fcpx_title"
+    assert title.source_range.start_time.value == 89191  # title start 8919100/2500 s
+    # The synced WAV's two channels, each its own lane, each keeping its role.
+    assert [c.metadata["fcpxml"]["role"] for c in (left, right)] == ["dialogue.MixL", "dialogue.MixR"]
+    assert left.media_reference.target_url.endswith("GM7873P7.WAV")
+    assert {c.metadata["fcpxml"]["sync_clip"] for c in (video, over, title, left, right)} == {"Sync Clip 1"}
+    # Record position: offset 109947600/30000 s − tcStart 3590 s = 74.92 s = frame 1873.
+    assert tracks["V1"].range_of_child(video).start_time.value == 1873
+    captions = timeline.metadata["fcpxml"]["captions"]
+    assert [c["name"] for c in captions] == ["Caption 1", "Caption 2"]
+    assert any("caption" in w for w in timeline.metadata["montage_bridge"]["warnings"])
+
+
+def test_multicam_reads_its_active_video_and_audio_angles() -> None:
+    timeline = _read("MulticamMarkers2")
+    (video,) = timeline.video_tracks()[0].find_clips()
+    (audio,) = timeline.audio_tracks()[0].find_clips()
+    assert video.metadata["fcpxml"]["active_video_angle"] == "B"
+    assert video.media_reference.target_url.endswith("Cam%202.mp4")
+    # mc-clip start 25065040/1920000 s; angle B's clip begins at 125125/24000 s → 188 frames in.
+    assert video.source_range.start_time.value == 188
+    assert audio.metadata["fcpxml"]["multicam_audio_angle"] == "Music Angle"
+    assert audio.media_reference.target_url.endswith("Music%20Track.wav")
+    # Music angle: asset-clip start 172972800/48000 s + 13.0547 s into the multicam = frame 86713 at 23.976.
+    assert audio.source_range.start_time.value == 86713
+    assert audio.source_range.duration == video.source_range.duration
+
+
+def test_clips_hidden_under_higher_lanes_are_still_clips() -> None:
+    timeline = _read("Occlusion3")
+    # The Watermark title on lane 4 covers the whole project; everything under it is still read.
+    watermark = [t for t in timeline.tracks if t.metadata["fcpxml"]["lane"] == 4]
+    assert [c.name for c in watermark[0].find_clips()] == ["Watermark"]
+    assert [c.name for c in timeline.tracks[0].find_clips()] == [
+        "Basic Title",
+        "B003C008_200304_RO6B",
+        "E004_C001_20200306_R1 - v1",
+    ]
+    # A compound clip whose visible range shows only its gap still holds its (hidden) title.
+    occlusion = _read("Occlusion")
+    third = [c for c in occlusion.tracks[0] if isinstance(c, otio.schema.Stack)][-1]
+    assert third.name == "Occlusion Clip 3"
+    assert [c.name for c in third.find_clips()] == ["Basic Title 5"]
+
+
+# ---- shapes the held-out files do not have, written out by hand --------------------------------
+
+_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<fcpxml version="1.11">
+  <resources>
+    <format id="f" frameDuration="100/2500s" width="1920" height="1080"/>
+    <effect id="t" name="Basic Title" uid=".../Basic Title.moti"/>
+    <asset id="v" name="cam" start="0s" duration="100s" hasVideo="1" format="f">
+      <media-rep kind="original-media" src="file:///m/cam.mov"/></asset>
+    <asset id="w" name="wav" start="0s" duration="100s" hasAudio="1">
+      <media-rep kind="original-media" src="file:///m/sound.wav"/></asset>
+  </resources>
+  <library><event name="E">
+"""
+_TAIL = "  </event></library>\n</fcpxml>\n"
+
+
+def _project(spine: str, extra: str = "") -> str:
+    return (
+        _HEAD
+        + f'<project name="P"><sequence format="f" tcStart="0s"><spine>{spine}</spine></sequence></project>'
+        + extra
+        + _TAIL
+    )
+
+
+def test_sync_clip_components_are_cut_to_its_range() -> None:
+    from nle_adapters.fcpxml import read_fcpxml_string
+
+    # The sync clip shows its local 10 s–14 s at timeline 0 s. Its synced audio runs 8 s–20 s
+    # (cut to 10 s–14 s: media in moves 2 s, to 50 frames); a title on lane 1 at 0 s–5 s lies
+    # wholly outside the range (FCP does not show it).
+    timeline = read_fcpxml_string(
+        _project(
+            '<sync-clip offset="0s" name="S" start="10s" duration="4s">'
+            '<asset-clip ref="v" offset="0s" name="cam" start="0s" duration="30s"/>'
+            '<asset-clip ref="w" lane="-1" offset="8s" name="sound" start="0s" duration="12s"/>'
+            '<title ref="t" lane="1" offset="0s" name="Early" start="0s" duration="5s"/>'
+            "</sync-clip>"
+        )
+    )
+    (video,) = timeline.video_tracks()[0].find_clips()
+    (audio,) = timeline.audio_tracks()[0].find_clips()
+    assert (video.source_range.start_time.value, video.source_range.duration.value) == (250, 100)
+    assert (audio.source_range.start_time.value, audio.source_range.duration.value) == (50, 100)
+    assert timeline.audio_tracks()[0].range_of_child(audio).start_time.value == 0
+    assert len(timeline.video_tracks()) == 1
+    assert list(timeline.metadata["fcpxml"]["hidden_components"]) == ["Early (in 'S')"]
+    assert any("outside the sync clip" in w for w in timeline.metadata["montage_bridge"]["warnings"])
+
+
+def test_audition_plays_the_active_picks_connected_clips_only() -> None:
+    from nle_adapters.fcpxml import read_fcpxml_string
+
+    timeline = read_fcpxml_string(
+        _project(
+            '<audition offset="0s">'
+            '<asset-clip ref="v" name="take 2" start="0s" duration="4s">'
+            '<title ref="t" lane="1" offset="1s" name="Lower third" start="0s" duration="2s"/></asset-clip>'
+            '<asset-clip ref="v" name="take 1" start="20s" duration="4s">'
+            '<asset-clip ref="w" lane="-1" offset="20s" name="alt sound" start="0s" duration="4s"/></asset-clip>'
+            "</audition>"
+        )
+    )
+    assert [c.name for c in timeline.find_clips()] == ["take 2", "Lower third"]
+    (title,) = timeline.video_tracks()[1].find_clips()
+    assert timeline.video_tracks()[1].range_of_child(title).start_time.value == 25
+    assert list(timeline.tracks[0][0].metadata["fcpxml"]["audition_alternates"]) == ["take 1"]
+
+
+def test_event_clips_beside_projects_are_reported_not_dropped() -> None:
+    from nle_adapters.fcpxml import read_fcpxml_string
+
+    timeline = read_fcpxml_string(
+        _project(
+            '<asset-clip ref="v" offset="0s" name="cam" duration="2s"/>',
+            extra='<asset-clip ref="v" name="browser clip" duration="5s"/>',
+        )
+    )
+    assert timeline.name == "P"
+    (warning,) = timeline.metadata["montage_bridge"]["warnings"]
+    assert "'browser clip'" in warning and "not read as timelines" in warning
+
+
+def test_live_drawing_is_a_generator_clip() -> None:
+    from nle_adapters.fcpxml import read_fcpxml_string
+
+    timeline = read_fcpxml_string(
+        _project(
+            '<asset-clip ref="v" offset="0s" name="cam" duration="2s">'
+            '<live-drawing lane="1" offset="0s" name="Sketch" duration="1s" role="video"/></asset-clip>'
+        )
+    )
+    (drawing,) = timeline.video_tracks()[1].find_clips()
+    assert drawing.media_reference.generator_kind == "fcpx_live_drawing"
