@@ -1,4 +1,4 @@
-"""Ours vs the upstream OTIO adapters on every timeline file in the shared corpus → docs/interchange.md.
+"""Ours vs the upstream OTIO adapters on every timeline file in the shared corpus → bench/results/corpus_table.md.
 
 For each file: did it read, how many clips kept their media link, is the rate exact, how many
 transitions survived. Expected values come from the files themselves (XML paths, EDL event lines,
@@ -24,7 +24,7 @@ from nle_adapters.timeline_facts import timeline_rate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "corpus"
-DOC = REPO / "docs" / "interchange.md"
+DOC = REPO / "bench" / "results" / "corpus_table.md"  # docs/interchange.md: scripts/interchange_table.py
 NTSC30, NTSC60 = Fraction(30000, 1001), Fraction(60000, 1001)
 EDL_RATES = {  # an EDL states no rate: from corpus/SOURCES.md and the FCM lines
     "lossless-cut__edl-genius_cmx3600.edl": NTSC30,
