@@ -2,10 +2,13 @@
 
 What becomes what (docs: DESIGN.md "Interchange formats"):
 
-- Documents: ``library › event › project``, ``event › project``, a bare ``project``, or (when
-  there is no project at all) standalone clip exports: each top-level clip becomes a timeline
-  holding that clip. One project → a ``Timeline``; several → a ``SerializableCollection``.
-  ``.fcpxmld`` bundles are folders holding ``Info.fcpxml``.
+- Documents: ``library › event › project``, ``event › project``, a bare ``project``, in the order
+  the file lists them; one project → a ``Timeline``, several → a ``SerializableCollection``
+  (``convert`` writes one output per timeline). Browser clips beside projects are reported in the
+  first timeline's warnings. With no project at all, each top-level or event clip is a timeline:
+  a compound clip (``ref-clip``) is its own sequence (its contents, its tcStart); any other clip
+  starts at its own start timecode, so record TC = source TC as in FCP's "Open Clip".
+  ``.fcpxmld`` bundles are folders holding ``Info.fcpxml``. An empty spine gives an empty V1.
 - Sequence: ``format@frameDuration`` → the exact rate (``metadata.montage_bridge.rate`` =
   "24000/1001"), ``tcStart`` → ``global_start_time``, ``tcFormat="DF"`` → ``drop_frame``.
 - Storylines: the primary spine is V1 (A1 when it holds only audio-only media; left out when it
@@ -14,13 +17,20 @@ What becomes what (docs: DESIGN.md "Interchange formats"):
   (FCP nests connected clips, lanes are per parent) go to an extra track of that lane.
 - Items: ``asset-clip``/``video``/``audio`` → Clip with an ExternalReference (``asset@src`` ≤ 1.8,
   ``media-rep@src`` ≥ 1.9; available range = asset start/duration at the asset's rate);
-  ``gap`` → Gap; ``transition`` → Transition (in/out offsets around the cut); ``title`` and
-  effect ``video`` → Clip with a GeneratorReference; ``clip``/``sync-clip`` holding one media
-  item → Clip of that media (the sync-clip's other sources listed in metadata), otherwise a nested
-  Stack; ``ref-clip`` → nested Stack of the compound clip's own sequence; ``mc-clip`` → Clip of the
-  active video angle (all angles in metadata); ``audition`` → its active (first) pick.
-  ``enabled="0"`` → ``enabled=False``. Markers and chapter markers → Markers in the clip's own
-  (media) time; keywords and notes → ``metadata.fcpxml``.
+  ``gap`` → Gap; ``transition`` → Transition (in/out offsets around the cut); ``title``,
+  ``live-drawing`` and effect ``video`` → Clip with a GeneratorReference; ``clip`` holding one
+  media item → Clip of that media (its connected items listed in metadata), otherwise a nested
+  Stack; ``sync-clip`` → its layers, as FCP shows them: its content on the storyline it sits on,
+  each connected component (synced audio and its channels, video over, titles) on its own lane,
+  a plain ``clip`` inside it laid out the same way, everything cut to the sync clip's range (a
+  component wholly outside it is listed in ``hidden_components`` and the warnings); ``ref-clip``
+  → nested Stack of the compound clip's own sequence; ``mc-clip`` → Clip of the active video
+  angle, plus a Clip of the active audio angle on the lane below when that is another angle (all
+  angles in metadata); ``audition`` → its active (first) pick with the pick's connected clips.
+  ``caption`` → not a clip: listed in ``metadata.fcpxml.captions`` and the warnings (the loss
+  report). Clips hidden under higher lanes stay clips. ``enabled="0"`` → ``enabled=False``.
+  Markers and chapter markers → Markers in the clip's own (media) time; keywords, notes and roles
+  (``audioRole``/``videoRole``/``role``) → ``metadata.fcpxml``.
 - Time: record positions are timeline frames; a clip's source start is media frames at the media
   rate, its duration timeline frames (docs/time.md). Times off the frame grid round half up.
 """

@@ -493,3 +493,23 @@ def test_live_drawing_is_a_generator_clip() -> None:
     )
     (drawing,) = timeline.video_tracks()[1].find_clips()
     assert drawing.media_reference.generator_kind == "fcpx_live_drawing"
+
+
+def test_retimed_sync_clip_is_one_clip_and_says_so() -> None:
+    from nle_adapters.fcpxml import read_fcpxml_string
+
+    # Laying a retimed sync clip's components out would need the map for each: not done yet, so
+    # it reads as one clip of its video and the warnings (the loss report) say so.
+    timeline = read_fcpxml_string(
+        _project(
+            '<sync-clip offset="0s" name="Slow" start="0s" duration="4s">'
+            '<timeMap><timept time="0s" value="0s"/><timept time="4s" value="2s"/></timeMap>'
+            '<asset-clip ref="v" offset="0s" name="cam" start="0s" duration="30s"/>'
+            '<asset-clip ref="w" lane="-1" offset="0s" name="sound" start="0s" duration="30s"/>'
+            "</sync-clip>"
+        )
+    )
+    (clip,) = timeline.find_clips()
+    assert clip.media_reference.target_url == "file:///m/cam.mov"
+    assert clip.effects[0].time_scalar == 0.5
+    assert any("retimed <sync-clip> 'Slow'" in w for w in timeline.metadata["montage_bridge"]["warnings"])
