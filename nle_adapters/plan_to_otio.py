@@ -103,6 +103,10 @@ def _media_facts(media: MediaItem) -> dict[str, object]:
     """What the file holds, for the reference metadata (sizes only where known)."""
     width, height = media.display_size  # upright, as an NLE shows a rotated phone clip
     facts: dict[str, object] = {"has_video": media.has_video, "has_audio": media.audio_channels > 0}
+    if media.drop_frame or media.start_frame:
+        # The media's own timecode counting (a 29.97 DF camera TC), so writers label its frames as it
+        # does; media with no embedded TC say nothing and get the one drop-frame rule's default.
+        facts["drop_frame"] = media.drop_frame
     if media.has_video and width > 0 and height > 0:
         facts.update(width=width, height=height)
     if media.audio_channels > 0:

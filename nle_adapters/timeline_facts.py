@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
-from analysis.timebase import default_drop_frame, format_rate, parse_rate, rate_from_float, supports_drop_frame
+from analysis.timebase import format_rate, parse_rate, rate_from_float, supports_drop_frame
 
 META = "montage_bridge"
 
@@ -98,18 +98,40 @@ def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
     return Fraction(24)
 
 
+def drop_frame_rule(rate: Fraction, stated: bool | None) -> bool:
+    """THE drop-frame decision (DESIGN.md Time rule 3), used by every writer for every timecode it writes.
+
+    ``stated`` is what the source said (``None``: it said nothing). Drop-frame counting exists only at
+    29.97/59.94/119.88, so other rates are always NDF; at those rates the source's choice wins, and a
+    source that says nothing gets DF (the broadcast habit, and what Avid, Premiere and Resolve default
+    to for these rates). FCPXML ``tcFormat``, xmeml ``displayformat``, the EDL ``FCM`` line and ``;``
+    separators, and OTIO metadata therefore all agree for the same input.
+    """
+    if not supports_drop_frame(rate):
+        return False
+    return True if stated is None else bool(stated)
+
+
+def stated_drop_frame(obj: otio.core.SerializableObject) -> bool | None:
+    """What ``obj``'s metadata says about drop-frame counting: True, False, or None when it says nothing.
+
+    Our readers and ``plan_to_otio`` store ``drop_frame``; a ``start_timecode`` with a ``;`` also says DF.
+    """
+    meta = _meta(obj)
+    if "drop_frame" in meta and meta["drop_frame"] is not None:
+        return bool(meta["drop_frame"])
+    if "start_timecode" in meta and ";" in str(meta["start_timecode"] or ""):
+        return True
+    return None
+
+
 def timeline_time(timeline: otio.schema.Timeline) -> TimelineTime:
-    """Rate, start frame (from ``global_start_time``) and DF flag for ``timeline``."""
+    """Rate, start frame (from ``global_start_time``) and DF flag (:func:`drop_frame_rule`) for ``timeline``."""
     rate = timeline_rate(timeline)
     start = 0
     if timeline.global_start_time is not None:
         start = frames_at(timeline.global_start_time, rate)
-    meta = _meta(timeline)
-    if "drop_frame" in meta and meta["drop_frame"] is not None:
-        drop = bool(meta["drop_frame"]) and supports_drop_frame(rate)
-    else:
-        drop = default_drop_frame(rate)
-    return TimelineTime(rate, start, drop)
+    return TimelineTime(rate, start, drop_frame_rule(rate, stated_drop_frame(timeline)))
 
 
 def media_rate(clip: otio.schema.Clip, fallback: Fraction) -> Fraction:
@@ -163,6 +185,32 @@ def clip_time(clip: otio.schema.Clip, timeline_rate_: Fraction) -> ClipTime:
     return ClipTime(source_in, duration, rate, media_start, media_frames)
 
 
+def media_drop_frame(
+    clip: otio.schema.Clip, rate: Fraction, timeline: TimelineTime, timeline_stated: bool | None
+) -> bool:
+    """Whether ``clip``'s media (at its exact ``rate``) counts its own timecode drop-frame.
+
+    :func:`drop_frame_rule` with what the media reference (or the clip) says; media that say nothing
+    at the timeline's own rate follow what the timeline says (readers record only the exceptions).
+    """
+    ref = clip.media_reference
+    stated = stated_drop_frame(ref) if ref is not None else None
+    if stated is None:
+        stated = stated_drop_frame(clip)
+    if stated is None and rate == timeline.rate:
+        stated = timeline_stated
+    return drop_frame_rule(rate, stated)
+
+
+def stamp_drop_frame(timeline: otio.schema.Timeline) -> None:
+    """Write the rule's choice into ``timeline.metadata["montage_bridge"]["drop_frame"]`` (for OTIO output,
+    whose writer copies metadata as is). Call it on a copy: it changes ``timeline``."""
+    time = timeline_time(timeline)
+    if META not in timeline.metadata or not hasattr(timeline.metadata[META], "keys"):
+        timeline.metadata[META] = {}
+    timeline.metadata[META]["drop_frame"] = time.drop_frame
+
+
 @lru_cache(maxsize=4096)
 def url_to_path(url: str) -> str:
     """A media ``target_url`` as a plain path: ``file:///a%20b`` → ``/a b``; bare paths pass through."""
@@ -189,13 +237,25 @@ __all__ = [
     "ClipTime",
     "TimelineTime",
     "clip_time",
+    "drop_frame_rule",
     "format_rate",
     "frames_at",
+    "media_drop_frame",
     "media_rate",
     "media_url",
     "rt",
+    "stamp_drop_frame",
+    "stated_drop_frame",
     "time_range",
     "timeline_rate",
     "timeline_time",
     "url_to_path",
 ]
+
+
+def our_meta(obj: otio.core.SerializableObject) -> dict:
+    """``obj.metadata["montage_bridge"]`` as a plain dict copy ({} when absent), safe to keep and change.
+
+    For callers outside the writers (the Resolve bridge) that used to take it from the fake Resolve.
+    """
+    return dict(_meta(obj))

@@ -31,7 +31,6 @@ from urllib.parse import quote, unquote, urlparse
 import opentimelineio as otio
 
 from analysis.errors import MontageError
-from analysis.timebase import supports_drop_frame
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.fcpxml.common import (
     CROSS_DISSOLVE_UID,
@@ -44,6 +43,7 @@ from nle_adapters.fcpxml.common import (
     timeline_rate,
 )
 from nle_adapters.fcpxml.time import conform_rate_name, format_time, frame_duration
+from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, stated_drop_frame
 
 AUDIO_CROSSFADE_UID = "FFAudioTransition"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -171,6 +171,9 @@ class _Writer:
         self.media: list[ET.Element] = []
         self.width = 1920
         self.height = 1080
+        # The timeline's timecode facts, for each clip's own tcFormat (set by write_timeline).
+        self.time = TimelineTime(Fraction(24), 0, False)
+        self.drop_stated: bool | None = None
 
     def _id(self) -> str:
         value = f"r{self._next_id}"
@@ -400,8 +403,8 @@ class _Writer:
             attrs["srcEnable"] = "video"
         elif not is_video and asset.has_video:
             attrs["srcEnable"] = "audio"
-        # The clip's own timecode display: drop-frame only where its media rate has DF counting.
-        attrs["tcFormat"] = "DF" if tc_format == "DF" and supports_drop_frame(mrate) else "NDF"
+        # The clip's own timecode display: its media's counting, by the one drop-frame rule.
+        attrs["tcFormat"] = "DF" if media_drop_frame(item, mrate, self.time, self.drop_stated) else "NDF"
         element = ET.Element("asset-clip", attrs)
         if mrate != rate:
             name = conform_rate_name(mrate)
@@ -435,7 +438,8 @@ class _Writer:
         media_id = self._id()
         media = ET.Element("media", {"id": media_id, "name": _text(stack.name or "Compound Clip")})
         self.media.append(media)
-        sequence = self.sequence(stack, rate, 0, "NDF")
+        # A compound clip counts like the timeline it sits in (same rate, same rule).
+        sequence = self.sequence(stack, rate, 0, "DF" if self.time.drop_frame else "NDF")
         media.append(sequence)
         start = Fraction(0)
         if stack.source_range is not None:
@@ -573,9 +577,13 @@ def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_
     meta = timeline.metadata.get(META) or {}
     writer.width = int(meta.get("width") or 1920)
     writer.height = int(meta.get("height") or 1080)
-    drop = bool(meta.get("drop_frame", False)) and supports_drop_frame(rate)
+    # DF/NDF by the one rule every writer uses (DESIGN.md Time rule 3): the source's choice, else DF
+    # at 29.97/59.94 — so a DF AAF or EDL that says nothing opens in FCP on its own start label.
+    writer.drop_stated = stated_drop_frame(timeline)
+    drop = drop_frame_rule(rate, writer.drop_stated)
     tc_format = "DF" if drop else "NDF"
     start = frames_of(timeline.global_start_time, rate) if timeline.global_start_time is not None else 0
+    writer.time = TimelineTime(rate, start, drop)
     writer.scan(timeline.tracks, rate)
     # Resources first in the document, but filled while the sequence is written (effects, media).
     sequence = writer.sequence(timeline.tracks, rate, start, tc_format)

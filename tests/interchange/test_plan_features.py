@@ -194,6 +194,7 @@ def test_reference_metadata_records_what_the_media_holds() -> None:
         "height": 1080,
         "audio_channels": 2,
         "audio_sample_rate": 48000,
+        "drop_frame": False,  # the camera's timecode counting (it has a start TC): NDF
     }
     music = timeline.audio_tracks()[0].find_clips()[0].media_reference.metadata["montage_bridge"]
     assert music == {
