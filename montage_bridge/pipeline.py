@@ -29,6 +29,7 @@ from montage_bridge.remote_media import (
     run_remote_ops,
 )
 from nle_adapters.formats import DEFAULT_FORMATS
+from nle_adapters.loss_report import edl_source_time_losses
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.write_files import WriteError, ensure_writable_dir, write_timeline_files
 from planner.brief import Brief
@@ -212,6 +213,7 @@ def _cut(
     timeline = build_timeline(plan, analysis)
     relink_timeline(timeline, processed)
     warnings.extend(_not_in_timeline(plan, timeline))
+    warnings.extend(_edl_warnings(timeline, formats))
     output.create()
     written = write_timeline_files(timeline, out_dir, safe_stem(title), formats)
     if save_plan:
@@ -236,6 +238,13 @@ def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str
         f"{loose} of {len(plan.markers)} marker(s) have no clip under them: kept as timeline markers "
         "(OTIO, FCPXML, FCP7 XML, Resolve); an EDL leaves them out"
     ]
+
+
+def _edl_warnings(timeline: otio.schema.Timeline, formats: tuple[str, ...]) -> list[str]:
+    """What the EDL's source timecodes cannot say exactly (mixed rates, DF media in an NDF list)."""
+    if "edl" not in formats:
+        return []
+    return [f"EDL: {item.count} clip(s), {item.feature}: {item.detail}" for item in edl_source_time_losses(timeline)]
 
 
 def safe_stem(title: str) -> str:

@@ -21,6 +21,7 @@ import opentimelineio as otio
 from analysis.errors import MontageError
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
+from nle_adapters.timeline_facts import stamp_drop_frame
 from nle_adapters.write_files import edl_per_video_track
 
 # name → (suffix, read adapter, write adapter)
@@ -153,6 +154,8 @@ def _render(timeline: otio.schema.Timeline, fmt: str, options: ConvertOptions) -
     """Render one timeline as (file-name suffix, text) pairs: several for EDLs of a multi-track timeline."""
     adapter = CONVERT_FORMATS[fmt][2]
     work = copy.deepcopy(timeline)  # writers only read, but a copy keeps the caller's timeline safe regardless
+    if fmt == "otio":
+        stamp_drop_frame(work)  # the DF choice every other format writes, said in the OTIO too
     try:
         if fmt == "edl":
             if options.edl_track is not None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import opentimelineio as otio
 from pydantic import BaseModel, Field
 
+from analysis.timebase import format_rate
+from nle_adapters.edl.writer import edl_video_tracks, source_counting
 from nle_adapters.fcpxml.losses import fcpxml_losses
-from nle_adapters.timeline_facts import clip_time, frames_at, timeline_time
+from nle_adapters.timeline_facts import clip_time, frames_at, stated_drop_frame, timeline_time
 
 
 class LossItem(BaseModel):
@@ -41,6 +43,54 @@ def _tracks(timeline: otio.schema.Timeline, kind: str) -> list[otio.schema.Track
 
 def _count(items: list, feature: str, detail: str) -> list[LossItem]:
     return [LossItem(feature=feature, count=len(items), detail=detail)] if items else []
+
+
+def edl_source_time_losses(timeline: otio.schema.Timeline) -> list[LossItem]:
+    """What an EDL's source timecodes cannot say exactly about ``timeline``'s clips.
+
+    The EDL writer labels source TCs in each media's own counting (rate and DF), which is right for a
+    conform by timecode, but CMX 3600 has one rate and one FCM per list: a clip at another rate has a
+    source duration that differs from its record duration (a reader that assumes one rate sees a speed
+    change where there is none), and a DF label in an NDF list (or the reverse) differs from the FCM.
+    ``auto`` shows these as warnings; ``convert`` in its loss report."""
+    time = timeline_time(timeline)
+    stated = stated_drop_frame(timeline)
+    other_rate: dict[str, int] = {}
+    other_count = 0
+    for clip in timeline.find_clips():
+        ct = clip_time(clip, time.rate)
+        rate, drop = source_counting(clip, ct, time, stated)
+        if rate != time.rate:
+            other_rate[format_rate(rate)] = other_rate.get(format_rate(rate), 0) + 1
+        elif drop != time.drop_frame:
+            other_count += 1
+    losses: list[LossItem] = []
+    if other_rate:
+        rates = ", ".join(f"{n} at {r} fps" for r, n in sorted(other_rate.items()))
+        losses.append(
+            LossItem(
+                feature="mixed rates",
+                count=sum(other_rate.values()),
+                detail=(
+                    f"an EDL has one rate ({format_rate(time.rate)} fps): clips at other rates ({rates}) keep "
+                    "their media's own source timecodes, so their source and record durations differ; "
+                    "a reader that assumes one rate may take that for a speed change (no M2 is written)"
+                ),
+            )
+        )
+    if other_count:
+        flavour = "NDF" if time.drop_frame else "DF"
+        losses.append(
+            LossItem(
+                feature="timecode counting",
+                count=other_count,
+                detail=(
+                    f"source timecodes of {flavour} media are written {flavour} although the FCM line says "
+                    f"{'DROP' if time.drop_frame else 'NON-DROP'} FRAME (a SOURCE FPS comment names the counting)"
+                ),
+            )
+        )
+    return losses
 
 
 def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None) -> list[LossItem]:
@@ -112,7 +162,18 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
             "transition alignment",
             "a CMX dissolve starts at the cut: the cut moves to the dissolve's start (same frames on screen)",
         )
-        losses += _count(mixed, "mixed rates", "an EDL has one rate: source TCs of other-rate clips are rescaled")
+        losses += edl_source_time_losses(timeline)
+        written = edl_video_tracks(timeline)
+        empty = [n for n in range(1, len(videos) + 1) if n not in written and edl_track in (None, n)]
+        if empty:
+            names = ", ".join(f"V{n}" for n in empty)
+            losses.append(
+                LossItem(
+                    feature="empty tracks",
+                    count=len(empty),
+                    detail=f"{names} hold no clip an EDL can describe (only gaps or nested sequences): no EDL for them",
+                )
+            )
         losses += _count(disabled, "disabled clips", "an EDL cannot disable an event: written as enabled")
         losses += _count(nested, "nested sequences", "an EDL cannot nest: nested stacks are left out")
         losses += _count(
@@ -152,4 +213,4 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
     return losses
 
 
-__all__ = ["LossItem", "LossReport", "analyze_losses"]
+__all__ = ["LossItem", "LossReport", "analyze_losses", "edl_source_time_losses"]

@@ -10,7 +10,9 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.errors import MontageError
+from nle_adapters.edl.writer import EmptyEdl, edl_video_tracks
 from nle_adapters.formats import DEFAULT_FORMATS, get_format
+from nle_adapters.timeline_facts import stamp_drop_frame
 
 
 class WriteError(MontageError):
@@ -20,12 +22,18 @@ class WriteError(MontageError):
 def edl_per_video_track(timeline: otio.schema.Timeline, adapter: str = "mb_cmx3600") -> list[tuple[str, str]]:
     """One CMX 3600 EDL per video track, as (name suffix, text): ``""`` for V1, ``"_V2"``, ... after.
 
-    An EDL holds one picture track, so a multi-track edit needs one file per track; each carries the
-    audio events as well (the writer adds them to every EDL)."""
-    videos = [t for t in timeline.tracks if t.kind == otio.schema.TrackKind.Video]
+    An EDL holds one picture track, so a multi-track edit needs one file per track; the audio events
+    go with V1. A track with no clip (only gaps or nested sequences) gets no file, since an EDL with
+    no event is one no reader accepts (the loss report lists it); when no track has a clip at all,
+    ``EmptyEdl`` says so and nothing is written."""
+    numbers = edl_video_tracks(timeline)
+    if not numbers:
+        raise EmptyEdl(
+            f"timeline {timeline.name!r} holds no clip an EDL can describe (only gaps or nested sequences): "
+            "no EDL written; convert it to OTIO, FCPXML or FCP7 XML instead"
+        )
     return [
-        ("" if n == 1 else f"_V{n}", otio.adapters.write_to_string(timeline, adapter, video_track=n))
-        for n in range(1, max(1, len(videos)) + 1)
+        ("" if n == 1 else f"_V{n}", otio.adapters.write_to_string(timeline, adapter, video_track=n)) for n in numbers
     ]
 
 
@@ -34,6 +42,8 @@ def render_timeline(timeline: otio.schema.Timeline, fmt: str) -> list[tuple[str,
     which gets one file per video track. The input is never mutated (writers get a copy)."""
     spec = get_format(fmt)
     work = copy.deepcopy(timeline)
+    if spec.name == "otio":
+        stamp_drop_frame(work)  # the DF choice every other format writes, said in the OTIO too
     try:
         if spec.name == "edl":
             return edl_per_video_track(work, spec.adapter)

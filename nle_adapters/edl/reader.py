@@ -9,6 +9,8 @@ What the upstream ``cmx_3600`` adapter gets wrong and this reader does (research
 - audio channel codes ``A``, ``A2``, ``A7``, ``AA``, ``B``, ``AA/V``, ``A2/V`` and ``AUD 3`` lines, one
   OTIO audio track per channel;
 - dissolves (``D nnn``) as OTIO transitions, ``M2`` speed as LinearTimeWarp / FreezeFrame;
+- ``* SOURCE FPS: 25 NDF`` comments (ours) count that event's source TCs at the media's own rate and
+  DF/NDF (mixed-rate lists: source TCs are each media's own labels, record TCs the list's);
 - lines it does not understand (EDL-X option headers, reel tables) are skipped with a warning kept in
   ``timeline.metadata["montage_bridge"]["warnings"]``; a file with no events at all is an error.
 
@@ -24,8 +26,15 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import TimecodeError, format_rate, parse_rate, supports_drop_frame, timecode_to_frames
-from nle_adapters.edl.common import BLACK_REELS, LOC_COLORS
+from analysis.timebase import (
+    TimecodeError,
+    format_rate,
+    parse_rate,
+    rescale_frames,
+    supports_drop_frame,
+    timecode_to_frames,
+)
+from nle_adapters.edl.common import BLACK_REELS, LOC_COLORS, parse_source_fps
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.timeline_facts import META, rt, time_range
 
@@ -66,6 +75,8 @@ class _Event:
     locators: list[tuple[str, str, str]] = field(default_factory=list)
     resolve_marker: tuple[str, str, int] | None = None
     speed: float | None = None
+    # ``* SOURCE FPS:`` — the rate and DF (None: by separator) its source TCs count in; None: the list's.
+    source_counting: tuple[Fraction, bool | None] | None = None
 
 
 def _channels(code: str, source: str, line: int) -> tuple[bool, list[int]]:
@@ -146,7 +157,9 @@ def _scan(text: str, source: str) -> tuple[str, list[_Event], list[str]]:
         if stripped.startswith("*"):
             if current is None:
                 continue  # header comments (* FORMAT:, * EDL-X LIST OPTIONS:) carry nothing we need
-            if m := _LOC.match(stripped):
+            if counting := parse_source_fps(stripped):
+                current.source_counting = counting
+            elif m := _LOC.match(stripped):
                 current.locators.append((m["tc"], (m["color"] or "RED").upper(), m["name"]))
             elif m := _FROM_NAME.match(stripped):
                 current.clip_name = m["v"]
@@ -160,13 +173,23 @@ def _scan(text: str, source: str) -> tuple[str, list[_Event], list[str]]:
         warnings.append(f"line {number}: skipped unrecognised line {stripped[:60]!r}")
     if not events:
         raise TimelineParseError(source, "no CMX 3600 events found", hint="is this an EDL?")
+    for index, event in enumerate(events):
+        # The zero-length "from" half of a dissolve repeats the outgoing shot's source out: it counts
+        # like that shot (whose SOURCE FPS comment follows its own event, not this one).
+        nxt = events[index + 1] if index + 1 < len(events) else None
+        if event.source_counting is None and nxt is not None and nxt.transition != "C" and event.tcs[0] == event.tcs[1]:
+            before = next((e for e in reversed(events[:index]) if e.reel == event.reel), None)
+            if before is not None:
+                event.source_counting = before.source_counting
     return title, events, warnings
 
 
 def infer_rate(events: list[_Event]) -> Fraction:
     """Guess the rate an EDL was cut at from FCM and the largest frame field (an EDL states none)."""
-    max_ff = max(int(re.split(r"[:;.,]", tc)[-1]) for e in events for tc in e.tcs)
-    drop = any(e.drop for e in events) or any(";" in tc for e in events for tc in e.tcs)
+    # Source TCs with a SOURCE FPS comment are counted at their media's rate: they say nothing about the list's.
+    tcs = [tc for e in events for tc in (e.tcs[2:] if e.source_counting else e.tcs)]
+    max_ff = max(int(re.split(r"[:;.,]", tc)[-1]) for tc in tcs)
+    drop = any(e.drop for e in events) or any(";" in tc for tc in tcs)
     if drop:
         return Fraction(30000, 1001) if max_ff < 30 else Fraction(60000, 1001)
     for limit, rate in ((24, 24), (25, 25), (30, 30), (50, 50)):
@@ -190,6 +213,20 @@ def _to_frames(tc: str, rate: Fraction, drop: bool | None, source: str, line: in
             except TimecodeError:
                 pass
         raise TimelineParseError(source, str(exc), line=line) from exc
+
+
+def _source_frames(event: _Event, rate: Fraction, source: str) -> tuple[int, int]:
+    """Source in/out in frames: at the list's rate and FCM, or as the event's SOURCE FPS comment says
+    (then DF from the comment, else from each TC's separator)."""
+    if event.source_counting is None:
+        return _to_frames(event.tcs[0], rate, event.drop, source, event.line), _to_frames(
+            event.tcs[1], rate, event.drop, source, event.line
+        )
+    src_rate, drop = event.source_counting
+    return (
+        _to_frames(event.tcs[0], src_rate, drop, source, event.line),
+        _to_frames(event.tcs[1], src_rate, drop, source, event.line),
+    )
 
 
 def _media_reference(event: _Event, name: str) -> otio.core.MediaReference:
@@ -228,7 +265,10 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
     drop_frame = (fcm_drop if fcm_drop is not None else any(";" in e.tcs[2] for e in events)) and supports_drop_frame(
         exact
     )
-    frames = [tuple(_to_frames(tc, exact, e.drop, source, e.line) for tc in e.tcs) for e in events]
+    frames = [
+        (*_source_frames(e, exact, source), *(_to_frames(tc, exact, e.drop, source, e.line) for tc in e.tcs[2:]))
+        for e in events
+    ]
     start = min(f[2] for f in frames)
     timeline = otio.schema.Timeline(name=title or source.rsplit("/", 1)[-1])
     timeline.global_start_time = rt(start, exact)
@@ -305,11 +345,20 @@ def _clip(event: _Event, s_in: int, r_in: int, r_out: int, rate: Fraction, start
     if event.reel.upper() in BLACK_REELS:
         return otio.schema.Gap(source_range=time_range(0, duration, rate), metadata={META: {"edl_black": True}})
     name = event.clip_name or event.source_file or event.reel
+    src_rate = event.source_counting[0] if event.source_counting else rate
+    reference = _media_reference(event, name)
+    if event.source_counting is not None:
+        # The media's own counting, so writers label its frames as the EDL did (e.g. DF in an NDF list).
+        src_drop = event.source_counting[1]
+        if src_drop is None:
+            src_drop = ";" in event.tcs[0] and supports_drop_frame(src_rate)
+        reference.metadata[META] = {"rate": format_rate(src_rate), "drop_frame": src_drop}
     clip = otio.schema.Clip(
         name=name,
-        media_reference=_media_reference(event, name),
-        source_range=time_range(s_in, duration, rate),
-        metadata={META: {"reel": event.reel, "source_rate": format_rate(rate)}},
+        media_reference=reference,
+        # Source in at the media's rate, duration in record frames (ClipTime's convention).
+        source_range=time_range(s_in, duration, src_rate, duration_rate=rate),
+        metadata={META: {"reel": event.reel, "source_rate": format_rate(src_rate)}},
     )
     if event.comments:
         clip.metadata["cmx_3600"] = {"comments": list(event.comments)}
@@ -326,11 +375,12 @@ def _clip(event: _Event, s_in: int, r_in: int, r_out: int, rate: Fraction, start
             loc = timecode_to_frames(tc, rate, drop_frame=drop and supports_drop_frame(rate))
         except TimecodeError:
             continue
-        # LOC timecodes are record time; OTIO clip markers live in the clip's source time.
+        # LOC timecodes are record time; OTIO clip markers live in the clip's source time (media rate).
+        offset = loc - r_in if src_rate == rate else rescale_frames(loc - r_in, rate, src_rate)
         clip.markers.append(
             otio.schema.Marker(
                 name=text,
-                marked_range=time_range(s_in + (loc - r_in), 0, rate),
+                marked_range=time_range(s_in + offset, 0, src_rate),
                 color=LOC_COLORS.get(color, otio.schema.MarkerColor.RED),
             )
         )

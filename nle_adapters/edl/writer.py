@@ -10,18 +10,24 @@
 - 8-character reels with ``* FROM CLIP NAME:`` and ``* FROM FILE:`` comments, ``* LOC:`` markers;
 - ``M2`` lines for LinearTimeWarp / FreezeFrame.
 
-Source timecodes are written at the timeline rate (an EDL has one rate); mixed-rate clips are
-rescaled with the project's one rounding rule and listed by the loss report.
+Source timecodes are the media's own timecode labels, whatever the record rate: what Resolve,
+Premiere and Avid match on conform. A 25 fps clip in a 23.976 list is counted at 25 fps from its own
+start TC, a 29.97 DF clip gets its DF label (``;``), and the source out is the media frame the clip
+reaches at real time (record time rescaled with the project's one rounding rule, nearest frame half
+up, never past the media's end). CMX 3600 has one rate, so such an event's source duration differs
+from its record duration; the loss report says so, and a ``* SOURCE FPS: 25 NDF`` comment after the
+event lets our reader count it back exactly.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import frames_to_timecode, rescale_frames
-from nle_adapters.edl.common import make_reel
+from analysis.timebase import frames_to_timecode, rescale_frames, seconds_to_frames
+from nle_adapters.edl.common import make_reel, source_fps_comment
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.timeline_facts import (
     META,
@@ -29,10 +35,21 @@ from nle_adapters.timeline_facts import (
     TimelineTime,
     clip_time,
     frames_at,
+    media_drop_frame,
     media_url,
+    stated_drop_frame,
     timeline_time,
     url_to_path,
 )
+
+# Above this a "rate" is an audio sample rate, not a timecode rate: such media are labelled at the
+# record rate (the old single-rate behaviour) rather than with a meaningless 48000 fps timecode.
+MAX_TIMECODE_RATE = Fraction(120)
+
+
+class EmptyEdl(UnsupportedFeature):
+    """The chosen tracks hold nothing an EDL event can describe (only gaps or nested sequences)."""
+
 
 _COLOR_NAMES = {
     otio.schema.MarkerColor.RED: "RED",
@@ -72,40 +89,106 @@ def _speed(clip: otio.schema.Clip) -> float | None:
     return None
 
 
+def source_counting(
+    clip: otio.schema.Clip, ct: ClipTime, time: TimelineTime, stated: bool | None
+) -> tuple[Fraction, bool]:
+    """(rate, drop frame) that ``clip``'s source TCs are counted in: its media's own timecode.
+
+    Media at an audio sample rate (no timecode of their own at that rate) count at the record rate."""
+    if ct.rate > MAX_TIMECODE_RATE:
+        return time.rate, time.drop_frame
+    return ct.rate, media_drop_frame(clip, ct.rate, time, stated)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One clip's source side: media frames (start TC included) and how its labels are counted.
+
+    ``first`` is the media frame at the clip's first record frame; ``speed`` the time effect factor
+    (None: normal speed, 0: freeze frame); ``end`` the media's exclusive end frame when known."""
+
+    reel: str
+    rate: Fraction
+    drop: bool
+    first: int
+    speed: Fraction | None
+    record_rate: Fraction
+    end: int | None
+
+    def at(self, offset: int) -> int:
+        """The media frame at record frame ``offset`` from the clip's first frame (negative: before it,
+        as a dissolve's lead-in), in real time, nearest frame half up (the project's one rounding)."""
+        if self.speed == 0:
+            return self.first
+        factor = Fraction(1) if self.speed is None else self.speed
+        if factor == 1 and self.rate == self.record_rate:
+            return self.first + offset  # same rate, normal speed: frame for frame, no rounding at all
+        return self.first + seconds_to_frames(Fraction(offset) * factor / self.record_rate, self.rate)
+
+    def out(self, offset: int) -> int:
+        """The exclusive source out for a shot that ends ``offset`` record frames after the clip's first
+        frame: never past the media's last frame (a rescaled duration can round one frame over)."""
+        if self.speed == 0:
+            return self.first + 1
+        value = self.at(offset)
+        if self.end is not None and self.first < self.end < value:
+            value = self.end
+        return value
+
+    def tc(self, frames: int) -> str:
+        return frames_to_timecode(frames, self.rate, self.drop)
+
+
 class _Writer:
     def __init__(self, timeline: otio.schema.Timeline) -> None:
         self.time: TimelineTime = timeline_time(timeline)
+        self.drop_stated = stated_drop_frame(timeline)
         self.lines: list[str] = []
         self.number = 0
 
     def tc(self, frames: int) -> str:
+        """A record timecode: the list's rate and FCM."""
         return frames_to_timecode(frames, self.time.rate, self.time.drop_frame)
 
     def event(
-        self, reel: str, channel: str, trans: str, s_in: int, s_out: int, r_in: int, r_out: int, new: bool = True
+        self,
+        source: _Source,
+        channel: str,
+        trans: str,
+        s_in: int,
+        s_out: int,
+        r_in: int,
+        r_out: int,
+        new: bool = True,
     ) -> None:
+        """One event line; source frames are labelled in ``source``'s own counting."""
         if new:
             self.number += 1
         kind = f"{trans:<4} {'':3}" if trans == "C" else f"{trans[0]:<4} {int(trans[1:]):03d}"
         self.lines.append(
-            f"{self.number:03d}  {reel:<8} {channel:<5} {kind} "
-            f"{self.tc(s_in)} {self.tc(s_out)} {self.tc(r_in)} {self.tc(r_out)}"
+            f"{self.number:03d}  {source.reel:<8} {channel:<5} {kind} "
+            f"{source.tc(s_in)} {source.tc(s_out)} {self.tc(r_in)} {self.tc(r_out)}"
         )
 
-    def source_frames(self, clip: otio.schema.Clip, ct: ClipTime) -> tuple[int, int, float | None]:
-        """Source in/out at the timeline rate (EDL sources share the record rate), and the speed."""
-        s_in = ct.source_in if ct.rate == self.time.rate else rescale_frames(ct.source_in, ct.rate, self.time.rate)
+    def source(self, clip: otio.schema.Clip, ct: ClipTime) -> _Source:
+        """The clip's source side: its media's own timecode counting, speed and end."""
+        rate, drop = source_counting(clip, ct, self.time, self.drop_stated)
+        first = ct.source_in if rate == ct.rate else rescale_frames(ct.source_in, ct.rate, rate)
+        end = None
+        if ct.media_start is not None and ct.media_frames is not None and rate == ct.rate:
+            end = ct.media_start + ct.media_frames
         speed = _speed(clip)
-        if speed is None:
-            return s_in, s_in + ct.duration, None
-        span = int(Fraction(ct.duration) * Fraction(speed).limit_denominator(10000) + Fraction(1, 2))
-        return s_in, s_in + max(span, 1 if speed == 0 else span), speed
+        exact_speed = None if speed is None else Fraction(speed).limit_denominator(10000)
+        return _Source(_reel(clip), rate, drop, first, exact_speed, self.time.rate, end)
 
-    def comments(self, clip: otio.schema.Clip) -> None:
+    def comments(self, clip: otio.schema.Clip, source: _Source) -> None:
         self.lines.append(f"* FROM CLIP NAME:  {clip.name}")
         url = media_url(clip)
         if url:
             self.lines.append(f"* FROM FILE: {url_to_path(url)}")
+        if (source.rate, source.drop) != (self.time.rate, self.time.drop_frame):
+            # The source TCs above are not counted like the record TCs: say how, for our reader (and people).
+            self.lines.append(source_fps_comment(source.rate, source.drop))
 
     def markers(self, clip: otio.schema.Clip, ct: ClipTime, r_in: int) -> None:
         for marker in clip.markers:
@@ -121,7 +204,7 @@ class _Writer:
         items = list(track)
         position = 0
         pending: otio.schema.Transition | None = None
-        previous: tuple[str, int, int] | None = None  # reel and source out of the last clip, for "from" halves
+        previous: tuple[_Source, int] | None = None  # source and source out of the last clip, for "from" halves
         for index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition):
                 pending = item
@@ -129,36 +212,29 @@ class _Writer:
             duration = frames_at(item.source_range.duration, rate) if item.source_range else 0
             if isinstance(item, otio.schema.Clip):
                 ct = clip_time(item, rate)
-                reel = _reel(item)
-                s_in, s_out, speed = self.source_frames(item, ct)
+                source = self.source(item, ct)
                 r_in, r_out = start + position, start + position + duration
                 # An in-offset on the next transition ends this shot early: the dissolve starts there.
                 nxt = items[index + 1] if index + 1 < len(items) else None
                 cut_back = frames_at(nxt.in_offset, rate) if isinstance(nxt, otio.schema.Transition) else 0
                 cut_back = min(cut_back, duration)
+                s_in, s_out = source.first, source.out(duration - cut_back)
                 if pending is not None and previous is not None:
                     lead = frames_at(pending.in_offset, rate)
                     length = lead + frames_at(pending.out_offset, rate)
-                    reel_prev, prev_out = previous
-                    self.event(reel_prev, channel, "C", prev_out, prev_out, r_in - lead, r_in - lead)
+                    prev_source, prev_out = previous
+                    self.event(prev_source, channel, "C", prev_out, prev_out, r_in - lead, r_in - lead)
                     self.event(
-                        _reel(item),
-                        channel,
-                        f"D{length}",
-                        s_in - lead,
-                        s_out - cut_back,
-                        r_in - lead,
-                        r_out - cut_back,
-                        new=False,
+                        source, channel, f"D{length}", source.at(-lead), s_out, r_in - lead, r_out - cut_back, new=False
                     )
                 else:
-                    self.event(reel, channel, "C", s_in, s_out - cut_back, r_in, r_out - cut_back)
-                if speed is not None:
-                    fps = float(rate) * speed
-                    self.lines.append(f"M2   {reel:<8}       {fps:05.1f}                {self.tc(s_in)}")
-                self.comments(item)
+                    self.event(source, channel, "C", s_in, s_out, r_in, r_out - cut_back)
+                if source.speed is not None:
+                    fps = float(rate) * float(source.speed)
+                    self.lines.append(f"M2   {source.reel:<8}       {fps:05.1f}                {source.tc(s_in)}")
+                self.comments(item, source)
                 self.markers(item, ct, r_in)
-                previous = (reel, s_out - cut_back)
+                previous = (source, s_out)
             else:
                 previous = None
             pending = None
@@ -187,4 +263,26 @@ def write_edl(timeline: otio.schema.Timeline, video_track: int = 1, include_audi
     if include_audio:
         for number, track in enumerate(audios, start=1):
             writer.track(track, "A" if number == 1 else f"A{number}")
+    if writer.number == 0:
+        # A list with no events is not an EDL any reader (ours included) accepts: refuse, never write it.
+        what = f"video track {video_track}" if videos else "this timeline"
+        extra = " or its audio tracks" if videos and include_audio and audios else ""
+        raise EmptyEdl(
+            f"{what}{extra} holds no clip an EDL can describe (only gaps or nested sequences): no EDL written"
+        )
     return "\n".join(writer.lines) + "\n"
+
+
+def edl_video_tracks(timeline: otio.schema.Timeline) -> list[int]:
+    """The video tracks (1-based) that get an EDL: those holding at least one clip, V1 also when an
+    audio track does (the audio is written with V1). A timeline with no video track writes its audio
+    as "V1". Empty when nothing at all can be written."""
+    tracks = [t for t in timeline.tracks if isinstance(t, otio.schema.Track)]
+    videos = [t for t in tracks if t.kind == otio.schema.TrackKind.Video]
+    audio_clips = any(
+        isinstance(item, otio.schema.Clip) for t in tracks if t.kind == otio.schema.TrackKind.Audio for item in t
+    )
+    numbers = [n for n, t in enumerate(videos, start=1) if any(isinstance(i, otio.schema.Clip) for i in t)]
+    if audio_clips and 1 not in numbers:
+        numbers.insert(0, 1)
+    return numbers
