@@ -2,8 +2,14 @@
 
 Formats are found from the content first (``<xmeml``, ``<fcpxml``, OTIO JSON, CMX events), then the
 suffix. Every output is rendered in memory before anything is written, then written through temp
-files and renames: a failure leaves no partial file. Adapters are called by name through
-``otio.adapters`` (``mb_xmeml``, ``mb_cmx3600``, ``mb_fcpxml``, ``mb_resolve_otio``, ``otio_json``).
+files and renames: a failure leaves no partial file. A ``.fcpxmld`` output is a bundle folder holding
+``Info.fcpxml``. A folder conversion names each output after its input; inputs that share a name
+(``cut.xml``, ``cut.edl``) keep their suffix (``cut.xml.fcpxml``), and outputs that would still land
+on one another or on an input are refused before anything is written.
+
+Adapters are always called by name through ``otio.adapters`` (``mb_xmeml``, ``mb_cmx3600``,
+``mb_fcpxml``, ``mb_resolve_otio``, ``otio_json``, ``AAF``), never picked by suffix: with the upstream
+OTIO adapters installed too, a suffix lookup depends on plugin load order.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ import copy
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +27,7 @@ from analysis.errors import MontageError
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
 from nle_adapters.timeline_facts import stamp_drop_frame
-from nle_adapters.write_files import edl_per_video_track
+from nle_adapters.write_files import WriteError, edl_per_video_track, is_bundle_path, write_outputs
 
 # name → (suffix, read adapter, write adapter)
 CONVERT_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -185,30 +190,18 @@ def _target_format(out: Path, options: ConvertOptions) -> str:
 
 
 def _write_all(files: list[tuple[Path, str]]) -> None:
-    """Write every file through a temp file beside it, renaming only when all are written."""
-    temps: list[tuple[str, Path]] = []
+    """Write every output all or nothing (a ``.fcpxmld`` output is a bundle folder with Info.fcpxml)."""
     try:
-        for target, text in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-            temps.append((tmp, target))
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-        for tmp, target in temps:
-            os.replace(tmp, target)
-    except OSError as exc:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
-        raise ConvertError(f"cannot write {files[0][0].parent}: {exc.strerror or exc}") from exc
+        write_outputs(files)
+    except WriteError as exc:
+        raise ConvertError(str(exc)) from exc
 
 
 def plan_file(
-    src: Path, out: Path, options: ConvertOptions, out_is_dir: bool
+    src: Path, out: Path, options: ConvertOptions, out_is_dir: bool, stem: str | None = None
 ) -> tuple[list[tuple[Path, str]], list[LossReport]]:
-    """Read ``src`` and render its outputs (nothing written yet)."""
+    """Read ``src`` and render its outputs (nothing written yet). With ``out_is_dir`` the outputs are
+    named ``out/<stem><suffix>``, ``stem`` defaulting to ``src``'s name without its suffix."""
     fmt_in, timelines = read_timelines(src, options.rate)
     target = _target_format(out, options) if not out_is_dir else _target_format(Path("x"), options)
     suffix = CONVERT_FORMATS[target][0]
@@ -216,8 +209,7 @@ def plan_file(
     reports: list[LossReport] = []
     for index, timeline in enumerate(timelines, start=1):
         if out_is_dir:
-            stem = src.name[: -len(src.suffix)] if src.suffix else src.name
-            base, ext = out / stem, suffix
+            base, ext = out / (stem or _stem(src)), suffix
         else:
             base, ext = (out.with_suffix(""), out.suffix) if out.suffix else (out, suffix)
         if len(timelines) > 1:
@@ -263,7 +255,7 @@ def convert(src: Path, out: Path, options: ConvertOptions | None = None) -> list
     if not src.exists():
         raise ConvertError(f"{src}: no such file or folder")
     if src.is_dir() and src.suffix.lower() != ".fcpxmld":
-        if out.exists() and not out.is_dir():
+        if (out.exists() and not out.is_dir()) or is_bundle_path(out):
             raise ConvertError(f"{out}: the input is a folder, so the output must be a folder too")
         if not options.to:
             raise ConvertError("converting a folder needs --to FORMAT")
@@ -275,17 +267,55 @@ def convert(src: Path, out: Path, options: ConvertOptions | None = None) -> list
         )
         if not inputs:
             raise ConvertError(f"{src}: no timeline files (.otio, .fcpxml, .xml, .edl, .aaf) in this folder")
+        stems = _output_stems(inputs)
         files: list[tuple[Path, str]] = []
         reports: list[LossReport] = []
         for item in inputs:
-            item_files, item_reports = plan_file(item, out, options, out_is_dir=True)
+            item_files, item_reports = plan_file(item, out, options, out_is_dir=True, stem=stems[item])
             files += item_files
             reports += item_reports
     else:
-        out_is_dir = out.is_dir()
+        out_is_dir = out.is_dir() and not is_bundle_path(out)  # an existing .fcpxmld is replaced whole
+        inputs = [src]
         files, reports = plan_file(src, out, options, out_is_dir=out_is_dir)
+    _check_outputs(files, reports, inputs)
     _write_all(files)
     return reports
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
+
+
+def _output_stems(inputs: list[Path]) -> dict[Path, str]:
+    """The output stem of each input of a folder conversion: its name without the suffix, except
+    where several inputs share that stem (``cut.xml``, ``cut.edl``): those keep their suffix
+    (``cut.xml.fcpxml``, ``cut.edl.fcpxml``) so that no output lands on another's name."""
+    counts: dict[str, int] = {}
+    for path in inputs:
+        counts[_stem(path).lower()] = counts.get(_stem(path).lower(), 0) + 1
+    return {path: (path.name if counts[_stem(path).lower()] > 1 else _stem(path)) for path in inputs}
+
+
+def _check_outputs(files: list[tuple[Path, str]], reports: list[LossReport], inputs: list[Path]) -> None:
+    """Refuse, before anything is written, outputs that would land on each other or on an input.
+
+    Output names are compared case-insensitively: on macOS and Windows ``Cut.fcpxml`` and
+    ``cut.fcpxml`` are one file."""
+    writers: dict[str, list[str]] = {}
+    for report in reports:
+        for output in report.outputs:
+            writers.setdefault(output.lower(), []).append(report.source)
+    for output, sources in writers.items():
+        if len(sources) > 1:
+            raise ConvertError(
+                f"{output}: {' and '.join(sorted(set(sources)))} would all be written to this one file; "
+                "rename one of the inputs or convert them one at a time"
+            )
+    for path, _ in files:
+        for source in inputs:
+            if path.exists() and source.exists() and os.path.samefile(path, source):
+                raise ConvertError(f"{path}: converting would overwrite the input {source}; choose another output")
 
 
 __all__ = ["CONVERT_FORMATS", "ConvertError", "ConvertOptions", "convert", "detect_format", "read_timelines"]
