@@ -14,6 +14,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
+# The upstream OTIO adapters are installed here as our baseline and claim .fcpxml/.xml/.edl too; OTIO
+# gives a suffix to the first plugin in load order, which follows the directory listing. Put our
+# manifest first, as nle_adapters/otio_plugins documents, so suffix lookups in tests (and in the CLI
+# subprocesses they start) pick ours on every machine. test_adapter_registry.py covers both orders.
+os.environ.setdefault("OTIO_PLUGIN_MANIFEST_PATH", str(REPO / "nle_adapters" / "otio_plugins" / "plugin_manifest.json"))
+
 
 # Tests see none of the developer's own settings (MONTAGE_*, OPENAI_*: LLM keys, Resolve, tokens),
 # and the per-user state folders point into a temp folder, so a run never reads a real cache,

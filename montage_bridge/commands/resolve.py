@@ -21,6 +21,7 @@ from analysis.errors import MontageError
 from analysis.models import AnalysisResult
 from analysis.timebase import format_rate
 from montage_bridge.console import err, out
+from nle_adapters.convert import read_timelines
 from nle_adapters.plan_to_otio import build_timeline
 from planner.models import EditPlan
 from resolve_bridge.apply import BuildResult
@@ -98,7 +99,7 @@ def pool_cmd(
 
 def load_timeline(path: Path, analysis_path: Path | None) -> otio.schema.Timeline:
     """A plan (JSON: an EditPlan with --analysis, or {"plan", "analysis"}) or any timeline file."""
-    if not path.is_file():
+    if not path.is_file() and not (path.is_dir() and path.suffix.lower() == ".fcpxmld"):
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
         try:
@@ -115,15 +116,10 @@ def load_timeline(path: Path, analysis_path: Path | None) -> otio.schema.Timelin
             first = str(exc).splitlines()[0]
             raise InputError(f"{path}: not a Montage Bridge edit plan ({first})") from exc
         return build_timeline(plan, analysis)
-    try:
-        result = otio.adapters.read_from_file(str(path))
-    except Exception as exc:  # adapters raise anything from KeyError to their own errors
-        raise InputError(f"{path}: cannot read this timeline ({exc.__class__.__name__}: {exc})") from exc
-    if isinstance(result, otio.schema.SerializableCollection):
-        result = next(iter(result.find_children(descended_from_type=otio.schema.Timeline)), None)
-    if not isinstance(result, otio.schema.Timeline):
-        raise InputError(f"{path}: holds no timeline")
-    return result
+    # Our readers, chosen by content and named explicitly: a suffix lookup in OTIO picks whichever
+    # plugin loaded first (the upstream cmx_3600 read EDLs with no rate: "no frame rate").
+    _, timelines = read_timelines(path)
+    return timelines[0]
 
 
 def print_result(result: BuildResult) -> None:
