@@ -16,10 +16,14 @@ into timeline-rate durations, the project's convention.
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
+from fractions import Fraction
+from typing import Any
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, rescale_frames
+from analysis.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.timeline_facts import META, clip_time, frames_at, rt, time_range, timeline_time, url_to_path
 
 RESOLVE_META = "Resolve_OTIO"
@@ -67,6 +71,85 @@ def write_resolve_otio(timeline: otio.schema.Timeline) -> str:
     return otio.adapters.write_to_string(to_resolve_shape(timeline), "otio_json")
 
 
+def _seconds(rt_json: Any) -> Fraction | None:
+    """A RationalTime.1 JSON object as exact seconds (None when it is not one)."""
+    if not isinstance(rt_json, dict) or "value" not in rt_json or "rate" not in rt_json:
+        return None
+    try:
+        rate = rate_from_float(float(rt_json["rate"]))
+        return Fraction(str(rt_json["value"])) / rate if rate > 0 else None
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _clips_json(node: Any) -> Iterator[dict[str, Any]]:
+    """Every ``Clip.*`` object in an OTIO JSON tree (tracks, stacks, nested), in document order."""
+    if isinstance(node, dict):
+        if str(node.get("OTIO_SCHEMA", "")).startswith("Clip."):
+            yield node
+            return
+        for value in node.values():
+            yield from _clips_json(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _clips_json(value)
+
+
+def resolve_import_problems(text: str) -> list[str]:
+    """Why Resolve's ``ImportTimelineFromFile`` would return None for this OTIO JSON ([] = importable).
+
+    The rules are the ones measured on Resolve 19.1–21 (research/field-2026-11.md; davinci-resolve-mcp
+    docs/reference/api-limitations.md "MediaPool.ImportTimelineFromFile (.otio document shape)"):
+    every clip is ``Clip.2`` with a ``media_references`` map whose ``active_media_reference_key`` is in
+    it; every external reference has an ``available_range``; ``target_url`` is a bare path, never a
+    ``file://`` URL; each clip's ``source_range`` lies inside its reference's ``available_range`` in the
+    media's timecode space (a 0-based range on media that starts at 01:00:00:00 falls outside). Checked
+    on the JSON text, not through OpenTimelineIO, because the on-disk shape is what Resolve reads.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return [f"not JSON (line {exc.lineno}: {exc.msg})"]
+    if not isinstance(data, dict) or not str(data.get("OTIO_SCHEMA", "")).startswith("Timeline."):
+        return ["the document is not an OTIO Timeline"]
+    problems: list[str] = []
+    for n, clip in enumerate(_clips_json(data.get("tracks")), 1):
+        label = f"clip {n} ({clip.get('name') or 'unnamed'})"
+        if clip.get("OTIO_SCHEMA") != "Clip.2":
+            problems.append(f"{label}: schema {clip.get('OTIO_SCHEMA')}, Resolve reads Clip.2")
+            continue
+        refs = clip.get("media_references")
+        key = clip.get("active_media_reference_key")
+        if not isinstance(refs, dict) or key not in refs:
+            problems.append(f"{label}: no media_references map holding active_media_reference_key {key!r}")
+            continue
+        ref = refs[key]
+        if not isinstance(ref, dict) or not str(ref.get("OTIO_SCHEMA", "")).startswith("ExternalReference."):
+            continue  # a generator or missing reference: Resolve imports it as such
+        url = str(ref.get("target_url") or "")
+        if not url or url.lower().startswith("file:"):
+            problems.append(f"{label}: target_url {url!r} is not a bare file path")
+        avail = ref.get("available_range")
+        if not isinstance(avail, dict):
+            problems.append(f"{label}: its media reference has no available_range")
+            continue
+        source = clip.get("source_range")
+        a_start, a_len = _seconds(avail.get("start_time")), _seconds(avail.get("duration"))
+        s_start = _seconds(source.get("start_time")) if isinstance(source, dict) else None
+        s_len = _seconds(source.get("duration")) if isinstance(source, dict) else None
+        if None in (a_start, a_len, s_start, s_len):
+            problems.append(f"{label}: source_range or available_range is not a time range")
+            continue
+        # Half a frame of slack at the rate of the range itself: float rates (23.976) round-trip inexactly.
+        slack = Fraction(1, 2) / rate_from_float(float(avail["start_time"]["rate"]))
+        if s_start + slack < a_start or s_start + s_len > a_start + a_len + slack:  # type: ignore[operator]
+            problems.append(
+                f"{label}: source_range {float(s_start):.3f}s+{float(s_len):.3f}s lies outside its media "
+                f"{float(a_start):.3f}s+{float(a_len):.3f}s (source ranges count from the media's start timecode)"
+            )
+    return problems
+
+
 def from_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     """Undo the media-rate durations: clip durations back in timeline frames (in place, returns it)."""
     time = timeline_time(timeline)
@@ -93,4 +176,10 @@ def read_resolve_otio(text: str) -> otio.schema.Timeline:
     return result
 
 
-__all__ = ["from_resolve_shape", "read_resolve_otio", "to_resolve_shape", "write_resolve_otio"]
+__all__ = [
+    "from_resolve_shape",
+    "read_resolve_otio",
+    "resolve_import_problems",
+    "to_resolve_shape",
+    "write_resolve_otio",
+]

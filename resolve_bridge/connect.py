@@ -12,7 +12,7 @@ tests and demos; ``MONTAGE_RESOLVE_PROFILE`` picks its build (``studio-21``, ``f
 and ``MONTAGE_RESOLVE_DROP=a.mov,b.mov`` makes it silently drop those clips when appending, to
 see the verification report what Resolve lost. ``MONTAGE_RESOLVE_DB=FILE`` keeps the fake's
 projects in FILE across processes (loaded at connect, written by ``SaveProject``; see
-``fake_store``), and ``MONTAGE_RESOLVE_DOWN=1`` makes it act as a Resolve that is not running, so
+``fake.store``), and ``MONTAGE_RESOLVE_DOWN=1`` makes it act as a Resolve that is not running, so
 the connection fails the way the real one does.
 
 Standard library only, so the Scripts-menu entries can use it inside Resolve's Python.

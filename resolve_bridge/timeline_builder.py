@@ -17,7 +17,6 @@ the build says so.
 
 from __future__ import annotations
 
-import copy
 import functools
 import os
 import tempfile
@@ -30,11 +29,13 @@ import opentimelineio as otio
 from analysis.atomic_io import write_text_atomic
 from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
 from nle_adapters.plan_to_otio import META
+from nle_adapters.resolve_otio import resolve_import_problems, to_resolve_shape
+from nle_adapters.timeline_facts import our_meta
+from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
-from resolve_bridge.fake_interchange import our_meta, path_of
 from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, source_length_for
 
 MARKER_COLOR_MAP = {
@@ -211,18 +212,18 @@ def _placement(
 
 
 def resolve_shaped_otio(timeline: otio.schema.Timeline, spec: BuildSpec) -> otio.schema.Timeline:
-    """A copy Resolve's OTIO import accepts: bare file paths, absolute (start-TC) source ranges,
-    ``global_start_time``, and every marker at timeline level (where Resolve keeps them)."""
-    shaped = copy.deepcopy(timeline)
-    rate = spec.exact_rate
+    """A copy Resolve's OTIO import accepts (``nle_adapters.resolve_otio.to_resolve_shape``: Clip.2 with a
+    ``media_references`` map, bare paths, ``available_range`` on each reference, source ranges in the
+    media's timecode space, ``global_start_time``), with every marker moved to timeline level: the
+    build adds them through the API afterwards, where frames are exact, and skips ones already there.
+    """
+    shaped = to_resolve_shape(timeline)
     for clip in shaped.find_clips():
-        ref = clip.media_reference
-        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
-            ref.target_url = path_of(ref.target_url)
         clip.markers[:] = []
     for track in shaped.tracks:
         track.markers[:] = []
     shaped.tracks.markers[:] = []
+    rate = spec.exact_rate
     colors = {v: k for k, v in MARKER_COLOR_MAP.items()}
     for marker in spec.markers:
         shaped.tracks.markers.append(
@@ -245,7 +246,12 @@ def write_import_file(timeline: otio.schema.Timeline, spec: BuildSpec, fmt: str,
     stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in spec.name).strip() or "timeline"
     if fmt == "otio":
         target = out_dir / f"{stem}.otio"
-        write_text_atomic(target, serialize_timeline(resolve_shaped_otio(timeline, spec), "otio"))
+        text = otio.adapters.write_to_string(resolve_shaped_otio(timeline, spec), "otio_json")
+        problems = resolve_import_problems(text)
+        if problems:
+            # Resolve would answer None without a reason; say it here, before anything is imported.
+            raise ResolveBuildError(f"this timeline cannot be imported into Resolve as OTIO: {problems[0]}")
+        write_text_atomic(target, text)
     elif fmt in ("fcpxml", "xml"):
         target = out_dir / f"{stem}.{fmt}"
         write_text_atomic(target, serialize_timeline(timeline, fmt))

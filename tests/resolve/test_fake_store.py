@@ -10,7 +10,7 @@ from nle_adapters.plan_to_otio import build_timeline
 from resolve_bridge.connect import connect
 from resolve_bridge.errors import ResolveConnectionError
 from resolve_bridge.fake import FakeResolve
-from resolve_bridge.fake_store import dump
+from resolve_bridge.fake.store import dump
 from resolve_bridge.timeline_builder import build_in_resolve
 from tests.resolve.helpers import RATES, media, music_media, three_track_plan
 

@@ -10,7 +10,9 @@ plain Python data. What it encodes, each one a test oracle:
 - ``AppendToTimeline``: current timeline only; clipInfo ``startFrame`` inclusive / ``endFrame``
   exclusive source frames; absolute ``recordFrame``; 1-based ``trackIndex``; ``mediaType`` 1/2;
   overlapping clipInfos silently dropped (earlier wins); the result list may be short; a
-  mixed-rate clip's length is *floored* onto the timeline grid (MCP-LIM);
+  mixed-rate clip's length is *floored* onto the timeline grid (MCP-LIM), or with switch
+  ``mixed_rate_rounding="short"`` lands one frame short of its rounded-up length (the quirk of
+  davinci-resolve-mcp PR #111, which floors to the same value except on exact multiples);
 - clip properties are strings (``"FPS": "29.97"``, ``"Frames": "360"``, ``"Start TC"`` …);
 - timeline markers are relative to the timeline start, item markers to the item;
 - ``ImportTimelineFromFile`` reads through OpenTimelineIO (our adapters), ``Timeline.Export``
@@ -18,7 +20,13 @@ plain Python data. What it encodes, each one a test oracle:
   bundle holding ``Info.fcpxml``);
 - edition and version profiles (``"18.0"``, ``"18.5"``, ``"19"``, ``"20"``, ``"21"``, ``"21.1"``;
   free or Studio): methods a build lacks are missing from ``dir()`` and behave like unknown
-  attributes (``None``, or ``AttributeError`` with ``strict=True``);
+  attributes (``None``, or ``AttributeError`` with ``strict=True``); 21.1 adds
+  ``TimelineItem.AddTransition/SetSpeed/SetFades/GetFades`` (shapes from davinci-resolve-mcp's
+  contributor-validated 21.1.0.14 notes: ``resolve211-native-transitions.md``,
+  ``resolve211-speed-fades.md``);
+- a call count: every Resolve method called from outside the fake is counted once
+  (``api_calls``, a Counter by method name; calls the fake makes on itself are not), so tests
+  can hold the bridge to a round-trip budget;
 - failure switches (:class:`FakeSwitches`): dropped clips, import failures, refused markers…
 
 Public helpers that are not Resolve API are lower-case (``add_media``, ``module``,
@@ -28,9 +36,11 @@ Public helpers that are not Resolve API are lower-case (``add_media``, ``module`
 from __future__ import annotations
 
 import bisect
+import contextlib
 import os
 import types
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -44,55 +54,8 @@ from analysis.timebase import (
     supports_drop_frame,
     timecode_to_frames,
 )
+from resolve_bridge.fake.constants import AUDIO_SUFFIXES, EXPORT_CONSTANTS, PROFILES, VIDEO_SUFFIXES
 from resolve_bridge.spec import CLIP_COLORS, MARKER_COLORS, parse_resolve_rate, resolve_rate_name
-
-PROFILES: dict[str, tuple[int, int, int, int]] = {
-    "18.0": (18, 0, 4, 3),
-    "18.5": (18, 5, 1, 6),
-    "19": (19, 1, 3, 7),
-    "20": (20, 3, 2, 9),
-    "21": (21, 0, 4, 5),
-    "21.1": (21, 1, 0, 8),
-}
-
-# Export constants: real values are undocumented, so the fake picks distinct numbers; callers must
-# always read them from the resolve object. Second item: first version that has it.
-_EXPORT_CONSTANTS: dict[str, tuple[int, tuple[int, ...]]] = {
-    "EXPORT_AAF": (1, (17,)),
-    "EXPORT_DRT": (2, (17,)),
-    "EXPORT_EDL": (3, (17,)),
-    "EXPORT_FCP_7_XML": (4, (17,)),
-    "EXPORT_FCPXML_1_8": (5, (17,)),
-    "EXPORT_FCPXML_1_9": (6, (18,)),
-    "EXPORT_FCPXML_1_10": (7, (18,)),
-    "EXPORT_HDR_10_PROFILE_A": (8, (17,)),
-    "EXPORT_HDR_10_PROFILE_B": (9, (17,)),
-    "EXPORT_TEXT_CSV": (10, (17,)),
-    "EXPORT_TEXT_TAB": (11, (17,)),
-    "EXPORT_DOLBY_VISION_VER_2_9": (12, (17,)),
-    "EXPORT_DOLBY_VISION_VER_4_0": (13, (17,)),
-    "EXPORT_DOLBY_VISION_VER_5_1": (14, (18, 1, 3)),
-    "EXPORT_OTIO": (15, (18, 5)),
-    "EXPORT_ALE": (16, (19,)),
-    "EXPORT_ALE_CDL": (17, (19,)),
-    "EXPORT_NONE": (100, (17,)),
-    "EXPORT_AAF_NEW": (101, (17,)),
-    "EXPORT_AAF_EXISTING": (102, (17,)),
-    "EXPORT_CDL": (103, (17,)),
-    "EXPORT_SDL": (104, (17,)),
-    "EXPORT_MISSING_CLIPS": (105, (17,)),
-}
-# Export types the fake can write through our writers, and the format name they use.
-_EXPORT_FORMATS = {
-    "EXPORT_OTIO": "otio",
-    "EXPORT_FCPXML_1_8": "fcpxml",
-    "EXPORT_FCPXML_1_9": "fcpxml",
-    "EXPORT_FCPXML_1_10": "fcpxml",
-    "EXPORT_FCP_7_XML": "xml",
-    "EXPORT_EDL": "edl",
-}
-_VIDEO_SUFFIXES = {".mov", ".mp4", ".mxf", ".mkv", ".avi", ".m4v", ".braw", ".r3d", ".mts"}
-_AUDIO_SUFFIXES = {".wav", ".aif", ".aiff", ".mp3", ".m4a", ".flac"}
 
 
 @dataclass
@@ -116,6 +79,9 @@ class FakeSwitches:
     """Preferences ▸ General ▸ External scripting using: "none", "local" or "network"."""
     python_too_new: bool = False
     """The scripting library refuses this Python (e.g. 3.13 on an older build): import fails."""
+    mixed_rate_rounding: str = "floor"
+    """How a mixed-rate append's length lands on the timeline grid: "floor" (MCP-LIM, measured 19.1)
+    or "short" (ceil − 1: one frame short even on exact multiples, PR #111's literal report)."""
 
 
 class _State:
@@ -128,10 +94,36 @@ class _State:
         self.switches = switches
         self.next_id = 0
         self.calls: list[tuple[str, int]] = []
+        self.api_calls: Counter[str] = Counter()
+        self.import_refusals: list[str] = []  # why ImportTimelineFromFile answered None (Resolve never says)
+        self.depth = 0  # > 0 while a Resolve method runs: calls the fake makes on itself are not counted
 
     def new_id(self, prefix: str) -> str:
         self.next_id += 1
         return f"{prefix}-{self.next_id:06d}"
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """Run fake-internal code (loading a database, seeding a pool) without counting its calls."""
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+
+def _counted(state: _State, name: str, method: Any) -> Any:
+    """``method`` wrapped so one call from outside the fake counts once, whatever it calls inside."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        state.api_calls[name] += 1
+        state.depth += 1
+        try:
+            return method(*args, **kwargs)
+        finally:
+            state.depth -= 1
+
+    return call
 
 
 class _Remote:
@@ -145,9 +137,14 @@ class _Remote:
 
     def __getattribute__(self, name: str) -> Any:
         if name[:1].isupper():
+            state = object.__getattribute__(self, "_state")
             since = type(self)._since.get(name)
-            if since is not None and object.__getattribute__(self, "_state").version < since:
+            if since is not None and state.version < since:
                 return object.__getattribute__(self, "_unknown")(name)
+            value = object.__getattribute__(self, name)
+            if state.depth == 0 and callable(value):
+                return _counted(state, name, value)
+            return value
         return object.__getattribute__(self, name)
 
     def __getattr__(self, name: str) -> Any:
@@ -480,9 +477,10 @@ class FakeMediaPool(_Remote):
     def add_bin(self, path: str) -> FakeFolder:
         """Create (or find) bin ``"A/B"`` under the root."""
         folder = self._root
-        for part in [p for p in path.split("/") if p]:
-            found = next((f for f in folder._subfolders if f._name == part), None)
-            folder = found or self.AddSubFolder(folder, part)
+        with self._state.quiet():
+            for part in [p for p in path.split("/") if p]:
+                found = next((f for f in folder._subfolders if f._name == part), None)
+                folder = found or self.AddSubFolder(folder, part)
         return folder
 
     def _all_items(self) -> list[FakeMediaPoolItem]:
@@ -590,7 +588,9 @@ class FakeMediaPool(_Remote):
         self._state.calls.append(("ImportTimelineFromFile", 1))
         if self._state.switches.import_timeline_fails:
             return None
-        from resolve_bridge.fake_interchange import import_timeline
+        # Imported when used: it needs OpenTimelineIO, and the fake must load in a bare Python
+        # (the Scripts-menu tests drive it from an interpreter without our dependencies).
+        from resolve_bridge.fake.interchange import import_timeline
 
         return import_timeline(self, str(filePath), dict(importOptions or {}))
 
@@ -611,6 +611,10 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
         "GetSourceEndTime": (19, 0, 2),
         "SetClipEnabled": (18, 5),
         "SetName": (20, 2),
+        "AddTransition": (21, 1),
+        "SetSpeed": (21, 1),
+        "SetFades": (21, 1),
+        "GetFades": (21, 1),
     }
 
     def __init__(
@@ -636,6 +640,8 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
         self._linked: list[FakeTimelineItem] = []
         self._name = item.GetName()
         self._flags: list[str] = []
+        self._fades = {"FadeIn": 0, "FadeOut": 0}
+        self._speed = 100.0
 
     def GetName(self) -> str:
         return self._name
@@ -689,13 +695,135 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
     def GetClipEnabled(self) -> bool:
         return self._enabled
 
+    # -- 21.1 (shapes: davinci-resolve-mcp resolve211-native-transitions.md / resolve211-speed-fades.md)
+    def _right_handle(self) -> int:
+        """Timeline frames of source left after this item's out point (what a transition may borrow)."""
+        tl_rate = self._track.timeline._rate[0]
+        left = max(self._item._frames - self._source_end, 0)
+        return int(Fraction(left) * tl_rate / self._item._rate)
+
+    def _left_handle(self) -> int:
+        tl_rate = self._track.timeline._rate[0]
+        return int(Fraction(self._source_start) * tl_rate / self._item._rate)
+
+    def AddTransition(self, options: Any) -> FakeTransitionItem | None:
+        """A transition at this item's start or end; None when the options or the handles do not allow it.
+
+        Centred on the cut it needs half its frames of handle on each side (the incoming clip's
+        source before its in point, the outgoing clip's source after its out point); "left" lies
+        wholly before the cut, "right" wholly after. ``duration`` None → 8 frames (what 21.1.0.14
+        chose for the measured fixture; UNVERIFIED as a default).
+        """
+        if not isinstance(options, dict) or set(options) - {"type", "category", "position", "alignment", "duration"}:
+            return None
+        kind, category = options.get("type"), options.get("category")
+        position, alignment = options.get("position"), options.get("alignment")
+        frames = options.get("duration", None)
+        if not isinstance(kind, str) or not kind or category not in ("simple", "fusion", "ofx", "audio"):
+            return None
+        if position not in ("start", "end") or alignment not in ("left", "center", "right"):
+            return None
+        if frames is None:
+            frames = 8
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+            return None
+        track = self._track
+        cut = self._start if position == "start" else self._start + self._duration
+        outgoing = next((i for i in track.items if i._start + i._duration == cut), None)
+        incoming = next((i for i in track.items if i._start == cut), None)
+        if outgoing is None or incoming is None:
+            return None  # modelled as a dissolve between two butt-joined clips only
+        before = {"left": frames, "center": frames // 2, "right": 0}[alignment]
+        after = frames - before
+        # The incoming clip starts `before` frames early; the outgoing one runs `after` frames late.
+        if incoming._left_handle() < before or outgoing._right_handle() < after:
+            return None  # "zero outgoing/incoming handles returned failure and no transition"
+        if any(t._start < cut + after and cut - before < t._start + t._duration for t in track.transitions):
+            return None
+        transition = FakeTransitionItem(self._state, track, kind, cut - before, frames)
+        track.transitions.append(transition)
+        track.transitions.sort(key=lambda t: t._start)
+        return transition
+
+    def SetFades(self, options: Any) -> bool:
+        """``{"FadeIn": frames, "FadeOut": frames}`` (non-negative whole frames; partial dicts allowed)."""
+        if not isinstance(options, dict) or not options or set(options) - {"FadeIn", "FadeOut"}:
+            return False
+        new = dict(self._fades)
+        for key, value in options.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or value != int(value):
+                return False  # fractional setter values are refused
+            new[key] = int(value)
+        if new["FadeIn"] + new["FadeOut"] > self._duration:
+            return False
+        self._fades = new
+        return True
+
+    def GetFades(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self._fades.items()}  # readback may be floats (MCP)
+
+    def SetSpeed(self, options: Any) -> bool:
+        """``{"Percentage": p, ...}``: the item plays its source at p %, so its length becomes
+        source frames × 100 / p on the timeline grid (floored). False when that would run into the
+        next item on the track (ripple is not modelled) or for p ≤ 0 (freeze is not modelled)."""
+        allowed = {"Percentage", "PitchCorrection", "StretchKeyframesToFit", "RippleTimeline"}
+        if not isinstance(options, dict) or "Percentage" not in options or set(options) - allowed:
+            return False
+        pct = options["Percentage"]
+        if isinstance(pct, bool) or not isinstance(pct, (int, float)) or not pct > 0:
+            return False
+        if any(not isinstance(options[k], bool) for k in options if k != "Percentage"):
+            return False
+        tl_rate = self._track.timeline._rate[0]
+        frames = Fraction(self._source_end - self._source_start) * tl_rate / self._item._rate
+        duration = int(frames * 100 / Fraction(str(pct)))
+        if duration < 1:
+            return False
+        after = [i for i in self._track.items if i._start > self._start]
+        if after and self._start + duration > min(i._start for i in after):
+            return False
+        self._duration = duration
+        self._speed = float(pct)
+        return True
+
+
+class FakeTransitionItem(_Remote):
+    """A transition as ``GetItemListInTrack`` lists it: a named item with a span and no media."""
+
+    def __init__(self, state: _State, track: _Track, name: str, start: int, duration: int) -> None:
+        super().__init__(state, "tr")
+        self._track = track
+        self._name = name
+        self._start = start
+        self._duration = duration
+
+    def GetName(self) -> str:
+        return self._name
+
+    def GetStart(self, subframe_precision: bool = False) -> int:
+        return self._start
+
+    def GetEnd(self, subframe_precision: bool = False) -> int:
+        return self._start + self._duration
+
+    def GetDuration(self, subframe_precision: bool = False) -> int:
+        return self._duration
+
+    def GetMediaPoolItem(self) -> None:
+        return None
+
+    def GetProperty(self, propertyKey: str | None = None) -> Any:
+        return {} if propertyKey is None else None  # "a transition returns an EMPTY dict" (MCP-LIM)
+
 
 class _Track:
-    def __init__(self, kind: str, index: int, subtype: str = "") -> None:
+    def __init__(self, kind: str, index: int, subtype: str = "", timeline: Any = None) -> None:
         self.kind = kind
         self.index = index
         self.subtype = subtype
+        self.timeline = timeline
         self.items: list[FakeTimelineItem] = []
+        self.transitions: list[FakeTransitionItem] = []  # overlap clips, so kept apart from ``items``
         self.name = f"{'Video' if kind == 'video' else 'Audio'} {index}"
         self.enabled = True
         self.locked = False
@@ -752,8 +880,8 @@ class FakeTimeline(_MarkerMethods, _Remote):
         self._start_tc = "01:00:00;00" if drop else "01:00:00:00"
         # A new timeline has one video and one stereo audio track (default layout is UNVERIFIED).
         self._tracks: dict[str, list[_Track]] = {
-            "video": [_Track("video", 1)],
-            "audio": [_Track("audio", 1, "stereo")],
+            "video": [_Track("video", 1, "", self)],
+            "audio": [_Track("audio", 1, "stereo", self)],
             "subtitle": [],
         }
         self._markers = _Markers(state)
@@ -790,9 +918,15 @@ class FakeTimeline(_MarkerMethods, _Remote):
         if track is None or track.locked:
             return None
         if duration is None:
-            # Mixed rates: Resolve floors the converted length onto the timeline grid (MCP-LIM).
             tl_rate = self._rate[0]
-            duration = int(Fraction(source_end - source_start) * tl_rate / item._rate)
+            exact = Fraction(source_end - source_start) * tl_rate / item._rate
+            if tl_rate == item._rate:
+                duration = source_end - source_start
+            elif self._state.switches.mixed_rate_rounding == "short":
+                duration = -(-exact // 1) - 1  # one frame short of the rounded-up length (PR #111)
+            else:
+                duration = int(exact)  # floored onto the timeline grid (MCP-LIM, measured 19.1)
+            duration = int(duration)
         if duration < 1:
             return None
         if record is None:
@@ -912,7 +1046,7 @@ class FakeTimeline(_MarkerMethods, _Remote):
             index = subTrackType.get("index")
         elif trackType == "audio":
             subtype = str(subTrackType or "mono")
-        track = _Track(trackType, len(tracks) + 1, subtype)
+        track = _Track(trackType, len(tracks) + 1, subtype, self)
         if isinstance(index, int) and 1 <= index <= len(tracks):
             tracks.insert(index - 1, track)
         else:
@@ -967,9 +1101,14 @@ class FakeTimeline(_MarkerMethods, _Remote):
         track = self._track(trackType, trackIndex)
         return bool(track and track.locked)
 
-    def GetItemListInTrack(self, trackType: str, index: int) -> list[FakeTimelineItem] | None:
+    def GetItemListInTrack(self, trackType: str, index: int) -> list[Any] | None:
         track = self._track(trackType, index)
-        return None if track is None else list(track.items)
+        if track is None:
+            return None
+        if not track.transitions:
+            return list(track.items)
+        # Transitions are listed among the clips (MCP-LIM, 21.0.4.5), in start order.
+        return sorted([*track.items, *track.transitions], key=lambda i: (i._start, isinstance(i, FakeTimelineItem)))
 
     def DeleteClips(self, timelineItems: list[Any], ripple: bool = False) -> bool:
         if self._project._resolve._page == "fairlight":
@@ -1009,7 +1148,7 @@ class FakeTimeline(_MarkerMethods, _Remote):
         for kind, tracks in self._tracks.items():
             copy._tracks[kind] = []
             for t in tracks:
-                nt = _Track(kind, t.index, t.subtype)
+                nt = _Track(kind, t.index, t.subtype, copy)
                 for i in t.items:
                     nt.insert(
                         FakeTimelineItem(
@@ -1026,7 +1165,7 @@ class FakeTimeline(_MarkerMethods, _Remote):
         self._state.calls.append(("Export", 1))
         if self._state.switches.export_fails:
             return False
-        from resolve_bridge.fake_interchange import export_timeline
+        from resolve_bridge.fake.interchange import export_timeline  # needs OTIO: see ImportTimelineFromFile
 
         return export_timeline(self, str(fileName), exportType, exportSubtype)
 
@@ -1174,7 +1313,7 @@ class FakeProjectManager(_Remote):
     def SaveProject(self) -> bool:
         saved = self._current is not None and self._current._name != "Untitled Project"
         if saved and self._resolve.db_path is not None:
-            from resolve_bridge.fake_store import save
+            from resolve_bridge.fake.store import save  # store builds fake objects: imported when used
 
             save(self._resolve, self._resolve.db_path)
         return saved
@@ -1241,12 +1380,23 @@ class FakeResolve(_Remote):
         super().__init__(state, "resolve")
         self._page = "edit"
         self.db_path: Path | None = None
-        """Where ``SaveProject`` writes the project database (see ``fake_store``); None: memory only."""
+        """Where ``SaveProject`` writes the project database (see ``fake.store``); None: memory only."""
         self._manager = FakeProjectManager(state, self)
         self._storage = FakeMediaStorage(state, self)
         self._fusion = FakeFusion(state)
         self.switches = state.switches
         self.calls = state.calls
+        """Notable calls in order: ``("AppendToTimeline", clipInfo count)``, ``("ImportTimelineFromFile", 1)``…"""
+        self.api_calls = state.api_calls
+        self.import_refusals = state.import_refusals
+        """Every Resolve method called from outside the fake, by name (see :meth:`api_call_count`)."""
+
+    def api_call_count(self) -> int:
+        """How many Resolve API calls (round trips, on a real Resolve) were made so far."""
+        return sum(self.api_calls.values())
+
+    def reset_call_count(self) -> None:
+        self.api_calls.clear()
 
     @classmethod
     def from_name(cls, name: str, **kwargs: Any) -> FakeResolve:
@@ -1259,8 +1409,8 @@ class FakeResolve(_Remote):
         return cls(profile, studio=studio, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        if name in _EXPORT_CONSTANTS:
-            value, since = _EXPORT_CONSTANTS[name]
+        if name in EXPORT_CONSTANTS:
+            value, since = EXPORT_CONSTANTS[name]
             if self._state.version >= since:
                 return value
         return super().__getattr__(name)
@@ -1268,10 +1418,11 @@ class FakeResolve(_Remote):
     # -- helpers (not API)
     def use_database(self, path: str | Path) -> None:
         """Load the projects saved in ``path`` (if any) and save there on ``SaveProject``."""
-        from resolve_bridge.fake_store import load
+        from resolve_bridge.fake.store import load  # store builds fake objects: imported when used
 
         self.db_path = Path(path)
-        load(self, self.db_path)
+        with self._state.quiet():
+            load(self, self.db_path)
 
     @property
     def project(self) -> FakeProject:
@@ -1307,16 +1458,17 @@ class FakeResolve(_Remote):
     def import_folder(self, folder: str | Path, bin_path: str = "") -> list[FakeMediaPoolItem]:
         """Import every media file under ``folder`` (sorted) into bin ``bin_path``: a seeded pool."""
         pool = self.media_pool
-        target = pool.add_bin(bin_path) if bin_path else pool.GetRootFolder()
-        previous = pool.GetCurrentFolder()
-        pool.SetCurrentFolder(target)
-        files = sorted(
-            str(p)
-            for p in Path(folder).rglob("*")
-            if p.is_file() and p.suffix.lower() in _VIDEO_SUFFIXES | _AUDIO_SUFFIXES and not p.name.startswith(".")
-        )
-        items = pool.ImportMedia(files)
-        pool.SetCurrentFolder(previous)
+        with self._state.quiet():
+            target = pool.add_bin(bin_path) if bin_path else pool.GetRootFolder()
+            previous = pool.GetCurrentFolder()
+            pool.SetCurrentFolder(target)
+            files = sorted(
+                str(p)
+                for p in Path(folder).rglob("*")
+                if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES | AUDIO_SUFFIXES and not p.name.startswith(".")
+            )
+            items = pool.ImportMedia(files)
+            pool.SetCurrentFolder(previous)
         return items
 
     # -- README API

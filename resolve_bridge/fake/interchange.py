@@ -4,8 +4,12 @@ Import reads any timeline file OpenTimelineIO can read (``otio.adapters.read_fro
 the adapter by suffix, so whichever OTIO/FCPXML/xmeml/EDL adapters the project registers are the
 ones exercised). Export turns the fake timeline into an OTIO timeline and writes it with
 ``nle_adapters.write_files.serialize_timeline``. Behaviour mirrors resolve_api.md §4.3 items 7–8:
-None on a duplicate timeline name, on an OTIO source range outside its media, or on OTIO media
-that cannot be found; ``EXPORT_FCPXML_1_10`` writes a ``.fcpxmld`` bundle with ``Info.fcpxml``.
+None on a duplicate timeline name, on OTIO that is not shaped as Resolve writes it
+(``nle_adapters.resolve_otio.resolve_import_problems``: Clip.2 with a ``media_references`` map,
+``available_range`` on each reference, bare-path ``target_url``, source ranges in the media's
+timecode space), on an OTIO source range outside the pool clip's media, or on OTIO media that
+cannot be found (each refusal's reason is kept in ``FakeResolve.import_refusals``, not API);
+``EXPORT_FCPXML_1_10`` writes a ``.fcpxmld`` bundle with ``Info.fcpxml``.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ import os
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
 from analysis.atomic_io import write_text_atomic
 from analysis.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import META, media_reference
+from nle_adapters.resolve_otio import resolve_import_problems
+from nle_adapters.timeline_facts import our_meta
+from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
+from resolve_bridge.fake.constants import EXPORT_CONSTANTS, EXPORT_FORMATS
 from resolve_bridge.spec import resolve_rate_name
 
 if TYPE_CHECKING:
-    from resolve_bridge.fake import FakeMediaPool, FakeMediaPoolItem, FakeTimeline
+    from resolve_bridge.fake.objects import FakeMediaPool, FakeMediaPoolItem, FakeTimeline
 
 _SUFFIXES = {".otio", ".fcpxml", ".xml", ".edl"}
 _OTIO_COLORS = {
@@ -42,26 +49,6 @@ _OTIO_COLORS = {
     "Sand": otio.schema.MarkerColor.ORANGE,
 }
 _RESOLVE_COLORS = {v: k for k, v in _OTIO_COLORS.items()}
-
-
-def our_meta(obj: Any) -> dict[str, Any]:
-    """``obj.metadata["montage_bridge"]`` as a plain dict (OTIO metadata is an AnyDictionary, not a dict)."""
-    try:
-        value = obj.metadata.get(META)
-    except AttributeError:
-        return {}
-    return dict(value) if value else {}
-
-
-def path_of(url: str) -> str:
-    """A media reference's ``target_url`` (file URL or bare path, as Resolve writes it) → local path."""
-    if url.startswith("file:"):
-        parsed = urlparse(url)
-        path = unquote(parsed.path)
-        if os.name == "nt" and path.startswith("/") and len(path) > 2 and path[2] == ":":
-            path = path[1:]
-        return path
-    return url
 
 
 def _locate(path: str, search_root: str | None) -> str | None:
@@ -123,7 +110,17 @@ def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]
         return None  # OTIO import is documented from 19.1
     name = str(options.get("timelineName") or path.stem)
     if any(t._name == name for t in project._timelines):
+        state.import_refusals.append(f"a timeline named {name!r} exists")
         return None  # "succeeded once and returned None twice" (MCP-LOOP)
+    if suffix == ".otio":
+        # Resolve imports only OTIO shaped as it writes it; anything else is a silent None (MCP-LIM).
+        try:
+            problems = resolve_import_problems(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems = [str(exc)]
+        if problems:
+            state.import_refusals.extend(problems)
+            return None
     try:
         source = otio.adapters.read_from_file(str(path))
     except Exception:
@@ -152,6 +149,7 @@ def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]
                 wanted = path_of(url)
                 found = _locate(wanted, search_root)
                 if found is None and suffix == ".otio":
+                    state.import_refusals.append(f"{wanted}: media not found")
                     return None  # OTIO import dies when media moved (MCP-LOOP)
                 local = os.path.normpath(found or wanted)
                 item = known.get(local)
@@ -172,6 +170,7 @@ def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]
                 duration = int(round(src.duration.rescaled_to(float(rate)).value))
                 length = rescale_frames(duration, rate, media_rate)
                 if suffix == ".otio" and (first < 0 or (item._frames and first + length > item._frames)):
+                    state.import_refusals.append(f"{clip.name}: source range outside its media's timecode space")
                     return None  # range outside the media's timecode space (MCP-LIM)
                 record = int(round(track.range_of_child(clip).start_time.rescaled_to(float(rate)).value))
                 placements.append((kind, index, item, record, duration, max(first, 0), clip))
@@ -278,10 +277,8 @@ def to_otio(timeline: FakeTimeline) -> otio.schema.Timeline:
 
 def export_timeline(timeline: FakeTimeline, file_name: str, export_type: Any, export_subtype: Any) -> bool:
     """``Timeline.Export`` for the fake: False (and no file) for anything Resolve would refuse."""
-    from resolve_bridge.fake import _EXPORT_CONSTANTS, _EXPORT_FORMATS
-
     state = timeline._state
-    by_value = {v: k for k, (v, since) in _EXPORT_CONSTANTS.items() if state.version >= since}
+    by_value = {v: k for k, (v, since) in EXPORT_CONSTANTS.items() if state.version >= since}
     if isinstance(export_type, (str, bool)) or export_type not in by_value:
         return False  # a string instead of the enum is silently rejected (MCP-LIM)
     kind = by_value[export_type]
@@ -290,7 +287,7 @@ def export_timeline(timeline: FakeTimeline, file_name: str, export_type: Any, ex
         return False
     if kind == "EXPORT_AAF" and subtype not in ("EXPORT_AAF_NEW", "EXPORT_AAF_EXISTING"):
         return False
-    fmt = _EXPORT_FORMATS.get(kind)
+    fmt = EXPORT_FORMATS.get(kind)
     if fmt is None:
         return False  # a format our writers do not produce (AAF, DRT, CSV, Dolby Vision…)
     target = Path(file_name)

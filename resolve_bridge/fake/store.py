@@ -21,6 +21,7 @@ from typing import Any
 
 from analysis.atomic_io import write_text_atomic
 from resolve_bridge.errors import ResolveConnectionError
+from resolve_bridge.fake.objects import FakeMediaPoolItem, FakeProject, FakeTimeline, FakeTimelineItem, _Track
 
 FORMAT = "montage-fake-resolve-db/1"
 
@@ -126,8 +127,6 @@ def save(resolve: Any, path: Path) -> None:
 
 
 def _restore_folder(pool: Any, folder: Any, data: dict[str, Any], clips: list[Any]) -> None:
-    from resolve_bridge.fake import FakeMediaPoolItem
-
     for row in data.get("clips", []):
         item = FakeMediaPoolItem(pool._state, dict(row["props"]))
         item._metadata = dict(row.get("metadata", {}))
@@ -142,8 +141,6 @@ def _restore_folder(pool: Any, folder: Any, data: dict[str, Any], clips: list[An
 
 
 def _restore_timeline(project: Any, data: dict[str, Any], clips: list[Any]) -> None:
-    from resolve_bridge.fake import FakeTimeline, FakeTimelineItem, _Track
-
     timeline = FakeTimeline(project._state, project, data["name"], data["settings"]["timelineFrameRate"])
     timeline._settings = dict(data["settings"])
     timeline._start_tc = data["start_tc"]
@@ -151,7 +148,7 @@ def _restore_timeline(project: Any, data: dict[str, Any], clips: list[Any]) -> N
     for kind, tracks in data["tracks"].items():
         timeline._tracks[kind] = []
         for index, row in enumerate(tracks, start=1):
-            track = _Track(kind, index, row.get("subtype", ""))
+            track = _Track(kind, index, row.get("subtype", ""), timeline)
             track.name, track.enabled, track.locked = row["name"], row["enabled"], row["locked"]
             for entry in row["items"]:
                 if entry["clip"] is None:
@@ -181,8 +178,6 @@ def _restore_timeline(project: Any, data: dict[str, Any], clips: list[Any]) -> N
 
 def load(resolve: Any, path: Path) -> None:
     """Add the projects saved in ``path`` to a fresh fake (a missing file is an empty database)."""
-    from resolve_bridge.fake import FakeProject
-
     if not path.exists():
         return
     try:
