@@ -15,7 +15,13 @@ from nle_adapters.convert import CONVERT_FORMATS, ConvertOptions, convert
 
 def convert_command(
     source: Annotated[Path, typer.Argument(help="Timeline file (or folder of them) to convert.")],
-    target: Annotated[Path, typer.Argument(help="Output file (or folder when SOURCE is a folder).")],
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="Output file (a .fcpxmld name writes an FCPXML bundle folder), or a folder when SOURCE is one: "
+            "each output is named after its input, inputs sharing a name keep their suffix (cut.xml.fcpxml)."
+        ),
+    ],
     to: Annotated[
         Optional[str],
         typer.Option("--to", help=f"Target format: {', '.join(CONVERT_FORMATS)} (default: OUT's suffix)."),
