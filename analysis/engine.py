@@ -12,11 +12,16 @@ crashes the worker process (see :func:`_run_pool`).
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.spawn
+import multiprocessing.util
 import os
 import queue as queue_mod
+import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -109,9 +114,208 @@ _LEVEL_HOP = 0.01
 _worker_queue = None
 
 
-def _init_worker(q) -> None:  # pragma: no cover - runs in pool processes
+def _init_worker(q, spawned: _SpawnedFrom | None = None) -> None:  # pragma: no cover - runs in pool processes
     global _worker_queue
     _worker_queue = q
+    die_with_parent(pdeathsig=spawned is not None and spawned.main_thread)
+    register_worker()
+
+
+class _SpawnedFrom:
+    """Which thread started the worker, recorded when the worker is started (pickled for it).
+
+    Linux delivers ``PR_SET_PDEATHSIG`` when the *thread* that started the process exits, not the
+    process: a worker of the watch daemon's warm pool started from a job thread would be killed
+    when that job ends. So the signal is only asked for by workers the main thread started; the
+    others rely on the parent watchdog (which is what every worker gets on macOS and Windows)."""
+
+    main_thread = False
+
+    def __getstate__(self) -> dict:
+        # Runs in the thread that starts the process: spawn pickles the process object there.
+        return {"main_thread": threading.current_thread() is threading.main_thread()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.main_thread = bool(state.get("main_thread"))
+
+
+# Registry of live analysis workers: one small JSON file per worker, so a later run (the watch
+# daemon at start) can end workers whose parent was killed before they noticed (see reap_orphaned_workers).
+WORKER_MARK = "montage-bridge analysis worker"
+
+
+def worker_registry_dir() -> Path:
+    """``<cache dir>/workers`` (the default cache dir whatever ``--cache-dir`` says: one place to look)."""
+    return default_cache_dir() / "workers"
+
+
+def process_start_time(pid: int) -> float | None:
+    """When ``pid`` started (an opaque, comparable number), or None when unknown or not running.
+
+    With the pid and this, a process is identified even after its pid is reused by another.
+    """
+    try:
+        import psutil  # optional: exact on every OS
+
+        return float(psutil.Process(pid).create_time())
+    except ImportError:
+        pass
+    except Exception:  # psutil.NoSuchProcess, AccessDenied
+        return None
+    try:  # Linux without psutil: field 22 of /proc/PID/stat, clock ticks since boot
+        text = Path(f"/proc/{pid}/stat").read_text()
+        return float(text.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a dead child nobody reaped yet is not a survivor)."""
+    try:
+        import psutil
+
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except Exception:
+            return False
+    except ImportError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def die_with_parent(pdeathsig: bool = True) -> None:  # pragma: no cover - runs in pool processes
+    """Make this worker process end when its parent does, ``kill -9`` of the parent included.
+
+    A pool worker otherwise waits forever on its task queue: every worker holds both ends of that
+    pipe, so the parent's death never shows as end-of-file and the workers (~120 MB each) live on.
+    Two guards: on Linux the kernel's parent-death signal (``prctl(PR_SET_PDEATHSIG, SIGKILL)``),
+    and everywhere a watchdog thread that waits on the parent's sentinel (a pipe whose other end
+    only the parent holds, or its process handle on Windows) and exits the moment it closes,
+    falling back to polling the parent pid once a second.
+    """
+    parent = multiprocessing.parent_process()
+    parent_pid = parent.pid if parent is not None and parent.pid else os.getppid()
+    if pdeathsig and sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl (musl without it, seccomp): the watchdog below still works
+    if os.getppid() != parent_pid:
+        os._exit(1)  # the parent died before the signal was armed (we were re-parented already)
+    sentinel = getattr(parent, "sentinel", None)
+
+    def watch() -> None:
+        if sentinel is not None:
+            try:
+                multiprocessing.connection.wait([sentinel])
+            except OSError:
+                pass
+            os._exit(1)
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def register_worker(directory: Path | None = None) -> Path | None:  # pragma: no cover - runs in pool processes
+    """Record this worker (pid, start time, parent pid and start time) in the registry; the entry
+    goes again when the worker exits normally. Returns the entry, or None when it cannot be written."""
+    directory = directory or worker_registry_dir()
+    # The parent multiprocessing started us from, not getppid(): after a parent's death that is init.
+    spawner = multiprocessing.parent_process()
+    pid, parent = os.getpid(), (spawner.pid if spawner is not None and spawner.pid else os.getppid())
+    entry = directory / f"{pid}.json"
+    record = {
+        "mark": WORKER_MARK,
+        "pid": pid,
+        "started": process_start_time(pid),
+        "parent": parent,
+        "parent_started": process_start_time(parent),
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, entry)
+    except OSError:
+        return None  # a read-only home: the worker still dies with its parent, it just is not listed
+    multiprocessing.util.Finalize(None, _unregister, args=(entry,), exitpriority=10)
+    return entry
+
+
+def _unregister(entry: Path) -> None:  # pragma: no cover - runs in pool processes
+    try:
+        entry.unlink()
+    except OSError:
+        pass
+
+
+def reap_orphaned_workers(directory: Path | None = None, grace_seconds: float = 2.0) -> list[int]:
+    """End analysis workers whose parent is gone (a run killed before its workers noticed); returns their pids.
+
+    A registry entry is trusted only while the pid still has the start time it recorded, so a pid
+    reused by another program is never touched. Entries of workers that are gone are removed;
+    workers whose parent still runs are left alone. SIGTERM first, SIGKILL after ``grace_seconds``.
+    """
+    import signal
+
+    directory = directory or worker_registry_dir()
+    try:
+        entries = sorted(directory.glob("*.json"))
+    except OSError:
+        return []
+    ended: list[int] = []
+    for entry in entries:
+        try:
+            record = json.loads(entry.read_text())
+            pid, started = int(record["pid"]), record.get("started")
+            parent, parent_started = int(record["parent"]), record.get("parent_started")
+        except (OSError, ValueError, KeyError, TypeError):
+            entry.unlink(missing_ok=True)  # torn or foreign: nothing can be matched against it
+            continue
+        if record.get("mark") != WORKER_MARK:
+            continue
+        same_worker = started is not None and _alive(pid) and process_start_time(pid) == started
+        if not same_worker:
+            entry.unlink(missing_ok=True)
+            continue
+        parent_lives = _alive(parent) and parent_started is not None and process_start_time(parent) == parent_started
+        if parent_lives:
+            continue
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            continue
+        ended.append(pid)
+    deadline = time.monotonic() + grace_seconds
+    for pid in ended:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _alive(pid):
+            try:
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+            except OSError:
+                pass
+    for pid in ended:
+        (directory / f"{pid}.json").unlink(missing_ok=True)
+    return ended
 
 
 def _report_to_queue(call: int, event: ProgressEvent) -> None:
@@ -368,7 +572,9 @@ _calls = itertools.count(1)
 
 
 def _new_pool(workers: int, ctx, events) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events,))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(events, _SpawnedFrom())
+    )
 
 
 def _run_pool(tasks: list[_Task], workers: int, emit: EngineProgress) -> list:

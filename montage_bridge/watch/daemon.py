@@ -30,6 +30,7 @@ from typing import Optional
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from analysis.engine import reap_orphaned_workers
 from analysis.errors import MontageError
 from analysis.footage import Skipped, skipped_summary
 from analysis.models import MediaItem
@@ -152,6 +153,12 @@ class WatchDaemon:
             self.log(f"{job.name}: Resolve step to run again ({job.resolve_error or job.resolve_state})")
 
     def _recover(self) -> None:
+        # Analysis workers of a run killed before they noticed (they die with their parent now, but
+        # a run of an older version, or one whose watchdog never got the CPU, may have left some).
+        ended = reap_orphaned_workers()
+        if ended:
+            pids = ", ".join(str(p) for p in ended)
+            self.log(f"recovery: ended {len(ended)} analysis worker(s) left by a killed run (pid {pids})")
         for line in recover_outbox(self.outbox):
             self.log(f"recovery: {line}")
         for job in self.journal.interrupted_jobs():
