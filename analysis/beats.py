@@ -2,6 +2,8 @@
 
 librosa's ``beat_track`` reports tempo on a quantized grid (117.45 instead of 120 at the default
 hop, research/feasibility.md §3b); fitting a line through the tracked beat times removes that.
+Music that does not keep one tempo (a ramp, rubato, a ritardando) is tracked along its local
+tempo; music without a clear beat gets its strongest onsets instead (``BeatGrid.pulse`` says which).
 """
 
 from __future__ import annotations
@@ -60,9 +62,19 @@ def fit_tempo(beats: np.ndarray) -> tuple[float, float]:
 def beat_grid(samples: np.ndarray, sample_rate: int, *, beats_per_bar: int = 4) -> BeatGrid:
     """Track beats in mono ``samples``; beat times in seconds.
 
-    The tempo is fitted over the tracked beats; the beats are then snapped to the fitted grid when
-    the music is steady (every tracked beat within 15 % of a period of it), which recovers the
-    beats ``beat_track`` skips at the start and removes its hop-size jitter.
+    Three outcomes, named in ``BeatGrid.pulse``:
+    - ``steady``: the tempo is fitted over the tracked beats and the beats are snapped to the
+      fitted grid (every tracked beat within 15 % of a period of it), which recovers the beats
+      ``beat_track`` skips at the start and removes its hop-size jitter. The grid reaches only as
+      far as the music has attacks on it: a beatless intro or outro gets no invented beats;
+    - ``variable``: the tempo drifts or ramps (or rubato, a ritardando): the beats are tracked
+      again following librosa's local tempo curve and kept as tracked;
+    - ``none``: no clear beat (ambient, a pad, speech): fewer than half of the tracked "beats" sit
+      on a strong onset. ``beats`` are then the strongest onsets, at least a second apart (chord
+      changes, phrase starts), ``downbeats`` the same, ``beats_per_bar`` 1.
+
+    Raises AnalysisError only when there is nothing to cut to: silence, under a second of audio,
+    or neither a beat nor two distinct onsets.
     """
     import librosa
 
@@ -74,36 +86,143 @@ def beat_grid(samples: np.ndarray, sample_rate: int, *, beats_per_bar: int = 4) 
     spec = np.abs(librosa.stft(samples, n_fft=2048, hop_length=_HOP))
     mel = librosa.feature.melspectrogram(S=spec**2, sr=sample_rate)
     onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sample_rate, hop_length=_HOP)
+    duration = samples.size / sample_rate
     start_bpm = _global_tempo(onset_env, sample_rate)
-    _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, bpm=start_bpm)
-    tracked = librosa.frames_to_time(frames, sr=sample_rate, hop_length=_HOP)
-    if len(tracked) < 4:
-        raise AnalysisError(f"no steady beat found (only {len(tracked)} beats tracked)")
-    factor = _octave_correction(tracked, spec, sample_rate)
-    if factor != 1.0:
-        # Track again with the corrected tempo imposed: beat_track then follows that period.
-        corrected = 60.0 / float(np.median(np.diff(tracked))) * factor
-        _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, bpm=corrected)
-        tracked = librosa.frames_to_time(frames, sr=sample_rate, hop_length=_HOP)
-        if len(tracked) < 4:
-            raise AnalysisError(f"no steady beat found (only {len(tracked)} beats tracked)")
+    tracked = _track(onset_env, sample_rate, start_bpm)
+    if len(tracked) >= 4:
+        factor = _octave_correction(tracked, spec, sample_rate)
+        if factor != 1.0:
+            # Track again with the corrected tempo imposed: beat_track then follows that period.
+            tracked = _track(onset_env, sample_rate, 60.0 / float(np.median(np.diff(tracked))) * factor)
+    if len(tracked) < 4 or _pulse_clarity(onset_env, tracked, sample_rate) < CLEAR_PULSE:
+        return _onset_grid(onset_env, samples, sample_rate, tracked)
+    steady = _steady_grid(tracked, samples, sample_rate, onset_env, duration)
+    if steady is None:
+        # Drift, a ramp, rubato: follow librosa's local tempo curve (a tempogram, ~9 s windows).
+        # Only here: it costs as much as the rest of the analysis.
+        # Its prior stays at librosa's 120 BPM: a ramp read at double speed above (hats on the
+        # eighths) would otherwise stay doubled.
+        local = librosa.feature.tempo(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, aggregate=None)
+        retracked = _track(onset_env, sample_rate, local)
+        if len(retracked) >= 4 and _pulse_clarity(onset_env, retracked, sample_rate) >= CLEAR_PULSE:
+            tracked = retracked
+        steady = _steady_grid(tracked, samples, sample_rate, onset_env, duration)
+    if steady is not None:
+        bpm, beats = steady
+        pulse = "steady"
+    else:
+        bpm, _ = fit_tempo(tracked)
+        beats = [float(t) for t in tracked]
+        pulse = "variable"
+    downbeats = _downbeats(spec, sample_rate, beats, beats_per_bar)
+    return BeatGrid(tempo_bpm=float(bpm), beats=beats, downbeats=downbeats, beats_per_bar=beats_per_bar, pulse=pulse)
+
+
+# A pulse is clear when at least this share of the tracked beats sit on a strong onset (the top
+# 10 % of the onset envelope). Drum-driven music measures 0.95+, a pad with chord changes ~0.35.
+CLEAR_PULSE = 0.5
+
+
+def _track(onset_env: np.ndarray, sample_rate: int, bpm: float | np.ndarray) -> np.ndarray:
+    """Beat times (s) from librosa's tracker at a fixed or (array, one per frame) local tempo."""
+    import librosa
+
+    _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, bpm=bpm)
+    return librosa.frames_to_time(frames, sr=sample_rate, hop_length=_HOP)
+
+
+def _strength_at(onset_env: np.ndarray, times: np.ndarray, sample_rate: int, reach: int = 1) -> np.ndarray:
+    """The onset envelope's maximum within ``reach`` frames of each time (hop rounding, centring)."""
+    frames = np.round(np.asarray(times) * sample_rate / _HOP).astype(int)
+    rows = [onset_env[np.clip(frames + k, 0, onset_env.size - 1)] for k in range(-reach, reach + 1)]
+    return np.maximum.reduce(rows)
+
+
+def _pulse_clarity(onset_env: np.ndarray, tracked: np.ndarray, sample_rate: int) -> float:
+    """Share of tracked beats on a strong onset (0..1): how much of a beat the tracker really heard."""
+    if len(tracked) == 0:
+        return 0.0
+    strong = float(np.percentile(onset_env, 90))
+    return float(np.mean(_strength_at(onset_env, tracked, sample_rate) >= strong))
+
+
+def _steady_grid(
+    tracked: np.ndarray, samples: np.ndarray, sample_rate: int, onset_env: np.ndarray, duration: float
+) -> tuple[float, list[float]] | None:
+    """(bpm, beats) on the fitted grid when the tracked beats keep one tempo; None when they drift.
+
+    The grid is extended from the tracked beats towards both ends of the music only over beats
+    that have an attack (a third of the median strength at the tracked beats): librosa often
+    skips the first beats of a song, but a beatless intro must not get invented beats.
+    """
     bpm, phase = fit_tempo(tracked)
     period = 60.0 / bpm
     idx = np.round((tracked - phase) / period)
     residual = tracked - (phase + idx * period)
-    duration = samples.size / sample_rate
-    if np.max(np.abs(residual)) < 0.15 * period:
-        # Steady music: extend the fitted grid to both ends, then move it onto the attacks.
-        first = phase - np.floor(phase / period) * period
-        grid = np.arange(first, duration - 1e-6, period)
-        grid = grid + _attack_offset(samples, sample_rate, grid, period)
-        # A beat a few ms before 0 is the music's first attack at sample 0 seen through the
-        # attack-offset estimate's jitter: keep it, at 0.
-        beats = [max(0.0, float(t)) for t in grid if -0.01 <= t < duration]
-    else:
-        beats = [float(t) for t in tracked]
-    downbeats = _downbeats(spec, sample_rate, beats, beats_per_bar)
-    return BeatGrid(tempo_bpm=float(bpm), beats=beats, downbeats=downbeats, beats_per_bar=beats_per_bar)
+    if np.max(np.abs(residual)) >= 0.15 * period:
+        return None
+    first = phase - np.floor(phase / period) * period
+    grid = np.arange(first, duration - 1e-6, period)
+    grid = grid + _attack_offset(samples, sample_rate, grid, period)
+    strength = _strength_at(onset_env, grid, sample_rate, reach=2)
+    inside = (grid >= tracked[0] - period / 2) & (grid <= tracked[-1] + period / 2)
+    floor = float(np.median(strength[inside])) / 3.0 if inside.any() else 0.0
+    lo = int(np.argmax(inside))
+    hi = len(grid) - int(np.argmax(inside[::-1]))
+    while lo > 0 and strength[lo - 1] >= floor:
+        lo -= 1
+    if (
+        lo == 1
+        and grid[0] < 0.05
+        and float(np.max(np.abs(samples[: int(0.05 * sample_rate)]))) > 0.1 * float(np.max(np.abs(samples)))
+    ):
+        lo = 0  # a beat on the first sample: the flux has no earlier frame to see its attack in
+    while hi < len(grid) and strength[hi] >= floor:
+        hi += 1
+    # A beat a few ms before 0 is the music's first attack at sample 0 seen through the
+    # attack-offset estimate's jitter: keep it, at 0.
+    beats = [max(0.0, float(t)) for t in grid[lo:hi] if -0.01 <= t < duration]
+    return bpm, beats
+
+
+def _onset_grid(onset_env: np.ndarray, samples: np.ndarray, sample_rate: int, tracked: np.ndarray) -> BeatGrid:
+    """The fallback for music without a clear beat: its strongest onsets, at least 1 s apart.
+
+    Chord changes and phrase starts in ambient music are the onsets that stand out (at least
+    twice the median onset peak); each is a place a cut may go (``beats`` = ``downbeats``, one
+    "beat" per bar). Strongest first, so a weak onset never displaces a strong one within the
+    second around it. The envelope's peaks trail or lead the attack by a hop or two (its 93 ms
+    window is centred), so each chosen onset moves to the backtracked onset of a fine-hop
+    envelope within 80 ms, which lands near the attack itself (within ~40 ms: one video frame).
+    """
+    import librosa
+
+    peaks = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, units="frames")
+    if len(peaks) < 2:
+        raise AnalysisError(f"no steady beat and too few onsets to cut on (only {len(tracked)} beats tracked)")
+    strength = onset_env[peaks]
+    floor = 2.0 * float(np.median(strength))
+    min_gap = int(round(1.0 * sample_rate / _HOP))
+    chosen: list[int] = []
+    for k in np.argsort(-strength, kind="stable"):
+        if strength[k] < floor and len(chosen) >= 2:
+            break
+        if all(abs(int(peaks[k]) - c) >= min_gap for c in chosen):
+            chosen.append(int(peaks[k]))
+    coarse = librosa.frames_to_time(np.array(sorted(chosen)), sr=sample_rate, hop_length=_HOP)
+    fine_hop = 64
+    fine_env = librosa.onset.onset_strength(y=samples, sr=sample_rate, hop_length=fine_hop, n_fft=512)
+    fine = librosa.onset.onset_detect(
+        onset_envelope=fine_env, sr=sample_rate, hop_length=fine_hop, backtrack=True, units="time"
+    )
+    times: list[float] = []
+    for t in coarse:
+        near = fine[np.abs(fine - t) <= 0.08] if len(fine) else fine
+        times.append(float(near[np.argmin(np.abs(near - t))]) if len(near) else float(t))
+    if len(times) < 2:
+        raise AnalysisError(f"no steady beat and too few onsets to cut on (only {len(tracked)} beats tracked)")
+    bpm = 60.0 / float(np.median(np.diff(times)))
+    return BeatGrid(tempo_bpm=bpm, beats=times, downbeats=list(times), beats_per_bar=1, pulse="none")
 
 
 def _attack_offset(samples: np.ndarray, sample_rate: int, grid: np.ndarray, period: float) -> float:

@@ -160,6 +160,11 @@ class BeatGrid(Model):
     beats: list[float] = Field(description="beat times in seconds, ascending")
     downbeats: list[float] = Field(default_factory=list)
     beats_per_bar: int = 4
+    pulse: Literal["steady", "variable", "none"] = Field(
+        "steady",
+        description="steady: one tempo; variable: the tempo drifts or ramps (beats as tracked); "
+        "none: no clear beat, and ``beats`` are the music's strongest onsets (chord changes, phrases)",
+    )
 
 
 class MusicSection(Model):

@@ -77,12 +77,36 @@ class Cut(Model):
 
 
 class MusicBed(Model):
-    """The music placed under the edit: the file from ``source_in`` seconds, at record frame 0."""
+    """The music placed under the edit: the file from ``source_in_seconds`` at record frame ``record_in``.
+
+    Record frames are timeline frames at ``EditPlan.rate``; source times are seconds in the music
+    file. The music's frame ``f`` (timeline rate, from the file's start) plays at record frame
+    ``record_in + f - seconds_to_frames(source_in_seconds)``. Fades are the music clip's own:
+    ``fade_in_frames`` from silence at ``record_in``, ``fade_out_frames`` to silence ending at
+    ``record_out`` (timeline frames, 0 = none). ``reason`` says why this part of the song was
+    chosen (a planner's note for the editor).
+    """
 
     path: str
     record_in: int = 0
     record_out: int
-    source_in_seconds: float = 0.0
+    source_in_seconds: float = Field(0.0, ge=0, description="music in: seconds into the file at record_in")
+    source_out_seconds: float | None = Field(None, description="music out: seconds into the file at record_out")
+    fade_in_frames: int = Field(0, ge=0, description="fade from silence at the start, timeline frames")
+    fade_out_frames: int = Field(0, ge=0, description="fade to silence at the end, timeline frames")
+    reason: str = Field("", description="why the music starts and ends where it does")
+
+    @model_validator(mode="after")
+    def _fades_fit(self) -> MusicBed:
+        length = self.record_out - self.record_in
+        if length <= 0:
+            raise ValueError(f"music bed: record_out {self.record_out} <= record_in {self.record_in}")
+        if self.fade_in_frames + self.fade_out_frames > length:
+            raise ValueError(
+                f"music bed: fades of {self.fade_in_frames} + {self.fade_out_frames} frames are longer "
+                f"than the {length}-frame bed"
+            )
+        return self
 
 
 class PlanMarker(Model):

@@ -17,11 +17,12 @@ Deterministic and offline. What it promises (each one a property test):
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from analysis.models import AnalysisResult, ClipAnalysis, Shot
+from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis, Shot
 from analysis.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
@@ -29,7 +30,16 @@ from planner.models import Cut, EditPlan, MusicBed, Transition
 from planner.remote_ops import remote_ops_for
 from planner.scoring import energy_near, section_label, shot_motion, shot_quality, target_motion
 from planner.style import Style
-from planner.timeline_setup import beat_frames, downbeat_frames, music_markers, timeline_setup
+from planner.timeline_setup import (
+    beat_frames,
+    beat_period_seconds,
+    downbeat_frames,
+    half_beat_times,
+    intro_bar_times,
+    music_in_frames,
+    music_markers,
+    timeline_setup,
+)
 
 PLANNER_NAME = "heuristic.music_montage/1"
 GUARD_FRAMES = 1
@@ -120,35 +130,121 @@ class Piece:
     cut: Cut | None = field(default=None, repr=False)
 
 
-def _piece_grid(
-    analysis: AnalysisResult, rate: Fraction, target_seconds: float
-) -> tuple[list[int], set[int], set[int], float]:
-    """Cut candidates (0 then beat frames up to the end beat), downbeats, section-start frames,
-    and the beat period in frames."""
-    music = analysis.music
-    assert music is not None
-    beats = [f for f in beat_frames(music, rate) if f > 0]
+@dataclass
+class MusicWindow:
+    """The part of the song the edit uses: music in (s, file time) and why; the end is chosen on
+    the grid (see :func:`_piece_grid`)."""
+
+    source_in: float
+    why: str
+    fade_in_seconds: float = 0.0
+    intro_bars: bool = False  # the edit starts inside a beatless intro: cuts there on bar lines
+
+
+MIN_INTRO_SECONDS = 0.25  # a first beat this close to the top is the top
+
+
+def choose_music_window(music: MusicAnalysis, target: float, longest_shot_seconds: float) -> MusicWindow:
+    """Where the music starts under the edit (``target`` seconds long, capped at the song).
+
+    As an editor would: a song that starts on its beat starts at the top; an intro without a beat
+    plays under the opening shot when one shot can hold it; otherwise the edit starts on the
+    first downbeat, where the first phrase begins, and the intro is skipped. When the song is too
+    short for that, the start moves back into the intro on a bar line counted back from the first
+    downbeat (or the top), with a fade-in, so the edit still ends inside the song.
+    """
+    grid = music.beat_grid
+    beats = grid.beats
     if not beats:
         raise PlanningError(f"{music.name}: no beats to cut on")
+    first_beat = beats[0]
+    first_down = beats[0] if grid.pulse == "none" or not grid.downbeats else min(grid.downbeats)
+    latest = music.duration_seconds - target + 1e-6  # the latest start that still fits the target
+    if first_beat < MIN_INTRO_SECONDS:
+        return MusicWindow(0.0, "starts at the top of the song, on its first beat")
+    if first_beat <= longest_shot_seconds and first_beat <= latest:
+        return MusicWindow(
+            0.0, f"starts at the top: the {first_beat:.2f} s intro before the first beat plays under the opening shot"
+        )
+    if first_down <= latest:
+        return MusicWindow(
+            first_down,
+            f"starts on the first downbeat ({first_down:.2f} s), where the first phrase begins: "
+            f"the {first_beat:.2f} s intro without a beat is skipped",
+        )
+    bars = [t for t in intro_bar_times(music) if t <= latest]
+    start = max(bars) if bars else 0.0
+    fade = min(2.0, beat_period_seconds(music) * max(1, grid.beats_per_bar))
+    return MusicWindow(
+        start,
+        f"starts {'on a bar line counted back from the first downbeat' if bars else 'at the top'} "
+        f"({start:.2f} s), inside the {first_beat:.2f} s intro without a beat: the song is too short "
+        f"to skip it; fades in over {fade:.2f} s",
+        fade_in_seconds=fade,
+        intro_bars=True,
+    )
+
+
+def _piece_grid(
+    analysis: AnalysisResult, rate: Fraction, target_seconds: float, window: MusicWindow
+) -> tuple[list[int], set[int], set[int], float, str]:
+    """Cut candidates (0, then beat frames up to the end beat, record frames), downbeats,
+    section-start frames, the beat period in frames, and how the end was chosen.
+
+    The end is the downbeat nearest the target when one lies within a beat of it (a bar ends
+    there), else the beat nearest the target. Inside a beatless intro the candidates are bar
+    lines counted back from the first downbeat. Sections start at the analysed sections and where
+    the music comes back after a silence of a beat or longer."""
+    music = analysis.music
+    assert music is not None
+    offset = window.source_in
+    beats = [f for f in beat_frames(music, rate, offset) if f > 0]
+    downs = downbeat_frames(music, rate, offset)
+    if window.intro_bars:
+        bars = [seconds_to_frames(t - offset, rate) for t in intro_bar_times(music) if t > offset]
+        beats = sorted({*beats, *[f for f in bars if f > 0]})
+        downs |= set(bars)
+    if not beats:
+        raise PlanningError(f"{music.name}: no beats to cut on after {offset:.2f} s")
     end_target = seconds_to_frames(target_seconds, rate)
-    last = min(beats, key=lambda f: (abs(f - end_target), f))
+    period_s = beat_period_seconds(music)
+    reach = seconds_to_frames(period_s, rate)
+    near_downs = [f for f in beats if f in downs and abs(f - end_target) <= reach]
+    if near_downs:
+        last = min(near_downs, key=lambda f: (abs(f - end_target), f))
+        how = "the downbeat nearest the target (a bar ends there)"
+    else:
+        last = min(beats, key=lambda f: (abs(f - end_target), f))
+        how = "the beat nearest the target"
     grid = [0, *[f for f in beats if f <= last]]
     diffs = sorted(b - a for a, b in zip(grid[1:], grid[2:])) or [grid[-1]]
     period = float(diffs[len(diffs) // 2])
+    starts = [s.start for s in music.sections[1:]]
+    starts += [s.end for s in music.silences if s.end - s.start >= period_s and s.start > 0]
     sections = set()
-    for section in music.sections[1:]:
-        frame = seconds_to_frames(section.start, rate)
+    for start in starts:
+        frame = seconds_to_frames(start, rate) - music_in_frames(offset, rate)
         nearest = min(grid, key=lambda f: abs(f - frame))
         if 0 < nearest < grid[-1]:
             sections.add(nearest)
-    return grid, downbeat_frames(music, rate), sections, period
+    return grid, downs, sections, period, how
 
 
-def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Fraction, target: float) -> list[Piece]:
-    """Split the timeline into pieces on the beat grid, sized by the energy over the next bar."""
+def plan_pieces(
+    brief: Brief,
+    style: Style,
+    analysis: AnalysisResult,
+    rate: Fraction,
+    target: float,
+    window: MusicWindow | None = None,
+) -> list[Piece]:
+    """Split the timeline into pieces on the beat grid, sized by the energy over the next bar.
+
+    ``window`` is the part of the song under the edit (default: from the top)."""
     music = analysis.music
     assert music is not None
-    grid, downs, section_starts, period = _piece_grid(analysis, rate, target)
+    window = window or MusicWindow(0.0, "")
+    grid, downs, section_starts, period, _ = _piece_grid(analysis, rate, target, window)
     pacing = style.pacing
     bpb = max(1, music.beat_grid.beats_per_bar)
     min_beats = max(1, math.ceil(pacing.min_shot_seconds * float(rate) / period - 1e-9))
@@ -158,15 +254,15 @@ def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Frac
     pieces: list[Piece] = []
     i = 0
     while i < len(grid) - 1:
-        t = float(grid[i] / rate)
+        t = float(grid[i] / rate) + window.source_in  # music time
         energy = energy_near(music, t, span=bpb * period / float(rate))
         cuts_per_bar = pacing.cuts_per_bar(energy) * brief.pace
         n = min(max_beats, max(min_beats, round(bpb / cuts_per_bar)))
         j = min(i + n, len(grid) - 1)
         if pacing.cut_on == "downbeat" and n >= bpb and j < len(grid) - 1:
             # Land on the nearest downbeat within half a bar, never shorter than min_beats.
-            window = [k for k in range(max(i + min_beats, j - bpb // 2), min(len(grid) - 1, j + bpb // 2) + 1)]
-            on_down = [k for k in window if grid[k] in downs]
+            nearby = [k for k in range(max(i + min_beats, j - bpb // 2), min(len(grid) - 1, j + bpb // 2) + 1)]
+            on_down = [k for k in nearby if grid[k] in downs]
             if on_down:
                 j = min(on_down, key=lambda k: (abs(k - j), k))
         # Irregular grids (a first beat just after 0, a tempo wobble) must not make flash frames.
@@ -177,7 +273,7 @@ def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Frac
             j = inside[0]
         if len(grid) - 1 - j < min_beats or grid[-1] - grid[j] < min_frames:
             j = len(grid) - 1  # a stub at the end joins the last piece
-        label = section_label(music, t, total, pacing.high_energy)
+        label = _label(music, t, t - window.source_in, total, pacing.high_energy)
         if pieces and grid[j] - grid[i] < min_frames:
             # Too short before a section change: the previous piece runs on to it instead.
             last = pieces[-1]
@@ -187,6 +283,18 @@ def plan_pieces(brief: Brief, style: Style, analysis: AnalysisResult, rate: Frac
             pieces.append(Piece(grid[i], grid[j], energy, label, grid[i] in section_starts, grid[i : j + 1]))
         i = j
     return pieces
+
+
+def _label(music: MusicAnalysis, t_music: float, t_edit: float, total: float, high_energy: float) -> str:
+    """The section under music time ``t_music``; without analysed sections, the arc of the edit
+    (first 15 % intro, last 15 % outro, loud stretches peak) by edit time ``t_edit`` of ``total`` s."""
+    if music.sections:
+        return section_label(music, t_music, total + t_music - t_edit, high_energy)
+    if total > 0 and t_edit < 0.15 * total:
+        return "intro"
+    if total > 0 and t_edit >= 0.85 * total:
+        return "outro"
+    return "peak" if energy_near(music, t_music) >= high_energy else "build"
 
 
 @dataclass
@@ -211,6 +319,7 @@ def _choose(
     previous: Source | None,
     must: set[str],
     multi_clip: bool,
+    reuse_limit: int,
 ) -> _Choice | None:
     """The best source for ``piece`` under the variety rules (strict first, then relaxed).
 
@@ -236,7 +345,7 @@ def _choose(
             src_len = lengths.get(src.rate_index)
             if src_len is None:
                 src_len = lengths[src.rate_index] = rescale_frames(rec_len, rate, src.clip.media.rate)
-            spot = src.place(src_len, style.rules.reuse_limit)
+            spot = src.place(src_len, reuse_limit)
             if spot is None:
                 continue
             start, rewound = spot
@@ -266,12 +375,40 @@ def _extend_through(previous: Cut, source: Source, new_rec_out: int, rate: Fract
     return True
 
 
-def fill_pieces(
-    pieces: list[Piece], sources: list[Source], rate: Fraction, style: Style, brief: Brief, music_name: str
-) -> tuple[list[tuple[Cut, Source]], list[str]]:
-    """Give every piece a shot; a piece no shot can fill is split beat by beat before giving up.
+@dataclass
+class FillReport:
+    """What filling the pieces had to give way on (each becomes a line in the plan's warnings)."""
 
-    Returns the placed cuts with their sources, and a warning for each back-to-back clip repeat."""
+    repeats: list[str] = field(default_factory=list)  # back-to-back clip repeats
+    half_beats: int = 0  # pieces split on a half beat: no shot was long enough for a beat
+    reuse_limit: int = 0  # the reuse limit reached when the style's had to be relaxed (0: not relaxed)
+
+
+# When the footage runs out under the style's reuse limit, the limit is relaxed up to this many
+# passes over each frame (with a warning) before the planner gives up: an editor short of
+# footage reuses shots rather than leave the cut unfinished.
+MAX_REUSE = 4
+HALF_BEAT_MIN_SECONDS = 0.2  # no half-beat piece shorter than this: a flash, not a shot
+
+
+def fill_pieces(
+    pieces: list[Piece],
+    sources: list[Source],
+    rate: Fraction,
+    style: Style,
+    brief: Brief,
+    music_name: str,
+    halves: dict[int, int] | None = None,
+    min_piece: int = 1,
+) -> tuple[list[tuple[Cut, Source]], FillReport]:
+    """Give every piece a shot. A piece no shot can fill is, in order: split beat by beat; joined
+    to the previous cut when that shot runs on; split on its half beat (``halves``: beat frame →
+    the record frame half-way to the next beat); given a relaxed reuse limit when the footage ran
+    out rather than being too short. PlanningError only when none of that works. No split on
+    beats makes a piece shorter than ``min_piece`` frames (a flash: the beat period or the style's
+    shortest shot, whichever is shorter).
+
+    Returns the placed cuts with their sources, and what had to give way."""
     must = set(brief.must_include)
     multi_clip = len({s.clip.id for s in sources}) > 1
     placed: list[tuple[Cut, Source]] = []
@@ -279,35 +416,54 @@ def fill_pieces(
     queue = list(pieces)
     ranked: list[Source] = []
     ranked_for: set[str] | None = None
-    repeats: list[str] = []
+    report = FillReport()
+    halves = halves or {}
+    half_min = seconds_to_frames(HALF_BEAT_MIN_SECONDS, rate)
+    reuse_limit = style.rules.reuse_limit
     while queue:
         piece = queue.pop(0)
         previous = placed[-1][1] if placed else None
         if ranked_for != must:  # re-rank only when the must-include set changes
             ranked = sorted(sources, key=lambda s: (s.clip.id not in must, -s.quality, s.order))
             ranked_for = set(must)
-        choice = _choose(ranked, piece, rate, style, recent[-3:], previous, must, multi_clip)
+        choice = _choose(ranked, piece, rate, style, recent[-3:], previous, must, multi_clip, reuse_limit)
         if choice is None:
-            halves = _split(piece)
-            if halves:
-                queue[:0] = halves
+            rec_len = piece.rec_out - piece.rec_in
+            # Would one more pass over the footage fill it (the footage ran out, it is not too short)?
+            fits_somewhere = any(
+                s is not previous and s.place(rescale_frames(rec_len, rate, s.clip.media.rate), reuse_limit + 1)
+                for s in sources
+            )
+            if fits_somewhere and reuse_limit < max(MAX_REUSE, style.rules.reuse_limit):
+                # The footage ran out, it is not too short: reuse before cutting faster.
+                reuse_limit += 1
+                report.reuse_limit = reuse_limit
+                queue.insert(0, piece)
+                continue
+            pieces_ = _split(piece, min_piece)
+            if pieces_:
+                queue[:0] = pieces_
                 continue
             if previous is not None and _extend_through(placed[-1][0], previous, piece.rec_out, rate):
                 continue
-            rec_len = piece.rec_out - piece.rec_in
+            pieces_ = _split_half(piece, halves, half_min)
+            if pieces_:
+                report.half_beats += 1
+                queue[:0] = pieces_
+                continue
             reason = (
-                f"the footage runs out at {float(piece.rec_in / rate):.1f} s with reuse limit "
-                f"{style.rules.reuse_limit} (style {style.name}): add footage, shorten the duration, "
-                "or use a style with a higher reuse_limit"
-                if any(s.lo + rescale_frames(rec_len, rate, s.clip.media.rate) <= s.hi for s in sources)
-                else f"no shot is long enough for one beat of {music_name} "
+                f"the footage runs out at {float(piece.rec_in / rate):.1f} s even with every frame used "
+                f"{reuse_limit} times (style {style.name}: reuse limit {style.rules.reuse_limit}): add footage "
+                "or shorten the duration"
+                if fits_somewhere
+                else f"no shot is long enough for half a beat of {music_name} at {float(piece.rec_in / rate):.1f} s "
                 f"(longest usable shot is {max((s.hi - s.lo for s in sources), default=0)} frames): "
                 "add longer footage or slower music"
             )
             raise PlanningError(reason)
         src = choice.source
         if multi_clip and previous is not None and src.clip.id == previous.clip.id:
-            repeats.append(
+            report.repeats.append(
                 f"{src.clip.id} repeats back to back at frame {piece.rec_in}: no other clip has a shot that fits"
             )
         src.take(choice.start, choice.src_len, choice.rewound)
@@ -327,18 +483,33 @@ def fill_pieces(
         )
         piece.cut = cut
         placed.append((cut, src))
-    return placed, repeats
+    return placed, report
 
 
-def _split(piece: Piece) -> list[Piece]:
-    """Halve a piece on its beats (so both halves still start and end on beats); [] for one beat."""
+def _split(piece: Piece, min_frames: int = 0) -> list[Piece]:
+    """Halve a piece on its beats (so both halves still start and end on beats), neither half
+    shorter than ``min_frames``; [] for one beat or when every split would make a flash."""
     beats = piece.beats
-    if len(beats) < 3:
+    fair = [k for k in range(1, len(beats) - 1) if beats[k] - beats[0] >= min_frames <= beats[-1] - beats[k]]
+    if not fair:
         return []
-    mid = len(beats) // 2
+    mid = min(fair, key=lambda k: (abs(k - len(beats) // 2), k))
     return [
         Piece(beats[0], beats[mid], piece.energy, piece.label, piece.section_start, beats[: mid + 1]),
         Piece(beats[mid], beats[-1], piece.energy, piece.label, False, beats[mid:]),
+    ]
+
+
+def _split_half(piece: Piece, halves: dict[int, int], min_frames: int) -> list[Piece]:
+    """Split a one-beat piece on its half beat; [] when it has none or a half would be a flash."""
+    if len(piece.beats) != 2:
+        return []
+    mid = halves.get(piece.rec_in)
+    if mid is None or mid - piece.rec_in < min_frames or piece.rec_out - mid < min_frames:
+        return []
+    return [
+        Piece(piece.rec_in, mid, piece.energy, piece.label, piece.section_start, [piece.rec_in, mid]),
+        Piece(mid, piece.rec_out, piece.energy, piece.label, False, [mid, piece.rec_out]),
     ]
 
 
@@ -382,13 +553,27 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     setup = timeline_setup(clips, brief.rate, brief.aspect or style.aspect or "16:9")
     rate = setup.rate
     target = min(brief.target_duration_seconds or min(music.duration_seconds, 60.0), music.duration_seconds)
-    pieces = plan_pieces(brief, style, analysis, rate, target)
     rules = style.transitions
     handles = (rules.dissolve_frames + 1) // 2 if rules.dissolve_at or rules.default == "dissolve" else 0
     sources = make_sources(clips, style.rules.allow_across_shots, handles, rate)
-    placed, repeats = fill_pieces(pieces, sources, rate, style, brief, music.name)
+    longest = max((float((s.hi - s.lo) / s.clip.media.rate) for s in sources), default=0.0)
+    window = choose_music_window(music, target, longest)
+    _, _, _, _, end_how = _piece_grid(analysis, rate, target, window)
+    pieces = plan_pieces(brief, style, analysis, rate, target, window)
+    offset = music_in_frames(window.source_in, rate)
+    halves: dict[int, int] = {}
+    beats = music.beat_grid.beats
+    for t in half_beat_times(music):
+        # the beat before the half (record frame) -> the half (record frame)
+        k = max(0, bisect.bisect_right(beats, t) - 1)
+        halves[seconds_to_frames(beats[k], rate) - offset] = seconds_to_frames(t, rate) - offset
+    beat_len = seconds_to_frames(beat_period_seconds(music), rate) - 1  # frame rounding: beats vary by one
+    min_piece = max(1, min(seconds_to_frames(style.pacing.min_shot_seconds, rate), beat_len))
+    placed, report = fill_pieces(pieces, sources, rate, style, brief, music.name, halves, min_piece)
     cuts = [c for c, _ in placed]
-    warnings = [f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate] + repeats
+    warnings = [f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate]
+    warnings += report.repeats
+    warnings += _music_notes(music, window, report, style)
     missing = add_dissolves(placed, pieces, style, rate)
     if missing:
         warnings.append(f"{missing} dissolve(s) became hard cuts: the shots have no handles for them")
@@ -404,12 +589,26 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     if not music.energy and not music.sections:
         warnings.append(f"{music.name}: no energy curve or sections: pace is constant")
     end = cuts[-1].record_out
+    bar_seconds = beat_period_seconds(music) * max(1, music.beat_grid.beats_per_bar)
+    fade_out = min(seconds_to_frames(min(FADE_OUT_SECONDS, bar_seconds), rate), end // 4)
+    fade_in = min(seconds_to_frames(window.fade_in_seconds, rate), end // 4)
+    music_out = window.source_in + float(end / rate)
     return EditPlan(
         name=brief.name,
         **setup.plan_fields(),
         cuts=cuts,
-        music=MusicBed(path=str(music.path), record_in=0, record_out=end),
-        markers=music_markers(music, rate, end),
+        music=MusicBed(
+            path=str(music.path),
+            record_in=0,
+            record_out=end,
+            source_in_seconds=window.source_in,
+            source_out_seconds=round(music_out, 6),
+            fade_in_frames=fade_in,
+            fade_out_frames=fade_out,
+            reason=f"in at {window.source_in:.2f} s: {window.why}; out at {music_out:.2f} s: {end_how}, "
+            f"with a {float(fade_out / rate):.2f} s fade-out",
+        ),
+        markers=music_markers(music, rate, end, window.source_in),
         planner=PLANNER_NAME,
         warnings=warnings,
         aspect=brief.aspect or style.aspect or "16:9",
@@ -417,3 +616,31 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
         style=style.name,
         remote_ops=remote_ops_for(clips, cuts, setup.width, setup.height, style.rules.stabilize_shake),
     )
+
+
+FADE_OUT_SECONDS = 2.0  # the music's own fade at the end of the edit: a bar, at most this long
+
+
+def _music_notes(music: MusicAnalysis, window: MusicWindow, report: FillReport, style: Style) -> list[str]:
+    """The plan-summary lines for every fallback the music or the footage forced."""
+    notes = []
+    pulse = music.beat_grid.pulse
+    if pulse == "variable":
+        notes.append(f"{music.name}: the tempo is not steady (drift, ramp or rubato): cuts follow the tracked beats")
+    elif pulse == "none":
+        notes.append(
+            f"{music.name}: no clear beat: cuts on its strongest onsets (chord changes, phrase starts) "
+            "and half-way between them"
+        )
+    if window.intro_bars:
+        notes.append(
+            f"{music.name}: {window.why}; cuts in the intro fall on bar lines counted back from the first downbeat"
+        )
+    if report.half_beats:
+        notes.append(f"{report.half_beats} beat(s) cut in half: no shot left was long enough for a whole beat")
+    if report.reuse_limit:
+        notes.append(
+            f"footage reused up to {report.reuse_limit} times (style {style.name} allows {style.rules.reuse_limit}): "
+            "add footage for more variety"
+        )
+    return notes

@@ -9,7 +9,8 @@ Checks, each reported as one readable line (the LLM planner feeds them back to t
 - with a brief: the length is within tolerance of the target — for a music montage within
   ``max(style tolerance, one beat)`` either way; for talking head and highlights, which can run
   short of material, not longer than target + tolerance;
-- with a style that cuts on the beat and music: every cut point is within one frame of a beat.
+- with a style that cuts on the beat and music: every cut point is within one frame of a beat (or a
+  half beat, or a bar line inside a beatless intro), counted from the music's in point.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from analysis.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.models import Cut, EditPlan
 from planner.style import Style
+from planner.timeline_setup import cut_points
 
 
 class PlanError(MontageError):
@@ -129,10 +131,15 @@ def _duration_problems(plan: EditPlan, analysis: AnalysisResult, brief: Brief, s
 
 
 def _beat_problems(plan: EditPlan, analysis: AnalysisResult) -> list[str]:
-    """Every video cut point (and the end) within one frame of a beat."""
+    """Every video cut point (and the end) within one frame of a place the music allows a cut:
+    a beat, a half beat or an intro bar line (``planner.timeline_setup.cut_points``), in record
+    frames for the music as placed (its music-in point at the bed's record in)."""
     music = analysis.music
     assert music is not None
-    beats = sorted({seconds_to_frames(b, plan.rate) for b in music.beat_grid.beats})
+    bed = plan.music
+    source_in = bed.source_in_seconds if bed is not None else 0.0
+    shift = bed.record_in if bed is not None else 0
+    beats = sorted(f + shift for f in cut_points(music, plan.rate, source_in))
     if not beats:
         return ["the style cuts on the beat but the music has no beats"]
     points = sorted({c.record_in for c in plan.cuts if c.kind == "video" and c.record_in > 0})
