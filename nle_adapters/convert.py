@@ -25,7 +25,9 @@ import opentimelineio as otio
 
 from analysis.errors import MontageError
 from nle_adapters.errors import TimelineParseError
+from nle_adapters.input_guard import read_timeline_file
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
+from nle_adapters.otio_json_guard import check_otio_json
 from nle_adapters.timeline_facts import stamp_drop_frame
 from nle_adapters.write_files import WriteError, edl_per_video_track, is_bundle_path, write_outputs
 
@@ -42,7 +44,6 @@ _SUFFIXES = {".otio": "otio", ".fcpxml": "fcpxml", ".fcpxmld": "fcpxml", ".xml":
 _READ_ONLY_SUFFIXES = {".aaf": "aaf"}
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # AAF is a Microsoft structured-storage file
 _EDL_EVENT = re.compile(r"^\s*\d{1,6}\s+\S+\s+\S+\s+(C|D|W\d{3})\s", re.MULTILINE)
-MAX_TIMELINE_BYTES = 512 * 1024 * 1024
 
 
 class ConvertError(MontageError):
@@ -62,14 +63,7 @@ class ConvertOptions:
 
 
 def _read_text(path: Path) -> str:
-    if path.is_dir() and path.suffix.lower() == ".fcpxmld":
-        path = path / "Info.fcpxml"
-    try:
-        if path.stat().st_size > MAX_TIMELINE_BYTES:
-            raise TimelineParseError(str(path), "file is larger than 512 MiB", hint="is it really a timeline?")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TimelineParseError(str(path), f"cannot read file ({exc.strerror or exc})") from exc
+    data = read_timeline_file(path)
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -130,6 +124,9 @@ def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.
         return "aaf", _read_aaf(path)
     text = _read_text(path)
     fmt = detect_format(path, text)
+    if fmt == "otio":
+        # OTIO's C++ reader crashes or hangs on hostile JSON: check it in Python first.
+        check_otio_json(text, str(path))
     adapter = CONVERT_FORMATS[fmt][1]
     kwargs: dict = {}
     if fmt == "edl":
