@@ -15,7 +15,7 @@ leaves that clip on its original media and yields a warning naming the clip and 
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from analysis.probe import probe_media
 from analysis.timebase import format_rate
 from nle_adapters.plan_to_otio import META, media_reference
 from planner.models import EditPlan
+from planner.remote_ops import fit_size, upscale_steps
 
 # Operations whose output is a replacement picture for the clip, in the order they are chained.
 MEDIA_OPS = ("stabilize", "upscale")
@@ -94,16 +95,38 @@ def requested_chains(plan: EditPlan) -> tuple[dict[str, list[str]], list[str]]:
     return {cid: [o for o in MEDIA_OPS if o in ops] for cid, ops in chains.items()}, notes
 
 
-def upscale_factor(media: MediaItem, plan: EditPlan) -> int:
-    """Smallest integer factor (2..4, the worker's range) that brings the clip's short side to the timeline's."""
-    short = min(media.display_size) or 1
-    return max(2, min(4, math.ceil(min(plan.width, plan.height) / short)))
+def upscale_chain(media: MediaItem, plan: EditPlan) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """(worker scales to chain, the size the result is scaled down to) for the clip on this timeline.
+
+    The target is the clip fitted inside the timeline frame (``planner.remote_ops.fit_size``: fit,
+    not fill, never above the frame); the worker takes integer scales 2..4 per job, so the chain
+    reaches at least that size and :func:`scale_to_fit` brings it down to it exactly.
+    """
+    width, height = media.display_size
+    return upscale_steps(width, height, plan.width, plan.height), fit_size(width, height, plan.width, plan.height)
 
 
-def op_params(op: str, media: MediaItem, plan: EditPlan) -> dict[str, Any]:
-    if op == "upscale":
-        return {"scale": upscale_factor(media, plan)}
-    return {}
+def scale_to_fit(src: Path, size: tuple[int, int], out: Path) -> Path:
+    """``src`` scaled (lanczos) to ``size`` (width, height in pixels) as ``out``, audio and start
+    timecode unchanged; written to a temp name and renamed, so ``out`` is whole or absent."""
+    import subprocess
+
+    from analysis.ffmpeg_tools import ffmpeg_path
+    from gpu_remote.ops.base import reencode_video_args
+
+    width, height = size
+    tmp = out.with_name(f"{out.stem}.partial{out.suffix}")
+    video_filter = f"scale={width}:{height}:flags=lanczos,setsar=1,format=yuv420p"
+    args = [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y"]
+    proc = subprocess.run(
+        args + reencode_video_args(src, video_filter, 16, tmp), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0 or not tmp.is_file():
+        tmp.unlink(missing_ok=True)
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RemoteProcessingError(f"scaling {src.name} to {width}x{height} failed: {last}")
+    os.replace(tmp, out)
+    return out
 
 
 def mismatch(source: MediaItem, out: MediaItem) -> str | None:
@@ -149,11 +172,21 @@ def run_remote_ops(
         return _finish(outcome, options)
 
     def one_clip(clip: ClipAnalysis, ops: list[str]) -> ProcessedMedia:
-        current = clip.media.path
+        current = Path(clip.media.path)
         backends: list[str] = []
         for op in ops:
-            current, backend = _run_one(client, clip, op, Path(current), folder, plan, options, progress)
-            backends.append(backend)
+            if op != "upscale":
+                current, backend = _run_one(client, clip, op, current, {}, folder, options, progress)
+                backends.append(backend)
+                continue
+            steps, fitted = upscale_chain(clip.media, plan)
+            for scale in steps:  # one worker job per integer scale
+                current, backend = _run_one(client, clip, op, current, {"scale": scale}, folder, options, progress)
+                backends.append(backend)
+            if steps and probe_media(current).display_size != fitted:
+                if progress:
+                    progress(clip.id, op, 1.0, f"scaling to {fitted[0]}x{fitted[1]}")
+                current = scale_to_fit(current, fitted, folder / f"{clip.media.path.stem}.fit.mp4")
         out = probe_media(current)
         wrong = mismatch(clip.media, out)
         if wrong:
@@ -185,8 +218,8 @@ def _run_one(
     clip: ClipAnalysis,
     op: str,
     source: Path,
+    params: dict[str, Any],
     folder: Path,
-    plan: EditPlan,
     options: GpuOptions,
     progress: RemoteProgress | None,
 ) -> tuple[Path, str]:
@@ -195,7 +228,6 @@ def _run_one(
     from gpu_remote.errors import ClientError
     from gpu_remote.models import JobState
 
-    params = op_params(op, clip.media, plan)
     sha = client.hashes.sha256(source)
     job_id = stable_job_id(op, sha, params)
     if progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -15,9 +16,10 @@ from montage_bridge.remote_media import (
     RemoteProcessingError,
     mismatch,
     run_remote_ops,
-    upscale_factor,
+    upscale_chain,
 )
 from planner.models import Cut, EditPlan, RemoteOp
+from planner.remote_ops import fit_size, upscale_steps
 from tests.gpu_remote.conftest import TOKEN, WorkerProc
 from tests.gpu_remote.test_timecode import clip_with_tc
 
@@ -74,9 +76,46 @@ def test_output_that_does_not_match_the_source_is_not_used(shared_worker: Worker
         run_remote_ops(plan, analysis, tmp_path / "out2", replace(options, required=True))
 
 
-def test_upscale_factor_reaches_the_timeline_short_side(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("source", "frame", "fitted", "steps"),
+    [
+        ((640, 272), (1280, 720), (1280, 544), (2,)),  # was 3x → 1920x816, above the frame
+        ((176, 144), (1280, 720), (880, 720), (3, 2)),  # was 4x → 704x576, short of it; 5x needs 6x then down
+        ((1280, 720), (1920, 1080), (1920, 1080), (2,)),  # 1.5x: 2x, then down to the frame
+        ((720, 1280), (1080, 1920), (1080, 1920), (2,)),  # vertical
+        ((96, 64), (1920, 1080), (1620, 1080), (3, 3, 2)),  # 16.875x: 18x in three jobs, then down
+        ((64, 36), (3840, 2160), (3840, 2160), (4, 4, 4)),
+        ((1920, 800), (1920, 1080), (1920, 800), ()),  # scope already fits: the short side is no reason
+        ((1920, 1080), (1280, 720), (1280, 720), ()),  # larger than the frame: never upscaled
+    ],
+)
+def test_upscale_fits_the_frame_never_above_it(source, frame, fitted, steps) -> None:
+    assert fit_size(*source, *frame) == fitted
+    assert fitted[0] <= frame[0] and fitted[1] <= frame[1]
+    assert upscale_steps(*source, *frame) == steps
+    if steps:  # the chain reaches the fit size in both dimensions, in jobs the worker accepts
+        product = math.prod(steps)
+        assert source[0] * product >= fitted[0] and source[1] * product >= fitted[1]
+        assert all(2 <= s <= 4 for s in steps)
+
+
+def test_upscale_chain_of_a_clip_uses_its_upright_size(tmp_path: Path) -> None:
     plan, analysis = _setup(tmp_path, [])
     media = analysis.clips[0].media  # 96x64
-    assert upscale_factor(media, plan.model_copy(update={"width": 192, "height": 128})) == 2
-    assert upscale_factor(media, plan.model_copy(update={"width": 270, "height": 150})) == 3
-    assert upscale_factor(media, plan.model_copy(update={"width": 1920, "height": 1080})) == 4  # the worker's limit
+    frame = plan.model_copy(update={"width": 270, "height": 150})
+    assert upscale_chain(media, frame) == ((3,), (224, 150))
+    turned = media.model_copy(update={"rotation": 90})  # shown 64x96
+    assert upscale_chain(turned, frame) == ((2,), (100, 150))
+
+
+def test_upscale_with_the_worker_ends_at_the_fit_size(shared_worker: WorkerProc, tmp_path: Path) -> None:
+    plan, analysis = _setup(tmp_path, ["upscale"])
+    plan = plan.model_copy(update={"width": 270, "height": 150})  # 96x64 fits as 224x150: 3x, then down
+    outcome = run_remote_ops(
+        plan, analysis, tmp_path / "out", GpuOptions(shared_worker.url, TOKEN, state_dir=tmp_path / "s")
+    )
+    assert outcome.failures == []
+    done = outcome.processed["cam"]
+    assert (done.media.width, done.media.height) == (224, 150)
+    assert mismatch(analysis.clips[0].media, done.media) is None  # same rate, frames, start timecode
+    assert not list((tmp_path / "out" / "processed").glob("*.partial*"))
