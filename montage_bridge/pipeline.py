@@ -19,7 +19,6 @@ from analysis.engine import EngineOptions, analyze_paths, files_done_progress
 from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage, skipped_summary
 from analysis.models import AnalysisResult
-from analysis.timebase import seconds_to_frames
 from montage_bridge.remote_media import (
     PROCESSED_DIR,
     GpuOptions,
@@ -37,6 +36,7 @@ from planner.errors import PlanningError
 from planner.llm_config import LLMConfig
 from planner.make_plan import make_plan
 from planner.models import EditPlan
+from planner.timeline_setup import beat_frames
 
 
 @dataclass
@@ -53,7 +53,10 @@ class AutoResult:
         """Cut points (excluding the timeline start) that land within one frame of a beat."""
         if self.analysis.music is None:
             return 0
-        beats = [seconds_to_frames(b, self.plan.rate) for b in self.analysis.music.beat_grid.beats]
+        bed = self.plan.music
+        # Beats as the music is placed: from its music-in point, at the bed's record in.
+        source_in, shift = (bed.source_in_seconds, bed.record_in) if bed is not None else (0.0, 0)
+        beats = [f + shift for f in beat_frames(self.analysis.music, self.plan.rate, source_in)]
         points = sorted({c.record_in for c in self.plan.cuts if c.record_in > 0})
         return sum(1 for p in points if any(abs(p - b) <= 1 for b in beats))
 

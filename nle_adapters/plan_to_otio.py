@@ -11,7 +11,9 @@ Time rules (DESIGN.md "Time"):
 
 Layout (docs/timeline.md):
 - ``V1..Vn``: the plan's video cuts, one OTIO track per plan video track;
-- ``A1``: the music bed, when the plan has music;
+- ``A1``: the music bed, when the plan has music: the song from the plan's music-in point, with
+  its fades as transitions at the ends of the track (a fade-in opens it, ``in_offset`` 0; a
+  fade-out closes it, ``out_offset`` 0), and the planner's reason in the clip's metadata;
 - then one track per plan audio track (``kind="audio"`` cuts: a clip's own sound at its own record
   range, e.g. the speech of a J/L cut): plan audio track *k* is ``A(k+1)`` with music, ``Ak`` without;
 - a planned dissolve (``Cut.transition_in``) is an OTIO ``SMPTE_Dissolve`` Transition between the
@@ -218,8 +220,30 @@ def _music_track(plan: EditPlan, analysis: AnalysisResult) -> tuple[otio.schema.
         media_reference=media_reference(bed.path, 0, seconds_to_frames(music_seconds, rate), rate, **facts),
         source_range=_range(source_in, bed.record_out - bed.record_in, rate),
     )
+    if bed.reason:
+        clip.metadata[META] = {"reason": bed.reason}
+    if bed.fade_in_frames:
+        audio.append(_fade("Fade In", 0, bed.fade_in_frames, rate))
     audio.append(clip)
+    if bed.fade_out_frames:
+        audio.append(_fade("Fade Out", bed.fade_out_frames, 0, rate))
     return audio, clip
+
+
+def _fade(name: str, before: int, after: int, rate: Fraction) -> otio.schema.Transition:
+    """The music clip's own fade from or to silence: a dissolve with nothing on one side.
+
+    A fade-in opens the track (``in_offset`` 0, ``out_offset`` the fade); a fade-out closes it
+    (``in_offset`` the fade, ``out_offset`` 0), so the fade lies inside the clip's record range
+    and the track keeps its length. This is how our xmeml reader reads a ``start-black`` /
+    ``end-black`` transition, and how each writer writes a fade (docs/timeline.md)."""
+    return otio.schema.Transition(
+        name=name,
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=_rt(before, rate),
+        out_offset=_rt(after, rate),
+        metadata={META: {"frames": before + after, "fade": "in" if after else "out"}},
+    )
 
 
 def _place_on_picture(marker: PlanMarker, v1: list[_Placed], rate: Fraction) -> bool:

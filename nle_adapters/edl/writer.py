@@ -4,7 +4,8 @@
   else the default for the rate), and record TCs counted from ``global_start_time``;
 - one video track per EDL (``video_track`` picks it, 1-based) plus every audio track as ``A``/``A2``/
   ``A3``… events (written with the first video track only, so several EDLs never repeat the audio);
-- dissolves as the CMX ``C`` + ``D nnn`` pair; a transition's in-offset is folded into the cut (the
+- dissolves as the CMX ``C`` + ``D nnn`` pair, fades from and to a gap or the track's edge (black
+  or silence) as a dissolve from or to the ``BL`` reel; a transition's in-offset is folded into the cut (the
   outgoing shot ends, and the dissolve starts, ``in_offset`` frames earlier), which shows the same
   frames;
 - 8-character reels with ``* FROM CLIP NAME:`` and ``* FROM FILE:`` comments, ``* LOC:`` markers;
@@ -205,8 +206,20 @@ class _Writer:
         position = 0
         pending: otio.schema.Transition | None = None
         previous: tuple[_Source, int] | None = None  # source and source out of the last clip, for "from" halves
+        black = _Source("BL", rate, self.time.drop_frame, 0, None, rate, None)
         for index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition):
+                nxt = items[index + 1] if index + 1 < len(items) else None
+                if previous is not None and not isinstance(nxt, otio.schema.Clip):
+                    # A fade to black (silence on an audio track): the outgoing shot's zero-length
+                    # "from" event, then a dissolve to the BL reel over the fade's frames.
+                    length = frames_at(item.in_offset, rate) + frames_at(item.out_offset, rate)
+                    at = start + position - frames_at(item.in_offset, rate)
+                    prev_source, prev_out = previous
+                    self.event(prev_source, channel, "C", prev_out, prev_out, at, at)
+                    self.event(black, channel, f"D{length}", 0, length, at, at + length, new=False)
+                    previous = None
+                    continue
                 pending = item
                 continue
             duration = frames_at(item.source_range.duration, rate) if item.source_range else 0
@@ -224,6 +237,14 @@ class _Writer:
                     length = lead + frames_at(pending.out_offset, rate)
                     prev_source, prev_out = previous
                     self.event(prev_source, channel, "C", prev_out, prev_out, r_in - lead, r_in - lead)
+                    self.event(
+                        source, channel, f"D{length}", source.at(-lead), s_out, r_in - lead, r_out - cut_back, new=False
+                    )
+                elif pending is not None:
+                    # A fade from black (silence): a zero-length BL event, then a dissolve to the clip.
+                    lead = frames_at(pending.in_offset, rate)
+                    length = lead + frames_at(pending.out_offset, rate)
+                    self.event(black, channel, "C", 0, 0, r_in - lead, r_in - lead)
                     self.event(
                         source, channel, f"D{length}", source.at(-lead), s_out, r_in - lead, r_out - cut_back, new=False
                     )
