@@ -103,19 +103,35 @@ def parse_resolve_rate(text: str) -> tuple[Fraction, bool]:
 
 
 def source_length_for(duration: int, timeline_rate: Fraction, media_rate: Fraction) -> tuple[int, int]:
-    """Source frames to ask for so Resolve's floored timeline length is ``duration``.
+    """Source frames to ask for so a mixed-rate append lands exactly ``duration`` timeline frames.
 
-    Returns ``(source_frames, timeline_frames_resolve_will_make)``; the second differs from
-    ``duration`` only when no source length floors to it exactly.
+    Resolve turns ``n`` source frames into ``n × timeline_rate / media_rate`` timeline frames and
+    rounds that *down* (MCP-LIM, measured on 19.1); davinci-resolve-mcp PR #111 reports the same
+    appends landing "one frame short", which is what flooring does to the naive ``n`` and, read
+    literally, what ``ceil − 1`` would do. So ``n`` is the fewest source frames whose exact length
+    lies strictly between ``duration`` and ``duration + 1``: both roundings then give
+    ``duration``. When no ``n`` does (a slower source on a faster timeline, e.g. 23.976 on 29.97),
+    the exact multiple is used (right under flooring, one short under ``ceil − 1``: the build's
+    read-back checks every such item) and, failing that, the longest length that still fits.
+
+    Returns ``(source_frames, timeline_frames_resolve_will_make)`` under flooring; the second
+    differs from ``duration`` only when no source length gives it.
     """
     if timeline_rate == media_rate:
         return duration, duration
     ratio = Fraction(timeline_rate) / Fraction(media_rate)  # timeline frames per source frame
-    n = -(-Fraction(duration) // ratio)  # ceil
-    n = int(n)
-    if int(n * ratio) != duration:
-        n -= 1
+    n = int(Fraction(duration) / ratio) + 1  # fewest source frames longer than `duration`
+    if n * ratio < duration + 1:
+        return n, duration
+    n -= 1
     return n, int(n * ratio)
+
+
+def exact_on_both_roundings(source_frames: int, timeline_rate: Fraction, media_rate: Fraction) -> bool:
+    """Whether ``source_frames`` lands the same length whether Resolve floors or falls one frame short."""
+    if timeline_rate == media_rate:
+        return True
+    return (Fraction(source_frames) * timeline_rate / media_rate).denominator != 1
 
 
 @dataclass
@@ -135,6 +151,15 @@ class ClipPlacement:
     media_start_frame: int = 0
     clip_color: str = ""
     flags: list[str] = field(default_factory=list)
+    fade_in: int = 0
+    """Fade from silence/black at the start, timeline frames (SetFades on 21.1+)."""
+    fade_out: int = 0
+    speed: float = 100.0
+    """Planned playback speed in percent. ``start_frame``/``end_frame``/``duration`` place the clip at
+    100 % (what every build can do); a build with ``SetSpeed`` re-places slow clips with fewer source
+    frames and slows them to ``speed_duration`` (``apply.place_speed_changes``)."""
+    speed_duration: int = 0
+    """Timeline frames the clip should run after ``SetSpeed`` (0: no speed change applied)."""
 
     @property
     def media_type(self) -> int:
@@ -155,6 +180,32 @@ class MarkerSpec:
 
 
 @dataclass
+class TransitionSpec:
+    """A dissolve at a cut: ``before`` frames of it lie before the cut (the incoming clip plays that
+    many frames before its in point), ``after`` frames after it (the outgoing clip plays past its
+    out point). ``cut_frame`` is absolute, like ``record_frame``."""
+
+    track_type: str
+    track_index: int
+    cut_frame: int
+    before: int
+    after: int
+
+    @property
+    def frames(self) -> int:
+        return self.before + self.after
+
+    @property
+    def alignment(self) -> str | None:
+        """AddTransition's alignment for this split, or None when it has none (an uneven split)."""
+        if self.after == 0:
+            return "left"
+        if self.before == 0:
+            return "right"
+        return "center" if self.before == self.frames // 2 else None
+
+
+@dataclass
 class BuildSpec:
     """Everything needed to build one timeline in Resolve."""
 
@@ -170,6 +221,7 @@ class BuildSpec:
     clips: list[ClipPlacement]
     markers: list[MarkerSpec] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    transitions: list[TransitionSpec] = field(default_factory=list)
 
     @property
     def exact_rate(self) -> Fraction:
@@ -194,7 +246,8 @@ class BuildSpec:
         try:
             clips = [ClipPlacement(**c) for c in data.get("clips", [])]
             markers = [MarkerSpec(**m) for m in data.get("markers", [])]
-            spec = cls(**{**data, "clips": clips, "markers": markers})
+            transitions = [TransitionSpec(**t) for t in data.get("transitions", [])]
+            spec = cls(**{**data, "clips": clips, "markers": markers, "transitions": transitions})
         except TypeError as exc:
             raise SpecError(f"{source}: unexpected or missing field ({exc})") from exc
         problems: list[str] = []
@@ -209,6 +262,11 @@ class BuildSpec:
                 problems.append(f"clip {n} ({clip.name}): impossible frames or track")
             if clip.record_frame < spec.start_frame:
                 problems.append(f"clip {n} ({clip.name}): record frame {clip.record_frame} before the timeline start")
+            if clip.fade_in < 0 or clip.fade_out < 0 or not clip.speed > 0:
+                problems.append(f"clip {n} ({clip.name}): fades {clip.fade_in}/{clip.fade_out}, speed {clip.speed}")
+        for n, tr in enumerate(spec.transitions, 1):
+            if tr.before < 0 or tr.after < 0 or tr.frames < 1 or tr.track_type not in ("video", "audio"):
+                problems.append(f"transition {n}: {tr.before}+{tr.after} frames on {tr.track_type}")
         for n, marker in enumerate(spec.markers, 1):
             if marker.frame < 0 or marker.duration < 1:
                 problems.append(f"marker {n}: frame {marker.frame}, duration {marker.duration}")

@@ -36,7 +36,7 @@ from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
-from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, source_length_for
+from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, TransitionSpec, source_length_for
 
 MARKER_COLOR_MAP = {
     otio.schema.MarkerColor.RED: "Red",
@@ -113,6 +113,7 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
     warnings: list[str] = []
     for marker in timeline.tracks.markers:
         markers.append(_marker_spec(marker, _frames(marker.marked_range.start_time, rate), rate))
+    transitions: list[TransitionSpec] = []
     kinds = (("video", timeline.video_tracks()), ("audio", timeline.audio_tracks()))
     for kind, tracks in kinds:
         for index, track in enumerate(tracks, 1):
@@ -120,6 +121,19 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
                 markers.append(_marker_spec(marker, _frames(marker.marked_range.start_time, rate), rate))
             ranges = track.range_of_all_children()
             for child in track:
+                if isinstance(child, otio.schema.Transition):
+                    # The cut sits where the outgoing clip ends, i.e. at the transition's own position.
+                    cut = start + _frames(ranges[child].start_time, rate)
+                    transitions.append(
+                        TransitionSpec(
+                            track_type=kind,
+                            track_index=index,
+                            cut_frame=cut,
+                            before=_frames(child.in_offset, rate),
+                            after=_frames(child.out_offset, rate),
+                        )
+                    )
+                    continue
                 if not isinstance(child, otio.schema.Clip):
                     continue
                 clips.append(_placement(child, ranges[child], kind, index, rate, drop, start, warnings))
@@ -143,6 +157,7 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
         clips=clips,
         markers=markers,
         warnings=warnings,
+        transitions=transitions,
     )
 
 
@@ -191,6 +206,13 @@ def _placement(
         )
     meta = our_meta(clip)
     flags = [str(f) for f in meta.get("flags", []) or []]
+    # Speed: a LinearTimeWarp (our FCPXML reader turns timeMap into one); fades: the clip's own
+    # metadata, in timeline frames (``fade_in_frames``/``fade_out_frames``, as the plan's music bed).
+    scalar = 1.0
+    for effect in clip.effects:
+        if isinstance(effect, otio.schema.LinearTimeWarp):
+            scalar *= float(effect.time_scalar)
+    speed = round(scalar * 100.0, 3) if scalar > 0 else 100.0
     return ClipPlacement(
         key=str(meta.get("clip_id", clip.name)),
         name=clip.name or os.path.basename(path),
@@ -205,6 +227,9 @@ def _placement(
         media_start_frame=media_start,
         clip_color=_clip_color(flags),
         flags=flags,
+        fade_in=max(0, int(meta.get("fade_in_frames", 0) or 0)),
+        fade_out=max(0, int(meta.get("fade_out_frames", 0) or 0)),
+        speed=speed,
     )
 
 
@@ -300,13 +325,7 @@ def build_in_resolve(
         if method == "import":
             notes.append(caps.limits()[0])
     if method == "append":
-        dissolves = len(list(timeline.find_children(descended_from_type=otio.schema.Transition)))
-        if dissolves:
-            # The scripting API places clips but has no call that adds a transition.
-            notes.append(
-                f"{dissolves} dissolve(s) are hard cuts in Resolve: its scripting API cannot add transitions "
-                "(--method import keeps them)"
-            )
+        # Dissolves, fades and speed go in with 21.1's calls where this Resolve has them (apply.finish).
         result = apply_spec(resolve, spec, bin_name=bin_name, log=say)
     elif method == "import":
         fmt = import_format if import_format != "auto" else ("otio" if caps.can_import_otio else "fcpxml")
