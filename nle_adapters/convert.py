@@ -29,6 +29,7 @@ from nle_adapters.input_guard import read_timeline_file
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
 from nle_adapters.otio_json_guard import check_otio_json
 from nle_adapters.timeline_facts import stamp_drop_frame
+from nle_adapters.timeline_sanity import check_timeline_sanity
 from nle_adapters.write_files import WriteError, edl_per_video_track, is_bundle_path, write_outputs
 
 # name → (suffix, read adapter, write adapter)
@@ -119,7 +120,17 @@ def _read_aaf(path: Path) -> list[otio.schema.Timeline]:
 
 
 def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.schema.Timeline]]:
-    """Read every timeline in ``path`` with our adapters; returns (format, timelines)."""
+    """Read every timeline in ``path`` with our adapters; returns (format, timelines).
+
+    Every timeline is checked for rates, times and speeds no NLE accepts before it is returned
+    (:func:`~nle_adapters.timeline_sanity.check_timeline_sanity`)."""
+    fmt, timelines = _read_timelines(path, rate)
+    for timeline in timelines:
+        check_timeline_sanity(timeline, str(path))
+    return fmt, timelines
+
+
+def _read_timelines(path: Path, rate: str | None) -> tuple[str, list[otio.schema.Timeline]]:
     if _is_aaf(path):
         return "aaf", _read_aaf(path)
     text = _read_text(path)

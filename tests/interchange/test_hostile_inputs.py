@@ -107,3 +107,32 @@ def test_hostile_documents_are_really_hostile_to_a_bare_json_reader() -> None:
     # The oracle for "deep": Python's own json refuses it, so the fixture is what it claims.
     with pytest.raises(RecursionError):
         json.loads(deep(50_000))
+
+
+def _nonsense_inputs(tmp: Path) -> dict[str, Path]:
+    import re
+
+    premiere = (DATA / "fcp7xml" / "otio-fcp-adapter__premiere_example.xml").read_text()
+    fcpxml = (DATA / "fcpxml" / "DAWFileKit__25i.fcpxml").read_text()
+    otio_text = TRANSITION.read_text()
+    docs = {
+        "huge.xml": re.sub(r"<duration>\d+</duration>", f"<duration>{2**64}</duration>", premiere, count=3),
+        "huge.fcpxml": re.sub(r'duration="[^"]*"', f'duration="{2**64}/1s"', fcpxml, count=4),
+        "big.otio": otio_text.replace('"value": 3', '"value": 1e308', 1),
+    }
+    out = {}
+    for name, text in docs.items():
+        (tmp / name).write_text(text)
+        out[name] = tmp / name
+    return out
+
+
+@pytest.mark.parametrize("name", ["huge.xml", "huge.fcpxml", "big.otio"])
+def test_times_no_nle_accepts_are_refused_not_written(tmp_path: Path, name: str) -> None:
+    # 1e308 s and 2**64 frames became 300-digit EDL hours with exit 0 (#19 item 10).
+    src = _nonsense_inputs(tmp_path)[name]
+    out = tmp_path / "out.edl"
+    proc = run_cli("convert", str(src), str(out), timeout=60)
+    assert proc.returncode == 2, proc.stderr[-400:]
+    assert "beyond 48 hours" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not out.exists()
