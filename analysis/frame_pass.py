@@ -12,6 +12,11 @@ the two overlap. Every frame goes through:
 * camera shake: the frame-to-frame translation by phase correlation at half the analysis size;
   a shot's shake is how far its camera path strays from the path's 0.5 s running mean (what
   vid.stab would smooth away), so steady pans and zooms read as steady and jitter does not;
+* picture quality (:mod:`analysis.picture_quality`): compression blocking, banding, noise and blur,
+  on about 4 frames a second, measured on two strips of *source* pixels that ffmpeg stacks under
+  each analysis frame (the downscale to 256 px would erase the 8x8 codec grid, average noise
+  away and hide blur); the same frames get a perceptual hash for near-duplicate detection
+  (:mod:`analysis.near_duplicates`);
 * faces: OpenCV's bundled frontal-face Haar cascade, on one frame per ``face_interval`` seconds
   and on each shot's thumbnail frame;
 * thumbnails: per shot, the frame with the best picture score, written as JPEG.
@@ -37,6 +42,8 @@ from analysis.atomic_io import write_bytes_atomic
 from analysis.errors import MediaError
 from analysis.ffmpeg_tools import ffmpeg_path
 from analysis.models import MediaItem, Shot, ShotQuality
+from analysis.near_duplicates import perceptual_hash
+from analysis.picture_quality import PictureDefects, aggregate, measure_picture
 
 FrameProgress = Callable[[int, int], None]
 """Called as ``progress(frames_done, frames_total)``."""
@@ -54,6 +61,15 @@ _SHIFT_CONFIDENCE = 0.3
 _SHAKE_WINDOW_SECONDS = 0.5
 # Luma levels that count as crushed blacks / blown highlights (8-bit, full range after BGR).
 _CLIP_LOW, _CLIP_HIGH = 8, 247
+# Picture quality and hashes run on this many frames a second (never fewer than one per shot: the
+# step is capped at the shortest shot); 4 a second costs ~0.4 ms a frame on average.
+_QUALITY_PER_SECOND = 4.0
+# Source-pixel strips for picture quality: two strips this high (at most), centred at 30% and 70%
+# of the picture height, as wide as the analysis frame; offsets on the 16 px codec grid.
+_STRIP_HEIGHT = 96
+_HASHES_PER_SHOT = 4
+MEASURES_VERSION = 3
+"""Bump when a per-frame measure changes its results (part of the analysis cache key)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class FramePassOptions:
             "window_width": self.window_width,
             "faces": self.faces,
             "face_interval": self.face_interval,
+            "measures": MEASURES_VERSION,
         }
 
 
@@ -100,6 +117,46 @@ def analysis_size(media: MediaItem, width: int) -> tuple[int, int]:
     w = max(MIN_PICTURE, min(width, src_w) // 2 * 2)
     h = max(MIN_PICTURE, int(round(w * src_h / src_w / 2)) * 2)
     return w, h
+
+
+def source_strips(media: MediaItem, width: int) -> list[tuple[int, int]]:
+    """Where the picture-quality strips sit: ``(y, height)`` of each, in source pixels (upright).
+
+    Empty when the analysis frame is the source picture already (sources no wider than the
+    analysis width) or the picture is too short for a strip. Strips are ``width`` wide, centred."""
+    src_w, src_h = media.display_size
+    w, _ = analysis_size(media, width)
+    height = min(_STRIP_HEIGHT, src_h // 2 // 16 * 16)
+    if src_w <= w or height < 16:
+        return []
+    strips = []
+    for centre in (0.3, 0.7):
+        y = int(centre * src_h - height / 2) // 16 * 16
+        strips.append((min(max(0, y), (src_h - height) // 16 * 16), height))
+    return strips
+
+
+def _filter_graph(media: MediaItem, w: int, h: int, strips: list[tuple[int, int]]) -> str:
+    """ffmpeg filters: the analysis frame scaled to ``w``x``h``, with the source strips stacked under
+    it (crops run before any format conversion, so they are source pixels and cost little)."""
+    scale = f"scale={w}:{h}:flags=bilinear"
+    if not strips:
+        return scale
+    src_w, _ = media.display_size
+    x = (src_w - w) // 2 // 16 * 16
+    n = len(strips) + 1
+    labels = [f"[p{i}]" for i in range(n)]
+    parts = [f"split={n}{''.join(labels)}", f"{labels[0]}{scale}[s0]"]
+    for i, (y, height) in enumerate(strips, start=1):
+        parts.append(f"{labels[i]}crop={w}:{height}:{x}:{y}[s{i}]")
+    parts.append("".join(f"[s{i}]" for i in range(n)) + f"vstack=inputs={n}")
+    return ";".join(parts)
+
+
+def quality_step(fps: float, min_scene_len: int) -> int:
+    """Frames between picture-quality samples: ~``_QUALITY_PER_SECOND`` a second, and never more
+    than the shortest shot, so every shot has at least one sample."""
+    return max(1, min(max(1, min_scene_len), int(round(fps / _QUALITY_PER_SECOND))))
 
 
 @lru_cache(maxsize=1)
@@ -145,6 +202,8 @@ class _Measures:
         self.motion: list[float] = []
         self.shift: list[tuple[float, float]] = []  # camera move from the previous frame, in frame widths
         self.faces: dict[int, int] = {}
+        self.defects: dict[int, PictureDefects] = {}  # sampled frames only
+        self.hashes: dict[int, int] = {}  # sampled frames with detail enough to hash
 
 
 def _frame_score(sharp: float, bright: float, clipped: float) -> float:
@@ -184,7 +243,21 @@ def shot_quality(m: _Measures, start: int, end: int, fps: float = 25.0) -> ShotQ
     exposure = 1.0 - min(1.0, abs(bright - 0.5) * 2.0)
     # Usability: sharpness and exposure matter most; heavy motion (shake, whip pans) costs a little.
     score = 0.35 * sharp + 0.25 * exposure + 0.2 * (1.0 - clipped) + 0.1 * color + 0.1 * (1.0 - motion)
+    defects = _shot_defects(m, start, end)
+    if defects is not None:
+        # A damaged picture is a worse shot whatever its framing: technical quality scales the score
+        # (a shot with every defect at full strength keeps 35% of it).
+        score *= _TECHNICAL_FLOOR + (1.0 - _TECHNICAL_FLOOR) * defects.technical
     clamp = lambda v: float(min(1.0, max(0.0, v)))  # noqa: E731 - pydantic bounds are inclusive 0..1
+    extra = {}
+    if defects is not None:
+        extra = {
+            "technical": clamp(defects.technical),
+            "blocking": clamp(defects.blocking),
+            "banding": clamp(defects.banding),
+            "noise": clamp(defects.noise),
+            "blur": clamp(defects.blur),
+        }
     return ShotQuality(
         sharpness=clamp(sharp),
         brightness=clamp(bright),
@@ -194,7 +267,28 @@ def shot_quality(m: _Measures, start: int, end: int, fps: float = 25.0) -> ShotQ
         shake=clamp(shake),
         faces=faces,
         score=clamp(score),
+        **extra,
     )
+
+
+_TECHNICAL_FLOOR = 0.35
+
+
+def _shot_defects(m: _Measures, start: int, end: int) -> PictureDefects | None:
+    """The shot's sampled defects aggregated; a shot without a sample borrows the nearest one."""
+    inside = [d for i, d in m.defects.items() if start <= i < end]
+    if not inside and m.defects:
+        nearest = min(m.defects, key=lambda i: min(abs(i - start), abs(i - (end - 1))))
+        inside = [m.defects[nearest]]
+    return aggregate(inside)
+
+
+def shot_hashes(m: _Measures, start: int, end: int, count: int = _HASHES_PER_SHOT) -> list[str]:
+    """Up to ``count`` perceptual hashes spread evenly over ``[start, end)``, as 16 hex digits."""
+    frames = sorted(i for i in m.hashes if start <= i < end)
+    if len(frames) > count:
+        frames = [frames[round(k * (len(frames) - 1) / (count - 1))] for k in range(count)]
+    return [f"{m.hashes[i]:016x}" for i in frames]
 
 
 class _Drain(threading.Thread):
@@ -229,12 +323,14 @@ def run_frame_pass(
         raise MediaError(f"{media.path}: has no video stream to analyze")
     cv2.setNumThreads(1)  # frames are tiny; threads only add contention with ffmpeg's decoder
     w, h = analysis_size(media, options.width)
-    frame_bytes = w * h * 3
+    strips = source_strips(media, options.width)
+    stacked_h = h + sum(height for _, height in strips)
+    frame_bytes = w * stacked_h * 3
     cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error"]
     if options.threads > 0:
         cmd += ["-threads", str(options.threads)]
     cmd += ["-i", str(media.path), "-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
-    cmd += ["-vf", f"scale={w}:{h}:flags=bilinear", "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
+    cmd += ["-vf", _filter_graph(media, w, h, strips), "-pix_fmt", "bgr24", "-f", "rawvideo", "pipe:1"]
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
@@ -250,6 +346,7 @@ def run_frame_pass(
     )
     measures = _Measures()
     face_step = max(1, int(round(options.face_interval * fps)))
+    q_step = quality_step(fps, options.min_scene_len)
     n_pixels = float(w * h)
     cuts: list[int] = []
     # Thumbnail candidates: the best frame of the open shot that is too old to be split off by a
@@ -283,7 +380,8 @@ def run_frame_pass(
             data = proc.stdout.read(frame_bytes)
             if len(data) < frame_bytes:
                 break
-            bgr = np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)
+            stacked = np.frombuffer(data, dtype=np.uint8).reshape(stacked_h, w, 3)
+            bgr = stacked[:h]
             for tc in detector.process_frame(FrameTimecode(index, fps=fps), bgr):
                 cut = int(tc.frame_num)
                 if 0 < cut < media.frames:
@@ -311,6 +409,12 @@ def run_frame_pass(
             measures.clipped.append(clipped)
             measures.colorful.append(min(1.0, colorfulness(bgr) / _COLORFUL_MAX))
             measures.motion.append(min(1.0, motion))
+            if index % q_step == 0:
+                source = cv2.cvtColor(stacked[h:], cv2.COLOR_BGR2GRAY) if strips else gray
+                measures.defects[index] = measure_picture(source)
+                hashed = perceptual_hash(gray)
+                if hashed is not None:
+                    measures.hashes[index] = hashed
             if options.faces and index % face_step == 0:
                 measures.faces[index] = count_faces(gray)
             if thumbnails_dir is not None:
@@ -348,7 +452,15 @@ def run_frame_pass(
                 gray = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
                 measures.faces[at] = max(measures.faces.get(at, 0), count_faces(gray))
             thumb_path = _write_thumbnail(thumbnails_dir, k, picture)
-        shots.append(Shot(start=a, end=b, quality=shot_quality(measures, a, b, fps), thumbnail=thumb_path))
+        shots.append(
+            Shot(
+                start=a,
+                end=b,
+                quality=shot_quality(measures, a, b, fps),
+                thumbnail=thumb_path,
+                phash=shot_hashes(measures, a, b),
+            )
+        )
     return shots
 
 

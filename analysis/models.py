@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
+from analysis.near_duplicates import NearDuplicateGroup, near_duplicate_groups
 from analysis.timebase import format_rate, frames_to_timecode, parse_rate
 
 
@@ -92,6 +93,17 @@ class ShotQuality(Model):
     )
     faces: int = Field(0, ge=0, description="most faces seen in one sampled frame")
     score: float = Field(0.0, ge=0, le=1, description="overall usability, higher is better")
+    # No-reference picture quality (analysis.picture_quality), measured on source pixels of sampled
+    # frames; None in analyses made before it existed.
+    technical: float | None = Field(
+        None, ge=0, le=1, description="technical picture quality: 1 = no blocking, banding, noise or blur seen"
+    )
+    blocking: float | None = Field(None, ge=0, le=1, description="compression blocking on the 8/16 px grid")
+    banding: float | None = Field(None, ge=0, le=1, description="flat plateaus with small steps (quantised gradients)")
+    noise: float | None = Field(None, ge=0, le=1, description="noise; 1 = a standard deviation of 12 levels or more")
+    blur: float | None = Field(
+        None, ge=0, le=1, description="blur (Crete-Roffet re-blur); 1 for a picture without detail"
+    )
 
 
 class Shot(Model):
@@ -101,6 +113,11 @@ class Shot(Model):
     end: int = Field(gt=0)
     quality: ShotQuality | None = None
     thumbnail: Path | None = None
+    phash: list[str] = Field(
+        default_factory=list,
+        description="64-bit DCT perceptual hashes (16 hex digits) of up to 4 frames spread over the shot, "
+        "for near-duplicate detection (analysis.near_duplicates)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Shot:
@@ -204,6 +221,17 @@ class AnalysisResult(Model):
 
     clips: list[ClipAnalysis]
     music: MusicAnalysis | None = None
+    near_duplicates: list[NearDuplicateGroup] | None = Field(
+        None,
+        description="shots of different clips that show the same content, with the best of each group "
+        "(analysis.near_duplicates); filled from the shots' hashes when not given",
+    )
+
+    @model_validator(mode="after")
+    def _find_near_duplicates(self) -> AnalysisResult:
+        if self.near_duplicates is None:
+            self.near_duplicates = near_duplicate_groups(self)
+        return self
 
     def clip(self, clip_id: str) -> ClipAnalysis:
         for clip in self.clips:
