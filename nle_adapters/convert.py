@@ -25,7 +25,7 @@ import opentimelineio as otio
 
 from analysis.errors import MontageError
 from nle_adapters.errors import TimelineParseError
-from nle_adapters.input_guard import read_timeline_file
+from nle_adapters.input_guard import decode_timeline_text, read_timeline_file
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
 from nle_adapters.otio_json_guard import check_otio_json
 from nle_adapters.timeline_facts import stamp_drop_frame
@@ -64,13 +64,7 @@ class ConvertOptions:
 
 
 def _read_text(path: Path) -> str:
-    data = read_timeline_file(path)
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    return decode_timeline_text(read_timeline_file(path), str(path))
 
 
 def detect_format(path: Path, text: str | None = None) -> str:

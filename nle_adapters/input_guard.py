@@ -8,6 +8,7 @@ is refused before it is opened (opening a FIFO alone blocks until a writer appea
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from pathlib import Path
@@ -62,3 +63,36 @@ def read_timeline_file(path: Path) -> bytes:
     if path.suffix.lower() == ".fcpxmld" and path.is_dir():
         path = path / "Info.fcpxml"
     return read_timeline_bytes(path)
+
+
+# (prefix, codec): byte-order marks first, then the XML spec's autodetection of "<?" without one.
+_UNICODE_SIGNATURES = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+)
+
+
+def decode_timeline_text(data: bytes, source: str) -> str:
+    """Text of a timeline file: UTF-8, UTF-16/32 (with a BOM, or an XML file without one, as
+    Windows tools write them), else Windows-1252, the usual encoding of EDLs from older systems."""
+    for prefix, codec in _UNICODE_SIGNATURES:
+        if data.startswith(prefix):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise TimelineParseError(
+                    source, f"looks like {codec.upper()} text but byte {exc.start} is not", hint="is the file damaged?"
+                ) from exc
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")

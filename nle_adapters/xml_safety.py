@@ -7,6 +7,7 @@ Every interchange reader goes through :func:`parse_xml`. defusedxml refuses enti
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,13 +17,20 @@ from defusedxml import DefusedXmlException
 from nle_adapters.errors import TimelineParseError
 
 MAX_XML_BYTES = 512 * 1024 * 1024
+_XML_DECL_ENCODING = re.compile(r"""\A(\ufeff?\s*<\?xml[^>]*?)\s+encoding\s*=\s*["'][^"']*["']""")
+
+
+def xml_text_to_bytes(text: str) -> bytes:
+    """UTF-8 bytes of already-decoded XML ``text``, without the declaration's ``encoding``: once
+    decoded, a file's ``encoding="UTF-16"`` no longer describes the bytes expat will see."""
+    return _XML_DECL_ENCODING.sub(r"\1", text, count=1).encode("utf-8")
 
 
 def parse_xml(data: bytes | str, source: str = "<string>") -> ET.Element:
     """Parse ``data`` and return the root element, or raise :class:`TimelineParseError`
     naming ``source``, the line and the problem."""
     if isinstance(data, str):
-        data = data.encode("utf-8")
+        data = xml_text_to_bytes(data)
     if len(data) > MAX_XML_BYTES:
         raise TimelineParseError(
             source, f"file is larger than {MAX_XML_BYTES // 2**20} MiB", hint="is it really a timeline?"

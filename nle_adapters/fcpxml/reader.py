@@ -50,7 +50,7 @@ from analysis.timebase import format_rate, frames_to_timecode, supports_drop_fra
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.fcpxml.common import FCPXML_META, META
 from nle_adapters.fcpxml.time import FcpxmlTimeError, parse_time, rate_from_frame_duration, to_frames
-from nle_adapters.xml_safety import parse_xml
+from nle_adapters.xml_safety import parse_xml, xml_text_to_bytes
 
 MEDIA_TAGS = {"asset-clip", "video", "audio"}
 CONTAINER_TAGS = {"clip", "sync-clip"}
@@ -1000,7 +1000,7 @@ def read_fcpxml_string(text: str | bytes, source: str = "<string>", base_url: st
 
     Raises :class:`TimelineParseError` (file, line, problem) for anything that is not FCPXML.
     """
-    data = text.encode("utf-8") if isinstance(text, str) else text
+    data = xml_text_to_bytes(text) if isinstance(text, str) else text
     doc = _Document(data, source, base_url)
     try:
         return _Reader(doc).read()

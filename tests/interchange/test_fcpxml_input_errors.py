@@ -150,5 +150,8 @@ def test_otioconvert_uses_our_adapter(tmp_path: Path) -> None:
 
 def test_unknown_encoding_declaration() -> None:
     text = doc('<gap offset="0s" duration="1s"/>').replace('encoding="UTF-8"', 'encoding="NaN"')
+    # Bytes are decoded by what the declaration says, so an unknown codec is an error...
     with pytest.raises(TimelineParseError, match="unknown text encoding"):
-        read_fcpxml_string(text, source="cut.fcpxml")
+        read_fcpxml_string(text.encode("utf-8"), source="cut.fcpxml")
+    # ...while already-decoded text no longer depends on it (UTF-16 files arrive this way).
+    read_fcpxml_string(text, source="cut.fcpxml")

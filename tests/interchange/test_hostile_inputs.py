@@ -136,3 +136,27 @@ def test_times_no_nle_accepts_are_refused_not_written(tmp_path: Path, name: str)
     assert proc.returncode == 2, proc.stderr[-400:]
     assert "beyond 48 hours" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("fixture", ["fcpxml/DAWFileKit__25i.fcpxml", "fcp7xml/otio-fcp-adapter__premiere_example.xml"])
+def test_utf16_and_utf32_timelines_read_like_utf8(tmp_path: Path, codec: str, fixture: str) -> None:
+    # Windows tools write UTF-16, with or without a BOM; it was refused as "malformed XML" (#19 item 11).
+    import opentimelineio as otio
+
+    text = (DATA / fixture).read_text(encoding="utf-8")
+    if text.startswith("<?xml"):
+        text = text.replace('encoding="UTF-8"', f'encoding="{codec.upper()}"', 1)
+    else:
+        text = f'<?xml version="1.0" encoding="{codec.upper()}"?>\n' + text
+    src = tmp_path / f"{codec}{Path(fixture).suffix}"
+    src.write_bytes(text.encode(codec))
+    plain = tmp_path / f"plain{Path(fixture).suffix}"
+    plain.write_bytes((DATA / fixture).read_bytes())
+    for path in (src, plain):
+        proc = run_cli("convert", str(path), str(path.with_suffix(".otio")), timeout=60)
+        assert proc.returncode == 0, proc.stderr
+    wide = otio.adapters.read_from_file(str(src.with_suffix(".otio")), adapter_name="otio_json")
+    narrow = otio.adapters.read_from_file(str(plain.with_suffix(".otio")), adapter_name="otio_json")
+    assert [c.name for c in wide.find_clips()] == [c.name for c in narrow.find_clips()]
+    assert [c.source_range for c in wide.find_clips()] == [c.source_range for c in narrow.find_clips()]
