@@ -387,7 +387,7 @@ class FillReport:
 # When the footage runs out under the style's reuse limit, the limit is relaxed up to this many
 # passes over each frame (with a warning) before the planner gives up: an editor short of
 # footage reuses shots rather than leave the cut unfinished.
-MAX_REUSE = 4
+MAX_REUSE = 6
 HALF_BEAT_MIN_SECONDS = 0.2  # no half-beat piece shorter than this: a flash, not a shot
 
 
