@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from analysis.models import Model, Rate
-from analysis.timebase import frames_to_timecode, timecode_to_frames
+from analysis.timebase import frames_to_timecode, supports_drop_frame, timecode_to_frames
 
 TrackKind = Literal["video", "audio"]
 RemoteOpName = Literal["stabilize", "upscale", "denoise", "transcribe"]
@@ -125,7 +125,12 @@ class EditPlan(Model):
     name: str = "Montage"
     rate: Rate
     start_timecode: str = "01:00:00:00"
-    drop_frame: bool = False
+    drop_frame: bool = Field(  # type: ignore[assignment]  # None is resolved by _drop_frame_rule
+        None,
+        validate_default=True,
+        description="drop-frame timecode; null or absent: not stated, so the one rule decides "
+        "(nle_adapters.timeline_facts.drop_frame_rule: DF at 29.97/59.94, NDF elsewhere)",
+    )
     width: int = 1920
     height: int = 1080
     cuts: list[Cut]
@@ -137,6 +142,14 @@ class EditPlan(Model):
     mode: str = Field("music_montage", description="music_montage, talking_head or highlights")
     style: str | None = Field(None, description="name of the style the plan was made in")
     remote_ops: list[RemoteOp] = Field(default_factory=list, description="per-clip GPU work to request")
+
+    @field_validator("drop_frame", mode="before")
+    @classmethod
+    def _drop_frame_rule(cls, value: object, info: ValidationInfo) -> object:
+        if value is None:
+            rate = info.data.get("rate")
+            return rate is not None and supports_drop_frame(rate)
+        return value
 
     @property
     def start_frame(self) -> int:

@@ -19,10 +19,15 @@ import pytest
 from lxml import etree
 from pycmx.statements import StmtFCM
 
+from analysis.models import AnalysisResult
 from analysis.timebase import format_rate
 from nle_adapters.convert import ConvertOptions, convert
-from nle_adapters.timeline_facts import META
+from nle_adapters.plan_to_otio import build_timeline
+from nle_adapters.timeline_facts import META, drop_frame_rule
+from nle_adapters.write_files import render_timeline
+from planner.models import EditPlan
 from tests.conftest import TEST_DATA
+from tests.planner.synth import make_clip
 
 FORMATS = ("fcpxml", "xml", "edl", "otio")
 DF_AAF = TEST_DATA / "aaf" / "otio-aaf-adapter__2997fps-DFTC.aaf"
@@ -169,3 +174,44 @@ def test_df_aaf_is_df_in_every_format(fmt: str, tmp_path: Path) -> None:
             otio.opentime.RationalTime(int(frames), 30000 / 1001), 30000 / 1001, sequence.get("tcFormat") == "DF"
         )
         assert label == "05:00:00;00"
+
+
+def _plan_json(rate: Fraction, says: bool | None) -> dict:
+    """A one-cut plan as JSON (what ``--save-plan`` writes and an LLM or a user may hand-edit)."""
+    plan = {
+        "rate": format_rate(rate),
+        "start_timecode": "01:00:00:00",
+        "cuts": [{"clip_id": "clip0", "source_in": 0, "source_out": 48, "record_in": 0, "record_out": 48}],
+        "planner": "hand",
+    }
+    if says is not None:
+        plan["drop_frame"] = says
+    return plan
+
+
+PLAN_CASES = [
+    (Fraction(30000, 1001), None, True),  # says nothing: the rule's DF (it was NDF: the old default False)
+    (Fraction(60000, 1001), None, True),
+    (Fraction(30000, 1001), False, False),  # a plan that states NDF keeps it (old plan JSON reads the same)
+    (Fraction(30000, 1001), True, True),
+    (Fraction(25), None, False),
+    (Fraction(24000, 1001), None, False),
+]
+
+
+@pytest.mark.parametrize(("rate", "says", "want"), PLAN_CASES, ids=[f"{float(r):.2f}-{s}" for r, s, _ in PLAN_CASES])
+def test_a_plan_that_states_no_df_choice_follows_the_one_rule(
+    rate: Fraction, says: bool | None, want: bool, tmp_path: Path
+) -> None:
+    """#11: ``EditPlan.drop_frame`` defaulted to False, so a 29.97 plan that did not set it wrote NDF
+    everywhere. Absent (or null) now means "not stated": the rule decides; a stated value is kept."""
+    plan = EditPlan.model_validate_json(json.dumps(_plan_json(rate, says)))
+    assert plan.drop_frame is want is drop_frame_rule(rate, says)
+    assert EditPlan.model_validate_json(plan.model_dump_json()).drop_frame is want  # saved and read again
+    assert plan.timecode(0) == ("01:00:00;00" if want else "01:00:00:00")
+    analysis = AnalysisResult(clips=[make_clip(0, rate, [200])])
+    timeline = build_timeline(plan, analysis)
+    for fmt in FORMATS:
+        out = tmp_path / f"plan.{fmt}"
+        out.write_text(render_timeline(timeline, fmt)[0][1])
+        assert written_drop_frame(out, fmt) == {want}, fmt
