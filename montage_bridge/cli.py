@@ -14,6 +14,7 @@ from montage_bridge.commands.auto import auto
 from montage_bridge.commands.convert import convert_command
 from montage_bridge.commands.gpu import gpu_app
 from montage_bridge.commands.plan import plan
+from montage_bridge.commands.render import render_command
 from montage_bridge.commands.resolve import app as resolve_app
 from montage_bridge.commands.watch import watch
 from montage_bridge.commands.worker import worker_app
@@ -48,6 +49,7 @@ app.command("watch")(watch)
 app.add_typer(worker_app, name="worker")
 app.add_typer(gpu_app, name="gpu")
 app.command("plan")(plan)
+app.command("render")(render_command)
 
 
 def main(argv: list[str] | None = None) -> int:
