@@ -193,7 +193,7 @@ def _onset_grid(onset_env: np.ndarray, samples: np.ndarray, sample_rate: int, tr
     "beat" per bar). Strongest first, so a weak onset never displaces a strong one within the
     second around it. The envelope's peaks trail or lead the attack by a hop or two (its 93 ms
     window is centred), so each chosen onset moves to the backtracked onset of a fine-hop
-    envelope within 80 ms, which lands near the attack itself (within ~40 ms: one video frame).
+    envelope within 80 ms, which lands near the attack itself (within ~50 ms: about a video frame).
     """
     import librosa
 

@@ -90,7 +90,7 @@ def test_auto_cuts_real_footage_to_the_song(setup: dict, song_name: str, seconds
     else:
         allowed, starts = song.fallback, song.phrases
         period = max(b - a for a, b in zip(song.phrases, song.phrases[1:]))
-        tolerance = 2  # onsets are found to ~40 ms, a frame at 25 fps, and cuts round to a frame
+        tolerance = 2  # onsets are found to ~50 ms, a frame at 25 fps, and cuts round to a frame
     # The music starts on a downbeat (or, without a beat, on a chord change), or at the top of a
     # song whose first downbeat is there (within MIN_INTRO_SECONDS: the planner's "top").
     at_top = music_in == 0 and starts[0] < MIN_INTRO_SECONDS
