@@ -106,3 +106,22 @@ def test_the_carphone_twins_are_one_group_and_the_other_samples_are_not_in_it() 
     for group in groups:
         clips_in = {m.clip for m in group.members}
         assert not (clips_in & {"bigbuckbunny", "bikes"} and clips_in & {"carphone_pristine", "carphone_distorted"})
+
+
+def test_planner_sets_aside_the_lesser_twin_and_shots_far_below_the_library() -> None:
+    from planner.scoring import set_aside_shots
+
+    analysis = AnalysisResult(
+        clips=[
+            _clip("good", [([A], 0.95), ([B], 0.9)]),
+            _clip("bad", [([A ^ FLIP3], 0.4)]),
+            _clip("worn", [([~B & (2**64 - 1)], 0.3), ([0x1234_5678_9ABC_DEF0], 0.85)]),
+        ]
+    )
+    aside = set_aside_shots(analysis)
+    assert set(aside) == {("bad", 0), ("worn", 0)}
+    assert "near-duplicate of good shot 1" in aside[("bad", 0)].reason
+    assert "far below" in aside[("worn", 0)].reason
+    # Uniformly modest footage is all kept: nothing is far below its own library.
+    even = AnalysisResult(clips=[_clip("a", [([A], 0.5)]), _clip("b", [([B], 0.45)])])
+    assert set_aside_shots(even) == {}
