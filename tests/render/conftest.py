@@ -19,9 +19,7 @@ def coded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("coded")
     return {
         "a": make_coded_media(folder / "a.mp4", file_id=1, rate=R25, frames=150, tone_hz=440, timecode="10:00:00:00"),
-        "b": make_coded_media(
-            folder / "b.mp4", file_id=2, rate=R2997, frames=180, tone_hz=660, timecode="00:59:59;28"
-        ),
+        "b": make_coded_media(folder / "b.mp4", file_id=2, rate=R2997, frames=180, tone_hz=660, timecode="00:59:59;28"),
         "c": make_coded_media(folder / "c.mp4", file_id=3, rate=R24, frames=144, tone_hz=880),
         "music": make_tone(folder / "music.wav", hz=220, seconds=8.0, volume_db=-20.0),
     }
