@@ -16,6 +16,7 @@ are still faster than ``MAX_CPS`` (fast talkers) are counted in the report, not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import ceil
 from pathlib import Path
 
 from analysis.models import Transcript
@@ -125,7 +126,8 @@ def build_cues(words: list[TimedWord], end_limit: float | None = None) -> list[C
         wanted = start + max(MIN_SECONDS, len(text) / MAX_CPS)
         if wanted > end:
             end = wanted if room is None else max(end, min(wanted, room))
-        cues.append(Cue(round(start, 3), round(end, 3), lines))
+        # Milliseconds, the end rounded up so rounding never makes a cue faster than MAX_CPS.
+        cues.append(Cue(round(start, 3), ceil(round(end * 1000, 6)) / 1000, lines))
     return cues
 
 
