@@ -8,6 +8,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from analysis.timebase import rate_from_float, seconds_to_frames
+from nle_adapters.timeline_facts import media_rate as facts_media_rate
 
 META = "montage_bridge"
 FCPXML_META = "fcpxml"
@@ -55,16 +56,9 @@ def timeline_rate(timeline: otio.schema.Timeline) -> Fraction | None:
 
 
 def media_rate(clip: otio.schema.Clip, fallback: Fraction) -> Fraction:
-    """Exact rate of a clip's media: reference metadata, clip metadata, then the floats."""
-    ref = clip.media_reference
-    ref_meta = ref.metadata.get(META) if ref is not None else None
-    if ref_meta and ref_meta.get("rate"):
-        return Fraction(str(ref_meta["rate"]))
-    clip_meta = clip.metadata.get(META)
-    if clip_meta and clip_meta.get("source_rate"):
-        return Fraction(str(clip_meta["source_rate"]))
-    if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is not None:
-        return rate_from_float(ref.available_range.start_time.rate)
-    if clip.source_range is not None:
-        return rate_from_float(clip.source_range.start_time.rate)
-    return fallback
+    """Exact rate of a clip's media: the one rule every writer uses (:func:`timeline_facts.media_rate`).
+
+    The FCPXML writer once had its own order (the available range's rate before the source range's),
+    so an AAF clip whose source range is at 29.97 and whose master mob says 23.976 came back from
+    FCPXML at 23.976 while the EDL and xmeml writers labelled it 29.97."""
+    return facts_media_rate(clip, fallback)

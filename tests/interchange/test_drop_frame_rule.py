@@ -160,7 +160,7 @@ def test_media_counting_follows_the_rule_too(fmt: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_df_aaf_is_df_in_every_format(fmt: str, tmp_path: Path) -> None:
     """The 29.97 DF Avid AAF starting 05:00:00;00: OTIO's AAF reader keeps no DF flag, so the source
-    says nothing and every format writes the timeline DF (its media are 23.976: NDF). FCPXML shows
+    says nothing and every format writes the timeline DF. FCPXML shows
     it at 05:00:00;00 in FCP (it showed 04:59:42:00 before: the same frame, counted NDF)."""
     out = tmp_path / f"cut.{fmt}"
     convert(DF_AAF, out, ConvertOptions(to=fmt))

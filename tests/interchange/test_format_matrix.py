@@ -73,10 +73,6 @@ KNOWN_CORPUS: dict[tuple[str, str, str], str] = {
     ("otio-fcp-adapter__img_seq_media_reference.otio", "otio", "xmeml"): (
         "#11 item 4: this image sequence's source range lies outside its frames; the xmeml writer refuses it"
     ),
-    ("otio-aaf-adapter__2997fps-DFTC.aaf", "otio", "fcpxml"): (
-        "(unowned) AAF media read at 29.97 comes back from FCPXML at 23.976 (the asset's format is "
-        "taken from a 23.976 rate in the AAF's source mob)"
-    ),
 }
 KNOWN_CORPUS_NORMALISE: dict[str, str] = {
     "otio-fcp-adapter__empty_name_tags.xml": (
