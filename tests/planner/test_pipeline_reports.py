@@ -21,7 +21,10 @@ def test_dissolves_and_jl_cuts_are_built_and_not_reported() -> None:
     plan = make_plan(analysis, Brief(target_duration_seconds=30), "wedding")
     dissolves = sum(1 for c in plan.cuts if c.transition_in is not None)
     timeline = build_timeline(plan, analysis)
-    assert dissolves and len(list(timeline.find_children(descended_from_type=otio.schema.Transition))) == dissolves
+    video = timeline.video_tracks()[0]
+    assert dissolves and len(list(video.find_children(descended_from_type=otio.schema.Transition))) == dissolves
+    # ... and the music's own fade-out closes the music track.
+    assert isinstance(timeline.audio_tracks()[0][-1], otio.schema.Transition)
     assert _not_in_timeline(plan, timeline) == []
 
     talk = AnalysisResult(clips=[make_clip(0, Fraction(25), [350], transcript=speech(INTERVIEW_WORDS))])
