@@ -5,7 +5,9 @@ when it looks like its own export —
 - ``Clip.2`` with a ``media_references`` map and ``active_media_reference_key`` (OTIO ≥ 0.16 writes that);
 - ``target_url`` a **bare path**, not a ``file://`` URL;
 - each reference has an ``available_range`` in the media's timecode space, and each clip's
-  ``source_range`` is timecode-absolute (media start TC + offset) *at the media rate* and inside it;
+  ``source_range`` starts timecode-absolute (media start TC + offset) *at the media rate* and lies
+  inside it; its duration is in timeline frames at the timeline rate (OTIO allows the two rates),
+  so record positions stay exact on mixed-rate tracks;
 - ``global_start_time`` set (01:00:00:00 unless the timeline says otherwise);
 - track names in Resolve's form ("Video 1", "Audio 1") and ``Resolve_OTIO`` metadata.
 
@@ -24,7 +26,16 @@ from typing import Any
 import opentimelineio as otio
 
 from analysis.timebase import format_rate, rate_from_float, rescale_frames
-from nle_adapters.timeline_facts import META, clip_time, frames_at, rt, time_range, timeline_time, url_to_path
+from nle_adapters.timeline_facts import (
+    META,
+    clip_time,
+    exact_rate,
+    frames_at,
+    rt,
+    time_range,
+    timeline_time,
+    url_to_path,
+)
 
 RESOLVE_META = "Resolve_OTIO"
 DEFAULT_START_FRAMES_SECONDS = 3600  # 01:00:00:00, Resolve's default timeline start
@@ -52,8 +63,10 @@ def to_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
         ct = clip_time(clip, time.rate)
         media_duration = ct.duration if ct.rate == time.rate else rescale_frames(ct.duration, time.rate, ct.rate)
         if ct.rate != time.rate or clip.source_range is None:
-            clip.source_range = time_range(ct.source_in, media_duration, ct.rate)
-            # The timeline-frame duration cannot be recovered exactly from media frames: keep it.
+            # Start in the media's timecode space at its rate; length in timeline frames at the timeline
+            # rate, so every clip's record position (the sum of the lengths before it) stays exact: a
+            # media-rate length rounds each clip and the rounding piles up along a track.
+            clip.source_range = time_range(ct.source_in, ct.duration, ct.rate, time.rate)
             meta = dict(clip.metadata[META]) if META in clip.metadata else {}
             meta.update(source_rate=format_rate(ct.rate), record_frames=ct.duration)
             clip.metadata[META] = meta
@@ -157,8 +170,8 @@ def from_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
         if clip.source_range is None:
             continue
         rate = clip_time(clip, time.rate).rate
-        if rate == time.rate:
-            continue  # same rate: the media-rate duration is the timeline-rate duration
+        if rate == time.rate or exact_rate(clip.source_range.duration.rate) == time.rate:
+            continue  # the length is already in timeline frames (ours, or a same-rate clip)
         meta = clip.metadata[META] if len(clip.metadata) and META in clip.metadata else {}
         recorded = meta["record_frames"] if "record_frames" in meta else None
         if recorded is None:

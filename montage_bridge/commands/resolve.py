@@ -46,20 +46,52 @@ def install_cmd(
     platform: Annotated[
         Optional[str], typer.Option("--platform", help="macos, windows or linux (default: this machine).")
     ] = None,
+    launchers: Annotated[
+        str,
+        typer.Option(
+            "--launchers",
+            help="auto (by the edition and version found), lua, python or both. Free Resolve 21.1+ lists only Lua.",
+        ),
+    ] = "auto",
 ) -> None:
-    """Put the Montage Bridge entries in Resolve's Workspace ▸ Scripts menu (Utility folder)."""
+    """Put the Montage Bridge entries in Resolve's Workspace ▸ Scripts menu (Utility folder), in Lua and/or Python."""
+    if launchers not in ("auto", "lua", "python", "both"):
+        raise typer.BadParameter("choose auto, lua, python or both", param_hint="--launchers")
     folder = scripts_dir(platform, all_users=all_users)
-    result = install(folder, uninstall=uninstall)
+    result = install(folder, uninstall=uninstall, launchers=launchers)
     if uninstall:
         out.print(
             f"removed {len(result.removed)} Montage Bridge entr{'y' if len(result.removed) == 1 else 'ies'} "
             f"from {folder}"
         )
         return
+    for reason in result.reasons:
+        out.print(reason)
     for path in result.written:
         out.print(f"installed {path.name}")
+    for path in result.removed:
+        out.print(f"removed {path.name}")
     out.print(f"into {folder}")
     out.print("In Resolve: Workspace ▸ Scripts ▸ Montage Bridge - … (reopen the menu if they do not show yet)")
+
+
+@app.command("menu-run", hidden=True)
+def menu_run_cmd(
+    action: Annotated[str, typer.Argument(help="auto_edit or analyze")],
+    records: Annotated[Path, typer.Option("--records", help="Clip records JSON the Lua entry wrote.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for answer.tsv and the timeline file.")],
+    product: Annotated[str, typer.Option("--product", help="Resolve's GetProductName().")] = "",
+    resolve_version: Annotated[str, typer.Option("--resolve-version", help="Resolve's GetVersionString().")] = "",
+) -> None:
+    """The CLI half of the Lua Scripts-menu entries: records in, answer.tsv out (see resolve_bridge.lua_launcher)."""
+    from resolve_bridge.lua_launcher import ANSWER_NAME, menu_run
+
+    del product  # the format choice needs only the version; kept so the answer can grow without new flags
+    status = menu_run(action, records, out_dir, resolve_version=resolve_version)
+    if status:
+        first = (out_dir / ANSWER_NAME).read_text(encoding="utf-8").split("\t", 1)[-1].strip()
+        err.print(f"montage-bridge: {first}")
+        raise typer.Exit(2)
 
 
 @app.command("pool")

@@ -197,13 +197,15 @@ def test_install_and_uninstall_per_os(tmp_path: Path, platform: str, env_key: st
     assert result.returncode == 0, result.stderr
     folder = base / relative
     installed = sorted(p.name for p in folder.iterdir())
-    assert installed == sorted(f"{t}.py" for t in ENTRIES)
+    # No Resolve to ask here: edition unknown, so both kinds, the Lua ones titled "(Lua)", and it says why.
+    assert installed == sorted([f"{t}.py" for t in ENTRIES] + [f"{t} (Lua).lua" for t in ENTRIES])
+    assert "edition unknown" in result.stdout and "installing Python and Lua entries" in result.stdout
     text = (folder / "Montage Bridge - Auto Edit selected bin.py").read_text()
     assert f"PACKAGE_ROOT = {str(Path(__file__).resolve().parents[2])!r}" in text and "PYTHON = '" in text
     compile(text, "entry", "exec")
     (folder / "My own script.py").write_text("print('mine')\n")
     result = run_cli("resolve", "install", "--platform", platform, "--uninstall", env=env, timeout=120)
-    assert result.returncode == 0 and "removed 4 Montage Bridge entries" in result.stdout
+    assert result.returncode == 0 and "removed 8 Montage Bridge entries" in result.stdout
     assert [p.name for p in folder.iterdir()] == ["My own script.py"]  # only ours are removed
 
 
