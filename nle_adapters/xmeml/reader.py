@@ -170,12 +170,22 @@ class _Reader:
         }
         return stack, info
 
-    def marker(self, el: ET.Element, base: int, rate: Fraction) -> otio.schema.Marker | None:
+    def marker(
+        self, el: ET.Element, base: int, rate: Fraction, media_rate: Fraction | None = None
+    ) -> otio.schema.Marker | None:
+        """A ``<marker>``: ``in``/``out`` count at ``rate`` from ``base``; with ``media_rate`` (a clip's
+        marker) they are media frames from the ``<file>``'s start TC, rescaled to the media's rate so the
+        marker lies in media time like the clip's range. A clip's ``in`` (and so its markers') may be
+        negative where one path has several ``<file>`` timecodes; a sequence marker's may not."""
         marker_in = _int(el, "in")
-        if marker_in is None or marker_in < 0:
+        if marker_in is None or (marker_in < 0 and media_rate is None):
             return None
         marker_out = _int(el, "out", -1)
         duration = max(0, marker_out - marker_in) if marker_out is not None and marker_out >= 0 else 0
+        if media_rate is not None and media_rate != rate:
+            marker_in = rescale_frames(marker_in, rate, media_rate)
+            duration = rescale_frames(duration, rate, media_rate)
+            rate = media_rate
         marker = otio.schema.Marker(
             name=_text(el, "name", "") or "", marked_range=time_range(base + marker_in, duration, rate)
         )
@@ -270,11 +280,10 @@ class _Reader:
         if (_text(el, "enabled", "TRUE") or "TRUE").upper() == "FALSE":
             clip.enabled = False
         for marker_el in el.findall("marker"):
-            marker_in = _int(marker_el, "in")
-            if marker_in is None or marker_in < 0:
-                continue
-            base = media_start if media_rate == clip_rate else 0
-            marker = self.marker(marker_el, base, media_rate if media_rate == clip_rate else clip_rate)
+            # In media time, start TC included, at the media's rate: where the writers look for it. (A
+            # marker on a clip of another rate was left at the clipitem's rate without the start TC, so
+            # it lay before its media and the xmeml writer dropped it.)
+            marker = self.marker(marker_el, media_start, clip_rate, media_rate)
             if marker is not None:
                 clip.markers.append(marker)
         return clip

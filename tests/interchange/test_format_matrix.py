@@ -74,12 +74,7 @@ KNOWN_CORPUS: dict[tuple[str, str, str], str] = {
         "#11 item 4: this image sequence's source range lies outside its frames; the xmeml writer refuses it"
     ),
 }
-KNOWN_CORPUS_NORMALISE: dict[str, str] = {
-    "otio-fcp-adapter__empty_name_tags.xml": (
-        "(unowned) an unnamed marker on a clip whose range starts before its media is dropped by the "
-        "xmeml writer (xmeml → xmeml)"
-    ),
-}
+KNOWN_CORPUS_NORMALISE: dict[str, str] = {}
 
 
 def _record(record_property, fmt: str, properties, result: str, detail: str = "") -> None:
