@@ -100,7 +100,8 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
     audios = _tracks(timeline, otio.schema.TrackKind.Audio)
     clips = list(timeline.find_clips())
     transitions = [t for t in timeline.find_children(descended_from_type=otio.schema.Transition)]
-    nested = [s for track in timeline.tracks for s in track if isinstance(s, otio.schema.Stack)]
+    # Stacks and Tracks nested in a track: the EDL leaves both out (xmeml and FCPXML nest them).
+    nested = [s for track in timeline.tracks for s in track if isinstance(s, (otio.schema.Stack, otio.schema.Track))]
     mixed = [c for c in clips if clip_time(c, time.rate).rate != time.rate]
     disabled = [c for c in clips if not c.enabled]
     effects = [

@@ -236,8 +236,9 @@ class _Writer:
             self.clip_ids.set(item, clip_id)
         return clip_id
 
-    def stack_el(self, parent: ET.Element, stack: otio.schema.Stack, start: int, end: int) -> None:
-        """A nested Stack as a clipitem holding a ``<sequence>`` (Premiere's nest, Resolve's compound)."""
+    def stack_el(self, parent: ET.Element, stack: otio.schema.Stack | otio.schema.Track, start: int, end: int) -> None:
+        """A nested Stack as a clipitem holding a ``<sequence>`` (Premiere's nest, Resolve's compound); a
+        Track nested directly in a track is a sequence of that one track."""
         rate = self.time.rate
         el = _sub(parent, "clipitem", id=self.clip_id(stack))
         _sub(el, "name", stack.name)
@@ -379,7 +380,7 @@ class _Writer:
                 _sub(effect, "mediatype", mediatype)
                 continue
             duration = frames_at(item.source_range.duration, rate) if item.source_range else 0
-            if isinstance(item, otio.schema.Stack):
+            if isinstance(item, (otio.schema.Stack, otio.schema.Track)):
                 self.stack_el(el, item, position, position + duration)
             elif isinstance(item, otio.schema.Clip):
                 prev = items[index - 1] if index > 0 else None
@@ -401,7 +402,12 @@ class _Writer:
         return self.sequence_el(parent, self.timeline.tracks, self.timeline.name or "Timeline", self.time.start_frame)
 
     def sequence_el(
-        self, parent: ET.Element, stack: otio.schema.Stack, name: str, start_frame: int, nested: bool = False
+        self,
+        parent: ET.Element,
+        stack: otio.schema.Stack | otio.schema.Track,
+        name: str,
+        start_frame: int,
+        nested: bool = False,
     ) -> ET.Element:
         rate = self.time.rate
         self.sequence_counter = getattr(self, "sequence_counter", 0) + 1
@@ -422,7 +428,10 @@ class _Writer:
         _sub(chars, "anamorphic", "FALSE")
         _sub(chars, "pixelaspectratio", "square")
         _sub(chars, "fielddominance", "none")
-        tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
+        if isinstance(stack, otio.schema.Track):
+            tracks = [stack]  # a nested Track: a sequence holding just it
+        else:
+            tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
         for index, track in enumerate((t for t in tracks if t.kind == otio.schema.TrackKind.Video), start=1):
             self.track_el(video, track, "video", index)
         audio = _sub(media, "audio")

@@ -64,9 +64,6 @@ KNOWN_CORPUS: dict[tuple[str, str, str], str] = {
     ("otio-aaf-adapter__transitions.aaf", "otio", "xmeml"): (
         "(unowned) xmeml re-aligns back-to-back dissolves (in 12/out 12 → in 24/out 0), not in the loss report"
     ),
-    ("OpenTimelineIO__nested_example.otio", "otio", "xmeml"): (
-        "(unowned) a nested Track inside a track (not a Stack) is dropped by the xmeml writer without a loss line"
-    ),
     ("otio-fcp-adapter__img_seq_media_reference.otio", "otio", "fcpxml"): (
         "#11 item 4: image sequences are refused by the FCPXML writer (clear error, but no round trip)"
     ),
