@@ -28,8 +28,9 @@ class TimecodeError(ValueError):
     """A timecode string or frame number that cannot be represented at the given rate."""
 
 
-MAX_RATE = 1000
-"""Highest frame rate (fps) we accept anywhere: high-speed cameras record above it, but deliver below."""
+MAX_RATE = 384_000
+"""Highest rate (units per second) we accept anywhere. Video runs far below it; audio-only media
+and audio clips count their time in samples (48000, 96000, up to 384 kHz in some recorders)."""
 MAX_RATE_DENOMINATOR = 1_000_000
 """Largest denominator of an exact rate (NTSC uses 1001; container time bases stay far below this)."""
 
@@ -62,7 +63,7 @@ def parse_rate(value: str | int | float | Fraction) -> Fraction:
     if rate > MAX_RATE or rate.denominator > MAX_RATE_DENOMINATOR:
         # No NLE or camera runs here; such a number only comes from a damaged or hostile file, and
         # passing it on makes 300-digit timecodes or overflows in OTIO's C++ core.
-        raise ValueError(f"not a usable frame rate: {value!r} (expected up to {MAX_RATE} fps, e.g. 24000/1001)")
+        raise ValueError(f"not a usable frame rate: {value!r} (expected e.g. 24000/1001, 25 or an audio sample rate)")
     return rate
 
 

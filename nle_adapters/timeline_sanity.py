@@ -36,7 +36,7 @@ def _check_time(value: otio.opentime.RationalTime | None, what: str, source: str
         return
     rate, frames = value.rate, value.value
     if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
-        raise TimelineParseError(source, f"{what}: frame rate {rate!r} is not usable (expected 0-{MAX_RATE} fps)")
+        raise TimelineParseError(source, f"{what}: rate {rate!r} is not usable (expected 0-{MAX_RATE} per second)")
     if not math.isfinite(frames) or abs(frames / rate) > MAX_SECONDS:
         raise TimelineParseError(
             source, f"{what}: time {frames!r} frames at {rate:g} fps is beyond {MAX_SECONDS // 3600} hours"
