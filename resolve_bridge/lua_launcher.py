@@ -81,7 +81,10 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _auto_edit_rows(request: dict[str, Any], version: tuple[int, ...], out_dir: Path) -> list[tuple[Any, ...]]:
+def auto_edit_answer(
+    request: dict[str, Any], version: tuple[int, ...], out_dir: Path
+) -> tuple[list[tuple[Any, ...]], Any]:
+    """Plan the bin's records, write the import file into ``out_dir``: (answer rows, the BuildSpec)."""
     from resolve_bridge.menu_worker import auto_edit
     from resolve_bridge.spec import BuildSpec
     from resolve_bridge.timeline_builder import _source_root
@@ -109,7 +112,7 @@ def _auto_edit_rows(request: dict[str, Any], version: tuple[int, ...], out_dir: 
     for m in spec.markers:
         rows.append(("marker", m.frame, m.color, m.name, m.note, max(1, m.duration), m.custom_data))
     rows += [("note", w) for w in spec.warnings]
-    return rows
+    return rows, spec
 
 
 def _analyze_rows(request: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -143,7 +146,7 @@ def menu_run(action: str, records_path: Path, out_dir: Path, *, resolve_version:
             raise MontageError(f"{records_path}: expected a JSON list of clip records")
         request = {"records": records}
         if action == "auto_edit":
-            rows = _auto_edit_rows(request, parse_version(resolve_version), out_dir)
+            rows, _ = auto_edit_answer(request, parse_version(resolve_version), out_dir)
         elif action == "analyze":
             rows = _analyze_rows(request)
         else:

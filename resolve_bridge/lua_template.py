@@ -493,4 +493,5 @@ local function main()
 end
 
 MB_RESULT = main()
+MB_LINES = lines -- what the entry reported, one line each (for whoever ran it)
 """

@@ -469,3 +469,4 @@ local function main()
 end
 
 MB_RESULT = main()
+MB_LINES = lines -- what the entry reported, one line each (for whoever ran it)
