@@ -86,13 +86,19 @@ def _video_piece(graph: Graph, piece: Piece, width: int, height: int, alpha: boo
     offset = (first - piece.src_in) + big_m
     length = piece.rec_end - piece.rec_start
     pix = "yuva420p" if alpha else "yuv420p"
+    fades = ""
+    alpha_fade = ":alpha=1" if alpha else ""
+    if piece.fade_in:
+        fades += f",fade=t=in:s={piece.head}:n={piece.fade_in}{alpha_fade}"
+    if piece.fade_out:
+        fades += f",fade=t=out:s={piece.rec_out - piece.rec_start - piece.fade_out}:n={piece.fade_out}{alpha_fade}"
     label = graph.label("v")
     graph.chains.append(
         f"[{index}:v:0]settb=expr={_q(1 / media.rate)},setpts=N+{offset},"
         f"fps=fps={_q(rate)}:start_time={_sec(Fraction(k0 + big_k) / rate)}:round=up,"
         f"trim=end_frame={length},setpts=PTS-STARTPTS,"
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
-        f"pad={width}:{height}:-1:-1:color=black,setsar=1,format={pix}[{label}]"
+        f"pad={width}:{height}:-1:-1:color=black,setsar=1,format={pix}{fades}[{label}]"
     )
     return label, length
 
@@ -180,12 +186,19 @@ def _audio_piece(graph: Graph, piece: Piece, rate: Fraction) -> tuple[str, int]:
     index = graph.add_input(str(piece.media.path), start, samples / AUDIO_RATE + 0.1)
     layout = "pan=stereo|c0=c0|c1=c0," if piece.media.audio_channels == 1 else ""
     fade = max(1, min(int(MICRO_FADE_SECONDS * AUDIO_RATE), samples // 4))
+    fade_in = fade_out = ""
+    if piece.fade_in:  # a fade from silence over the clip's first fade_in frames (after any head)
+        first = sample_at(piece.rec_in, rate) - start_sample
+        fade_in = f",afade=t=in:ss={first}:ns={sample_at(piece.rec_in + piece.fade_in, rate) - first - start_sample}"
+    if piece.fade_out:  # to silence over its last fade_out frames
+        begin = sample_at(piece.rec_out - piece.fade_out, rate) - start_sample
+        fade_out = f",afade=t=out:ss={begin}:ns={sample_at(piece.rec_out, rate) - start_sample - begin}"
     delay = f"adelay={lead}S:all=1," if lead else ""
     graph.chains.append(
         f"[{index}:a:0]aresample={AUDIO_RATE},{layout}"
         f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts=stereo,{delay}"
         f"asetpts=N/SR/TB,atrim=end_sample={samples},apad=whole_len={samples},"
-        f"afade=t=in:ss=0:ns={fade},afade=t=out:ss={samples - fade}:ns={fade}[{label}]"
+        f"afade=t=in:ss=0:ns={fade},afade=t=out:ss={samples - fade}:ns={fade}{fade_in}{fade_out}[{label}]"
     )
     return label, samples
 

@@ -74,6 +74,8 @@ class Piece:
     src_in: int  # 0-based media frame shown at rec_in (media rate)
     head: int = 0  # frames played before rec_in (the incoming side of a dissolve)
     tail: int = 0  # frames played after rec_out (the outgoing side of a dissolve)
+    fade_in: int = 0  # frames from rec_in fading up from black/silence (a transition with nothing before it)
+    fade_out: int = 0  # frames before rec_out fading down to black/silence (a transition with nothing after it)
 
     @property
     def rec_start(self) -> int:
@@ -243,6 +245,7 @@ def _track_layout(
     items: list[Gap | Run] = []
     position = 0
     pending_head = 0  # head of the next clip (set by a transition just before it)
+    pending_fade_in = 0  # fade-in of the next clip (a transition with no clip before it)
     run: list[Piece] = []
     children = list(track)
     for index, child in enumerate(children):
@@ -253,11 +256,19 @@ def _track_layout(
                 )
             before = children[index - 1] if index > 0 else None
             after = children[index + 1] if index + 1 < len(children) else None
-            if not isinstance(before, otio.schema.Clip) or not isinstance(after, otio.schema.Clip) or not run:
-                warnings.append(f"{name} at {layout_tc(position)}: a transition without a clip on both sides is a cut")
-                continue
             out_offset = frames_at(child.out_offset, rate)
             in_offset = frames_at(child.in_offset, rate)
+            clip_before = isinstance(before, otio.schema.Clip) and bool(run)
+            clip_after = isinstance(after, otio.schema.Clip)
+            if clip_before and not clip_after:  # a fade out: the part of the transition before the cut
+                run[-1] = Piece(**{**run[-1].__dict__, "fade_out": in_offset})
+                continue
+            if clip_after and not clip_before:  # a fade in: the part after the cut
+                pending_fade_in = out_offset
+                continue
+            if not (clip_before and clip_after):
+                warnings.append(f"{name} at {layout_tc(position)}: a transition with no clip beside it is ignored")
+                continue
             last = run[-1]
             run[-1] = Piece(**{**last.__dict__, "tail": out_offset})
             pending_head = in_offset
@@ -310,8 +321,9 @@ def _track_layout(
             rec_out=position + time.duration,
             src_in=index_in,
             head=pending_head,
+            fade_in=pending_fade_in,
         )
-        pending_head = 0
+        pending_head = pending_fade_in = 0
         if run and run[-1].tail == 0 and piece.head == 0:
             items.append(Run(tuple(run)))
             run = []

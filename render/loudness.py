@@ -1,13 +1,17 @@
 """Loudness targets, two-pass loudnorm, and reading ffmpeg's EBU R128 meter.
 
-Two passes (ffmpeg ``loudnorm``): the first measures the mixed sound of the edit (integrated
-loudness, loudness range, true peak, gate threshold); the second applies those measurements with
-``linear=true``, a single gain that keeps the mix's dynamics. loudnorm keeps the linear mode only
-when the gain leaves the true peak under the ceiling; otherwise it falls back to its dynamic mode
-(a gentle true-peak limiter), and the report says so (``normalization``).
+Two passes: the first measures the mixed sound of the edit with ffmpeg's ``loudnorm`` (EBU R128
+integrated loudness, loudness range, true peak); the second applies ONE linear gain (target minus
+measured), which keeps the mix's dynamics. When that gain would push the true peak over the
+ceiling, a limiter at 4x oversampling (so it catches inter-sample peaks: a true-peak limiter)
+holds the peaks under it; the report says which (``normalization``: ``linear`` or
+``linear+limiter``). loudnorm's own second pass is not used: when its linear mode does not fit
+under the ceiling it falls back to a dynamic mode that missed the target by 3 LU on our sample
+montage.
 
-True peak: lossy encoders (AAC, Opus) overshoot the decoded true peak by a few tenths of a dB, so
-the render aims ``LOSSY_TP_MARGIN`` dB under the ceiling for them and checks the encoded file.
+The encoded sound is what counts: lossy encoders (AAC, Opus) raise the decoded true peak, and a
+limiter takes some loudness away, so the render encodes the sound alone, meters it, and corrects
+gain and limit (render.render._fit_loudness) before the one render of picture and sound.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ PRESETS: dict[str, float] = {"web": -16.0, "streaming": -14.0, "social": -14.0, 
 DEFAULT_TARGET = -16.0
 DEFAULT_CEILING = -1.0
 DEFAULT_LRA = 11.0
-LOSSY_TP_MARGIN = 0.5
 
 
 def parse_target(value: str | float) -> float:
@@ -58,14 +61,16 @@ def loudnorm_measure_filter(target: float, ceiling: float) -> str:
     return f"loudnorm=I={target:.1f}:TP={ceiling:.1f}:LRA={DEFAULT_LRA:.1f}:print_format=json"
 
 
-def loudnorm_apply_filter(target: float, ceiling: float, measured: Measurement) -> str:
-    """The second-pass filter: linear normalisation with the first pass's measurements."""
-    return (
-        f"loudnorm=I={target:.1f}:TP={ceiling:.1f}:LRA={max(DEFAULT_LRA, min(50.0, measured.lra + 1)):.1f}:"
-        f"measured_I={measured.integrated:.2f}:measured_TP={measured.true_peak:.2f}:"
-        f"measured_LRA={measured.lra:.2f}:measured_thresh={measured.threshold:.2f}:"
-        f"offset={measured.offset:.2f}:linear=true:print_format=json"
-    )
+def normalize_filter(target: float, ceiling: float, measured: Measurement) -> tuple[str, str]:
+    """The second-pass filter chain and its mode: a linear gain, plus a true-peak limiter when needed."""
+    gain = target - measured.integrated
+    chain = f"volume={gain:.2f}dB"
+    if measured.true_peak + gain <= ceiling:
+        return chain, "linear"
+    limit = 10 ** (ceiling / 20)
+    # 4x oversampling so the limiter sees inter-sample peaks; latency=1 keeps the sound in sync.
+    limiter = f"aresample=192000,alimiter=limit={limit:.5f}:attack=1:release=50:level=false:latency=1"
+    return f"{chain},{limiter}", "linear+limiter"
 
 
 def _finite(value: str) -> float:
@@ -120,10 +125,9 @@ def parse_ebur128_summary(log: str) -> Measurement | None:
 __all__ = [
     "DEFAULT_CEILING",
     "DEFAULT_TARGET",
-    "LOSSY_TP_MARGIN",
     "PRESETS",
     "Measurement",
-    "loudnorm_apply_filter",
+    "normalize_filter",
     "loudnorm_measure_filter",
     "measurement_from_loudnorm",
     "parse_ebur128_summary",

@@ -90,6 +90,16 @@ def _inside(span: tuple[float, float], spans: list[tuple[float, float]]) -> floa
     return sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
 
 
+def meter(path: Path) -> Measurement | None:
+    """EBU R128 figures of ``path``'s first audio stream by ffmpeg's ``ebur128`` (true peak on)."""
+    proc = subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path), "-map", "0:a:0",
+         "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
+        capture_output=True, text=True, errors="replace", check=False,
+    )  # fmt: skip
+    return parse_ebur128_summary(proc.stderr) if proc.returncode == 0 else None
+
+
 def check_render(
     path: Path, layout: Layout, *, target: float | None = None, ceiling: float | None = None
 ) -> QualityReport:
@@ -171,4 +181,4 @@ def _complement(spans: list[tuple[int, int]], duration: int) -> list[tuple[int, 
     return out
 
 
-__all__ = ["QualityReport", "check_render", "count_frames"]
+__all__ = ["QualityReport", "check_render", "count_frames", "meter"]

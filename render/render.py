@@ -29,15 +29,14 @@ from render.graph import AUDIO_RATE, Graph, add_audio, add_video
 from render.layout import ClipAudio, Layout, layout_timeline
 from render.loudness import (
     DEFAULT_CEILING,
-    LOSSY_TP_MARGIN,
     Measurement,
-    loudnorm_apply_filter,
     loudnorm_measure_filter,
     measurement_from_loudnorm,
+    normalize_filter,
     parse_loudnorm_json,
 )
 from render.mix import Ducking, ducking_for_style
-from render.qc import QualityReport, check_render
+from render.qc import QualityReport, check_render, meter
 
 # codec → (video args, audio args, allowed output suffixes, default crf)
 CODECS: dict[str, tuple[list[str], list[str], set[str], int | None]] = {
@@ -67,6 +66,10 @@ CODECS: dict[str, tuple[list[str], list[str], set[str], int | None]] = {
     ),
 }
 LOSSY_AUDIO = {"h264", "h265", "vp9"}
+# Loudness fitting (see _fit_loudness): passes at most, how close to the target (LU), peak margin (dB).
+FIT_PASSES = 6
+_LOUDNESS_FIT = 0.3
+_TP_SAFETY = 0.2
 
 
 @dataclass
@@ -103,7 +106,7 @@ class RenderReport:
     height: int
     elapsed: float
     measured: Measurement | None = None  # the mix before normalisation (pass 1)
-    normalization: str | None = None  # loudnorm's mode in pass 2: linear or dynamic
+    normalization: str | None = None  # pass 2: "linear" gain, or "linear+limiter" (true-peak limited)
     quality: QualityReport | None = None
     captions: list[Path] = field(default_factory=list)
     caption_count: int = 0
@@ -197,6 +200,62 @@ def _burn_filter(srt: Path, layout: Layout) -> str:
     return f"subtitles=filename='{path}':original_size={layout.width}x{layout.height}:force_style='{style}'{extra}"
 
 
+def _measure_encoded(layout: Layout, audio_args: list[str], post: str, **mix) -> Measurement:
+    """Encode only the sound through ``post`` with the render's audio codec and meter the result
+    with ebur128: lossy codecs raise the true peak, so the figure that counts is the encoded one."""
+    with tempfile.TemporaryDirectory(prefix="mb-loudness-") as scratch:
+        encoded = Path(scratch) / "sound.mka"
+        sound = Graph()
+        add_audio(sound, layout, post=post, **mix)
+        outputs = ["-map", "[aout]", *audio_args, "-ar", str(AUDIO_RATE), str(encoded)]
+        seconds = float(layout.duration / layout.rate)
+        run_ffmpeg_graph(sound.input_args(), sound.filter_complex, outputs, total_seconds=seconds, what="loudness pass")
+        measured = meter(encoded)
+    if measured is None:
+        raise RenderError("ffmpeg's ebur128 meter printed no result for the normalised sound")
+    return measured
+
+
+def _fit_loudness(
+    layout: Layout,
+    audio_args: list[str],
+    measured: Measurement,
+    target: float,
+    ceiling: float,
+    **mix,
+) -> tuple[str, str]:
+    """The normalisation chain that lands the *encoded* sound on ``target`` under ``ceiling``.
+
+    Starts from the linear gain (target - measured) and, when needed, the true-peak limiter; then
+    encodes the sound alone (cheap: no picture) and meters it. A limiter that took loudness away,
+    or a codec that raised the peak, is corrected (more gain, a lower limit) for up to
+    ``FIT_PASSES`` passes. Returns (filter chain, mode)."""
+    gain, limit = target - measured.integrated, ceiling - _TP_SAFETY
+    chain, mode = normalize_filter(target, limit, measured)
+    best: tuple[float, str, str] | None = None
+    slope, last = 1.0, None  # LU gained per dB of gain: 1 when linear, less once the limiter works
+    for _ in range(FIT_PASSES):
+        result = _measure_encoded(layout, audio_args, chain, **mix)
+        # How far off, in dB: loudness beyond the fit window, true peak over the ceiling (weighted up).
+        miss = max(0.0, abs(result.integrated - target) - _LOUDNESS_FIT) + 2 * max(
+            0.0, result.true_peak - (ceiling - _TP_SAFETY / 2)
+        )
+        if best is None or miss < best[0]:
+            best = (miss, chain, mode)
+        if miss == 0:
+            break
+        if last is not None and abs(gain - last[0]) > 0.05:
+            slope = min(1.0, max(0.2, (result.integrated - last[1]) / (gain - last[0])))
+        last = (gain, result.integrated)
+        gain += (target - result.integrated) / slope
+        if result.true_peak > ceiling - _TP_SAFETY / 2:
+            limit -= result.true_peak - (ceiling - _TP_SAFETY)
+        adjusted = Measurement(target - gain, measured.lra, measured.true_peak, measured.threshold)
+        chain, mode = normalize_filter(target, limit, adjusted)
+    assert best is not None
+    return best[1], best[2]
+
+
 def render_timeline(
     timeline: otio.schema.Timeline,
     output: Path,
@@ -234,7 +293,7 @@ def render_timeline(
     has_music = any(t.role == "music" and t.pieces for t in layout.audio)
     report.ducked_spans = len(spans) if ducking and has_music else 0
     ceiling = options.ceiling
-    aim_tp = ceiling - (LOSSY_TP_MARGIN if options.codec in LOSSY_AUDIO else 0.0)
+    aim_tp = ceiling
     has_sound = bool(layout.sound_spans())
     post = None
     if options.loudness is not None and has_sound:
@@ -247,7 +306,9 @@ def render_timeline(
             total_seconds=seconds, what="loudness measurement",
         )  # fmt: skip
         report.measured = measurement_from_loudnorm(parse_loudnorm_json(log))
-        post = loudnorm_apply_filter(options.loudness, aim_tp, report.measured)
+        post, report.normalization = _fit_loudness(
+            layout, audio_args, report.measured, options.loudness, ceiling, ducking=ducking, speech_spans=spans
+        )
     elif options.loudness is not None:
         report.warnings.append("the timeline has no sound: --loudness ignored")
     scratch = Path(tempfile.mkdtemp(prefix="mb-captions-"))
@@ -266,14 +327,9 @@ def render_timeline(
             if output.suffix.lower() in (".mp4", ".mov", ".m4v"):
                 outputs += ["-movflags", "+faststart", "-timecode", layout.timecode(0)]
             outputs.append(str(tmp))
-            log = run_ffmpeg_graph(
+            run_ffmpeg_graph(
                 graph.input_args(), graph.filter_complex, outputs, total_seconds=seconds, progress=progress
             )
-            if post:
-                try:
-                    report.normalization = parse_loudnorm_json(log).get("normalization_type")
-                except RenderError:
-                    report.normalization = None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report.elapsed = time.perf_counter() - started

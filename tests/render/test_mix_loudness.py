@@ -70,7 +70,7 @@ def test_loudness_hits_the_target_under_the_true_peak_ceiling(coded, tmp_path, t
     assert peak <= -1.0
     # The mix before normalisation was well away from the target (so the pass did the work).
     assert report.measured is not None and abs(report.measured.integrated - target) > 2
-    assert report.normalization in ("linear", "dynamic")
+    assert report.normalization in ("linear", "linear+limiter")
     assert report.ok, report.failures
 
 
@@ -118,3 +118,23 @@ def test_micro_fades_at_audio_cuts(coded, tmp_path):
     assert np.abs(sound[start : start + 48]).max() < 0.3 * steady
     assert np.abs(sound[end - 48 : end]).max() < 0.3 * steady
     assert np.abs(sound[start + 480 : start + 960]).max() > 0.8 * steady
+
+
+def test_a_transition_at_the_end_of_the_music_is_a_fade_out(coded, tmp_path):
+    """planner music beds end with a Transition and no clip after it: a fade to silence over in_offset."""
+    tl = music_and_speech(coded)
+    del tl.tracks[2]
+    fade = otio.schema.Transition(
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=otio.opentime.RationalTime(48, 24),
+        out_offset=otio.opentime.RationalTime(0, 24),
+    )
+    tl.tracks[1].append(fade)
+    out = tmp_path / "fade_out.mov"
+    report = render_timeline(tl, out, RenderOptions(codec="prores", check=False))
+    assert not report.warnings
+    sound = decode_audio(out)
+    full = band_level_db(sound, 220, 1.0, 2.0)
+    assert band_level_db(sound, 220, 4.0, 4.2) == pytest.approx(full, abs=1.0)  # the fade starts at 4 s
+    assert band_level_db(sound, 220, 4.9, 5.1) == pytest.approx(full - 6.0, abs=1.5)  # half way: gain 1/2
+    assert band_level_db(sound, 220, 5.85, 5.99) < full - 20
