@@ -26,6 +26,7 @@ sample-media: .sample-media/facts.json
 
 demo: $(STAMP) .sample-media/facts.json
 	$(BIN)/montage-bridge auto .sample-media/footage --music .sample-media/music.wav --duration 20 --output demo-out
+	$(BIN)/montage-bridge render demo-out -o demo-out/footage.mp4
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
