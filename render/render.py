@@ -74,9 +74,10 @@ _TP_SAFETY = 0.2
 
 @dataclass
 class RenderOptions:
-    """What to render and how. ``size``: (width, height) in pixels; ``loudness``: LUFS target or None;
-    ``transcripts``: speech per media file for captions (and ducking spans); ``ducking``: None = the
-    timeline style's, ``Ducking(depth_db=0)`` is never used — pass ``duck=False`` to turn it off."""
+    """What to render and how. ``size``: (width, height) in pixels; ``loudness``: LUFS target or None
+    (no normalisation); ``ceiling``: true-peak ceiling, dBTP; ``transcripts``: speech per media file,
+    for captions and the ducking spans; ``ducking``: None means the timeline style's, ``duck=False``
+    turns ducking off; ``check``: run the quality check (render/qc.py) on the result."""
 
     codec: str = "h264"
     crf: int | None = None
