@@ -6,6 +6,8 @@ items it affects and what happens to them, so an editor knows before opening the
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import opentimelineio as otio
 from pydantic import BaseModel, Field
 
@@ -91,6 +93,31 @@ def edl_source_time_losses(timeline: otio.schema.Timeline) -> list[LossItem]:
             )
         )
     return losses
+
+
+def xmeml_moved_fades(transitions: list[otio.schema.Transition], rate: Fraction) -> list[otio.schema.Transition]:
+    """The dissolves whose cut point FCP7 XML cannot keep: fades from or to a gap or a track's edge.
+
+    xmeml aligns such a transition ``start-black`` (nothing before it) or ``end-black`` (nothing after
+    it), and FCP7/Premiere place it from (to) the clip's edge: the incoming clip starts at the fade's
+    start, the outgoing clip ends at its end. A fade with frames on the gap's side therefore moves
+    that clip's edge by those frames (its source in moves with it: the same frames play at the same
+    record times). Mirrors the alignment rule of :mod:`nle_adapters.xmeml.writer`."""
+    moved = []
+    for transition in transitions:
+        track = transition.parent()
+        if track is None:
+            continue
+        items = list(track)
+        index = next(i for i, item in enumerate(items) if item is transition)
+        before = items[index - 1] if index > 0 else None
+        after = items[index + 1] if index + 1 < len(items) else None
+        if not isinstance(before, otio.schema.Clip):
+            if frames_at(transition.in_offset, rate):
+                moved.append(transition)
+        elif not isinstance(after, otio.schema.Clip) and frames_at(transition.out_offset, rate):
+            moved.append(transition)
+    return moved
 
 
 def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None) -> list[LossItem]:
@@ -188,12 +215,23 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
         losses += _count(with_range, "media ranges", "an EDL does not store media length or start TC")
     elif fmt == "xml":
         losses += _count(mixed, "mixed rates", "clipitem in/out are at the sequence rate: source in points are rounded")
+        fades = xmeml_moved_fades(transitions, time.rate)
         asym = [
             t
             for t in transitions
-            if frames_at(t.in_offset, time.rate) and frames_at(t.out_offset, time.rate) and t.in_offset != t.out_offset
+            if frames_at(t.in_offset, time.rate)
+            and frames_at(t.out_offset, time.rate)
+            and t.in_offset != t.out_offset
+            and not any(t is f for f in fades)
         ]
         losses += _count(asym, "transition alignment", "uneven dissolves are re-centred (same frames on screen)")
+        losses += _count(
+            fades,
+            "fades",
+            "a dissolve from or to a gap (black) or a track's edge is written start-black/end-black, which "
+            "starts or ends at the clip's edge: the clip's edge moves over the part of the dissolve on the "
+            "gap's side (same frames on screen)",
+        )
         losses += _count(
             [m for m in markers + stack_markers if m.color != otio.schema.MarkerColor.RED],
             "marker colours",
@@ -214,4 +252,4 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
     return losses
 
 
-__all__ = ["LossItem", "LossReport", "analyze_losses", "edl_source_time_losses"]
+__all__ = ["LossItem", "LossReport", "analyze_losses", "edl_source_time_losses", "xmeml_moved_fades"]

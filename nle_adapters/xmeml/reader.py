@@ -205,9 +205,12 @@ class _Reader:
             if el.tag == "transitionitem":
                 t_start, t_end = _int(el, "start", 0), _int(el, "end", 0)
                 cut = _cut_point(el)
-                if t_start > position and (i == 0 or elements[i - 1].tag == "transitionitem"):
-                    track.append(otio.schema.Gap(source_range=time_range(0, t_start - position, rate)))
-                    position = t_start
+                if cut > position:
+                    # Nothing ends at the cut (the track's start, a gap, or a clip with an explicit end
+                    # before it): a gap up to the cut, so the transition sits between it and the clip
+                    # that starts there. (A fade-in after a gap went in right after the previous clip.)
+                    track.append(otio.schema.Gap(source_range=time_range(0, cut - position, rate)))
+                    position = cut
                 name = _text(el, "effect/name", "") or ""
                 track.append(
                     otio.schema.Transition(

@@ -53,17 +53,6 @@ KNOWN_CORPUS: dict[tuple[str, str, str], str] = {
     ("lossless-cut__Final_Cut_Pro_XMEML_2.xml", "xmeml", "edl"): _LEAD_GAP,
     ("otio-fcp-adapter__hiero_xml_export.xml", "xmeml", "edl"): _LEAD_GAP,
     ("otio-fcp-adapter__premiere_example.xml", "xmeml", "edl"): _LEAD_GAP,
-    ("otio-fcpx-xml-adapter__fcpx_example.fcpxml", "fcpxml", "xmeml"): (
-        "(unowned) xmeml moves a centred dissolve after a gap/at a track's first clip to in 30/out 0 "
-        "(cut 15 frames later), not in the loss report"
-    ),
-    ("otio-fcpx-xml-adapter__fcpx_project.fcpxml", "fcpxml", "xmeml"): (
-        "(unowned) xmeml moves a centred dissolve after a gap/at a track's first clip to in 30/out 0 "
-        "(cut 15 frames later), not in the loss report"
-    ),
-    ("otio-aaf-adapter__transitions.aaf", "otio", "xmeml"): (
-        "(unowned) xmeml re-aligns back-to-back dissolves (in 12/out 12 → in 24/out 0), not in the loss report"
-    ),
     ("otio-fcp-adapter__img_seq_media_reference.otio", "otio", "fcpxml"): (
         "#11 item 4: image sequences are refused by the FCPXML writer (clear error, but no round trip)"
     ),

@@ -10,12 +10,15 @@ from __future__ import annotations
 from fractions import Fraction
 
 import opentimelineio as otio
+import pytest
 from lxml import etree
 
 from nle_adapters.convert import read_timelines
 from nle_adapters.loss_report import analyze_losses
 from nle_adapters.timeline_facts import clip_time, frames_at
 from tests.conftest import TEST_DATA
+from tests.interchange.corpus_files import CORPUS
+from tests.interchange.matrix_support import DissolveRow, differences, summarize, through, unexplained
 
 # --------------------------------------------------------------------------------------------
 # xmeml: a marker on a clip of another rate
@@ -106,3 +109,95 @@ def test_edl_loss_report_names_a_nested_track() -> None:
     """An EDL cannot nest: a Track nested in a track is left out, and the loss report says so."""
     losses = {item.feature: item.count for item in analyze_losses(_nested_track_timeline(), "edl")}
     assert losses.get("nested sequences") == 1
+
+
+# --------------------------------------------------------------------------------------------
+# xmeml: fades from and to black
+
+
+def _clip(name: str, start: int, length: int, rate: float = 24.0) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        media_reference=otio.schema.ExternalReference(
+            target_url=f"file:///media/{name}.mov",
+            available_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(1000, rate)
+            ),
+        ),
+        source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, rate), otio.opentime.RationalTime(length, rate)
+        ),
+    )
+
+
+def _dissolve(before: int, after: int, rate: float = 24.0) -> otio.schema.Transition:
+    return otio.schema.Transition(
+        name="Cross Dissolve",
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=otio.opentime.RationalTime(before, rate),
+        out_offset=otio.opentime.RationalTime(after, rate),
+    )
+
+
+def _one_track(*items: otio.core.Composable) -> otio.schema.Timeline:
+    timeline = otio.schema.Timeline(name="fades")
+    timeline.global_start_time = otio.opentime.RationalTime(86400, 24.0)
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for item in items:
+        track.append(item)
+    timeline.tracks.append(track)
+    return timeline
+
+
+def test_xmeml_fade_in_after_a_gap_stays_after_the_gap() -> None:
+    """fcpx_example V2: clip, gap, fade-in (start-black), clip. The reader put the fade right after the
+    first clip and the gap after the fade, so the fade played 24 frames early, on the wrong edit."""
+    timeline = _one_track(_clip("a", 100, 48), otio.schema.Gap(duration=otio.opentime.RationalTime(24, 24.0)))
+    timeline.tracks[0].extend([_dissolve(0, 12), _clip("b", 200, 48)])
+    text = otio.adapters.write_to_string(timeline, "mb_xmeml", version=4)
+    back = otio.adapters.read_from_string(text, adapter_name="mb_xmeml")
+    items = list(back.tracks[0])
+    assert [type(i).__name__ for i in items] == ["Clip", "Gap", "Transition", "Clip"]
+    assert items[1].duration().value == 24
+    assert (items[2].in_offset.value, items[2].out_offset.value) == (0, 12)
+    assert back.tracks[0].range_of_child(items[3]).start_time.value == 72
+    assert analyze_losses(timeline, "xml") == []  # nothing moves: the fade starts at the clip's edge
+    # The upstream fcp_xml adapter places clip b (and so the fade's cut) at the same frame.
+    upstream = otio.adapters.read_from_string(text, adapter_name="fcp_xml")
+    b = [c for c in upstream.tracks[0].find_clips() if c.name == "b"][0]
+    assert b.range_in_parent().start_time.value == 72
+
+
+def _dissolve_rows(timeline: otio.schema.Timeline) -> list[tuple[str, DissolveRow]]:
+    return [
+        (label, row)
+        for label, rows in summarize(timeline).tracks.items()
+        for row in rows
+        if isinstance(row, DissolveRow)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "moved"),
+    [
+        ("otio-fcpx-xml-adapter__fcpx_example.fcpxml", "fcpxml", 1),  # V1: a centred fade to the gap
+        ("otio-fcpx-xml-adapter__fcpx_project.fcpxml", "fcpxml", 1),
+        ("otio-aaf-adapter__transitions.aaf", "otio", 6),  # a fade out and a fade in on each of 3 tracks
+    ],
+)
+def test_xmeml_fades_that_move_are_exactly_the_ones_the_loss_report_counts(name: str, kind: str, moved: int) -> None:
+    """A fade from (to) black with frames on the gap's side cannot keep its cut in FCP7 XML (start-black
+    / end-black begin or end at the clip's edge): each one that moves is counted, and nothing else moves."""
+    path = next(p for n, _, p in CORPUS if n == name)
+    source = read_timelines(path)[1][0]
+    timeline = through(source, kind)
+    back = through(timeline, "xmeml")
+    changed = [a for a, b in zip(_dissolve_rows(timeline), _dissolve_rows(back)) if a != b]
+    assert len(_dissolve_rows(back)) == len(_dissolve_rows(timeline))
+    losses = {item.feature: item.count for item in analyze_losses(timeline, "xml")}
+    assert len(changed) == losses.get("fades", 0) == moved
+    assert "transition alignment" not in losses
+    # Besides the fades and the clips beside them, only what the report names differs (marker colours).
+    diffs = differences(summarize(timeline), summarize(back))
+    assert {d.kind for d in diffs} <= {"dissolve", "marker colour"}
+    assert not unexplained(summarize(timeline), summarize(back), set(losses))

@@ -37,18 +37,19 @@ _SHARED = ["fcpxml/lossless-cut__FCPXML_1_9.fcpxml"] + [
 ]
 
 
-def _expected(stack: otio.schema.Stack, rate: Fraction) -> list[tuple[str, int, int]]:
-    """(name, in, out) per clipitem, in the order xmeml writes them; in/out at the sequence ``rate``."""
+def _expected(stack: otio.schema.Stack | list[otio.schema.Track], rate: Fraction) -> list[tuple[str, int, int]]:
+    """(name, in, out) per clipitem, in the order xmeml writes them; in/out at the sequence ``rate``.
+    A Stack or a Track nested in a track is a clipitem holding a sequence of its tracks."""
     found: list[tuple[str, int, int]] = []
     tracks = [t for t in stack if isinstance(t, otio.schema.Track)]
     for kind in (otio.schema.TrackKind.Video, otio.schema.TrackKind.Audio):
         for track in (t for t in tracks if t.kind == kind):
             items = list(track)
             for index, item in enumerate(items):
-                if isinstance(item, otio.schema.Stack):
+                if isinstance(item, (otio.schema.Stack, otio.schema.Track)):
                     s_in = frames_at(item.source_range.start_time, rate) if item.source_range else 0
                     found.append((item.name, s_in, s_in + frames_at(item.duration(), rate)))
-                    found += _expected(item, rate)
+                    found += _expected(item if isinstance(item, otio.schema.Stack) else [item], rate)
                 elif isinstance(item, otio.schema.Clip):
                     prev = items[index - 1] if index > 0 else None
                     nxt = items[index + 1] if index + 1 < len(items) else None
