@@ -81,7 +81,8 @@ class Capabilities:
             )
             if self.at_least(FREE_PYTHON_REMOVED):
                 out.append(
-                    f"{self.label} (free) runs Python scripts only in Studio: use `montage-bridge auto FOOTAGE "
-                    "--music SONG --output DIR` and File ▸ Import ▸ Timeline in Resolve"
+                    f"{self.label} (free) lists only Lua scripts in Workspace ▸ Scripts (Python scripting is "
+                    "Studio-only since 21.1): use the Lua entries `montage-bridge resolve install` puts there, or "
+                    "`montage-bridge auto FOOTAGE --music SONG --output DIR` and File ▸ Import ▸ Timeline"
                 )
         return out

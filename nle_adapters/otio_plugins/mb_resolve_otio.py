@@ -11,5 +11,7 @@ def read_from_string(input_str: str):
 
 
 def write_to_string(input_otio) -> str:
-    """Timeline → Resolve-shaped OTIO JSON (bare paths, timecode-absolute media-rate source ranges)."""
+    """Timeline → Resolve-shaped OTIO JSON: Clip.2 with a media_references map, an available_range on
+    each reference, bare-path target_url, source ranges starting at the media's timecode origin (its rate),
+    lengths in timeline frames. ``resolve_import_problems`` checks a file against these rules."""
     return write_resolve_otio(input_otio)

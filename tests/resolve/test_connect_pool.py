@@ -79,7 +79,7 @@ def test_fake_is_selected_by_environment(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_edition_and_version_limits_are_spelled_out() -> None:
     free_21_1 = Capabilities.of(FakeResolve("21.1", studio=False)).limits()
-    assert any("runs Python scripts only in Studio" in line for line in free_21_1)
+    assert any("lists only Lua scripts" in line and "Lua entries" in line for line in free_21_1)
     assert any("does not allow external scripting" in line for line in free_21_1)
     assert Capabilities.of(FakeResolve("21")).limits() == []
     old = Capabilities.of(FakeResolve("18.0")).limits()
