@@ -158,7 +158,7 @@ def print_result(result: BuildResult) -> None:
     lines = result.lines()
     out.print(("[green]" if result.ok else "[red]") + lines[0])
     for line in lines[1:]:
-        (out if line.startswith("note") else err).print(f"  {line}")
+        (out if line.startswith(("note", "how")) else err).print(f"  {line}")
 
 
 def send_to_resolve(

@@ -108,6 +108,23 @@ def test_lua_and_python_verification_report_the_same_clips(sample_media: Path, t
     assert f"{py.placed}/{py.expected} clips placed" in " ".join(lua_lines)
 
 
+def test_analyze_marks_shots_and_beats_and_replaces_only_its_own_markers(
+    sample_media: Path, facts: dict, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fake = shoot_fake(sample_media, profile="19")
+    items = {i.GetName(): i for i in fake.media_pool._all_items()}
+    items["city_25.mov"].AddMarker(3, "Yellow", "editor's note", "", 1, "")
+    items["city_25.mov"].AddMarker(5, "Green", "old shot", "", 1, "montage-bridge:shot")
+    assert LuaResolveHost(fake).run_file(entry(tmp_path, "analyze")) is True
+    for name, clip_facts in facts["clips"].items():
+        frames = sorted(int(f) for f in items[name].GetMarkers())
+        assert all(any(abs(f - cut) <= 1 for f in frames) for cut in clip_facts["cuts"]), (name, frames)
+    city = items["city_25.mov"].GetMarkers()
+    assert city[3.0]["name"] == "editor's note" and 5.0 not in city  # ours replaced, the editor's kept
+    assert any(m["customData"] == "montage-bridge:beat" for m in items["music.wav"].GetMarkers().values())
+    assert "[Montage Bridge] added " in capfd.readouterr().out
+
+
 def test_export_shows_its_outcome_in_a_uimanager_window(sample_media: Path, tmp_path: Path) -> None:
     fake = FakeResolve("20")
     (clip,) = [i for i in fake.import_folder(sample_media / "footage") if i.GetName() == "city_25.mov"]
