@@ -35,7 +35,7 @@ from analysis.frame_pass import FramePassOptions
 from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, MusicAnalysis, Transcript
 
 # Bump when a change to any analyzer changes its results: old cache entries then miss.
-ANALYZER_VERSION = "2"  # 2: camera shake per shot
+ANALYZER_VERSION = "3"  # 2: camera shake per shot; 3: picture interest over each shot (in-points)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ _QUALITY_PER_SECOND = 4.0
 # of the picture height, as wide as the analysis frame; offsets on the 16 px codec grid.
 _STRIP_HEIGHT = 96
 _HASHES_PER_SHOT = 4
+_INTEREST_SLICES = 16  # values per shot in Shot.interest
 MEASURES_VERSION = 3
 """Bump when a per-frame measure changes its results (part of the analysis cache key)."""
 
@@ -204,6 +205,31 @@ class _Measures:
         self.faces: dict[int, int] = {}
         self.defects: dict[int, PictureDefects] = {}  # sampled frames only
         self.hashes: dict[int, int] = {}  # sampled frames with detail enough to hash
+
+    def interest(self, start: int, end: int, slices: int = _INTEREST_SLICES) -> list[float]:
+        """How interesting the picture is over ``[start, end)``: the mean per-frame interest over
+        up to ``slices`` equal slices (each at least ~6 frames), 0..1. A frame is interesting when
+        something moves, it has detail and colour, and a face is in it (faces are sampled: a
+        sample counts for the frames up to the next one)."""
+        end = min(end, len(self.sharpness))
+        if end <= start:
+            return []
+        n = end - start
+        sharp = np.asarray(self.sharpness[start:end])
+        color = np.asarray(self.colorful[start:end])
+        # The first frame's motion is the cut into the shot, not movement inside it.
+        motion = np.asarray([0.0, *self.motion[start + 1 : end]])[:n]
+        face = np.zeros(n)
+        sampled = sorted(self.faces)
+        for k, at in enumerate(sampled):
+            upto = sampled[k + 1] if k + 1 < len(sampled) else at + 1
+            lo, hi = max(at, start), min(upto, end)
+            if hi > lo and self.faces[at] > 0:
+                face[lo - start : hi - start] = 1.0
+        per_frame = 0.35 * np.minimum(1.0, 4.0 * motion) + 0.3 * sharp + 0.2 * color + 0.15 * face
+        count = max(1, min(slices, n // 6))
+        edges = np.linspace(0, n, count + 1).round().astype(int)
+        return [round(float(per_frame[a:b].mean()), 4) for a, b in zip(edges, edges[1:]) if b > a]
 
 
 def _frame_score(sharp: float, bright: float, clipped: float) -> float:
@@ -459,6 +485,7 @@ def run_frame_pass(
                 quality=shot_quality(measures, a, b, fps),
                 thumbnail=thumb_path,
                 phash=shot_hashes(measures, a, b),
+                interest=measures.interest(a, b),
             )
         )
     return shots

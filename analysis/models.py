@@ -118,6 +118,12 @@ class Shot(Model):
         description="64-bit DCT perceptual hashes (16 hex digits) of up to 4 frames spread over the shot, "
         "for near-duplicate detection (analysis.near_duplicates)",
     )
+    interest: list[float] = Field(
+        default_factory=list,
+        description="how interesting the picture is over the shot, 0..1: up to 16 values, each the mean "
+        "over an equal slice of [start, end) of motion, detail, colour and faces (analysis.frame_pass), "
+        "for choosing in-points; empty in analyses made before it existed",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Shot:
