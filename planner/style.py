@@ -40,6 +40,13 @@ class Pacing(Model):
     min_shot_seconds: float = Field(0.3, gt=0)
     max_shot_seconds: float = Field(4.0, gt=0)
     prefer_motion: float = Field(0.5, ge=0, le=1, description="0 = calm shots, 1 = action")
+    # Shot-length bounds per energy band, seconds [shortest, longest]: the music montage holds each
+    # shot for 1, 2 or 4 beats, a bar or two bars, whichever lands inside the band at the song's
+    # tempo. Absent: derived from cuts_per_bar at 120 BPM (see shot_bounds), so older style files
+    # keep their feel and gain tempo-independent lengths.
+    shot_seconds_low: tuple[float, float] | None = Field(None, description="quiet passages (energy < low_energy)")
+    shot_seconds_mid: tuple[float, float] | None = None
+    shot_seconds_high: tuple[float, float] | None = Field(None, description="loud passages (energy >= high_energy)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Pacing:
@@ -49,6 +56,21 @@ class Pacing(Model):
             raise ValueError("max_shot_seconds must be >= min_shot_seconds")
         if not self.cuts_per_bar_low <= self.cuts_per_bar_mid <= self.cuts_per_bar_high:
             raise ValueError("cuts_per_bar must not fall as energy rises (low <= mid <= high)")
+        bands = [self.shot_seconds_low, self.shot_seconds_mid, self.shot_seconds_high]
+        for name, band in zip(("low", "mid", "high"), bands):
+            if band is None:
+                continue
+            lo, hi = band
+            if not 0 < lo <= hi:
+                raise ValueError(f"shot_seconds_{name} must be [shortest, longest] with 0 < shortest <= longest")
+            if hi < self.min_shot_seconds or lo > self.max_shot_seconds:
+                raise ValueError(
+                    f"shot_seconds_{name} {list(band)} lies outside min/max_shot_seconds "
+                    f"[{self.min_shot_seconds}, {self.max_shot_seconds}]"
+                )
+        given = [b for b in bands if b is not None]
+        if any(a[0] < b[0] or a[1] < b[1] for a, b in zip(given, given[1:])):
+            raise ValueError("shot_seconds bands must not lengthen as energy rises (low >= mid >= high)")
         return self
 
     def cuts_per_bar(self, energy: float) -> float:
@@ -58,6 +80,24 @@ class Pacing(Model):
         if energy >= self.high_energy:
             return self.cuts_per_bar_high
         return self.cuts_per_bar_mid
+
+    def shot_bounds(self, energy: float) -> tuple[float, float]:
+        """Shot-length bounds in seconds ``(shortest, longest)`` at a normalised energy: the
+        style's band for it, or one derived from cuts per bar at 120 BPM (a bar is 2 s there: the
+        band spans a factor of two around ``2 / cuts_per_bar`` seconds), always inside
+        ``[min_shot_seconds, max_shot_seconds]``."""
+        if energy < self.low_energy:
+            band = self.shot_seconds_low
+        elif energy >= self.high_energy:
+            band = self.shot_seconds_high
+        else:
+            band = self.shot_seconds_mid
+        if band is None:
+            typical = 2.0 / self.cuts_per_bar(energy)
+            band = (typical / 2**0.5, typical * 2**0.5)
+        lo = min(self.max_shot_seconds, max(self.min_shot_seconds, band[0]))
+        hi = max(lo, min(self.max_shot_seconds, band[1]))
+        return lo, hi
 
 
 class TransitionRules(Model):
