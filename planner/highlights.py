@@ -1,7 +1,8 @@
 """The highlights planner: the top-scored shots, in story order, up to the target duration.
 
 - shots are ranked by quality (``ShotQuality.score``; a length-based stand-in without analysis),
-  a best shot of each must-include clip goes in first;
+  a best shot of each must-include clip goes in first; set-aside shots (planner.scoring: weaker
+  near-duplicates, damaged pictures) only when the others cannot fill the duration;
 - each shot contributes its middle part, at most the style's ``max_shot_seconds`` and at least
   ``min_shot_seconds`` (shorter shots are left out), one frame clear of its boundaries;
 - the chosen shots play in story order (clip order, then time in the clip);
@@ -20,7 +21,7 @@ from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, MusicBed
 from planner.remote_ops import remote_ops_for
-from planner.scoring import shot_motion, shot_quality
+from planner.scoring import set_aside_shots, shot_motion, shot_quality
 from planner.style import Style
 from planner.timeline_setup import beat_frames, music_markers, timeline_setup
 
@@ -78,7 +79,10 @@ def plan_highlights(analysis: AnalysisResult, brief: Brief, style: Style) -> Edi
     candidates = _candidates(clips, rate, min_frames)
     if not candidates:
         raise PlanningError(f"no shot is at least {style.pacing.min_shot_seconds:g} s long (style {style.name})")
-    ranked = sorted(candidates, key=lambda p: (-p.score, p.order, p.index))
+    # Set-aside shots (weaker near-duplicates, damaged pictures) come last: used only when the
+    # rest cannot fill the duration.
+    aside = set_aside_shots(analysis)
+    ranked = sorted(candidates, key=lambda p: ((p.clip.id, p.index) in aside, -p.score, p.order, p.index))
     firsts = []
     for clip_id in brief.must_include:
         best = next((p for p in ranked if p.clip.id == clip_id), None)

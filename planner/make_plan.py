@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analysis.models import AnalysisResult
 from planner.brief import Brief
-from planner.heuristic import plan_heuristic, resolve_style
+from planner.heuristic import plan_heuristic, resolve_style, with_edit_report
 from planner.llm_config import LLMConfig
 from planner.models import EditPlan
 from planner.style import Style
@@ -23,5 +23,5 @@ def make_plan(
     if llm is not None:
         from planner.llm_planner import LLMPlanner  # imports the openai client only when asked for
 
-        return LLMPlanner(llm).plan(analysis, brief, chosen)
+        return with_edit_report(LLMPlanner(llm).plan(analysis, brief, chosen), analysis, chosen)
     return plan_heuristic(analysis, brief, chosen)

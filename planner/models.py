@@ -119,6 +119,51 @@ class PlanMarker(Model):
     kind: Literal["beat", "downbeat", "section", "chapter", "note"] = "beat"
 
 
+class SetAsideShot(Model):
+    """A shot the planner left out while better material existed, and why."""
+
+    clip_id: str
+    shot: int = Field(ge=0, description="0-based index into the clip's shots")
+    reason: str
+    used: bool = Field(False, description="used anyway: nothing else could fill the time")
+
+
+class ShotLengths(Model):
+    """The distribution of video cut lengths in seconds, against the style's bounds."""
+
+    count: int = 0
+    minimum: float = 0.0
+    p10: float = 0.0
+    median: float = 0.0
+    p90: float = 0.0
+    maximum: float = 0.0
+    style_bounds: tuple[float, float] | None = Field(None, description="the style's [min, max]_shot_seconds")
+    inside_bounds: float = Field(0.0, ge=0, le=1, description="share of cuts whose length is inside the bounds")
+
+
+class EditQuality(Model):
+    """Measures of how an editor would judge the plan's choices (planner.edit_quality); all 0..1
+    unless stated. Reported with every plan and tracked in bench/bench_edit_quality.py."""
+
+    used_quality: float | None = Field(None, description="mean quality of the used shots, weighted by screen time")
+    available_quality: float | None = Field(None, description="mean quality of every shot in the analysis")
+    set_aside_share: float = Field(0.0, description="share of the duration on set-aside shots (target 0)")
+    shot_seconds: ShotLengths = Field(default_factory=ShotLengths)
+    sequence_entropy_bits: float = Field(
+        0.0, ge=0, description="entropy of the next clip given the current one, bits: 0 for a fixed rotation"
+    )
+    periodicity: float = Field(
+        0.0,
+        description="largest share of cuts whose clip equals the clip p cuts earlier, over periods p = 2..16 "
+        "that fit twice: 1 for a rotation",
+    )
+    in_point_interest: float | None = Field(None, description="mean picture interest of the used ranges")
+    first_frames_interest: float | None = Field(
+        None,
+        description="the same for the naive in-points: each shot played front to back from its first frame",
+    )
+
+
 class EditPlan(Model):
     """A complete, validated edit: the planner's output and every writer's input."""
 
@@ -142,6 +187,12 @@ class EditPlan(Model):
     mode: str = Field("music_montage", description="music_montage, talking_head or highlights")
     style: str | None = Field(None, description="name of the style the plan was made in")
     remote_ops: list[RemoteOp] = Field(default_factory=list, description="per-clip GPU work to request")
+    set_aside: list[SetAsideShot] = Field(
+        default_factory=list, description="shots left out while better material existed (weaker duplicates, damage)"
+    )
+    edit_quality: EditQuality | None = Field(
+        None, description="how the plan's choices measure up (planner.edit_quality)"
+    )
 
     @field_validator("drop_frame", mode="before")
     @classmethod

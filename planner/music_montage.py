@@ -1,18 +1,27 @@
-"""The music-montage planner: cuts on the beat, pace from the music's energy, best shots first.
+"""The music-montage planner: cuts on the beat, pace from the tempo and the style, best takes first.
 
-Deterministic and offline. What it promises (each one a property test):
+Deterministic and offline. What it promises (each one a tested property):
 - the edit starts at record frame 0 and every later cut lands on a beat frame (a downbeat where
   the style cuts on downbeats and the piece is a bar or longer); it ends on the beat nearest the
   target duration, so the length is within one beat of the brief;
-- pace: a piece lasts ``beats_per_bar / cuts_per_bar(energy)`` beats, where the style maps the
-  music's energy over the next bar to cuts per bar and the brief's ``pace`` scales it; shot-length
-  bounds clamp it; section changes always get a cut;
+- pace: a piece holds 1, 2 or 4 beats, a bar or two bars, whichever lands inside the style's
+  shot-length bounds (seconds) for the music's energy over the next bar (``Pacing.shot_bounds``,
+  divided by the brief's ``pace``): the same style paces alike at 90 and 160 BPM, and cuts faster
+  where the music is loud; pieces of two beats or more end where the bar does; section changes
+  always get a cut;
 - each used range lies inside one shot, one frame clear of both boundaries (a cut detected a
   frame late never flashes the next shot), unless the style allows ranges across shots;
+- the best take: shots set aside by ``planner.scoring.set_aside_shots`` (the weaker of
+  near-duplicates, pictures far below the library's quality) are used only when nothing else can
+  fill the time (a warning says so), and the plan lists them with the reason;
 - shots are ranked by quality, by how well their motion suits the energy and the section (calm
-  intro/outro, lively peak: the story arc), by freshness, and must-include clips come first;
+  intro/outro, lively peak: the story arc), by the interest of their best free stretch, by
+  freshness, and must-include clips come first; each cut goes in at the most interesting free
+  stretch of its shot (``Shot.interest``), after the shot's previous use where that is as good
+  (story order); each cut's reason says why;
 - variety: never the same clip twice in a row when there is more than one clip, never the same
-  shot twice in a row; no source frame appears more than the style's ``reuse_limit`` times.
+  shot twice in a row; no clip order that repeats with a period (``period_penalty``); no source
+  frame appears more than the style's ``reuse_limit`` times.
 """
 
 from __future__ import annotations
@@ -26,9 +35,18 @@ from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis, Shot
 from analysis.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
-from planner.models import Cut, EditPlan, MusicBed, Transition
+from planner.models import Cut, EditPlan, MusicBed, SetAsideShot, Transition
 from planner.remote_ops import remote_ops_for
-from planner.scoring import energy_near, section_label, shot_motion, shot_quality, target_motion
+from planner.scoring import (
+    SetAside,
+    energy_near,
+    range_interest,
+    section_label,
+    set_aside_shots,
+    shot_motion,
+    shot_quality,
+    target_motion,
+)
 from planner.style import Style
 from planner.timeline_setup import (
     beat_frames,
@@ -47,21 +65,25 @@ GUARD_FRAMES = 1
 
 @dataclass
 class Source:
-    """One shot as material: the usable range ``[lo, hi)`` (clip frames) and how much is used."""
+    """One shot as material: the usable range ``[lo, hi)`` (clip frames) and the ranges used so far.
+
+    Where a piece goes in the shot (its in-point) is chosen by :meth:`place`: the most interesting
+    stretch (``Shot.interest``) among those whose frames are used least, a little after the last
+    use (story order), never covering any frame more than the reuse limit allows."""
 
     clip: ClipAnalysis
     shot_index: int
     shot: Shot
     lo: int
     hi: int
-    cursor: int
     margin: int = 0  # clip frames kept free at both ends of the shot for dissolve handles
-    passes: int = 0  # completed front-to-back passes; frames are covered at most passes + 1 times
-    used: bool = False
+    set_aside: str | None = None  # why the planners leave this shot out while better material exists
+    uses: list[tuple[int, int]] = field(default_factory=list)  # used source ranges, in the order used
     quality: float = 0.0  # ranking measures, computed once (see planner.scoring)
     motion: float = 0.5
     order: int = 0  # position in the analysis, for deterministic ties
     rate_index: int = 0  # which distinct clip rate (hashing Fractions per candidate is slow)
+    _spots: dict[tuple[int, int], tuple[int, int, float] | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.quality = shot_quality(self.shot, self.clip.media.rate)
@@ -71,45 +93,104 @@ class Source:
     def key(self) -> tuple[str, int]:
         return (self.clip.id, self.shot_index)
 
-    def place(self, src_len: int, reuse_limit: int) -> tuple[int, bool] | None:
-        """Where a range of ``src_len`` clip frames would start, and whether that rewinds (reuse)."""
-        lo, hi = self.lo + self.margin, self.hi - self.margin
-        if src_len <= 0 or lo + src_len > hi:
-            return None
-        if self.cursor + src_len <= hi:
-            return max(self.cursor, lo), False
-        if self.passes + 1 < reuse_limit:
-            return lo, True
-        return None
+    @property
+    def used(self) -> bool:
+        return bool(self.uses)
 
-    def take(self, start: int, src_len: int, rewound: bool) -> None:
-        if rewound:
-            self.passes += 1
-        self.cursor = start + src_len
-        self.used = True
+    @property
+    def passes(self) -> int:
+        """Most times any frame of the shot is covered already (0 when unused)."""
+        return self.coverage(self.lo, self.hi)
+
+    def coverage(self, a: int, b: int) -> int:
+        """How many used ranges cover the most-covered frame of ``[a, b)``."""
+        edges = sorted(
+            [(max(a, u), 1) for u, v in self.uses if u < b and v > a]
+            + [(min(b, v), -1) for u, v in self.uses if u < b and v > a]
+        )
+        most = depth = 0
+        for _, step in edges:
+            depth += step
+            most = max(most, depth)
+        return most
+
+    def interest(self, a: int, b: int) -> float:
+        """Mean picture interest of ``[a, b)`` (see planner.scoring.range_interest)."""
+        return range_interest(self.shot, a, b)
+
+    def place(self, src_len: int, reuse_limit: int) -> tuple[int, bool] | None:
+        """Where a range of ``src_len`` clip frames would start, and whether it reuses frames."""
+        spot = self.best_spot(src_len, reuse_limit)
+        return None if spot is None else (spot[0], spot[1] > 0)
+
+    def best_spot(self, src_len: int, reuse_limit: int) -> tuple[int, int, float] | None:
+        """``(start, frames' prior coverage, interest)`` of the best range of ``src_len`` frames:
+        the least-covered ranges first, then the most interesting, with a small bonus for starting
+        after the previous use (story order); None when no range stays under ``reuse_limit``."""
+        key = (src_len, reuse_limit)
+        if key in self._spots:
+            return self._spots[key]
+        lo, hi = self.lo + self.margin, self.hi - self.margin
+        best: tuple[tuple[int, float], tuple[int, int, float]] | None = None
+        if src_len > 0 and lo + src_len <= hi:
+            room = hi - src_len - lo
+            steps = min(room, IN_POINT_CANDIDATES)
+            starts = sorted({lo + round(k * room / steps) for k in range(steps + 1)} if steps else {lo})
+            after = self.uses[-1][1] if self.uses else None
+            for start in starts:
+                covered = self.coverage(start, start + src_len)
+                if covered >= reuse_limit:
+                    continue
+                interest = self.interest(start, start + src_len)
+                rank = interest + (STORY_BONUS if after is not None and start >= after else 0.0)
+                candidate = ((covered, -rank), (start, covered, interest))
+                if best is None or candidate[0] < best[0]:
+                    best = candidate
+        spot = best[1] if best is not None else None
+        self._spots[key] = spot
+        return spot
+
+    def take(self, start: int, src_len: int) -> None:
+        self.uses.append((start, start + src_len))
+        self._spots.clear()
+
+
+IN_POINT_CANDIDATES = 24  # in-points tried per shot and length (evenly spaced over the free room)
+STORY_BONUS = 0.08  # interest bonus for a range after the shot's previous use (keeps story order)
 
 
 def make_sources(
-    clips: list[ClipAnalysis], allow_across_shots: bool, handle_frames: int = 0, rate: Fraction | None = None
+    clips: list[ClipAnalysis],
+    allow_across_shots: bool,
+    handle_frames: int = 0,
+    rate: Fraction | None = None,
+    set_aside: dict[tuple[str, int], SetAside] | None = None,
 ) -> list[Source]:
     """Every shot as material (or every clip as one piece when ranges may cross shots).
 
     ``handle_frames`` (timeline frames at ``rate``) are kept free at both ends of a shot where the
-    style dissolves, so a dissolve has source frames to overlap."""
+    style dissolves, so a dissolve has source frames to overlap. ``set_aside`` (planner.scoring)
+    marks the shots to leave out while better material exists (a whole clip across shots only
+    when every one of its shots is set aside)."""
+    set_aside = set_aside or {}
     out: list[Source] = []
     for clip in clips:
         shots = clip.shots
+        asides = [set_aside.get((clip.id, k)) for k in range(len(shots))]
         if allow_across_shots:
             best = max((s.quality for s in shots if s.quality is not None), key=lambda q: q.score, default=None)
+            # One piece of material: its interest curve would mix unequal slices, so none (the middle).
             shots = [Shot(start=shots[0].start, end=shots[-1].end, quality=best)]
+            asides = [asides[0] if all(asides) else None]
         for index, shot in enumerate(shots):
             guard = GUARD_FRAMES if shot.length > 4 * GUARD_FRAMES else 0
             lo, hi = shot.start + guard, min(shot.end, clip.media.frames or shot.end) - guard
             margin = rescale_frames(handle_frames, rate, clip.media.rate) if handle_frames and rate else 0
+            why = asides[index].reason if asides[index] is not None else None
             if hi - lo > 2 * margin:
-                out.append(Source(clip, index, shot, lo, hi, lo + margin, margin))
+                out.append(Source(clip, index, shot, lo, hi, margin, why))
             elif hi > lo:
-                out.append(Source(clip, index, shot, lo, hi, lo))
+                out.append(Source(clip, index, shot, lo, hi, 0, why))
     rates: dict[Fraction, int] = {}
     for order, src in enumerate(out):
         src.order = order
@@ -127,6 +208,7 @@ class Piece:
     label: str
     section_start: bool = False
     beats: list[int] = field(default_factory=list)  # the grid frames from rec_in to rec_out, inclusive
+    bounds: tuple[float, float] | None = None  # the style's shot-length bounds here, seconds
     cut: Cut | None = field(default=None, repr=False)
 
 
@@ -240,31 +322,40 @@ def plan_pieces(
 ) -> list[Piece]:
     """Split the timeline into pieces on the beat grid, sized by the energy over the next bar.
 
-    ``window`` is the part of the song under the edit (default: from the top)."""
+    Each piece holds 1, 2 or 4 beats, a bar or two bars: the count whose length lands inside the
+    style's shot-length bounds for that energy (``Pacing.shot_bounds``, divided by the brief's
+    pace), nearest the middle of the bounds, so the pace in seconds is the style's at any tempo.
+    Pieces of two beats or more end where the bar does (a 2-beat piece on beat 1 or 3, a bar on
+    the downbeat) when that is within half the piece. ``window`` is the part of the song under
+    the edit (default: from the top)."""
     music = analysis.music
     assert music is not None
     window = window or MusicWindow(0.0, "")
     grid, downs, section_starts, period, _ = _piece_grid(analysis, rate, target, window)
     pacing = style.pacing
     bpb = max(1, music.beat_grid.beats_per_bar)
+    counts = sorted({1, 2, 4, bpb, 2 * bpb})
     min_beats = max(1, math.ceil(pacing.min_shot_seconds * float(rate) / period - 1e-9))
-    max_beats = max(min_beats, math.floor(pacing.max_shot_seconds * float(rate) / period + 1e-9))
     min_frames = seconds_to_frames(pacing.min_shot_seconds, rate)
     total = float(grid[-1] / rate)
+    position = _bar_positions(grid, downs)
     pieces: list[Piece] = []
     i = 0
     while i < len(grid) - 1:
         t = float(grid[i] / rate) + window.source_in  # music time
         energy = energy_near(music, t, span=bpb * period / float(rate))
-        cuts_per_bar = pacing.cuts_per_bar(energy) * brief.pace
-        n = min(max_beats, max(min_beats, round(bpb / cuts_per_bar)))
+        lo, hi = pacing.shot_bounds(energy)
+        lo, hi = lo / brief.pace, hi / brief.pace
+        n = _beats_to_hold(grid, i, counts, rate, lo, hi)
         j = min(i + n, len(grid) - 1)
-        if pacing.cut_on == "downbeat" and n >= bpb and j < len(grid) - 1:
-            # Land on the nearest downbeat within half a bar, never shorter than min_beats.
-            nearby = [k for k in range(max(i + min_beats, j - bpb // 2), min(len(grid) - 1, j + bpb // 2) + 1)]
-            on_down = [k for k in nearby if grid[k] in downs]
-            if on_down:
-                j = min(on_down, key=lambda k: (abs(k - j), k))
+        if n >= 2 and j < len(grid) - 1:
+            # End where the bar does: a bar-long piece on a downbeat, a 2-beat piece on beat 1 or 3.
+            unit = bpb if n >= bpb else n
+            reach = max(1, n // 2)
+            nearby = range(max(i + 1, j - reach), min(len(grid) - 1, j + reach) + 1)
+            aligned = [k for k in nearby if position[k] % unit == 0 and grid[k] - grid[i] >= min_frames]
+            if aligned:
+                j = min(aligned, key=lambda k: (abs(k - j), k))
         # Irregular grids (a first beat just after 0, a tempo wobble) must not make flash frames.
         while j < len(grid) - 1 and grid[j] - grid[i] < min_frames:
             j += 1
@@ -280,9 +371,40 @@ def plan_pieces(
             last.rec_out = grid[j]
             last.beats = last.beats + grid[i + 1 : j + 1]
         else:
-            pieces.append(Piece(grid[i], grid[j], energy, label, grid[i] in section_starts, grid[i : j + 1]))
+            pieces.append(Piece(grid[i], grid[j], energy, label, grid[i] in section_starts, grid[i : j + 1], (lo, hi)))
         i = j
     return pieces
+
+
+def _bar_positions(grid: list[int], downs: set[int]) -> list[int]:
+    """Each grid frame's beat number within its bar (0 on a downbeat); counted from the start
+    when the grid has no downbeat before it."""
+    out: list[int] = []
+    count = 0
+    for k, frame in enumerate(grid):
+        count = 0 if frame in downs else (count + 1 if k else 0)
+        out.append(count)
+    return out
+
+
+def _beats_to_hold(grid: list[int], i: int, counts: list[int], rate: Fraction, lo: float, hi: float) -> int:
+    """How many grid steps the piece at ``grid[i]`` holds: of ``counts``, one whose length (s) lies
+    in ``[lo, hi]``, nearest the middle of the bounds (geometric mean); when none does (a tempo
+    too slow or fast for every count), the one nearest the bounds."""
+    middle = math.sqrt(lo * hi)
+    best: tuple[float, float, int] | None = None
+    for n in counts:
+        j = min(i + n, len(grid) - 1)
+        seconds = float((grid[j] - grid[i]) / rate)
+        if seconds <= 0:
+            continue
+        outside = math.log(lo / seconds) if seconds < lo else math.log(seconds / hi) if seconds > hi else 0.0
+        key = (outside, abs(math.log(seconds / middle)), n)
+        if best is None or key < best:
+            best = key
+        if j == len(grid) - 1:
+            break
+    return best[2] if best is not None else 1
 
 
 def _label(music: MusicAnalysis, t_music: float, t_edit: float, total: float, high_energy: float) -> str:
@@ -304,10 +426,33 @@ class _Choice:
     src_len: int
     rewound: bool
     score: float
+    interest: float = 0.0  # picture interest of the chosen range (0..1)
+    why: str = ""  # what decided it, for the cut's reason
 
 
 MOTION_WEIGHT = 0.6
+INTEREST_WEIGHT = 0.4  # a shot's most interesting stretch counts beside its picture quality
 MUST_BONUS = 2.0
+PERIOD_PENALTY = 0.35  # choosing a clip that repeats the last few clips' pattern a whole period over
+LONGEST_PERIOD = 16  # clip patterns up to this long count as a rotation
+
+
+def period_penalty(history: list[str], clip_id: str) -> float:
+    """How much picking ``clip_id`` next would make the clip order a rotation: 0 unless the order
+    ending in it repeats with some period ``p`` (2..LONGEST_PERIOD) for a whole period or more;
+    then ``PERIOD_PENALTY`` and a tenth more for every further clip the repetition has lasted.
+    An editor's order is driven by the material, so no pattern should keep recurring."""
+    seq = [*history[-3 * LONGEST_PERIOD :], clip_id]
+    worst = 0.0
+    for p in range(2, LONGEST_PERIOD + 1):
+        run = 0
+        k = len(seq) - 1
+        while k - p >= 0 and seq[k] == seq[k - p]:
+            run += 1
+            k -= 1
+        if run >= p:
+            worst = max(worst, PERIOD_PENALTY + 0.1 * (run - p))
+    return worst
 
 
 def _choose(
@@ -315,7 +460,7 @@ def _choose(
     piece: Piece,
     rate: Fraction,
     style: Style,
-    recent: list[str],
+    history: list[str],
     previous: Source | None,
     must: set[str],
     multi_clip: bool,
@@ -323,19 +468,24 @@ def _choose(
 ) -> _Choice | None:
     """The best source for ``piece`` under the variety rules (strict first, then relaxed).
 
-    ``ranked`` is every source, must-include clips' first, each group by quality. A source's score
-    is at most its quality + the motion weight (+ the must-include bonus), and everything else
+    A source's score: its quality, how well its motion suits the music here, the interest of its
+    best free stretch, minus reuse (frames already used, a shot already used, a clip used in the
+    last three cuts, a clip order that would repeat with a period). ``ranked`` is every source,
+    must-include clips' first, each group by quality; everything but quality, motion and interest
     only subtracts, so the scan stops as soon as no later source could beat the best so far:
     exact, and fast on big libraries.
     """
     rec_len = piece.rec_out - piece.rec_in
     want_motion = target_motion(style.pacing.prefer_motion, piece.energy, piece.label)
     lengths: dict[int, int] = {}  # the piece's length in source frames, per source-rate index
+    recent = history[-3:]
+    penalties: dict[str, float] = {}
+    ceiling = MOTION_WEIGHT + INTEREST_WEIGHT * 0.5
     for strictness in (2, 1):
         best: _Choice | None = None
         for src in ranked:
             is_must = src.clip.id in must
-            if best is not None and not is_must and src.quality + MOTION_WEIGHT < best.score:
+            if best is not None and not is_must and src.quality + ceiling < best.score:
                 break  # must-include sources come first in ``ranked``, so none is skipped here
             if previous is not None:
                 if src is previous:
@@ -345,33 +495,43 @@ def _choose(
             src_len = lengths.get(src.rate_index)
             if src_len is None:
                 src_len = lengths[src.rate_index] = rescale_frames(rec_len, rate, src.clip.media.rate)
-            spot = src.place(src_len, reuse_limit)
+            spot = src.best_spot(src_len, reuse_limit)
             if spot is None:
                 continue
-            start, rewound = spot
-            score = src.quality
-            score += MOTION_WEIGHT * (1.0 - abs(src.motion - want_motion))
-            score -= 0.5 * (src.passes + (1 if rewound else 0))
+            start, covered, interest = spot
+            fit = 1.0 - abs(src.motion - want_motion)
+            score = src.quality + MOTION_WEIGHT * fit + INTEREST_WEIGHT * (interest - 0.5)
+            score -= 0.5 * covered
             score -= 0.25 * (1 if src.used else 0)
             score -= 0.3 * recent.count(src.clip.id)
+            if src.clip.id not in penalties:
+                penalties[src.clip.id] = period_penalty(history, src.clip.id) if multi_clip else 0.0
+            score -= penalties[src.clip.id]
             if is_must:
                 score += MUST_BONUS
             score -= src.order * 1e-7  # deterministic tie-break: analysis order
             if best is None or score > best.score:
-                best = _Choice(src, start, src_len, rewound, score)
+                why = (
+                    "a must-include clip"
+                    if is_must
+                    else (f"quality {src.quality:.2f}, motion {src.motion:.2f} for a wanted {want_motion:.2f}")
+                )
+                best = _Choice(src, start, src_len, covered > 0, score, interest, why)
         if best is not None:
             return best
     return None
 
 
-def _extend_through(previous: Cut, source: Source, new_rec_out: int, rate: Fraction) -> bool:
+def _extend_through(previous: Cut, source: Source, new_rec_out: int, rate: Fraction, reuse_limit: int) -> bool:
     """Lengthen ``previous`` (same shot, contiguous) instead of making an invisible through-edit."""
     src_len = rescale_frames(new_rec_out - previous.record_in, rate, source.clip.media.rate)
-    if previous.source_in + src_len > source.hi:
+    new_out = previous.source_in + src_len
+    if new_out > source.hi or source.coverage(previous.source_out, new_out) >= reuse_limit:
         return False
-    previous.source_out = previous.source_in + src_len
+    previous.source_out = new_out
     previous.record_out = new_rec_out
-    source.cursor = previous.source_out
+    source.uses[-1] = (previous.source_in, new_out)
+    source._spots.clear()
     return True
 
 
@@ -382,6 +542,7 @@ class FillReport:
     repeats: list[str] = field(default_factory=list)  # back-to-back clip repeats
     half_beats: int = 0  # pieces split on a half beat: no shot was long enough for a beat
     reuse_limit: int = 0  # the reuse limit reached when the style's had to be relaxed (0: not relaxed)
+    set_aside_used: bool = False  # set-aside shots had to be admitted: nothing else could fill the time
 
 
 # When the footage runs out under the style's reuse limit, the limit is relaxed up to this many
@@ -401,21 +562,24 @@ def fill_pieces(
     halves: dict[int, int] | None = None,
     min_piece: int = 1,
 ) -> tuple[list[tuple[Cut, Source]], FillReport]:
-    """Give every piece a shot. A piece no shot can fill is, in order: split beat by beat; joined
-    to the previous cut when that shot runs on; split on its half beat (``halves``: beat frame →
-    the record frame half-way to the next beat); given a relaxed reuse limit when the footage ran
-    out rather than being too short. PlanningError only when none of that works. No split on
+    """Give every piece a shot. Set-aside shots (``Source.set_aside``: weaker near-duplicates,
+    damaged pictures) are not candidates unless their clip is a must-include. A piece no shot can
+    fill is, in order: given a relaxed reuse limit when the footage ran out rather than being too
+    short; split beat by beat; joined to the previous cut when that shot runs on; filled from the
+    set-aside shots (said in the plan); split on its half beat (``halves``: beat frame → the record
+    frame half-way to the next beat). PlanningError only when none of that works. No split on
     beats makes a piece shorter than ``min_piece`` frames (a flash: the beat period or the style's
     shortest shot, whichever is shorter).
 
     Returns the placed cuts with their sources, and what had to give way."""
     must = set(brief.must_include)
-    multi_clip = len({s.clip.id for s in sources}) > 1
+    active = [s for s in sources if s.set_aside is None or s.clip.id in must] or list(sources)
+    multi_clip = len({s.clip.id for s in active}) > 1
     placed: list[tuple[Cut, Source]] = []
-    recent: list[str] = []
+    history: list[str] = []
     queue = list(pieces)
     ranked: list[Source] = []
-    ranked_for: set[str] | None = None
+    ranked_for: tuple[set[str], int] | None = None
     report = FillReport()
     halves = halves or {}
     half_min = seconds_to_frames(HALF_BEAT_MIN_SECONDS, rate)
@@ -423,16 +587,16 @@ def fill_pieces(
     while queue:
         piece = queue.pop(0)
         previous = placed[-1][1] if placed else None
-        if ranked_for != must:  # re-rank only when the must-include set changes
-            ranked = sorted(sources, key=lambda s: (s.clip.id not in must, -s.quality, s.order))
-            ranked_for = set(must)
-        choice = _choose(ranked, piece, rate, style, recent[-3:], previous, must, multi_clip, reuse_limit)
+        if ranked_for != (must, len(active)):  # re-rank only when the must-include set or material changes
+            ranked = sorted(active, key=lambda s: (s.clip.id not in must, -s.quality, s.order))
+            ranked_for = (set(must), len(active))
+        choice = _choose(ranked, piece, rate, style, history, previous, must, multi_clip, reuse_limit)
         if choice is None:
             rec_len = piece.rec_out - piece.rec_in
             # Would one more pass over the footage fill it (the footage ran out, it is not too short)?
             fits_somewhere = any(
                 s is not previous and s.place(rescale_frames(rec_len, rate, s.clip.media.rate), reuse_limit + 1)
-                for s in sources
+                for s in active
             )
             if fits_somewhere and reuse_limit < max(MAX_REUSE, style.rules.reuse_limit):
                 # The footage ran out, it is not too short: reuse before cutting faster.
@@ -444,7 +608,14 @@ def fill_pieces(
             if pieces_:
                 queue[:0] = pieces_
                 continue
-            if previous is not None and _extend_through(placed[-1][0], previous, piece.rec_out, rate):
+            if previous is not None and _extend_through(placed[-1][0], previous, piece.rec_out, rate, reuse_limit):
+                continue
+            if len(active) < len(sources):
+                # Nothing better can fill it: the set-aside shots are the material left.
+                active = list(sources)
+                multi_clip = len({s.clip.id for s in active}) > 1
+                report.set_aside_used = True
+                queue.insert(0, piece)
                 continue
             pieces_ = _split_half(piece, halves, half_min)
             if pieces_:
@@ -466,24 +637,41 @@ def fill_pieces(
             report.repeats.append(
                 f"{src.clip.id} repeats back to back at frame {piece.rec_in}: no other clip has a shot that fits"
             )
-        src.take(choice.start, choice.src_len, choice.rewound)
+        src.take(choice.start, choice.src_len)
         must.discard(src.clip.id)
-        recent.append(src.clip.id)
+        history.append(src.clip.id)
         cut = Cut(
             clip_id=src.clip.id,
             source_in=choice.start,
             source_out=choice.start + choice.src_len,
             record_in=piece.rec_in,
             record_out=piece.rec_out,
-            reason=(
-                f"{piece.label}, energy {piece.energy:.2f}: shot {src.shot_index + 1} of {src.clip.id} "
-                f"(quality {shot_quality(src.shot, src.clip.media.rate):.2f}, motion {shot_motion(src.shot):.2f})"
-                + (" — reused" if choice.rewound or src.passes else "")
-            ),
+            reason=_cut_reason(piece, choice, rate),
         )
         piece.cut = cut
         placed.append((cut, src))
     return placed, report
+
+
+def _cut_reason(piece: Piece, choice: _Choice, rate: Fraction) -> str:
+    """Why this shot, this long, from this in-point: the plan's note for the editor."""
+    src = choice.source
+    seconds = float((piece.rec_out - piece.rec_in) / rate)
+    beats = len(piece.beats) - 1
+    pace = f"{beats} beat{'s' if beats != 1 else ''}, {seconds:.2f} s"
+    if piece.bounds is not None:
+        pace += f" (style: {piece.bounds[0]:.2g}-{piece.bounds[1]:.2g} s here)"
+    in_seconds = float((choice.start - src.shot.start) / src.clip.media.rate)
+    where = f"in {in_seconds:.2f} s into the shot, its most interesting free stretch (interest {choice.interest:.2f})"
+    text = (
+        f"{piece.label}, energy {piece.energy:.2f}, {pace}: shot {src.shot_index + 1} of {src.clip.id} — "
+        f"{choice.why}; {where}"
+    )
+    if choice.rewound:
+        text += "; reuses frames (footage is short)"
+    if src.set_aside is not None:
+        text += f"; set-aside shot used because nothing else fits ({src.set_aside})"
+    return text
 
 
 def _split(piece: Piece, min_frames: int = 0) -> list[Piece]:
@@ -495,8 +683,8 @@ def _split(piece: Piece, min_frames: int = 0) -> list[Piece]:
         return []
     mid = min(fair, key=lambda k: (abs(k - len(beats) // 2), k))
     return [
-        Piece(beats[0], beats[mid], piece.energy, piece.label, piece.section_start, beats[: mid + 1]),
-        Piece(beats[mid], beats[-1], piece.energy, piece.label, False, beats[mid:]),
+        Piece(beats[0], beats[mid], piece.energy, piece.label, piece.section_start, beats[: mid + 1], piece.bounds),
+        Piece(beats[mid], beats[-1], piece.energy, piece.label, False, beats[mid:], piece.bounds),
     ]
 
 
@@ -508,8 +696,8 @@ def _split_half(piece: Piece, halves: dict[int, int], min_frames: int) -> list[P
     if mid is None or mid - piece.rec_in < min_frames or piece.rec_out - mid < min_frames:
         return []
     return [
-        Piece(piece.rec_in, mid, piece.energy, piece.label, piece.section_start, [piece.rec_in, mid]),
-        Piece(mid, piece.rec_out, piece.energy, piece.label, False, [mid, piece.rec_out]),
+        Piece(piece.rec_in, mid, piece.energy, piece.label, piece.section_start, [piece.rec_in, mid], piece.bounds),
+        Piece(mid, piece.rec_out, piece.energy, piece.label, False, [mid, piece.rec_out], piece.bounds),
     ]
 
 
@@ -555,8 +743,9 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     target = min(brief.target_duration_seconds or min(music.duration_seconds, 60.0), music.duration_seconds)
     rules = style.transitions
     handles = (rules.dissolve_frames + 1) // 2 if rules.dissolve_at or rules.default == "dissolve" else 0
-    sources = make_sources(clips, style.rules.allow_across_shots, handles, rate)
-    longest = max((float((s.hi - s.lo) / s.clip.media.rate) for s in sources), default=0.0)
+    aside = set_aside_shots(analysis)
+    sources = make_sources(clips, style.rules.allow_across_shots, handles, rate, aside)
+    longest = max((float((s.hi - s.lo) / s.clip.media.rate) for s in sources if s.set_aside is None), default=0.0)
     window = choose_music_window(music, target, longest)
     _, _, _, _, end_how = _piece_grid(analysis, rate, target, window)
     pieces = plan_pieces(brief, style, analysis, rate, target, window)
@@ -574,6 +763,12 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
     warnings = [f"{c.media.name}: variable frame rate" for c in clips if c.media.variable_frame_rate]
     warnings += report.repeats
     warnings += _music_notes(music, window, report, style)
+    used_shots = {src.key for _, src in placed}
+    if report.set_aside_used:
+        warnings.append(
+            "set-aside shots (weaker duplicates or damaged pictures) fill part of the edit: nothing else fits; "
+            "add footage to leave them out"
+        )
     missing = add_dissolves(placed, pieces, style, rate)
     if missing:
         warnings.append(f"{missing} dissolve(s) became hard cuts: the shots have no handles for them")
@@ -615,7 +810,13 @@ def plan_music_montage(analysis: AnalysisResult, brief: Brief, style: Style) -> 
         mode="music_montage",
         style=style.name,
         remote_ops=remote_ops_for(clips, cuts, setup.width, setup.height, style.rules.stabilize_shake),
+        set_aside=set_aside_list(aside, used_shots),
     )
+
+
+def set_aside_list(aside: dict[tuple[str, int], SetAside], used: set[tuple[str, int]]) -> list[SetAsideShot]:
+    """The plan's list of set-aside shots, in analysis order, each saying whether it was used anyway."""
+    return [SetAsideShot(clip_id=a.clip, shot=a.shot, reason=a.reason, used=key in used) for key, a in aside.items()]
 
 
 FADE_OUT_SECONDS = 2.0  # the music's own fade at the end of the edit: a bar, at most this long

@@ -77,6 +77,25 @@ def set_aside_shots(analysis: AnalysisResult) -> dict[tuple[str, int], SetAside]
     return out
 
 
+def range_interest(shot: Shot, a: int, b: int) -> float:
+    """Mean picture interest (0..1) of clip frames ``[a, b)`` inside ``shot``, from its interest
+    curve (``Shot.interest``: equal slices of the shot); without one, a gentle tent that prefers
+    the middle of the shot (0.5) over its first and last frames (0.4), where takes usually settle."""
+    start, length = shot.start, max(1, shot.length)
+    curve = shot.interest
+    if not curve:
+        mid = (a + b) / 2 - start
+        return 0.5 - 0.2 * abs(mid / length - 0.5)
+    n = len(curve)
+    total = weight = 0.0
+    for k, value in enumerate(curve):
+        overlap = min(b, start + (k + 1) * length / n) - max(a, start + k * length / n)
+        if overlap > 0:
+            total += value * overlap
+            weight += overlap
+    return total / weight if weight else sum(curve) / n
+
+
 def shot_motion(shot: Shot) -> float:
     """The analysis' motion measure, 0.5 (neutral) when unknown."""
     return shot.quality.motion if shot.quality is not None else 0.5
