@@ -101,3 +101,31 @@ def test_daemon_reaps_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     finally:
         if _alive(orphan):
             os.kill(orphan, signal.SIGKILL)
+
+
+def test_kill_9_of_the_daemon_takes_its_warm_workers_along(
+    tmp_path: Path, tiny_media: dict, daemon_procs: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The daemon keeps a warm pool whose workers were started from a job thread (so no parent-death
+    signal for them): the watchdog alone must end them when the daemon is killed."""
+    from tests.watch.conftest import make_job, start_daemon, wait_for, write_config
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MONTAGE_CACHE_DIR", str(cache))
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    make_job(inbox, "job", tiny_media, [0, 1])
+    proc = start_daemon(inbox, outbox, write_config(tmp_path / "watch.toml"))
+    daemon_procs.append(proc)
+    wait_for(lambda: (outbox / "job" / "report.json").exists(), 120, "the job to be written", proc)
+    registry = cache / "workers"
+    workers = [int(p.stem) for p in registry.glob("*.json")]
+    assert workers and all(_alive(pid) for pid in workers)  # idle, warm, waiting for the next job
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    try:
+        time.sleep(5)
+        assert [pid for pid in workers if _alive(pid)] == []
+    finally:
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
