@@ -259,11 +259,3 @@ def our_meta(obj: otio.core.SerializableObject) -> dict:
     For callers outside the writers (the Resolve bridge) that used to take it from the fake Resolve.
     """
     return dict(_meta(obj))
-
-
-def our_meta(obj: otio.core.SerializableObject) -> dict:
-    """``obj.metadata["montage_bridge"]`` as a plain dict copy ({} when absent), safe to keep and change.
-
-    For callers outside the writers (the Resolve bridge) that used to take it from the fake Resolve.
-    """
-    return dict(_meta(obj))
