@@ -6,7 +6,10 @@ Misses run in parallel in a process pool bounded by ``jobs``; cache hits never s
 re-running over analyzed footage costs a fingerprint and a SQLite read per file. Results come
 back in input order whatever order the workers finish in, and a bad file becomes a
 :class:`FileFailure` (its one-line reason) instead of stopping the others, even when its decoder
-crashes the worker process (see :func:`_run_pool`).
+crashes the worker process (see :func:`_run_pool`). Workers end with the process that started
+them, ``kill -9`` included (:func:`die_with_parent`), and list themselves in
+:func:`worker_registry_dir` so a later run can end any that a killed run left
+(:func:`reap_orphaned_workers`, called by the watch daemon at start).
 """
 
 from __future__ import annotations
