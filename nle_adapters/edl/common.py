@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from fractions import Fraction
 
@@ -46,6 +47,84 @@ def make_reel(name: str) -> str:
         stem = stem.rsplit(".", 1)[0]
     reel = _REEL_BAD.sub("_", stem.upper())[:8]
     return reel or "AX"
+
+
+def _stem(name: str) -> str:
+    stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    return stem.rsplit(".", 1)[0] if "." in stem else stem
+
+
+# A camera card's clip name: camera letter, 3-digit roll, C + 3-digit clip (ARRI/RED/Sony/Blackmagic:
+# ``A001_C002_0101AB``, ``A001C002``, ``Day1_B012_C004``): the reel editors and labs use is ``A001C002``.
+_CARD_CLIP = re.compile(r"(?<![A-Z0-9])([A-Z])(\d{3})_?C(\d{3})(?!\d)")
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def reel_candidates(name: str, key: str) -> list[str]:
+    """8-character reels for the media ``name`` (a path or clip name), best first, all CMX-legal.
+
+    The plain :func:`make_reel`; the camera-card clip name (``A001_C002_0101AB.mov`` → ``A001C002``);
+    the name without separators (``INT_2997DF`` → ``INT2997D``); then a 5-character prefix and a
+    3-character hash of ``key`` (the full path), which tells apart names alike in their first 8
+    characters. Black reels (``BL``…) are never offered: a reader would take them for black."""
+    stem = _stem(name).upper()
+    found = [make_reel(name)]
+    if m := _CARD_CLIP.search(stem):
+        found.append(f"{m[1]}{m[2]}C{m[3]}")
+    compact = re.sub(r"[^A-Z0-9]", "", stem)[:8]
+    if compact:
+        found.append(compact)
+    digest = int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big")
+    suffix = "".join(_BASE36[(digest // 36**i) % 36] for i in range(3))
+    found.append((compact or "R")[:5] + suffix)
+    return [r for r in dict.fromkeys(found) if r.upper() not in BLACK_REELS]
+
+
+class ReelNames:
+    """One reel per media within an EDL, and never one reel for two media (a conform by reel).
+
+    ``add`` every media first (in timeline order), then ``reel`` gives each its reel. A reel the
+    timeline states (read from an EDL: tape workflows share a reel among many clips) is kept as it
+    is. Other media get their plain 8-character reel when no other media in the list wants the same
+    one, else the first of :func:`reel_candidates` still free: ``A001_C001.mov`` and
+    ``A001_C002.mov`` (both ``A001_C00`` when cut) become ``A001C001`` and ``A001C002``."""
+
+    def __init__(self) -> None:
+        self._stated: dict[str, str] = {}
+        self._derived: dict[str, list[str]] = {}
+        self._reels: dict[str, str] | None = None
+
+    def add(self, key: str, name: str, stated: str | None = None) -> None:
+        """Media ``key`` (its path, or its clip name when it has none) named ``name``; ``stated``: its reel."""
+        if key in self._stated or key in self._derived:
+            return
+        self._reels = None
+        if stated:
+            self._stated[key] = make_reel(stated)
+        else:
+            self._derived[key] = reel_candidates(name, key)
+
+    def _assign(self) -> dict[str, str]:
+        reels = dict(self._stated)
+        taken = set(reels.values())
+        wanted: dict[str, int] = {}
+        for candidates in self._derived.values():
+            wanted[candidates[0]] = wanted.get(candidates[0], 0) + 1
+        for key, candidates in self._derived.items():
+            shared = wanted[candidates[0]] > 1
+            choice = next((r for r in candidates[shared:] if r not in taken), None)
+            number = 0
+            while choice is None or choice in taken:  # every candidate taken: a numbered reel
+                number += 1
+                choice = candidates[-1][:5] + f"{number:03d}"
+            reels[key] = choice
+            taken.add(choice)
+        return reels
+
+    def reel(self, key: str) -> str:
+        if self._reels is None:
+            self._reels = self._assign()
+        return self._reels[key]
 
 
 # ``* SOURCE FPS: 25 NDF`` after an event: its source TCs count at that rate (and DF/NDF), not at the

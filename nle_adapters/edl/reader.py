@@ -52,6 +52,7 @@ _AUD = re.compile(r"^\s*AUD\s+(?P<chans>[\d\s]+?)\s*$", re.IGNORECASE)
 _LOC = re.compile(rf"^\*\s*LOC:\s*(?P<tc>{_TC})\s*(?P<color>\w+)?\s*(?P<name>.*?)\s*$", re.IGNORECASE)
 _RESOLVE_MARKER = re.compile(r"^\s*\|C:(?P<color>\S+)\s*\|M:(?P<name>.*?)\s*\|D:(?P<dur>\d+)\s*$")
 _FROM_NAME = re.compile(r"^\*\s*FROM CLIP NAME:\s*(?P<v>.*?)\s*$", re.IGNORECASE)
+_TO_NAME = re.compile(r"^\*\s*TO CLIP NAME:\s*(?P<v>.*?)\s*$", re.IGNORECASE)
 _FROM_PATH = re.compile(r"^\*\s*(?:FROM CLIP|FROM FILE|OTIO REFERENCE FROM):\s*(?P<v>.*?)\s*$", re.IGNORECASE)
 _SOURCE_FILE = re.compile(r"^\*\s*SOURCE FILE:\s*(?P<v>.*?)\s*$", re.IGNORECASE)
 _TC_FIND = re.compile(_TC)
@@ -70,6 +71,8 @@ class _Event:
     drop: bool | None  # FCM in force for this event (None: no FCM line yet)
     comments: list[str] = field(default_factory=list)
     clip_name: str | None = None
+    from_name: str | None = None  # ``* FROM CLIP NAME:`` / ``* TO CLIP NAME:`` as written after this event
+    to_name: str | None = None
     source_path: str | None = None
     source_file: str | None = None
     locators: list[tuple[str, str, str]] = field(default_factory=list)
@@ -162,7 +165,9 @@ def _scan(text: str, source: str) -> tuple[str, list[_Event], list[str]]:
             elif m := _LOC.match(stripped):
                 current.locators.append((m["tc"], (m["color"] or "RED").upper(), m["name"]))
             elif m := _FROM_NAME.match(stripped):
-                current.clip_name = m["v"]
+                current.from_name = m["v"]
+            elif m := _TO_NAME.match(stripped):
+                current.to_name = m["v"]
             elif m := _FROM_PATH.match(stripped):
                 current.source_path = m["v"]
             elif m := _SOURCE_FILE.match(stripped):
@@ -173,6 +178,17 @@ def _scan(text: str, source: str) -> tuple[str, list[_Event], list[str]]:
         warnings.append(f"line {number}: skipped unrecognised line {stripped[:60]!r}")
     if not events:
         raise TimelineParseError(source, "no CMX 3600 events found", hint="is this an EDL?")
+    for index, event in enumerate(events):
+        # Clip names. After a dissolve (Avid, Premiere, Resolve, ours): FROM names the outgoing clip
+        # (the event's first, "from" half) and TO the incoming one. A FROM alone names this event's
+        # clip (a cut; and dissolves in lists that write only FROM, as this project's did).
+        if event.to_name is not None:
+            event.clip_name = event.to_name
+            before = events[index - 1] if index > 0 else None
+            if event.from_name is not None and before is not None and before.number == event.number:
+                before.clip_name = before.clip_name or event.from_name
+        elif event.from_name is not None:
+            event.clip_name = event.from_name
     for index, event in enumerate(events):
         # The zero-length "from" half of a dissolve repeats the outgoing shot's source out: it counts
         # like that shot (whose SOURCE FPS comment follows its own event, not this one).

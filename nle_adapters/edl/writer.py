@@ -8,7 +8,12 @@
   or silence) as a dissolve from or to the ``BL`` reel; a transition's in-offset is folded into the cut (the
   outgoing shot ends, and the dissolve starts, ``in_offset`` frames earlier), which shows the same
   frames;
-- 8-character reels with ``* FROM CLIP NAME:`` and ``* FROM FILE:`` comments, ``* LOC:`` markers;
+- 8-character reels, one per media and never one for two (:class:`~nle_adapters.edl.common.ReelNames`:
+  ``A001_C001.mov``/``A001_C002.mov`` are ``A001C001``/``A001C002``, not both ``A001_C00``), with
+  ``* FROM CLIP NAME:`` (after a dissolve ``FROM`` the outgoing and ``TO`` the incoming clip, as Avid
+  and Premiere write) and ``* FROM FILE:`` (the full path) comments, ``* LOC:`` markers;
+- a leading gap (nothing at the timeline's start on any track written) as a ``BL`` event from the
+  start: readers take the first record TC for the start, so the EDL says where the timeline starts;
 - ``M2`` lines for LinearTimeWarp / FreezeFrame.
 
 Source timecodes are the media's own timecode labels, whatever the record rate: what Resolve,
@@ -28,7 +33,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from analysis.timebase import frames_to_timecode, rescale_frames, seconds_to_frames
-from nle_adapters.edl.common import make_reel, source_fps_comment
+from nle_adapters.edl.common import ReelNames, source_fps_comment
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.timeline_facts import (
     META,
@@ -67,17 +72,35 @@ _COLOR_NAMES = {
 }
 
 
-def _reel(clip: otio.schema.Clip) -> str:
+def _stated_reel(clip: otio.schema.Clip) -> str | None:
+    """The reel the clip's metadata states (read from an EDL), or None."""
     metadata = clip.metadata
     if not len(metadata):
-        metadata = {}
+        return None
     for key in (META, "cmx_3600"):
         if key in metadata:
             meta = metadata[key]
             if hasattr(meta, "keys") and "reel" in meta and meta["reel"]:
-                return make_reel(str(meta["reel"]))
+                return str(meta["reel"])
+    return None
+
+
+def _media_key(clip: otio.schema.Clip) -> tuple[str, str]:
+    """(identity, name) of ``clip``'s media for reel naming: its path, else its clip name."""
     url = media_url(clip)
-    return make_reel(url_to_path(url) if url else clip.name or "AX")
+    if url:
+        path = url_to_path(url)
+        return path, path
+    return "clip:" + (clip.name or ""), clip.name or "AX"
+
+
+def timeline_reels(timeline: otio.schema.Timeline) -> ReelNames:
+    """Every media's reel in ``timeline``: unique within it, the same in each of its EDLs."""
+    reels = ReelNames()
+    for clip in timeline.find_clips():
+        key, name = _media_key(clip)
+        reels.add(key, name, _stated_reel(clip))
+    return reels
 
 
 def _speed(clip: otio.schema.Clip) -> float | None:
@@ -144,8 +167,10 @@ class _Writer:
     def __init__(self, timeline: otio.schema.Timeline) -> None:
         self.time: TimelineTime = timeline_time(timeline)
         self.drop_stated = stated_drop_frame(timeline)
+        self.reels = timeline_reels(timeline)
         self.lines: list[str] = []
         self.number = 0
+        self.first: tuple[int, str] | None = None  # (record in, channel) of the earliest event
 
     def tc(self, frames: int) -> str:
         """A record timecode: the list's rate and FCM."""
@@ -165,11 +190,23 @@ class _Writer:
         """One event line; source frames are labelled in ``source``'s own counting."""
         if new:
             self.number += 1
+        if self.first is None or r_in < self.first[0]:
+            self.first = (r_in, channel)
         kind = f"{trans:<4} {'':3}" if trans == "C" else f"{trans[0]:<4} {int(trans[1:]):03d}"
         self.lines.append(
             f"{self.number:03d}  {source.reel:<8} {channel:<5} {kind} "
             f"{source.tc(s_in)} {source.tc(s_out)} {self.tc(r_in)} {self.tc(r_out)}"
         )
+
+    def lead_black(self, until: int, channel: str) -> None:
+        """A ``BL`` event from the timeline's start to record frame ``until``: the EDL then says where
+        the timeline starts although its first clip starts later (a leading gap). CMX readers (ours,
+        pycmx, Resolve, Premiere, Avid) take the first record TC for the start and ``BL`` for black."""
+        start = self.time.start_frame
+        black = _Source("BL", self.time.rate, self.time.drop_frame, 0, None, self.time.rate, None)
+        self.event(black, channel, "C", 0, until - start, start, until)
+        # A remark after it: pycmx drops a first event that has no statement after it (FCM before it).
+        self.lines.append("* LEADING BLACK: THE TIMELINE STARTS HERE")
 
     def source(self, clip: otio.schema.Clip, ct: ClipTime) -> _Source:
         """The clip's source side: its media's own timecode counting, speed and end."""
@@ -180,10 +217,20 @@ class _Writer:
             end = ct.media_start + ct.media_frames
         speed = _speed(clip)
         exact_speed = None if speed is None else Fraction(speed).limit_denominator(10000)
-        return _Source(_reel(clip), rate, drop, first, exact_speed, self.time.rate, end)
+        return _Source(self.reels.reel(_media_key(clip)[0]), rate, drop, first, exact_speed, self.time.rate, end)
 
-    def comments(self, clip: otio.schema.Clip, source: _Source) -> None:
-        self.lines.append(f"* FROM CLIP NAME:  {clip.name}")
+    def comments(
+        self, clip: otio.schema.Clip, source: _Source, dissolve: bool = False, outgoing: str | None = None
+    ) -> None:
+        """The event's notes. A dissolve event names both sides as Avid and Premiere do: ``FROM CLIP
+        NAME`` the outgoing clip (none from black), ``TO CLIP NAME`` the incoming one (pycmx and
+        Resolve give FROM to the event's first edit, the outgoing half)."""
+        if dissolve:
+            if outgoing is not None:
+                self.lines.append(f"* FROM CLIP NAME:  {outgoing}")
+            self.lines.append(f"* TO CLIP NAME:  {clip.name}")
+        else:
+            self.lines.append(f"* FROM CLIP NAME:  {clip.name}")
         url = media_url(clip)
         if url:
             self.lines.append(f"* FROM FILE: {url_to_path(url)}")
@@ -205,7 +252,8 @@ class _Writer:
         items = list(track)
         position = 0
         pending: otio.schema.Transition | None = None
-        previous: tuple[_Source, int] | None = None  # source and source out of the last clip, for "from" halves
+        # Source, source out and clip name of the last clip, for "from" halves.
+        previous: tuple[_Source, int, str] | None = None
         black = _Source("BL", rate, self.time.drop_frame, 0, None, rate, None)
         for index, item in enumerate(items):
             if isinstance(item, otio.schema.Transition):
@@ -215,9 +263,10 @@ class _Writer:
                     # "from" event, then a dissolve to the BL reel over the fade's frames.
                     length = frames_at(item.in_offset, rate) + frames_at(item.out_offset, rate)
                     at = start + position - frames_at(item.in_offset, rate)
-                    prev_source, prev_out = previous
+                    prev_source, prev_out, prev_name = previous
                     self.event(prev_source, channel, "C", prev_out, prev_out, at, at)
                     self.event(black, channel, f"D{length}", 0, length, at, at + length, new=False)
+                    self.lines.append(f"* FROM CLIP NAME:  {prev_name}")
                     previous = None
                     continue
                 pending = item
@@ -235,7 +284,7 @@ class _Writer:
                 if pending is not None and previous is not None:
                     lead = frames_at(pending.in_offset, rate)
                     length = lead + frames_at(pending.out_offset, rate)
-                    prev_source, prev_out = previous
+                    prev_source, prev_out, _ = previous
                     self.event(prev_source, channel, "C", prev_out, prev_out, r_in - lead, r_in - lead)
                     self.event(
                         source, channel, f"D{length}", source.at(-lead), s_out, r_in - lead, r_out - cut_back, new=False
@@ -253,9 +302,10 @@ class _Writer:
                 if source.speed is not None:
                     fps = float(rate) * float(source.speed)
                     self.lines.append(f"M2   {source.reel:<8}       {fps:05.1f}                {source.tc(s_in)}")
-                self.comments(item, source)
+                outgoing = previous[2] if pending is not None and previous is not None else None
+                self.comments(item, source, pending is not None, outgoing)
                 self.markers(item, ct, r_in)
-                previous = (source, s_out)
+                previous = (source, s_out, item.name)
             else:
                 previous = None
             pending = None
@@ -271,19 +321,26 @@ def write_edl(timeline: otio.schema.Timeline, video_track: int = 1, include_audi
         raise UnsupportedFeature(
             f"the timeline has {len(videos)} video track(s); there is no video track {video_track}"
         )
-    writer = _Writer(timeline)
+    if include_audio is None:
+        include_audio = video_track == 1
     title = timeline.name or "Untitled"
     if len(videos) > 1:
         title = f"{title} V{video_track}"
-    writer.lines.append(f"TITLE: {title}")
-    writer.lines.append(f"FCM: {'DROP FRAME' if writer.time.drop_frame else 'NON-DROP FRAME'}")
-    if videos:
-        writer.track(videos[video_track - 1], "V")
-    if include_audio is None:
-        include_audio = video_track == 1
-    if include_audio:
-        for number, track in enumerate(audios, start=1):
-            writer.track(track, "A" if number == 1 else f"A{number}")
+
+    def render(lead: tuple[int, str] | None = None) -> _Writer:
+        writer = _Writer(timeline)
+        writer.lines.append(f"TITLE: {title}")
+        writer.lines.append(f"FCM: {'DROP FRAME' if writer.time.drop_frame else 'NON-DROP FRAME'}")
+        if lead is not None:
+            writer.lead_black(*lead)
+        if videos:
+            writer.track(videos[video_track - 1], "V")
+        if include_audio:
+            for number, track in enumerate(audios, start=1):
+                writer.track(track, "A" if number == 1 else f"A{number}")
+        return writer
+
+    writer = render()
     if writer.number == 0:
         # A list with no events is not an EDL any reader (ours included) accepts: refuse, never write it.
         what = f"video track {video_track}" if videos else "this timeline"
@@ -291,6 +348,10 @@ def write_edl(timeline: otio.schema.Timeline, video_track: int = 1, include_audi
         raise EmptyEdl(
             f"{what}{extra} holds no clip an EDL can describe (only gaps or nested sequences): no EDL written"
         )
+    if writer.first is not None and writer.first[0] > writer.time.start_frame:
+        # Nothing at the timeline's start (a leading gap on every track written): a reader takes the
+        # first record TC for the start, so black from the start to the first event says where it is.
+        writer = render(writer.first)
     return "\n".join(writer.lines) + "\n"
 
 

@@ -1,11 +1,12 @@
 """Property round trips: timeline → CMX 3600 → timeline is frame-exact on what an EDL can hold.
 
 An EDL holds one video track plus audio, one rate, no disabled events, no media length and no
-timeline start of its own. So the generator makes one video track at one rate, and the expectation
-is adjusted for what the format does by definition (checked against the loss report):
+timeline start of its own (a ``BL`` event supplies it). So the generator makes one video track at
+one rate, and the expectation is adjusted for what the format does by definition (checked against
+the loss report):
 - a dissolve starts at the cut (CMX ``D``): a transition's in-offset moves the cut earlier;
 - LOC markers have no duration, and references carry no available range;
-- the first record TC is the start, so a leading gap shared by every track becomes start time.
+- a leading gap shared by every track is kept: a ``BL`` event from the start says where it starts.
 """
 
 from __future__ import annotations
@@ -54,21 +55,6 @@ def _as_edl_holds_it(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
                     marker.marked_range = otio.opentime.TimeRange(
                         marker.marked_range.start_time, otio.opentime.RationalTime(0, marker.marked_range.duration.rate)
                     )
-    # Leading gap common to all tracks → later start TC.
-    leads = []
-    for track in timeline.tracks:
-        first = track[0]
-        leads.append(frames_at(first.source_range.duration, rate) if isinstance(first, otio.schema.Gap) else 0)
-    shift = min(leads)
-    if shift:
-        timeline.global_start_time = _rt(frames_at(timeline.global_start_time, rate) + shift, rate)
-        for track in timeline.tracks:
-            gap = track[0]
-            left = frames_at(gap.source_range.duration, rate) - shift
-            if left:
-                gap.source_range = otio.opentime.TimeRange(_rt(0, rate), _rt(left, rate))
-            else:
-                track.remove(gap)
     return timeline
 
 

@@ -44,15 +44,7 @@ _READ_AS = {"xml": "xmeml", "fcpxml": "fcpxml", "edl": "edl", "otio": "otio", "a
 # Corpus round trips that fail today, each for a reason named here; strict, so a fix turns the
 # xfail into an error and the entry must go. "(#11 item N)" marks a defect another change owns;
 # "(unowned)" is a defect nobody is fixing yet (listed in the report that added this file).
-_LEAD_GAP = (
-    "(unowned) a leading gap on every track becomes a later EDL start TC (same record TCs); "
-    "the EDL loss report does not name it"
-)
 KNOWN_CORPUS: dict[tuple[str, str, str], str] = {
-    ("DAWFileKit__24With25Media.fcpxml", "fcpxml", "edl"): _LEAD_GAP,
-    ("lossless-cut__Final_Cut_Pro_XMEML_2.xml", "xmeml", "edl"): _LEAD_GAP,
-    ("otio-fcp-adapter__hiero_xml_export.xml", "xmeml", "edl"): _LEAD_GAP,
-    ("otio-fcp-adapter__premiere_example.xml", "xmeml", "edl"): _LEAD_GAP,
     ("otio-fcp-adapter__img_seq_media_reference.otio", "otio", "fcpxml"): (
         "#11 item 4: image sequences are refused by the FCPXML writer (clear error, but no round trip)"
     ),

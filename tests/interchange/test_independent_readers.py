@@ -25,7 +25,6 @@ from lxml import etree
 
 from analysis.timebase import format_rate, frames_to_timecode, rate_from_float
 from nle_adapters.convert import read_timelines
-from nle_adapters.edl.common import make_reel
 from nle_adapters.fcpxml.dtd import validate
 from nle_adapters.timeline_facts import clip_time, media_url, timeline_time, url_to_path
 from nle_adapters.write_files import WriteError
@@ -83,21 +82,16 @@ def _media_label_range(media: edge.Media, drop: bool) -> tuple[tuple[int, ...], 
     return _label(first), _label(last)
 
 
-def _pool(case: edge.EdgeCase) -> dict[str, list[tuple[edge.Media, bool]]]:
-    """Media file name (the EDL's ``* FROM CLIP NAME:``) or reel → [(media, counts DF)]: media at
-    the timeline rate counts like the timeline; the 29.97 interview is DF; everything else NDF."""
+def _pool(case: edge.EdgeCase) -> dict[str, tuple[edge.Media, bool]]:
+    """Media file name (the EDL's ``* FROM CLIP NAME:`` / ``* TO CLIP NAME:``) → (media, counts DF):
+    media at the timeline rate count like the timeline; the 29.97 interview is DF; everything else NDF."""
     pool = {m.name: (m, case.rate.drop_frame and m.rate == case.rate.rate) for m in edge.media_pool(case)}
     music = edge._music(case)
     pool[music.name] = (music, case.rate.drop_frame)
     for m in edge.media_pool(case):
         if "2997DF" in m.path:
             pool[m.name] = (m, True)
-    # By clip name, and by reel: 8-character reels can be shared by several files (A001_C001.mov
-    # and A001_C002.mov are both A001_C00), so a reel stands for any of its files.
-    by_key: dict[str, list[tuple[edge.Media, bool]]] = {name: [entry] for name, entry in pool.items()}
-    for name, entry in pool.items():
-        by_key.setdefault(make_reel(Path(name).stem), []).append(entry)
-    return by_key
+    return pool
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
@@ -110,6 +104,8 @@ def test_every_edl_parses_with_pycmx_record_tcs_match_and_source_tcs_lie_in_thei
     assert len(texts) == max(1, len(timeline.video_tracks()))
     pool = _pool(case)
     want = summarize(timeline)
+    reels: dict[str, set[str]] = {}
+    names: dict[str, set[str]] = {}
     for n, text in enumerate(texts, start=1):
         edl = pycmx.parse_cmx3600(io.StringIO(text))
         edits = [e for event in edl.events for e in event.edits]
@@ -120,7 +116,7 @@ def test_every_edl_parses_with_pycmx_record_tcs_match_and_source_tcs_lie_in_thei
             expected += [
                 r for k, rows in want.tracks.items() if k.startswith("A") for r in rows if isinstance(r, ClipRow)
             ]
-        cuts = [e for e in edits if e.record_in != e.record_out]
+        cuts = [e for e in edits if e.record_in != e.record_out and not e.black]
         got = sorted((e.record_in, e.clip_name or "") for e in cuts)
         drop = time.drop_frame
         # A dissolve moves the outgoing clip's end and the incoming clip's start (CMX D at the cut);
@@ -131,20 +127,29 @@ def test_every_edl_parses_with_pycmx_record_tcs_match_and_source_tcs_lie_in_thei
                 for r in expected
             )
             assert got == wanted
-        # The zero-length "from" half of a dissolve pair names the outgoing shot: the last edit of
-        # each event is the one that plays.
+        # Every edit names its own clip, the halves of a dissolve included (FROM the outgoing, TO the
+        # incoming clip): its source TCs lie in that clip's media's own timecode range. A
+        # zero-length "from" half repeats the outgoing clip's exclusive source out.
         for event in edl.events:
-            event_edits = event.edits  # pycmx builds these afresh on each access
-            edit = event_edits[-1]
-            sep = ";" if drop else ":"
-            assert sep in edit.record_in, f"record TC {edit.record_in} does not say {'DF' if drop else 'NDF'}"
-            # pycmx gives a dissolve's "* FROM CLIP NAME" to the outgoing half: use the reel there.
-            candidates = pool[edit.clip_name] if len(event_edits) == 1 else pool[edit.source]
-            ranges = [_media_label_range(m, d) for m, d in candidates]
-            assert any(first <= _label(edit.source_in) <= last for first, last in ranges), (
-                f"{edit.clip_name or edit.source}: source in {edit.source_in} is outside its media's timecode "
-                + ", ".join(f"{first}–{last}" for first, last in ranges)
-            )
+            for edit in event.edits:  # pycmx builds these afresh on each access
+                if edit.black:
+                    continue
+                sep = ";" if drop else ":"
+                assert sep in edit.record_in, f"record TC {edit.record_in} does not say {'DF' if drop else 'NDF'}"
+                assert edit.clip_name in pool, f"event {event.number}: clip name {edit.clip_name!r} is no media"
+                media, media_drop = pool[edit.clip_name]
+                first, last = _media_label_range(media, media_drop)
+                end = _label(frames_to_timecode(media.start_frame + media.frames, media.rate, media_drop))
+                top = end if edit.record_in == edit.record_out else last
+                assert first <= _label(edit.source_in) <= top, (
+                    f"{edit.clip_name}: source in {edit.source_in} is outside its media's timecode {first}–{last}"
+                )
+                reels.setdefault(edit.source, set()).add(edit.clip_name)
+                names.setdefault(edit.clip_name, set()).add(edit.source)
+    # One reel per media and one media per reel, across all the case's EDLs: a conform by reel is exact
+    # (A001_C001.mov and A001_C002 & take 2.mov were both cut to A001_C00).
+    assert len(reels) >= 2 and all(len(media) == 1 for media in reels.values()), reels
+    assert all(len(r) == 1 for r in names.values()), names
     record_property("interchange", json.dumps({"format": "edl", "properties": ["source TC labels"], "result": "exact"}))
 
 

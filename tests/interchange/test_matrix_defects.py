@@ -7,18 +7,31 @@ file's own numbers, pycmx, or the shape a Premiere/FCP export has.
 
 from __future__ import annotations
 
+import io
+import re
 from fractions import Fraction
 
 import opentimelineio as otio
+import pycmx
 import pytest
 from lxml import etree
 
 from nle_adapters.convert import read_timelines
+from nle_adapters.edl.common import BLACK_REELS, ReelNames
 from nle_adapters.loss_report import analyze_losses
 from nle_adapters.timeline_facts import clip_time, frames_at
 from tests.conftest import TEST_DATA
 from tests.interchange.corpus_files import CORPUS
-from tests.interchange.matrix_support import DissolveRow, differences, summarize, through, unexplained
+from tests.interchange.matrix_support import (
+    DissolveRow,
+    differences,
+    loss_features,
+    read,
+    summarize,
+    through,
+    unexplained,
+    write,
+)
 
 # --------------------------------------------------------------------------------------------
 # xmeml: a marker on a clip of another rate
@@ -201,3 +214,83 @@ def test_xmeml_fades_that_move_are_exactly_the_ones_the_loss_report_counts(name:
     diffs = differences(summarize(timeline), summarize(back))
     assert {d.kind for d in diffs} <= {"dissolve", "marker colour"}
     assert not unexplained(summarize(timeline), summarize(back), set(losses))
+
+
+# --------------------------------------------------------------------------------------------
+# EDL: a leading gap, unique reels, both names of a dissolve
+
+
+def _edl_timeline(lead: int) -> otio.schema.Timeline:
+    """V1 and A1 at 24 fps from 01:00:00:00, each starting ``lead`` (V1) / ``lead + 12`` (A1) frames in."""
+    timeline = _one_track(otio.schema.Gap(duration=otio.opentime.RationalTime(lead, 24.0)), _clip("A001_C001", 0, 48))
+    timeline.tracks[0].append(_clip("A001_C002", 0, 48))
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.extend([otio.schema.Gap(duration=otio.opentime.RationalTime(lead + 12, 24.0)), _clip("A001_C001", 5, 24)])
+    timeline.tracks.append(audio)
+    return timeline
+
+
+def test_edl_keeps_a_leading_gap_with_black_from_the_timeline_start() -> None:
+    """A leading gap on every track became a later start TC (the first record TC): the EDL now opens
+    with a ``BL`` event from the timeline's start, so every reader finds the start and the gap."""
+    timeline = _edl_timeline(240)
+    (text,) = write(timeline, "edl")
+    events = list(pycmx.parse_cmx3600(io.StringIO(text)).events)
+    first = events[0].edits[0]
+    assert (first.black, first.record_in, first.record_out) == (True, "01:00:00:00", "01:00:10:00")
+    assert [e.edits[0].record_in for e in events[1:]] == ["01:00:10:00", "01:00:12:00", "01:00:10:12"]
+    back = read(text, "edl", Fraction(24))
+    assert frames_at(back.global_start_time, Fraction(24)) == 86400
+    diffs = differences(summarize(timeline), summarize(back))
+    assert {d.kind for d in diffs} <= {"media range"}  # an EDL does not store media ranges (reported)
+    assert not unexplained(summarize(timeline), summarize(back), loss_features(timeline, "edl"))
+    # Without a leading gap nothing is added.
+    (plain,) = write(_edl_timeline(0), "edl")
+    assert not next(pycmx.parse_cmx3600(io.StringIO(plain)).events).edits[0].black
+
+
+def test_edl_reels_are_unique_per_media_and_keep_stated_reels() -> None:
+    """8-character reels cut A001_C001.mov and A001_C002.mov to the same A001_C00: a conform by reel
+    was ambiguous. Camera-card names keep their clip (A001C001); other names alike in their first 8
+    characters get a short hash; a reel the timeline states (read from an EDL) is kept as is."""
+    reels = ReelNames()
+    paths = [
+        "/card A/A001_C001_0101AB.mov",
+        "/card A/A001_C002_0101AB.mov",
+        "/day2/Day2_B012_C004.mov",
+        "/day2/Day2_B012_C005.mov",
+        "/talk/Interview take 1.mov",
+        "/talk/Interview take 2.mov",
+        "/x/bl.mov",
+        "/x/music.wav",
+    ]
+    for path in paths:
+        reels.add(path, path)
+    reels.add("clip:tape", "tape clip", stated="TAPE_004")
+    got = {path: reels.reel(path) for path in paths}
+    assert got["/card A/A001_C001_0101AB.mov"] == "A001C001"
+    assert got["/card A/A001_C002_0101AB.mov"] == "A001C002"
+    assert (got["/day2/Day2_B012_C004.mov"], got["/day2/Day2_B012_C005.mov"]) == ("B012C004", "B012C005")
+    assert got["/x/music.wav"] == "MUSIC"  # unique already: unchanged
+    assert reels.reel("clip:tape") == "TAPE_004"
+    assert len(set(got.values()) | {"TAPE_004"}) == len(paths) + 1
+    assert all(len(r) <= 8 and re.fullmatch(r"[A-Z0-9_]+", r) and r not in BLACK_REELS for r in got.values())
+
+
+def test_edl_dissolve_names_the_outgoing_and_incoming_clips() -> None:
+    """After a dissolve the writer wrote only ``* FROM CLIP NAME`` (the incoming clip), which pycmx
+    (like Avid and Resolve) gives to the outgoing half. Now FROM is the outgoing clip and TO the
+    incoming one, and our reader names each clip right (and still reads lists with FROM alone)."""
+    timeline = _one_track(_clip("outgoing", 100, 48), _dissolve(6, 6), _clip("incoming", 200, 48))
+    (text,) = write(timeline, "edl")
+    event = list(pycmx.parse_cmx3600(io.StringIO(text)).events)[1]
+    assert [(e.clip_name, e.source) for e in event.edits] == [("outgoing", "OUTGOING"), ("incoming", "INCOMING")]
+    back = read(text, "edl", Fraction(24))
+    assert [c.name for c in back.find_clips()] == ["outgoing", "incoming"]
+    legacy = "\n".join(line for line in text.splitlines() if not line.startswith("* TO CLIP NAME"))
+    # A list that writes only FROM after a dissolve (this project's, before): FROM names the incoming clip.
+    legacy = legacy.replace(
+        "FROM CLIP NAME:  outgoing\n* FROM FILE: /media/incoming",
+        "FROM CLIP NAME:  incoming\n* FROM FILE: /media/incoming",
+    )
+    assert [c.name for c in read(legacy, "edl", Fraction(24)).find_clips()] == ["outgoing", "incoming"]
