@@ -4,7 +4,7 @@ Deterministic and offline. What it promises (each one a tested property):
 - the edit starts at record frame 0 and every later cut lands on a beat frame (a downbeat where
   the style cuts on downbeats and the piece is a bar or longer); it ends on the beat nearest the
   target duration, so the length is within one beat of the brief;
-- pace: a piece holds 1, 2 or 4 beats, a bar or two bars, whichever lands inside the style's
+- pace: a piece holds 1, 2 or 4 beats or 1, 2 or 4 bars, whichever lands inside the style's
   shot-length bounds (seconds) for the music's energy over the next bar (``Pacing.shot_bounds``,
   divided by the brief's ``pace``): the same style paces alike at 90 and 160 BPM, and cuts faster
   where the music is loud; pieces of two beats or more end where the bar does; section changes
@@ -322,7 +322,7 @@ def plan_pieces(
 ) -> list[Piece]:
     """Split the timeline into pieces on the beat grid, sized by the energy over the next bar.
 
-    Each piece holds 1, 2 or 4 beats, a bar or two bars: the count whose length lands inside the
+    Each piece holds 1, 2 or 4 beats, or 1, 2 or 4 bars: the count whose length lands inside the
     style's shot-length bounds for that energy (``Pacing.shot_bounds``, divided by the brief's
     pace), nearest the middle of the bounds, so the pace in seconds is the style's at any tempo.
     Pieces of two beats or more end where the bar does (a 2-beat piece on beat 1 or 3, a bar on
@@ -334,7 +334,7 @@ def plan_pieces(
     grid, downs, section_starts, period, _ = _piece_grid(analysis, rate, target, window)
     pacing = style.pacing
     bpb = max(1, music.beat_grid.beats_per_bar)
-    counts = sorted({1, 2, 4, bpb, 2 * bpb})
+    counts = sorted({1, 2, 4, bpb, 2 * bpb, 4 * bpb})
     min_beats = max(1, math.ceil(pacing.min_shot_seconds * float(rate) / period - 1e-9))
     min_frames = seconds_to_frames(pacing.min_shot_seconds, rate)
     total = float(grid[-1] / rate)
