@@ -104,6 +104,8 @@ class Source:
 
     def coverage(self, a: int, b: int) -> int:
         """How many used ranges cover the most-covered frame of ``[a, b)``."""
+        if not self.uses:
+            return 0
         edges = sorted(
             [(max(a, u), 1) for u, v in self.uses if u < b and v > a]
             + [(min(b, v), -1) for u, v in self.uses if u < b and v > a]
@@ -113,6 +115,11 @@ class Source:
             depth += step
             most = max(most, depth)
         return most
+
+    @property
+    def peak_interest(self) -> float:
+        """The most interest any stretch of the shot can have (0.5 without a curve)."""
+        return max(self.shot.interest) if self.shot.interest else 0.5
 
     def interest(self, a: int, b: int) -> float:
         """Mean picture interest of ``[a, b)`` (see planner.scoring.range_interest)."""
@@ -465,6 +472,7 @@ def _choose(
     must: set[str],
     multi_clip: bool,
     reuse_limit: int,
+    peak_interest: float = 1.0,
 ) -> _Choice | None:
     """The best source for ``piece`` under the variety rules (strict first, then relaxed).
 
@@ -480,7 +488,7 @@ def _choose(
     lengths: dict[int, int] = {}  # the piece's length in source frames, per source-rate index
     recent = history[-3:]
     penalties: dict[str, float] = {}
-    ceiling = MOTION_WEIGHT + INTEREST_WEIGHT * 0.5
+    ceiling = MOTION_WEIGHT + INTEREST_WEIGHT * (peak_interest - 0.5)  # the most any source adds to quality
     for strictness in (2, 1):
         best: _Choice | None = None
         for src in ranked:
@@ -580,6 +588,7 @@ def fill_pieces(
     queue = list(pieces)
     ranked: list[Source] = []
     ranked_for: tuple[set[str], int] | None = None
+    peak_interest = 1.0
     report = FillReport()
     halves = halves or {}
     half_min = seconds_to_frames(HALF_BEAT_MIN_SECONDS, rate)
@@ -590,7 +599,8 @@ def fill_pieces(
         if ranked_for != (must, len(active)):  # re-rank only when the must-include set or material changes
             ranked = sorted(active, key=lambda s: (s.clip.id not in must, -s.quality, s.order))
             ranked_for = (set(must), len(active))
-        choice = _choose(ranked, piece, rate, style, history, previous, must, multi_clip, reuse_limit)
+            peak_interest = max((s.peak_interest for s in active), default=0.5)
+        choice = _choose(ranked, piece, rate, style, history, previous, must, multi_clip, reuse_limit, peak_interest)
         if choice is None:
             rec_len = piece.rec_out - piece.rec_in
             # Would one more pass over the footage fill it (the footage ran out, it is not too short)?
