@@ -177,9 +177,11 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
                 if isinstance(item, otio.schema.Transition):
                     before = items[i - 1] if i > 0 else None
                     after = items[i + 1] if i + 1 < len(items) else None
-                    if not isinstance(before, otio.schema.Clip) or not isinstance(after, otio.schema.Clip):
+                    if not isinstance(before, otio.schema.Clip) and not isinstance(after, otio.schema.Clip):
                         to_black.append(item)
-        losses += _count(to_black, "fades", "a dissolve from or to a gap (black) is written as a cut")
+        # A fade from or to a gap (black, silence) is a dissolve from or to the BL reel: kept. One with
+        # no clip on either side has nothing to dissolve.
+        losses += _count(to_black, "fades", "a dissolve with no clip on either side is left out")
         non_dissolve = [t for t in transitions if t.transition_type != otio.schema.TransitionTypes.SMPTE_Dissolve]
         losses += _count(
             non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"

@@ -167,7 +167,7 @@ def test_writer_never_mutates_and_is_repeatable() -> None:
     assert "FCM: NON-DROP FRAME" in first
 
 
-def test_black_events_become_gaps_and_fades_are_reported() -> None:
+def test_black_events_become_gaps_and_fades_are_kept() -> None:
     text = "\n".join(
         [
             "TITLE: fade",
@@ -194,4 +194,14 @@ def test_black_events_become_gaps_and_fades_are_reported() -> None:
             in_offset=otio.opentime.RationalTime(0, 25), out_offset=otio.opentime.RationalTime(12, 25)
         ),
     )
+    # A fade from black is a dissolve from the BL reel (the writer's, since the music fades): it comes
+    # back as written, and the loss report does not claim a loss.
+    assert "fades" not in {item.feature for item in analyze_losses(timeline, "edl")}
+    back = read_edl(write_edl(timeline), rate="25")
+    kinds = [type(i).__name__ for i in back.tracks[0]]
+    assert kinds == ["Gap", "Transition", "Clip"]
+    assert [frames_at(t, Fraction(25)) for t in (back.tracks[0][1].in_offset, back.tracks[0][1].out_offset)] == [0, 12]
+    # A dissolve with no clip on either side has nothing to dissolve: left out, and reported.
+    track.insert(0, gap.clone())
+    track.insert(1, otio.schema.Transition(out_offset=otio.opentime.RationalTime(6, 25)))
     assert "fades" in {item.feature for item in analyze_losses(timeline, "edl")}
