@@ -4,7 +4,7 @@ Checks, each reported as one readable line (the LLM planner feeds them back to t
 - every cut names a clip in the analysis; its source range lies inside the clip and inside one
   shot (unless the style, or the caller, allows ranges across hard cuts);
 - source and record lengths agree under the mixed-rate rule (``rescale_frames``);
-- no two cuts overlap on one track;
+- no two cuts overlap on one track; every set-aside shot the plan lists exists;
 - dissolves have source handles inside the clip (and shot) and are no longer than either side;
 - with a brief: the length is within tolerance of the target — for a music montage within
   ``max(style tolerance, one beat)`` either way; for talking head and highlights, which can run
@@ -68,6 +68,10 @@ def plan_problems(
                 f"cut {n} ({cut.clip_id}): source length {cut.source_out - cut.source_in} != "
                 f"record length {cut.record_duration} rescaled to the clip rate ({expected})"
             )
+    for aside in plan.set_aside:
+        clip = clips.get(aside.clip_id)
+        if clip is None or not 0 <= aside.shot < len(clip.shots):
+            problems.append(f"set-aside shot {aside.shot + 1} of {aside.clip_id!r} is not in the analysis")
     for (kind, track), cuts in by_track.items():
         cuts.sort(key=lambda c: c.record_in)
         for a, b in zip(cuts, cuts[1:]):

@@ -183,3 +183,14 @@ def test_plans_and_analyses_from_before_still_load() -> None:
     assert plan.set_aside == [] and plan.edit_quality is None
     assert Shot.model_validate({"start": 0, "end": 10}).interest == []
     assert analysis.clips[0].shots[0].interest == []
+
+
+def test_the_validator_refuses_a_set_aside_shot_that_does_not_exist() -> None:
+    from planner.models import SetAsideShot
+    from planner.validate import plan_problems
+
+    analysis = _twins()
+    plan = plan_heuristic(analysis, Brief(target_duration_seconds=10), load_style("dynamic"))
+    assert plan_problems(plan, analysis) == []
+    plan.set_aside.append(SetAsideShot(clip_id="clip9", shot=0, reason="x"))
+    assert plan_problems(plan, analysis) == ["set-aside shot 1 of 'clip9' is not in the analysis"]
