@@ -1,23 +1,87 @@
-"""The `montage-bridge` command line. Each command lives in `montage_bridge.commands.*`."""
+"""The `montage-bridge` command line. Each command lives in `montage_bridge.commands.*`.
+
+Commands are imported when they are run (or listed in ``--help``), not when the CLI starts:
+``montage-bridge --version`` stays a fraction of a second, one command does not pay for the
+imports of the others (numpy, PyAV, OTIO, rich, the GPU client), and the analysis engine's worker
+processes, which re-run this console script's module under spawn, import only this file.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
 
 import typer
+from typer.core import TyperGroup
 
 from analysis.errors import MontageError
 from montage_bridge import __version__
-from montage_bridge.commands.analyze import analyze
-from montage_bridge.commands.auto import auto
-from montage_bridge.commands.convert import convert_command
-from montage_bridge.commands.gpu import gpu_app
-from montage_bridge.commands.plan import plan
-from montage_bridge.commands.render import render_command
-from montage_bridge.commands.resolve import app as resolve_app
-from montage_bridge.commands.watch import watch
-from montage_bridge.commands.worker import worker_app
+
+# name → (module, attribute): a command function, or a Typer app for a command group; in the order
+# ``--help`` lists them (typer lists commands before groups).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "auto": ("montage_bridge.commands.auto", "auto"),
+    "convert": ("montage_bridge.commands.convert", "convert_command"),
+    "analyze": ("montage_bridge.commands.analyze", "analyze"),
+    "watch": ("montage_bridge.commands.watch", "watch"),
+    "plan": ("montage_bridge.commands.plan", "plan"),
+    "render": ("montage_bridge.commands.render", "render_command"),
+    "resolve": ("montage_bridge.commands.resolve", "app"),
+    "worker": ("montage_bridge.commands.worker", "worker_app"),
+    "gpu": ("montage_bridge.commands.gpu", "gpu_app"),
+}
+
+
+def load_command(name: str):  # type: ignore[no-untyped-def]
+    """The click command for ``name``, importing its module now."""
+    module, attr = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    if isinstance(target, typer.Typer):
+        group = typer.main.get_group(target)
+        group.name = name
+        return group
+    single = typer.Typer(add_completion=False)
+    single.command(name)(target)
+    return typer.main.get_command(single)
+
+
+class _LazyCommands(MutableMapping):
+    """The root group's command table: names known up front, each command built on first use."""
+
+    def __init__(self) -> None:
+        self._built: dict = {}
+
+    def __getitem__(self, name: str):  # type: ignore[no-untyped-def]
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = load_command(name)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command) -> None:  # type: ignore[no-untyped-def]
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (n for n in self._built if n not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(set(COMMANDS) | set(self._built))
+
+
+class _LazyGroup(TyperGroup):
+    def __init__(self, **attrs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**attrs)
+        lazy = _LazyCommands()
+        for name, command in self.commands.items():
+            lazy[name] = command
+        self.commands = lazy
+
 
 app = typer.Typer(
     name="montage-bridge",
@@ -25,6 +89,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyGroup,
 )
 
 
@@ -39,17 +104,6 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Footage in, an edited timeline in your NLE out."""
-
-
-app.command("auto")(auto)
-app.command("convert")(convert_command)
-app.command("analyze")(analyze)
-app.add_typer(resolve_app, name="resolve")
-app.command("watch")(watch)
-app.add_typer(worker_app, name="worker")
-app.add_typer(gpu_app, name="gpu")
-app.command("plan")(plan)
-app.command("render")(render_command)
 
 
 def main(argv: list[str] | None = None) -> int:
