@@ -47,6 +47,7 @@ class AutoResult:
     files: list[Path]
     warnings: list[str] = field(default_factory=list)
     processed: dict[str, ProcessedMedia] = field(default_factory=dict)  # clip id → media the timeline uses
+    picture: list[Path] = field(default_factory=list)  # edit.html and edit.png (dashboard.picture)
 
     @property
     def cuts_on_beat(self) -> int:
@@ -223,8 +224,20 @@ def _cut(
         plan_file = out_dir / "plan.json"
         write_text_atomic(plan_file, plan.model_dump_json(indent=2) + "\n")
         written.append(plan_file)
+    from dashboard.picture import try_write_edit_picture  # edit.html/edit.png: a failure is only a warning
+
+    picture, failed = try_write_edit_picture(
+        out_dir, plan, analysis, timeline=timeline, files=written, warnings=warnings
+    )
+    warnings.extend(failed)
     return AutoResult(
-        analysis=analysis, plan=plan, timeline=timeline, files=written, warnings=warnings, processed=processed
+        analysis=analysis,
+        plan=plan,
+        timeline=timeline,
+        files=written,
+        warnings=warnings,
+        processed=processed,
+        picture=picture,
     )
 
 

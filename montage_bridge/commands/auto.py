@@ -175,7 +175,7 @@ def auto(
         f"{music_info.beat_grid.tempo_bpm:.2f} BPM" if music_info else "—",
     )
     out.print(table)
-    for path in result.files:
+    for path in [*result.files, *result.picture]:
         out.print(f"wrote {path}")
     if gpu_options is not None:
         if not plan.remote_ops:

@@ -74,7 +74,10 @@ def plan(
     result = make_plan(analysis, the_brief, the_brief.style, llm=config)
     target = output or analysis_file.with_name(analysis_file.name.removesuffix(".json") + ".plan.json")
     write_plan(result, target)
-    for warning in result.warnings:
+    from dashboard.picture import try_write_edit_picture  # edit.html/edit.png beside the plan
+
+    picture, failed = try_write_edit_picture(target.parent, result, analysis, warnings=[*result.warnings])
+    for warning in [*result.warnings, *failed]:
         err.print(f"[yellow]warning:[/] {warning}")
     table = Table(title=f"{result.name} — {format_rate(result.rate)} fps, {result.aspect}, style {result.style}")
     for column in ("planner", "cuts", "clips used", "duration"):
@@ -87,4 +90,5 @@ def plan(
         f"{seconds:.2f} s ({result.duration_frames} fr)",
     )
     out.print(table)
-    out.print(f"wrote {target}")
+    for path in [target, *picture]:
+        out.print(f"wrote {path}")

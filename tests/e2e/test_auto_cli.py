@@ -42,7 +42,7 @@ def auto_run(sample_media: Path, tmp_path_factory: pytest.TempPathFactory):
 def test_summary_and_files(auto_run) -> None:
     out, proc = auto_run
     assert "cuts on beat" in proc.stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"Demo.{f}" for f in FORMATS)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*(f"Demo.{f}" for f in FORMATS), "edit.html", "edit.png"])
 
 
 def test_timeline_obeys_the_facts(auto_run, facts: dict, sample_media: Path) -> None:
