@@ -83,6 +83,36 @@ def fcpxml_elements(meta: dict, timeline: tuple[int, int], rate: Fraction, media
     return [ET.Element("adjust-conform", {"type": "fit"}), transform]
 
 
+def clip_reframe(clip) -> dict | None:
+    """The reframe metadata of an OTIO clip, or None (version 1 only; a newer one is left alone)."""
+    ours = clip.metadata.get("montage_bridge") if hasattr(clip.metadata, "get") else None
+    meta = ours.get(KEY) if hasattr(ours, "get") else None
+    if not hasattr(meta, "get") or meta.get("version") != 1 or not meta.get("keyframes"):
+        return None
+    return _plain(meta)
+
+
+def _plain(value):
+    """OTIO's AnyDictionary/AnyVector as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or (hasattr(value, "__iter__") and not isinstance(value, (str, bytes))):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fcpxml_clip_elements(clip, timeline: tuple[int, int], rate: Fraction) -> list[ET.Element]:
+    """What the FCPXML writer puts in a picture asset-clip for ``clip``'s reframe (nothing without one)."""
+    meta = clip_reframe(clip)
+    if meta is None:
+        return []
+    ref = clip.media_reference
+    available = getattr(ref, "available_range", None)
+    start = available.start_time if available is not None else None
+    media_start = round(Fraction(start.value) * rate / Fraction(start.rate)) if start and start.rate > 0 else 0
+    return fcpxml_elements(meta, timeline, rate, media_start)
+
+
 def _parse_time(text: str) -> Fraction:
     value = text.rstrip("s")
     return Fraction(value)

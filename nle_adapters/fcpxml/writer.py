@@ -44,6 +44,7 @@ from nle_adapters.fcpxml.common import (
 )
 from nle_adapters.fcpxml.time import conform_rate_name, format_time, frame_duration
 from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, stated_drop_frame
+from reframe.transform import fcpxml_clip_elements as reframe_elements
 
 AUDIO_CROSSFADE_UID = "FFAudioTransition"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -410,6 +411,8 @@ class _Writer:
             name = conform_rate_name(mrate)
             if name:
                 ET.SubElement(element, "conform-rate", {"srcFrameRate": name})
+        if is_video and asset.has_video:  # reframing (vertical/square): fit + position keyframes
+            element.extend(reframe_elements(item, (self.width, self.height), mrate))
         return element, src_in, self._markers(item, mrate, Fraction(0))
 
     def _generator(self, item, entry, rate, offset, lane_attr, duration, enabled):
