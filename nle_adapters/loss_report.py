@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from analysis.timebase import format_rate
 from nle_adapters.edl.writer import edl_video_tracks, source_counting
 from nle_adapters.fcpxml.losses import fcpxml_losses
+from nle_adapters.mix import clip_mix, timeline_captions
 from nle_adapters.timeline_facts import clip_time, frames_at, stated_drop_frame, timeline_time
 
 
@@ -140,6 +141,31 @@ def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | No
     markers = [m for c in clips for m in c.markers]
     stack_markers = list(timeline.tracks.markers)
     losses: list[LossItem] = []
+    mixes = [(c, clip_mix(c)) for c in clips]
+    levels = [c for c, m in mixes if m.get("volume")]
+    micro = [c for c, m in mixes if m.get("fade_in") or m.get("fade_out")]
+    captions = timeline_captions(timeline)
+    if fmt in ("edl", "xml", "resolve-otio"):
+        where = {"edl": "CMX 3600 has no captions", "xml": "FCP7 XML has no captions"}.get(
+            fmt, "Resolve's OTIO import ignores them"
+        )
+        losses += _count(captions, "captions", f"{where}: use the .srt/.vtt sidecar (or the FCPXML)")
+    if fmt == "edl":
+        losses += _count(levels, "volume", "an EDL has no audio levels: the music ducking keyframes are not written")
+        losses += _count(micro, "micro-fades", "an EDL has no audio fades: micro-fades at audio cuts are not written")
+    elif fmt == "xml":
+        losses += _count(
+            micro,
+            "micro-fades",
+            "FCP7 XML keyframes fall on whole frames: 5 ms micro-fades at audio cuts are not written",
+        )
+    elif fmt == "resolve-otio":
+        losses += _count(
+            levels + micro,
+            "volume",
+            "Resolve's OTIO import ignores the mix: ducking keyframes and micro-fades are not applied "
+            "(the API build sets fades with SetFades on 21.1+)",
+        )
     if fmt == "edl":
         if len(videos) > 1:
             if edl_track is None:

@@ -50,6 +50,7 @@ from analysis.timebase import format_rate, frames_to_timecode, supports_drop_fra
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.fcpxml.common import FCPXML_META, META
 from nle_adapters.fcpxml.time import FcpxmlTimeError, parse_time, rate_from_frame_duration, to_frames
+from nle_adapters.mix import set_clip_mix
 from nle_adapters.xml_safety import parse_xml, xml_text_to_bytes
 
 MEDIA_TAGS = {"asset-clip", "video", "audio"}
@@ -355,6 +356,14 @@ class _Reader:
         meta = dict(fcpxml_meta)
         if self.captions:
             meta["captions"] = [self._caption_meta(c, origin, rate) for c in self.captions]
+            # The timeline's own captions, in the shape every writer reads (nle_adapters.mix).
+            cues = [
+                {"start": c["start_frame"], "end": c["start_frame"] + c["duration_frames"], "text": c["text"]}
+                for c in meta["captions"]
+                if "start_frame" in c and c.get("text") and c["duration_frames"] > 0
+            ]
+            if cues:
+                timeline.metadata[META]["captions"] = sorted(cues, key=lambda c: (c["start"], c["end"]))
             self.warnings.append(
                 f"{len(self.captions)} caption(s) kept in the metadata only (not as clips): "
                 + ", ".join(repr(c[0].get("name") or "caption") for c in self.captions[:3])
@@ -633,6 +642,10 @@ class _Reader:
         conform = element.find("conform-rate")
         if conform is not None and conform.get("srcFrameRate"):
             meta["conform_rate"] = conform.get("srcFrameRate")
+        if tag in MEDIA_TAGS:
+            mix = self._mix(element, local_start)
+            if mix:
+                set_clip_mix(entry.item, mix)
         if retime is not None:
             entry.speed = retime.speed
             entry.item.effects.append(retime.effect())
@@ -641,6 +654,35 @@ class _Reader:
                 meta["time_map"] = [[str(t), str(v)] for t, v in retime.points]
         self._markers(element, entry, local_start)
         return entry
+
+    def _mix(self, element, local_start: Fraction) -> dict:
+        """``adjust-volume › param amount`` as the clip mix of ``nle_adapters.mix``: fades in seconds,
+        keyframes in timeline frames from the clip's first frame (dB). A constant ``amount`` other than
+        0 dB (a clip level) becomes one keyframe."""
+        adjust = element.find("adjust-volume")
+        if adjust is None:
+            return {}
+        mix: dict = {}
+        level = _decibels(adjust.get("amount"))
+        param = next((p for p in adjust.findall("param") if p.get("name") == "amount"), None)
+        if param is not None:
+            for tag, side in (("fadeIn", "fade_in"), ("fadeOut", "fade_out")):
+                fade = param.find(tag)
+                if fade is not None:
+                    mix[side] = float(self.time(fade, "duration"))
+            keys = []
+            for key in param.findall("keyframeAnimation/keyframe"):
+                db = _decibels(key.get("value"))
+                if db is None:
+                    continue
+                frames = (self.time(key, "time") - local_start) * self.rate
+                value = int(frames) if frames.denominator == 1 else round(float(frames), 3)
+                keys.append([value, round(db, 3)])  # keyframes animate amount: they replace it
+            if keys:
+                mix["volume"] = keys
+        if "volume" not in mix and level:
+            mix["volume"] = [[0, round(level, 3)]]
+        return mix
 
     def _time_map(self, element) -> _TimeMap | None:
         """The element's ``<timeMap>`` (speed change), or None."""
@@ -993,6 +1035,16 @@ def _range(start: int, duration: int, rate: Fraction) -> otio.opentime.TimeRange
     return otio.opentime.TimeRange(
         otio.opentime.RationalTime(start, float(rate)), otio.opentime.RationalTime(duration, float(rate))
     )
+
+
+def _decibels(text: str | None) -> float | None:
+    """``"-12dB"`` / ``"-12"`` → -12.0; None when absent or not a number."""
+    if not text:
+        return None
+    try:
+        return float(text.strip().removesuffix("dB").removesuffix("db").strip())
+    except ValueError:
+        return None
 
 
 def read_fcpxml_string(text: str | bytes, source: str = "<string>", base_url: str | None = None):

@@ -43,6 +43,7 @@ from nle_adapters.fcpxml.common import (
     timeline_rate,
 )
 from nle_adapters.fcpxml.time import conform_rate_name, format_time, frame_duration
+from nle_adapters.mix import clip_mix, timeline_captions
 from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, stated_drop_frame
 from reframe.transform import fcpxml_clip_elements as reframe_elements
 
@@ -175,6 +176,7 @@ class _Writer:
         # The timeline's timecode facts, for each clip's own tcFormat (set by write_timeline).
         self.time = TimelineTime(Fraction(24), 0, False)
         self.drop_stated: bool | None = None
+        self.captions: list[dict] = []  # record frames from the first frame (nle_adapters.mix)
 
     def _id(self) -> str:
         value = f"r{self._next_id}"
@@ -413,7 +415,30 @@ class _Writer:
                 ET.SubElement(element, "conform-rate", {"srcFrameRate": name})
         if is_video and asset.has_video:  # reframing (vertical/square): fit + position keyframes
             element.extend(reframe_elements(item, (self.width, self.height), mrate))
+        volume = self.volume_element(item, rate, src_in) if asset.has_audio and not is_video else None
+        if volume is not None:
+            element.append(volume)
         return element, src_in, self._markers(item, mrate, Fraction(0))
+
+    @staticmethod
+    def volume_element(item: otio.schema.Clip, rate: Fraction, local_start: Fraction) -> ET.Element | None:
+        """The clip's mix (``nle_adapters.mix``) as ``adjust-volume › param amount``: ``fadeIn`` /
+        ``fadeOut`` (micro-fades, linear) and gain keyframes in the clip's local time (dB)."""
+        mix = clip_mix(item)
+        if not mix:
+            return None
+        element = ET.Element("adjust-volume")
+        param = ET.SubElement(element, "param", {"name": "amount"})
+        for side, tag in (("fade_in", "fadeIn"), ("fade_out", "fadeOut")):
+            if mix.get(side):
+                seconds = Fraction(mix[side]).limit_denominator(48000)
+                ET.SubElement(param, tag, {"type": "linear", "duration": format_time(seconds)})
+        if mix.get("volume"):
+            animation = ET.SubElement(param, "keyframeAnimation")
+            for frame, db in mix["volume"]:
+                at = local_start + Fraction(frame).limit_denominator(1000) / rate
+                ET.SubElement(animation, "keyframe", {"time": format_time(at), "value": f"{db:g}dB"})
+        return element
 
     def _generator(self, item, entry, rate, offset, lane_attr, duration, enabled):
         params = item.media_reference.parameters or {}
@@ -474,6 +499,8 @@ class _Writer:
         self, stack: otio.schema.Stack | otio.schema.Track, rate: Fraction, tc_start: int, tc_format: str
     ) -> ET.Element:
         """``sequence › spine`` for ``stack`` (or one nested track); ``tc_start`` in timeline frames."""
+        # Captions belong to the timeline's own sequence: the first (outermost) call takes them.
+        captions, self.captions = self.captions, []
         children = [stack] if isinstance(stack, otio.schema.Track) else list(stack)
         loose_markers = [] if isinstance(stack, otio.schema.Track) else list(stack.markers)
         layers: list[_Layer] = []
@@ -566,10 +593,42 @@ class _Writer:
                 attrs["duration"] = format_time(Fraction(length) / rate)
             attrs["value"] = _text(marker.name)
             parent.markers.append(ET.Element("marker", attrs))
+        if captions:
+            lane = len(video)  # above every connected video lane
+            for number, cue in enumerate(captions, 1):
+                position = cue["start"]
+                parent = primary[max(0, bisect.bisect_right(starts, position) - 1)]
+                local = parent.local_start + Fraction(position - parent.start) / rate
+                parent.anchored.append(self.caption_element(cue, number, lane, local, rate))
         for p in primary:
             p.element.extend(p.anchored)
             p.element.extend(p.markers)
         return sequence
+
+    def caption_element(self, cue: dict, number: int, lane: int, offset: Fraction, rate: Fraction) -> ET.Element:
+        """One caption cue (``nle_adapters.mix`` shape) as an ITT ``caption`` FCP and Resolve import."""
+        attrs = {"lane": str(lane), "offset": format_time(offset), "name": _text(cue["text"])[:64]}
+        attrs.update(
+            {"start": format_time(offset), "duration": format_time(Fraction(cue["end"] - cue["start"]) / rate)}
+        )
+        attrs["role"] = "iTT?captionFormat=ITT.en"
+        element = ET.Element("caption", attrs)
+        style_id = f"cap{number}"
+        text = ET.SubElement(element, "text", {"placement": "bottom"})
+        ET.SubElement(text, "text-style", {"ref": style_id}).text = _text(cue["text"])
+        definition = ET.SubElement(element, "text-style-def", {"id": style_id})
+        ET.SubElement(
+            definition,
+            "text-style",
+            {
+                "font": ".SF NS Text",
+                "fontSize": "13",
+                "fontFace": "Regular",
+                "fontColor": "1 1 1 1",
+                "backgroundColor": "0 0 0 1",
+            },
+        )
+        return element
 
 
 def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_VERSION) -> str:
@@ -588,6 +647,7 @@ def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_
     start = frames_of(timeline.global_start_time, rate) if timeline.global_start_time is not None else 0
     writer.time = TimelineTime(rate, start, drop)
     writer.scan(timeline.tracks, rate)
+    writer.captions = timeline_captions(timeline)
     # Resources first in the document, but filled while the sequence is written (effects, media).
     sequence = writer.sequence(timeline.tracks, rate, start, tc_format)
     root = ET.Element("fcpxml", {"version": version})

@@ -16,6 +16,7 @@ and then ``in`` includes the part under the transition (as upstream and Premiere
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
@@ -278,6 +279,9 @@ class _Reader:
         links = [link for link in links if link and link != el.get("id")]
         if links:
             meta["links"] = links
+        volume = _levels(el, (_int(el, "in", 0) or 0) + head_offset)  # in the clipitem's own frames
+        if volume:
+            meta["mix"] = {"volume": volume}
         if meta:
             clip.metadata[META] = meta
         if (_text(el, "enabled", "TRUE") or "TRUE").upper() == "FALSE":
@@ -290,6 +294,38 @@ class _Reader:
             if marker is not None:
                 clip.markers.append(marker)
         return clip
+
+
+def _levels(el: ET.Element, source_in: int) -> list[list[float]]:
+    """An Audio Levels filter's ``level`` keyframes as ``nle_adapters.mix`` volume keyframes: frames
+    from the clip's first frame (``when`` minus the clip's in point) and dB (level is linear gain)."""
+    for effect in el.findall("filter/effect"):
+        if (_text(effect, "effectid") or "").lower() not in ("audiolevels",) and _text(
+            effect, "name"
+        ) != "Audio Levels":
+            continue
+        for param in effect.findall("parameter"):
+            if (_text(param, "parameterid") or "").lower() != "level":
+                continue
+            keys = []
+            for key in param.findall("keyframe"):
+                when, value = _int(key, "when"), _text(key, "value")
+                try:
+                    level = float(value or "")
+                except ValueError:
+                    continue
+                if when is None or level <= 0:
+                    continue
+                keys.append([when - source_in, round(20 * math.log10(level), 3)])
+            if not keys:
+                try:
+                    level = float(_text(param, "value") or "1")
+                except ValueError:
+                    level = 1.0
+                if level > 0 and abs(level - 1) > 1e-6:
+                    keys = [[0, round(20 * math.log10(level), 3)]]
+            return keys
+    return []
 
 
 def _cut_point(transition: ET.Element) -> int:

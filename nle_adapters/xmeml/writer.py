@@ -30,6 +30,7 @@ import opentimelineio as otio
 
 from analysis.timebase import frames_to_timecode, nominal_fps, rescale_frames
 from nle_adapters.errors import UnsupportedFeature
+from nle_adapters.mix import clip_mix
 from nle_adapters.timeline_facts import (
     ClipTime,
     _meta,
@@ -324,6 +325,8 @@ class _Writer:
         source_track = _sub(el, "sourcetrack")
         _sub(source_track, "mediatype", mediatype)
         _sub(source_track, "trackindex", 1 if mediatype == "video" else track_index)
+        if mediatype == "audio":
+            self.levels_el(el, clip, offset)
         for marker in clip.markers:
             local = frames_at(marker.marked_range.start_time, ct.rate) - (ct.media_start or 0)
             if ct.rate != rate:
@@ -337,6 +340,33 @@ class _Writer:
             _sub(link, "clipindex", c_index)
             if media_type == "audio":
                 _sub(link, "groupindex", 1)
+
+    @staticmethod
+    def levels_el(parent: ET.Element, clip: otio.schema.Clip, source_in: int) -> None:
+        """The clip's gain keyframes (``nle_adapters.mix``) as FCP7's Audio Levels filter: ``level`` is
+        linear gain (1 = 0 dB), each ``when`` a frame in the clip's source frames (the space of
+        ``in``/``out``, so the clip's first frame is its ``in``). Micro-fades are shorter than a frame:
+        not written (the loss report says so)."""
+        keys = clip_mix(clip).get("volume")
+        if not keys:
+            return
+        filter_el = _sub(parent, "filter")
+        effect = _sub(filter_el, "effect")
+        _sub(effect, "name", "Audio Levels")
+        _sub(effect, "effectid", "audiolevels")
+        _sub(effect, "effectcategory", "audiolevels")
+        _sub(effect, "effecttype", "audiolevels")
+        _sub(effect, "mediatype", "audio")
+        param = _sub(effect, "parameter", authoringApp="PremierePro")
+        _sub(param, "parameterid", "level")
+        _sub(param, "name", "Level")
+        _sub(param, "valuemin", "0")
+        _sub(param, "valuemax", "3.98109")
+        _sub(param, "value", _linear(keys[0][1]))
+        for frame, db in keys:
+            key = _sub(param, "keyframe")
+            _sub(key, "when", source_in + int(round(frame)))
+            _sub(key, "value", _linear(db))
 
     def marker_el(self, parent: ET.Element, marker: otio.schema.Marker, local: int) -> None:
         el = _sub(parent, "marker")
@@ -446,6 +476,11 @@ class _Writer:
         for marker in [] if nested else stack.markers:
             self.marker_el(seq, marker, frames_at(marker.marked_range.start_time, rate))
         return seq
+
+
+def _linear(db: float) -> str:
+    """A gain in dB as FCP7's linear level (6 significant digits, as FCP and Premiere write it)."""
+    return f"{10 ** (db / 20):.6g}"
 
 
 def write_xmeml(timeline: otio.schema.Timeline, version: int = 4, flavor: str | None = None) -> str:
