@@ -194,6 +194,32 @@ def frame_levels(mono: np.ndarray, sample_rate: int, hop: float) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 
+class BlockLevels:
+    """:func:`frame_levels` fed chunk by chunk: RMS in dBFS of consecutive ``hop``-second blocks of a
+    mono signal, holding one number per block (the music's energy curve over a whole song)."""
+
+    def __init__(self, sample_rate: int, hop: float) -> None:
+        self._size = max(1, int(round(hop * sample_rate)))
+        self._rest = np.zeros(0)
+        self._powers: list[np.ndarray] = []
+        self.samples = 0
+
+    def feed(self, mono: np.ndarray) -> None:
+        self.samples += mono.size
+        data = np.concatenate([self._rest, mono.astype(np.float64, copy=False)])
+        n = data.size // self._size
+        if n:
+            self._powers.append((data[: n * self._size] ** 2).reshape(n, self._size).mean(axis=1))
+        self._rest = data[n * self._size :]
+
+    def levels_db(self) -> np.ndarray:
+        power = list(self._powers)
+        if self._rest.size:
+            power.append(np.array([float((self._rest**2).mean())]))  # the tail block's real samples
+        joined = np.concatenate(power) if power else np.zeros(0)
+        return 10.0 * np.log10(np.maximum(joined, 1e-12))
+
+
 def silence_threshold(levels_db: np.ndarray) -> float:
     """Level (dBFS) below which audio counts as silence: 30 dB under the loud parts, within −60…−35.
 
@@ -253,7 +279,11 @@ def energy_curve(mono: np.ndarray, sample_rate: int, hop: float = 0.5, *, range_
     RMS in dB mapped linearly so the loud parts (98th percentile) are 1 and ``range_db`` below
     them is 0: a dB scale follows what a listener hears as "more" far better than raw RMS.
     """
-    levels = frame_levels(mono, sample_rate, hop)
+    return energy_from_levels(frame_levels(mono, sample_rate, hop), range_db=range_db)
+
+
+def energy_from_levels(levels: np.ndarray, *, range_db: float = 30.0) -> list[float]:
+    """:func:`energy_curve` from block levels in dBFS (e.g. :class:`BlockLevels`)."""
     if levels.size == 0:
         return []
     top = float(np.percentile(levels, 98))

@@ -4,10 +4,17 @@ librosa's ``beat_track`` reports tempo on a quantized grid (117.45 instead of 12
 hop, research/feasibility.md §3b); fitting a line through the tracked beat times removes that.
 Music that does not keep one tempo (a ramp, rubato, a ritardando) is tracked along its local
 tempo; music without a clear beat gets its strongest onsets instead (``BeatGrid.pulse`` says which).
+
+Cost: the spectrogram is taken in blocks and only what the analysis reads is kept (the 128-band
+mel power, two low-band sums), so 10 min of music peaks at a few hundred MB, not gigabytes; the
+file is decoded once for both the beat grid and the loudness meter; and beats are tracked by
+:func:`_beat_track`, librosa's dynamic program in numpy, because importing ``librosa.beat``
+compiles numba code (~3 CPU-s) on every run.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +24,27 @@ from analysis.models import BeatGrid, MusicAnalysis
 
 _SAMPLE_RATE = 22050
 _HOP = 256
+# Bump when analyze_music's results change, so cached music analyses are redone.
+MUSIC_VERSION = "1"
 
 
 def load_audio(path: str | Path, sample_rate: int = _SAMPLE_RATE) -> tuple[np.ndarray, int, int, float]:
     """Decode ``path`` to mono float32 at ``sample_rate``; returns (samples, sr, channels, seconds)."""
+    samples, channels, _ = _decode(Path(path), sample_rate)
+    return samples, sample_rate, channels, len(samples) / sample_rate
+
+
+def _decode(path: Path, sample_rate: int, meter_rate: int | None = None, mono_sink=None):  # type: ignore[no-untyped-def]
+    """(mono float32 samples at ``sample_rate``, channels, AudioMeter or None) in one decode.
+
+    With ``meter_rate`` each decoded frame is also resampled to that rate with the file's channels
+    and fed to an :class:`analysis.audio.AudioMeter` (loudness, levels), and its channel mean to
+    ``mono_sink`` (float64), so the file is read once.
+    The mono samples go into one buffer sized from the container's duration (no list of chunks to
+    concatenate, which doubled the peak).
+    """
     import av
 
-    path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
     if path.stat().st_size == 0:
@@ -32,24 +53,88 @@ def load_audio(path: str | Path, sample_rate: int = _SAMPLE_RATE) -> tuple[np.nd
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(f"{path}: not a readable audio file ({exc})") from exc
+    meter = None
     try:
         stream = next((s for s in container.streams.audio), None)
         if stream is None:
             raise MediaError(f"{path}: has no audio stream — pass a music file with --music")
         channels = stream.codec_context.channels
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
+        seconds = float(container.duration / av.time_base) if container.duration else 60.0
+        buffer = _Samples(int(seconds * sample_rate * 1.01) + sample_rate)
+        full = None
+        if meter_rate is not None:
+            from analysis.audio import AudioMeter
+
+            meter_channels = max(1, channels)
+            layout = "mono" if meter_channels == 1 else (stream.layout.name if stream.layout else f"{channels}c")
+            full = av.AudioResampler(format="fltp", layout=layout, rate=meter_rate)
+            meter = AudioMeter(meter_rate, meter_channels)
+            batch = _Batch(meter, mono_sink, meter_rate)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
+                buffer.add(out.to_ndarray().reshape(-1))
+            if full is not None:
+                for out in full.resample(frame):
+                    batch.add(out.to_ndarray())
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
+            buffer.add(out.to_ndarray().reshape(-1))
+        if full is not None:
+            for out in full.resample(None):
+                batch.add(out.to_ndarray())
+            batch.flush()
     except av.error.FFmpegError as exc:
         raise MediaError(f"{path}: audio is damaged or truncated ({exc})") from exc
     finally:
         container.close()
-    samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-    return samples.astype(np.float32, copy=False), sample_rate, channels, len(samples) / sample_rate
+    return buffer.array(), channels, meter
+
+
+class _Batch:
+    """Decoded frames (~1k samples each) gathered into ~1 s chunks before metering: the meter's
+    filters and block sums cost per call, and streaming them is exact whatever the chunk size."""
+
+    def __init__(self, meter, mono_sink, rate: int) -> None:  # type: ignore[no-untyped-def]
+        self._meter, self._sink, self._limit = meter, mono_sink, rate
+        self._chunks: list[np.ndarray] = []
+        self._size = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        self._chunks.append(chunk)
+        self._size += chunk.shape[1]
+        if self._size >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._chunks:
+            return
+        chunk = np.concatenate(self._chunks, axis=1)
+        self._chunks, self._size = [], 0
+        self._meter.feed(chunk)
+        if self._sink is not None:
+            self._sink(chunk.mean(axis=0, dtype=np.float64))
+
+
+class _Samples:
+    """A float32 buffer that grows (by half) only when the container under-stated its duration."""
+
+    def __init__(self, capacity: int) -> None:
+        self._data = np.empty(max(1, capacity), dtype=np.float32)
+        self._size = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        end = self._size + chunk.size
+        if end > self._data.size:
+            grown = np.empty(max(end, self._data.size * 3 // 2), dtype=np.float32)
+            grown[: self._size] = self._data[: self._size]
+            self._data = grown
+        self._data[self._size : end] = chunk
+        self._size = end
+
+    def array(self) -> np.ndarray:
+        if self._data.size - self._size > (1 << 20):
+            return self._data[: self._size].copy()  # give back a large unused tail
+        return self._data[: self._size]
 
 
 def fit_tempo(beats: np.ndarray) -> tuple[float, float]:
@@ -81,16 +166,14 @@ def beat_grid(samples: np.ndarray, sample_rate: int, *, beats_per_bar: int = 4) 
     if samples.size < sample_rate or float(np.max(np.abs(samples), initial=0.0)) < 1e-4:
         raise AnalysisError("music is silent or shorter than one second: no beat to cut to")
     # One STFT feeds the onset envelope (as librosa's default: log-power mel flux) and the
-    # downbeat picker's low band; the tempo prior comes from one autocorrelation of the whole
+    # downbeat picker's low bands; the tempo prior comes from one autocorrelation of the whole
     # envelope instead of librosa's per-frame tempogram, which was a third of the run time.
-    spec = np.abs(librosa.stft(samples, n_fft=2048, hop_length=_HOP))
-    mel = librosa.feature.melspectrogram(S=spec**2, sr=sample_rate)
-    onset_env = librosa.onset.onset_strength(S=librosa.power_to_db(mel), sr=sample_rate, hop_length=_HOP)
+    onset_env, (low500, low150) = _onset_envelope(samples, sample_rate, 2048, _HOP, bands=((30, 500), (0, 150)))
     duration = samples.size / sample_rate
     start_bpm = _global_tempo(onset_env, sample_rate)
     tracked = _track(onset_env, sample_rate, start_bpm)
     if len(tracked) >= 4:
-        factor = _octave_correction(tracked, spec, sample_rate)
+        factor = _octave_correction(tracked, low500, sample_rate)
         if factor != 1.0:
             # Track again with the corrected tempo imposed: beat_track then follows that period.
             tracked = _track(onset_env, sample_rate, 60.0 / float(np.median(np.diff(tracked))) * factor)
@@ -114,7 +197,7 @@ def beat_grid(samples: np.ndarray, sample_rate: int, *, beats_per_bar: int = 4) 
         bpm, _ = fit_tempo(tracked)
         beats = [float(t) for t in tracked]
         pulse = "variable"
-    downbeats = _downbeats(spec, sample_rate, beats, beats_per_bar)
+    downbeats = _downbeats(low150, sample_rate, beats, beats_per_bar)
     return BeatGrid(tempo_bpm=float(bpm), beats=beats, downbeats=downbeats, beats_per_bar=beats_per_bar, pulse=pulse)
 
 
@@ -125,10 +208,172 @@ CLEAR_PULSE = 0.5
 
 def _track(onset_env: np.ndarray, sample_rate: int, bpm: float | np.ndarray) -> np.ndarray:
     """Beat times (s) from librosa's tracker at a fixed or (array, one per frame) local tempo."""
+    frames = _beat_track(onset_env, float(sample_rate) / _HOP, bpm)
+    return frames * (_HOP / sample_rate)
+
+
+def _onset_envelope(
+    samples: np.ndarray,
+    sample_rate: int,
+    n_fft: int,
+    hop: int,
+    bands: tuple[tuple[float | None, float], ...] = (),
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """librosa's default onset envelope (log-power mel flux, centred frames) without holding the
+    spectrogram: the STFT is taken in blocks of frames and each block is reduced to its 128 mel
+    bands (and to the magnitude summed over each ``(low, high)`` Hz band, low None: from DC) at
+    once. Equal to ``onset_strength(S=power_to_db(melspectrogram(S=|stft|**2)))`` frame for frame:
+    every frame is the same windowed FFT of the zero-padded signal; only the dB floor (80 dB under
+    the loudest mel value) needs the whole, and the mel power is 128 rows, not ``1 + n_fft/2``.
+    """
     import librosa
 
-    _, frames = librosa.beat.beat_track(onset_envelope=onset_env, sr=sample_rate, hop_length=_HOP, bpm=bpm)
-    return librosa.frames_to_time(frames, sr=sample_rate, hop_length=_HOP)
+    n = samples.size
+    frames = 1 + n // hop
+    half = n_fft // 2
+    mel_basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    masks = [(freqs < hi) if lo is None else ((freqs > lo) & (freqs < hi)) for lo, hi in bands]
+    mel = np.empty((mel_basis.shape[0], frames), dtype=np.float32)
+    sums = [np.empty(frames, dtype=np.float32) for _ in bands]
+    block = max(1, (1 << 20) // n_fft)  # frames per block: ~4 MB of complex spectrum
+    for f0 in range(0, frames, block):
+        f1 = min(frames, f0 + block)
+        start, end = f0 * hop - half, (f1 - 1) * hop + n_fft - half  # in the unpadded signal
+        segment = np.zeros(end - start, dtype=np.float32)
+        lo, hi = max(0, start), min(n, end)
+        if hi > lo:
+            segment[lo - start : hi - start] = samples[lo:hi]
+        magnitude = np.abs(librosa.stft(segment, n_fft=n_fft, hop_length=hop, center=False))
+        mel[:, f0:f1] = np.einsum("...ft,mf->...mt", magnitude**2, mel_basis, optimize=True)
+        for mask, out in zip(masks, sums):
+            out[f0:f1] = magnitude[mask].sum(axis=0)
+    # librosa.power_to_db(mel) (ref 1, amin 1e-10, top_db 80), in place.
+    np.maximum(mel, 1e-10, out=mel)
+    np.log10(mel, out=mel)
+    mel *= 10.0
+    np.maximum(mel, mel.max() - 80.0, out=mel)
+    # librosa.onset.onset_strength(S=mel_db): mean positive flux at lag 1, shifted right by
+    # 1 + n_fft / (2 hop) frames (centring), trimmed to the frame count; in blocks of frames.
+    envelope = np.zeros(frames, dtype=np.float32)
+    shift = 1 + n_fft // (2 * hop)
+    for f0 in range(0, max(0, frames - shift), block):
+        f1 = min(frames - shift, f0 + block)
+        flux = np.maximum(0.0, mel[:, f0 + 1 : f1 + 1] - mel[:, f0:f1])
+        envelope[f0 + shift : f1 + shift] = np.mean(flux, axis=0)
+    return envelope, sums
+
+
+def _beat_track(
+    onset_env: np.ndarray, frame_rate: float, bpm: float | np.ndarray, tightness: float = 100.0
+) -> np.ndarray:
+    """Beat frames: ``librosa.beat.beat_track(onset_envelope=..., bpm=...)`` (librosa 0.11, trim on),
+    the same dynamic program (Ellis 2007) in numpy instead of numba kernels compiled at import.
+
+    ``bpm`` is one tempo or one per frame. The local score is the normalised envelope smoothed by
+    a Gaussian one beat wide; each frame's best predecessor is the one between half a beat and two
+    beats back with the highest cumulative score less a log-tempo-deviation penalty; the path is
+    backtracked from the last strong local maximum; weak leading and trailing beats are dropped.
+    """
+    if not onset_env.any():
+        return np.zeros(0, dtype=int)
+    env = onset_env / (onset_env.std(ddof=1) + np.finfo(onset_env.dtype).tiny)
+    env = env.astype(np.float64)  # librosa's kernels take the float64 loop: the tempo is float64
+    per_beat = np.round(frame_rate * 60.0 / np.atleast_1d(np.asarray(bpm, dtype=float)))
+    if per_beat.size not in (1, env.size):
+        raise ValueError(f"bpm has {per_beat.size} values for {env.size} frames")
+    if np.any(per_beat <= 0):
+        raise ValueError("bpm must be positive")
+    n = env.size
+    shifted = env.copy()
+    shifted[0] = 0.0  # librosa's convolution loop never reaches the first frame
+    localscore = np.empty(n)
+    for fpb in np.unique(per_beat):
+        window = np.exp(-0.5 * (np.arange(-fpb, fpb + 1) * 32.0 / fpb) ** 2)
+        half = int(fpb)
+        smooth = np.convolve(shifted, window)[half : half + n]
+        if per_beat.size == 1:
+            localscore = smooth
+        else:
+            at = per_beat == fpb
+            localscore[at] = smooth[at]
+    backlink, cumscore = _beat_dp(localscore, per_beat, float(np.float32(tightness)))
+    tail = _last_beat(cumscore)
+    beats = np.zeros(n, dtype=bool)
+    k = tail
+    while k >= 0:
+        beats[k] = True
+        k = backlink[k]
+    # Drop weak leading and trailing frames: half the RMS of the smoothed local score at the beats.
+    smooth = np.convolve(localscore[beats], np.hanning(5))[2 : n + 2]
+    threshold = 0.5 * float(np.sqrt(np.mean(smooth**2)))
+    k = 0
+    while k < n and localscore[k] <= threshold:
+        beats[k] = False
+        k += 1
+    k = n - 1
+    while k >= 0 and localscore[k] <= threshold:
+        beats[k] = False
+        k -= 1
+    return np.flatnonzero(beats)
+
+
+def _beat_dp(localscore: np.ndarray, per_beat: np.ndarray, tightness: float) -> tuple[np.ndarray, np.ndarray]:
+    """(backlink, cumscore) of librosa's beat-tracking dynamic program.
+
+    A frame's candidates lie at least ``round(fpb / 2)`` frames back, so with one tempo a block of
+    that many frames depends only on frames before the block and is solved at once; with a tempo
+    per frame it goes frame by frame. Ties go to the nearest candidate, as in librosa's loop.
+    """
+    n = localscore.size
+    cumscore = np.empty(n)
+    backlink = np.full(n, -1, dtype=np.int64)
+    thresh = 0.01 * float(localscore.max())
+    strong = np.flatnonzero(localscore >= thresh)
+    first = int(strong[0]) if strong.size else n  # before it, no back-links (librosa's first_beat)
+    if per_beat.size == 1:
+        fpb = float(per_beat[0])
+        near, far = int(np.round(fpb / 2)), int(2 * fpb)
+        offsets = np.arange(near, far + 1)  # how far back each candidate is, nearest first
+        penalty = tightness * (np.log(offsets) - np.log(fpb)) ** 2
+        step = max(1, near)
+        for b in range(0, n, step):
+            i = np.arange(b, min(n, b + step))
+            loc = i[:, None] - offsets[None, :]
+            score = np.where(loc >= 0, cumscore[np.maximum(loc, 0)] - penalty, -np.inf)
+            best = np.argmax(score, axis=1)
+            best_score = score[np.arange(i.size), best]
+            found = np.isfinite(best_score)
+            cumscore[i] = localscore[i] + np.where(found, best_score, 0.0)
+            backlink[i] = np.where(found, i - offsets[best], -1)
+    else:
+        for i in range(n):
+            fpb = float(per_beat[i])
+            near, far = int(np.round(fpb / 2)), int(2 * fpb)
+            lo = i - far
+            hi = i - near
+            if hi < 0:
+                cumscore[i] = localscore[i]
+                continue
+            locs = np.arange(hi, max(lo, 0) - 1, -1)
+            score = cumscore[locs] - tightness * (np.log(i - locs) - np.log(fpb)) ** 2
+            best = int(np.argmax(score))
+            cumscore[i] = localscore[i] + score[best]
+            backlink[i] = locs[best]
+    backlink[:first] = -1
+    return backlink, cumscore
+
+
+def _last_beat(cumscore: np.ndarray) -> int:
+    """The last local maximum of ``cumscore`` reaching half the median of its local maxima."""
+    previous = np.concatenate([cumscore[:1], cumscore[:-1]])
+    following = np.concatenate([cumscore[1:], cumscore[-1:]])
+    peaks = (cumscore > previous) & (cumscore >= following)
+    if not peaks.any():
+        return cumscore.size - 1
+    threshold = 0.5 * float(np.median(cumscore[peaks]))
+    good = np.flatnonzero(peaks & (cumscore >= threshold))
+    return int(good[-1]) if good.size else cumscore.size - 1
 
 
 def _strength_at(onset_env: np.ndarray, times: np.ndarray, sample_rate: int, reach: int = 1) -> np.ndarray:
@@ -211,7 +456,7 @@ def _onset_grid(onset_env: np.ndarray, samples: np.ndarray, sample_rate: int, tr
             chosen.append(int(peaks[k]))
     coarse = librosa.frames_to_time(np.array(sorted(chosen)), sr=sample_rate, hop_length=_HOP)
     fine_hop = 64
-    fine_env = librosa.onset.onset_strength(y=samples, sr=sample_rate, hop_length=fine_hop, n_fft=512)
+    fine_env, _ = _onset_envelope(samples, sample_rate, 512, fine_hop)
     fine = librosa.onset.onset_detect(
         onset_envelope=fine_env, sr=sample_rate, hop_length=fine_hop, backtrack=True, units="time"
     )
@@ -240,7 +485,7 @@ def _attack_offset(samples: np.ndarray, sample_rate: int, grid: np.ndarray, peri
     excerpt = int(16 * sample_rate)
     begin = max(0, (samples.size - excerpt) // 2)
     part = samples[begin : begin + excerpt]
-    envelope = librosa.onset.onset_strength(y=part, sr=sample_rate, hop_length=fine_hop, n_fft=512)
+    envelope, _ = _onset_envelope(part, sample_rate, 512, fine_hop)
     onsets = librosa.onset.onset_detect(
         onset_envelope=envelope, sr=sample_rate, hop_length=fine_hop, backtrack=True, units="time"
     )
@@ -255,7 +500,7 @@ def _attack_offset(samples: np.ndarray, sample_rate: int, grid: np.ndarray, peri
     return float(np.median(close)) if close.size >= 4 else 0.0
 
 
-def _octave_correction(tracked: np.ndarray, spec: np.ndarray, sample_rate: int) -> float:
+def _octave_correction(tracked: np.ndarray, low: np.ndarray, sample_rate: int) -> float:
     """2.0 when the tracker locked onto every other beat, 0.5 when it took the off-beats for
     beats, else 1.0.
 
@@ -264,14 +509,12 @@ def _octave_correction(tracked: np.ndarray, spec: np.ndarray, sample_rate: int) 
     500 Hz (kick and snare bodies; hi-hats have almost none there) halfway between tracked beats
     against on them: a snare there gives ~0.4 of the kick, eighth-note hats well under 0.1. At
     >= 0.2, and when the doubled tempo stays <= 200 BPM, the midpoints are beats too.
-    """
-    import librosa
 
+    ``low`` is the magnitude spectrum summed over 30–500 Hz, one value per STFT frame.
+    """
     period = float(np.median(np.diff(tracked)))
     if period <= 0:
         return 1.0
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=2048)
-    low = spec[(freqs > 30) & (freqs < 500)].sum(axis=0)
     mids = (tracked[:-1] + tracked[1:]) / 2.0
 
     def strength(times: np.ndarray) -> float:
@@ -318,18 +561,14 @@ def _global_tempo(onset_env: np.ndarray, sample_rate: int) -> float:
     return 60.0 * sample_rate / (_HOP * lag)
 
 
-def _downbeats(spec: np.ndarray, sample_rate: int, beats: list[float], beats_per_bar: int) -> list[float]:
+def _downbeats(low: np.ndarray, sample_rate: int, beats: list[float], beats_per_bar: int) -> list[float]:
     """Pick the bar phase whose beats carry the most low-frequency energy (the kick).
 
-    ``spec`` is the magnitude STFT (n_fft 2048, hop ``_HOP``) already computed for the onsets.
+    ``low`` is the magnitude STFT (n_fft 2048, hop ``_HOP``) summed below 150 Hz, per frame.
     """
-    import librosa
-
     if len(beats) < beats_per_bar:
         return beats[:1]
-    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=2048)
-    low = spec[freqs < 150].sum(axis=0)
-    frames = librosa.time_to_frames(beats, sr=sample_rate, hop_length=_HOP)
+    frames = (np.asarray(beats, dtype=float) * sample_rate).astype(int) // _HOP  # librosa.time_to_frames
     frames = np.clip(frames, 0, low.size - 1)
     strength = low[frames]
     scores = [strength[p::beats_per_bar].mean() for p in range(beats_per_bar)]
@@ -346,23 +585,31 @@ def analyze_music(path: str | Path, *, energy_hop: float = 0.5) -> MusicAnalysis
     """
     from analysis.audio import (
         LOUDNESS_RATE,
-        decode_audio,
+        BlockLevels,
         energy_curve,
+        energy_from_levels,
         find_sections,
         find_silences,
-        integrated_loudness,
+        silences_from_levels,
     )
 
     path = Path(path)
-    samples, sr, channels, seconds = load_audio(path)
+    # One decode: mono 22.05 kHz for the beats, the file's channels at 48 kHz streamed through the
+    # loudness meter (10 ms levels for silences) and the energy curve's blocks.
+    blocks = BlockLevels(LOUDNESS_RATE, energy_hop)
+    samples, channels, meter = _decode(path, _SAMPLE_RATE, LOUDNESS_RATE, blocks.feed)
+    sr = _SAMPLE_RATE
+    seconds = len(samples) / sr
     try:
         grid = beat_grid(samples, sr)
     except AnalysisError as exc:
         raise AnalysisError(f"{path}: {exc}") from exc
-    full, full_rate = decode_audio(path, LOUDNESS_RATE)
-    mono = full.mean(axis=0) if full.shape[1] else samples
-    mono_rate = full_rate if full.shape[1] else sr
-    energy = energy_curve(mono, mono_rate, energy_hop)
+    if meter.samples:
+        energy = energy_from_levels(blocks.levels_db())
+        silences = silences_from_levels(meter.levels_db(), meter.level_hop, meter.duration)
+        loudness = meter.loudness()
+    else:
+        energy, silences, loudness = energy_curve(samples, sr, energy_hop), find_silences(samples, sr), None
     return MusicAnalysis(
         path=path.resolve(),
         name=path.name,
@@ -373,6 +620,32 @@ def analyze_music(path: str | Path, *, energy_hop: float = 0.5) -> MusicAnalysis
         energy=energy,
         energy_hop=energy_hop,
         sections=find_sections(energy, energy_hop, downbeats=grid.downbeats),
-        silences=find_silences(mono, mono_rate),
-        loudness_lufs=integrated_loudness(full, full_rate) if full.shape[1] else None,
+        silences=silences,
+        loudness_lufs=loudness,
     )
+
+
+def analyze_music_cached(
+    path: str | Path, cache_dir: str | os.PathLike[str] | None, *, energy_hop: float = 0.5
+) -> MusicAnalysis:
+    """:func:`analyze_music` through the analysis cache (kind ``"music"``), keyed like footage by the
+    file's content, so a song used again (renamed or moved too) costs a fingerprint and a row read.
+    ``cache_dir`` None: no cache. A hit is reported under the path it is used from now.
+    """
+    from analysis.cache import fingerprint, open_cache, params_key
+
+    path = Path(path)
+    if cache_dir is None or not path.is_file():
+        return analyze_music(path, energy_hop=energy_hop)
+    fp = fingerprint(path)
+    key = params_key({"energy_hop": energy_hop, "sample_rate": _SAMPLE_RATE, "hop": _HOP})
+    with open_cache(cache_dir) as cache:
+        hit = cache.get(fp, "music", MUSIC_VERSION, key)
+        if hit is not None:
+            try:
+                return MusicAnalysis.model_validate(hit).model_copy(update={"path": path.resolve(), "name": path.name})
+            except ValueError:
+                pass  # a row from an incompatible model: analyze again and replace it
+        music = analyze_music(path, energy_hop=energy_hop)
+        cache.put(fp, "music", MUSIC_VERSION, key, music.model_dump(mode="json"))
+        return music
