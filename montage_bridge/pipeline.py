@@ -14,7 +14,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.atomic_io import write_text_atomic
-from analysis.beats import analyze_music
+from analysis.beats import analyze_music_cached
 from analysis.engine import EngineOptions, analyze_paths, files_done_progress
 from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage, skipped_summary
@@ -172,7 +172,8 @@ def _cut(
 ) -> AutoResult:
     """The body of :func:`run_auto` once the inputs are checked: analyze, plan, process, write."""
     out_dir = output.path
-    engine = analyze_paths(files, EngineOptions(require_video=True), progress=files_done_progress(len(files), progress))
+    options = EngineOptions(require_video=True)
+    engine = analyze_paths(files, options, progress=files_done_progress(len(files), progress))
     for failure in engine.failures:
         if not skip_unreadable:
             raise MediaError(f"{failure.message} (or rerun with --skip-unreadable to leave it out)")
@@ -187,7 +188,7 @@ def _cut(
     if music is not None:
         if progress:
             progress(f"beats: {music.name}", 0, 1)
-        music_analysis = analyze_music(music)
+        music_analysis = analyze_music_cached(music, options.cache_dir)  # by content, like the clips
         if progress:
             progress(f"beats: {music.name}", 1, 1)
     analysis = AnalysisResult(clips=clips, music=music_analysis)
