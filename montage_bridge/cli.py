@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("montage_bridge.commands.watch", "watch"),
     "plan": ("montage_bridge.commands.plan", "plan"),
     "render": ("montage_bridge.commands.render", "render_command"),
+    "show": ("montage_bridge.commands.show", "show"),
+    "dashboard": ("montage_bridge.commands.dashboard", "dashboard"),
     "resolve": ("montage_bridge.commands.resolve", "app"),
     "worker": ("montage_bridge.commands.worker", "worker_app"),
     "gpu": ("montage_bridge.commands.gpu", "gpu_app"),
