@@ -216,6 +216,11 @@ def _cut(
     if progress:
         progress("writing", 0, 1)
     timeline = build_timeline(plan, analysis)
+    if plan.aspect != "16:9":  # vertical/square: each clip's crop follows its subject (reframe/)
+        from reframe.timeline import reframe_timeline, speech_by_path
+
+        speech = speech_by_path(analysis.clips)
+        warnings.extend(reframe_timeline(timeline, plan.width, plan.height, speech=speech, progress=progress).warnings)
     relink_timeline(timeline, processed)
     warnings.extend(_not_in_timeline(plan, timeline))
     warnings.extend(_edl_warnings(timeline, formats))

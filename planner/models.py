@@ -183,7 +183,7 @@ class EditPlan(Model):
     markers: list[PlanMarker] = Field(default_factory=list)
     planner: str
     warnings: list[str] = Field(default_factory=list)
-    aspect: Literal["16:9", "9:16", "1:1"] = "16:9"
+    aspect: Literal["16:9", "9:16", "1:1", "4:5"] = "16:9"
     mode: str = Field("music_montage", description="music_montage, talking_head or highlights")
     style: str | None = Field(None, description="name of the style the plan was made in")
     remote_ops: list[RemoteOp] = Field(default_factory=list, description="per-clip GPU work to request")

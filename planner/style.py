@@ -20,7 +20,7 @@ from analysis.models import Model
 from planner.toml_compat import TOMLDecodeError, loads
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "styles"
-Aspect = Literal["16:9", "9:16", "1:1"]
+Aspect = Literal["16:9", "9:16", "1:1", "4:5"]
 Mode = Literal["music_montage", "talking_head", "highlights"]
 
 

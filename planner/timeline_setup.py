@@ -50,6 +50,8 @@ def timeline_setup(clips: list[ClipAnalysis], rate: Fraction | None, aspect: str
         width, height = short, short * 16 // 9
     elif aspect == "1:1":
         width, height = short, short
+    elif aspect == "4:5":
+        width, height = short, short * 5 // 4
     else:
         width, height = short * 16 // 9, short
     width -= width % 2

@@ -127,3 +127,25 @@ def reframe_timeline(
     if progress:
         progress("reframe", len(todo), len(todo))
     return report
+
+
+def speech_by_path(clips) -> dict[str, list[tuple[float, float]]]:
+    """Per media path, the spans with speech (seconds): the transcript's segments where there is
+    one, else the clip's sound between its silences; clips without sound are left out."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for clip in clips:
+        media = clip.media
+        if clip.transcript is not None and clip.transcript.segments:
+            spans = [(s.start, s.end) for s in clip.transcript.segments]
+        elif media.audio_channels > 0 and clip.silences:
+            spans, at = [], 0.0
+            for quiet in sorted(clip.silences, key=lambda s: s.start):
+                if quiet.start > at:
+                    spans.append((at, quiet.start))
+                at = max(at, quiet.end)
+            if at < media.duration_seconds:
+                spans.append((at, media.duration_seconds))
+        else:
+            continue
+        out[str(Path(media.path).resolve())] = spans
+    return out

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil
 
+from reframe.transform import ffmpeg_crop
 from render.layout import Gap, Layout, Piece, Run, TrackLayout
 from render.mix import MICRO_FADE_SECONDS, Ducking, ducking_filter
 
@@ -93,10 +94,12 @@ def _video_piece(graph: Graph, piece: Piece, width: int, height: int, alpha: boo
     if piece.fade_out:
         fades += f",fade=t=out:s={piece.rec_out - piece.rec_start - piece.fade_out}:n={piece.fade_out}{alpha_fade}"
     label = graph.label("v")
+    # A reframed clip: its crop window (t = 0 shows media frame ``first``) before the fit to the frame.
+    crop = f"{ffmpeg_crop(piece.reframe, first, media.rate)}," if piece.reframe else ""
     graph.chains.append(
         f"[{index}:v:0]settb=expr={_q(1 / media.rate)},setpts=N+{offset},"
         f"fps=fps={_q(rate)}:start_time={_sec(Fraction(k0 + big_k) / rate)}:round=up,"
-        f"trim=end_frame={length},setpts=PTS-STARTPTS,"
+        f"trim=end_frame={length},setpts=PTS-STARTPTS,{crop}"
         f"scale={width}:{height}:force_original_aspect_ratio=decrease,"
         f"pad={width}:{height}:-1:-1:color=black,setsar=1,format={pix}{fades}[{label}]"
     )

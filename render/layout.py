@@ -41,6 +41,7 @@ from nle_adapters.timeline_facts import (
     timeline_time,
     url_to_path,
 )
+from reframe.transform import clip_reframe
 from render.errors import RenderError
 
 ClipAudio = Literal["auto", "on", "off"]
@@ -76,6 +77,7 @@ class Piece:
     tail: int = 0  # frames played after rec_out (the outgoing side of a dissolve)
     fade_in: int = 0  # frames from rec_in fading up from black/silence (a transition with nothing before it)
     fade_out: int = 0  # frames before rec_out fading down to black/silence (a transition with nothing after it)
+    reframe: dict | None = None  # the clip's crop window keyframes (reframe.transform), pictures only
 
     @property
     def rec_start(self) -> int:
@@ -322,6 +324,7 @@ def _track_layout(
             src_in=index_in,
             head=pending_head,
             fade_in=pending_fade_in,
+            reframe=clip_reframe(child) if kind == "video" else None,
         )
         pending_head = pending_fade_in = 0
         if run and run[-1].tail == 0 and piece.head == 0:

@@ -69,7 +69,11 @@ def auto(
     ] = None,
     aspect: Annotated[
         Optional[str],
-        typer.Option("--aspect", help="16:9 | 9:16 | 1:1, or horizontal/vertical/square (overrides brief and style)."),
+        typer.Option(
+            "--aspect",
+            help="16:9 | 9:16 | 1:1 | 4:5, or horizontal/vertical/square (overrides brief and style); "
+            "not 16:9: every clip is reframed to follow its subject (faces, then motion).",
+        ),
     ] = None,
     pace: Annotated[
         Optional[str],
