@@ -41,6 +41,7 @@ import opentimelineio as otio
 from analysis.errors import MontageError
 from analysis.models import AnalysisResult, ClipAnalysis, MediaItem
 from analysis.timebase import format_rate, rescale_frames, seconds_to_frames
+from nle_adapters.mix import apply_mix, ducking_for_style
 from planner.models import Cut, EditPlan, PlanMarker
 
 META = "montage_bridge"
@@ -312,4 +313,7 @@ def build_timeline(plan: EditPlan, analysis: AnalysisResult) -> otio.schema.Time
                 continue
         if not _place_on_picture(marker, v1, rate):
             timeline.tracks.markers.append(_marker(marker, marker.frame, marker.duration, rate))
+    # The mix every writer writes (nle_adapters.mix): the music ducked under the dialogue tracks by
+    # the style's amount, micro-fades at every audio cut.
+    apply_mix(timeline, ducking_for_style(plan.style))
     return timeline

@@ -28,6 +28,7 @@ import opentimelineio as otio
 
 from analysis.atomic_io import write_text_atomic
 from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
+from nle_adapters.mix import clip_mix
 from nle_adapters.plan_to_otio import META
 from nle_adapters.resolve_otio import resolve_import_problems, to_resolve_shape
 from nle_adapters.timeline_facts import our_meta
@@ -143,6 +144,7 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
                     markers.append(_marker_spec(marker, record_in + _frames(offset, rate), rate))
     if not clips:
         raise ResolveBuildError(f"timeline '{timeline.name}' has no clips to place")
+    warnings += _mix_notes(timeline)
     markers.sort(key=lambda m: m.frame)
     return BuildSpec(
         name=name or timeline.name or "Montage",
@@ -159,6 +161,27 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
         warnings=warnings,
         transitions=transitions,
     )
+
+
+def _mix_notes(timeline: otio.schema.Timeline) -> list[str]:
+    """What of the timeline's mix (``nle_adapters.mix``) the scripting API cannot set, for the build
+    report: Resolve's documented API has no audio level or keyframe setter, and ``SetFades`` (21.1+)
+    takes whole frames, so 5 ms micro-fades do not fit (music fades do: ``fade_in/out_frames``)."""
+    mixes = [clip_mix(c) for c in timeline.find_clips()]
+    ducked = sum(1 for m in mixes if m.get("volume"))
+    micro = sum(1 for m in mixes if m.get("fade_in") or m.get("fade_out"))
+    notes = []
+    if ducked:
+        notes.append(
+            f"music ducking on {ducked} clip(s) not applied: Resolve's scripting API cannot set audio levels or "
+            "keyframes — import the FCPXML (File > Import > Timeline) for the mix, or duck in the Fairlight page"
+        )
+    if micro:
+        notes.append(
+            f"micro-fades on {micro} clip(s) not applied: SetFades takes whole frames and a 5 ms fade is shorter "
+            "than one (the FCPXML carries them)"
+        )
+    return notes
 
 
 def _placement(
