@@ -168,11 +168,10 @@ class GpuClient:
         if resp.status_code not in ok:
             if resp.status_code == 401:
                 raise ClientError(f"worker at {self.url} refused the token: set MONTAGE_GPU_TOKEN or --token")
-            try:
-                detail = resp.json().get("error", resp.text)
-            except ValueError:
-                detail = resp.text[:200]
-            raise ClientError(f"{method} {path} failed with {resp.status_code}: {detail}")
+            if resp.status_code == 503:
+                detail = _detail(resp)
+                raise ClientError(f"worker at {self.url} is unavailable after retries: {detail}")
+            raise ClientError(f"{method} {path} failed with {resp.status_code}: {_detail(resp)}")
         return resp
 
     def capabilities(self) -> Capabilities:
@@ -301,8 +300,13 @@ class GpuClient:
         job_id: str | None = None,
         out_dir: Path | None = None,
         labels: dict[str, str] | None = None,
+        force: bool = False,
     ) -> Job:
-        """Upload what is missing and create the job; the ledger remembers it for reconcile()."""
+        """Upload what is missing and create the job; the ledger remembers it for reconcile().
+
+        Submitting a job id that already exists re-attaches to it, except that a failed or
+        canceled job is run again (``retry``), and with ``force`` a succeeded one too.
+        """
         refs = {name: self.upload(Path(path)) for name, path in inputs.items()}
         spec = JobSpec(op=op, inputs=refs, params=params or {}, labels=labels or {})
         job_id = job_id or uuid.uuid4().hex
@@ -317,7 +321,18 @@ class GpuClient:
             },
         )
         job, _created = self.put_job(job_id, spec)
+        if job.state in (JobState.failed, JobState.canceled) or (force and job.state == JobState.succeeded):
+            job = self.retry(job_id, force=force)
         return job
+
+    def retry(self, job_id: str, *, force: bool = False) -> Job:
+        """Run a failed or canceled job again under its id (with ``force``, a succeeded one too)."""
+        resp = self._request("POST", f"/v1/jobs/{job_id}/retry", params={"force": "true" if force else "false"})
+        return Job.model_validate(resp.json())
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers as they registered: routes, ops, models, GPUs, free slots, running jobs."""
+        return list(self._request("GET", "/v1/workers").json()["workers"])
 
     def job(self, job_id: str) -> Job:
         return Job.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
@@ -398,6 +413,16 @@ class GpuClient:
             name = f"{stem}.{job.op}{suffix}" if len(job.outputs) == 1 else f"{stem}.{job.op}.{out.name}{suffix}"
             results[out.name] = self.download(out.sha256, folder / name)
         return results
+
+
+def _detail(resp: requests.Response) -> str:
+    try:
+        detail = resp.json().get("error", resp.text)
+    except (ValueError, AttributeError):
+        return resp.text[:200]
+    if isinstance(detail, dict):  # the request gate's {"status", "message"}
+        detail = detail.get("message", detail)
+    return str(detail)
 
 
 def input_name(client: GpuClient, op: str) -> str:

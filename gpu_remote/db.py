@@ -41,9 +41,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at REAL,
     finished_at REAL,
     updated_at REAL NOT NULL,
-    last_event_seq INTEGER NOT NULL DEFAULT 0
+    last_event_seq INTEGER NOT NULL DEFAULT 0,
+    route TEXT NOT NULL DEFAULT 'gpu',
+    not_before REAL NOT NULL DEFAULT 0,
+    published_at REAL,
+    publish_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_route ON jobs(state, route, priority DESC, created_at);
 CREATE INDEX IF NOT EXISTS jobs_fp ON jobs(fingerprint, state);
 CREATE TABLE IF NOT EXISTS events (
     job_id TEXT NOT NULL,
@@ -68,7 +73,33 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    info_json TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
 """
+
+# Columns added after the first release: (name, SQL type and default). A database made by an
+# older worker gains them on open; SQLite's ALTER TABLE ADD COLUMN is cheap (no table rewrite).
+ADDED_JOB_COLUMNS = (
+    ("route", "TEXT NOT NULL DEFAULT 'gpu'"),
+    ("not_before", "REAL NOT NULL DEFAULT 0"),
+    ("published_at", "REAL"),
+    ("publish_count", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    have = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    if not have:
+        return  # a new database: SCHEMA creates the table whole
+    for name, decl in ADDED_JOB_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE jobs ADD COLUMN {name} {decl}")
+    if "route" not in have:
+        conn.execute("UPDATE jobs SET route='gpu.' || op")  # routing.route_for of jobs made before routes
 
 
 class Database:
@@ -81,6 +112,7 @@ class Database:
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
         try:
             conn.execute("PRAGMA journal_mode=WAL")  # persistent; must be set outside a transaction
+            _migrate(conn)
             conn.executescript(SCHEMA)
         finally:
             conn.close()

@@ -32,3 +32,7 @@ class Canceled(Exception):
     def __init__(self, reason: str = "canceled") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BrokerUnavailable(GpuRemoteError):
+    """The job queue broker did not take a message; the job is saved and is sent when it returns."""

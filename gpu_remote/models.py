@@ -112,6 +112,8 @@ class Job(BaseModel):
     error: JobErrorInfo | None = None
     last_event_seq: int = 0
     labels: dict[str, str] = Field(default_factory=dict)
+    route: str | None = Field(default=None, description="the queue this job goes to (op and model)")
+    not_before: float | None = Field(default=None, description="queued for an automatic retry: not run before this")
 
 
 class JobList(BaseModel):
@@ -176,3 +178,29 @@ class Health(BaseModel):
     status: str  # ready | busy | degraded
     queued: int
     running: int
+    workers: int = Field(default=0, description="live workers (that heartbeated recently)")
+    free_slots: int = Field(default=0, description="jobs the live workers could start now")
+    broker: str | None = Field(default=None, description="celery backend: ok | unreachable")
+    problems: list[str] = Field(default_factory=list, description="why the status is degraded, one line each")
+
+
+class WorkerInfo(BaseModel):
+    """One live worker as it registered itself: what it can run and what it is doing."""
+
+    name: str
+    kind: str = "embedded"
+    host: str
+    pid: int
+    routes: list[str]
+    ops: list[str]
+    models: dict[str, str] = Field(default_factory=dict)
+    gpus: list[dict[str, Any]] = Field(default_factory=list)
+    slots: int
+    free_slots: int
+    running: list[str] = Field(default_factory=list)
+    started_at: float
+    heartbeat_age_s: float
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerInfo]

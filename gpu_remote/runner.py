@@ -21,6 +21,7 @@ from gpu_remote.blobs import BlobStore
 from gpu_remote.errors import Canceled, OpError
 from gpu_remote.models import Job, JobErrorInfo, Progress
 from gpu_remote.ops import OPS, OpContext
+from gpu_remote.ops.base import kill_recorded_groups
 from gpu_remote.store import JobStore
 
 log = logging.getLogger("gpu_remote.runner")
@@ -52,7 +53,13 @@ class Runner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._running: dict[str, int] = {}  # job id → attempt, for the worker registry
+        self._running_lock = threading.Lock()
         work_root.mkdir(parents=True, exist_ok=True)
+
+    def running_jobs(self) -> list[str]:
+        with self._running_lock:
+            return sorted(self._running)
 
     # -- loop -------------------------------------------------------------------------------
 
@@ -127,11 +134,16 @@ class Runner:
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        with self._running_lock:
+            self._running[job.id] = attempt
         try:
             self._execute(job, spec.params, work_dir, attempt, report, cancel, reason)
         finally:
             done.set()
+            with self._running_lock:
+                self._running.pop(job.id, None)
             watcher.join(5)
+            kill_recorded_groups(work_dir)  # anything an op left running dies with the attempt
             shutil.rmtree(work_dir, ignore_errors=True)
 
     def _execute(self, job, params, work_dir, attempt, report, cancel, reason) -> None:  # type: ignore[no-untyped-def]
@@ -190,3 +202,23 @@ class Runner:
                 attempt,
                 JobErrorInfo(code="internal", message=f"{exc.__class__.__name__}: {exc}"[:500], retryable=False),
             )
+
+
+def reap_work_dirs(store: JobStore, work_root: Path) -> list[str]:
+    """Remove attempt folders (``JOB.ATTEMPT``) whose attempt is not running any more, after killing
+    the process groups they recorded on this host: what a killed worker leaves behind."""
+    removed: list[str] = []
+    if not work_root.is_dir():
+        return removed
+    # List first, then read which attempts run: a folder listed was made after its claim was
+    # committed, so a claim racing with this pass is always seen as running.
+    entries = list(work_root.iterdir())
+    live = store.running_attempts()
+    for entry in entries:
+        job_id, _, attempt = entry.name.rpartition(".")
+        if not entry.is_dir() or (attempt.isdigit() and live.get(job_id) == int(attempt)):
+            continue
+        kill_recorded_groups(entry)
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    return removed

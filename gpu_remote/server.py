@@ -31,7 +31,7 @@ from gpu_remote import __version__
 from gpu_remote.auth import TokenAuth
 from gpu_remote.blobs import BlobError, BlobStore
 from gpu_remote.db import Database
-from gpu_remote.errors import WorkerConfigError
+from gpu_remote.errors import BrokerUnavailable, WorkerConfigError
 from gpu_remote.events import long_poll, sse_stream
 from gpu_remote.models import (
     JOB_ID_RE,
@@ -44,10 +44,14 @@ from gpu_remote.models import (
     OpInfo,
     UploadCreate,
     UploadStatus,
+    WorkerInfo,
+    WorkerList,
 )
 from gpu_remote.ops import OPS
+from gpu_remote.registry import Heartbeat, Registry
 from gpu_remote.request_gate import RequestGate
-from gpu_remote.runner import Runner, RunnerSettings, make_owner
+from gpu_remote.routing import describe_worker, route_for, served_routes
+from gpu_remote.runner import Runner, RunnerSettings, make_owner, reap_work_dirs
 from gpu_remote.store import JobStore, StoreError
 
 MAX_JSON_BODY = 1 << 20  # job bodies are small JSON; media goes through /v1/uploads
@@ -61,7 +65,10 @@ class WorkerConfig:
     max_upload_bytes: int = 64 << 30
     disk_budget_bytes: int = 500 << 30
     max_queued: int = 10_000
-    max_attempts: int = 2
+    max_attempts: int = 3  # runs per job: a lost worker or a retryable error is retried up to this
+    retry_backoff_s: float = 2.0  # first automatic retry after this, doubling each time
+    republish_after_s: float = 30.0  # celery: re-send a queued job nobody claimed after this (doubling)
+    publish_interval_s: float = 1.0  # celery: how often the re-publisher looks for unsent jobs
     upload_expiry_s: float = 24 * 3600.0
     reaper_interval_s: float = 5.0
     runner: RunnerSettings = field(default_factory=RunnerSettings)
@@ -71,8 +78,10 @@ class WorkerConfig:
 
 class Dispatcher(Protocol):
     def notify(self, job_id: str) -> None: ...
+    def wake(self) -> None: ...
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def health(self) -> dict[str, Any]: ...
 
 
 class EmbeddedDispatcher:
@@ -84,11 +93,17 @@ class EmbeddedDispatcher:
     def notify(self, job_id: str) -> None:
         self.runner.wake()
 
+    def wake(self) -> None:
+        self.runner.wake()
+
     def start(self) -> None:
         self.runner.start()
 
     def stop(self) -> None:
         self.runner.stop()
+
+    def health(self) -> dict[str, Any]:
+        return {"broker": None}
 
 
 class Worker:
@@ -101,7 +116,15 @@ class Worker:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(config.data_dir, 0o700)
         self.db = Database(config.data_dir / "jobs.sqlite3")
-        self.store = JobStore(self.db, max_queued=config.max_queued, max_attempts=config.max_attempts)
+        self.store = JobStore(
+            self.db,
+            max_queued=config.max_queued,
+            max_attempts=config.max_attempts,
+            retry_backoff_s=config.retry_backoff_s,
+            republish_after_s=config.republish_after_s,
+        )
+        self.registry = Registry(self.db)
+        self.heartbeat: Heartbeat | None = None
         self.blobs = BlobStore(
             config.data_dir,
             self.db,
@@ -117,10 +140,19 @@ class Worker:
 
             if not config.broker_url:
                 raise WorkerConfigError("the celery backend needs --broker redis://HOST:PORT/0")
-            self.dispatcher = CeleryDispatcher(config.broker_url, config.data_dir)
+            self.dispatcher = CeleryDispatcher(config.broker_url, self.store, interval_s=config.publish_interval_s)
         else:
             runner = Runner(self.store, self.blobs, config.data_dir / "work", config.runner, make_owner("embedded"))
             self.dispatcher = EmbeddedDispatcher(runner)
+            slots = config.runner.slots
+
+            def describe() -> dict[str, Any]:
+                info = describe_worker(runner.owner, served_routes(), slots, gpus())
+                running = runner.running_jobs()
+                info.update(running=running, free_slots=max(0, slots - len(running)), kind="embedded")
+                return info
+
+            self.heartbeat = Heartbeat(self.registry, runner.owner, describe)
 
     def lock_data_dir(self) -> None:
         """Take the data folder (embedded backend): one embedded server per folder.
@@ -146,11 +178,15 @@ class Worker:
         self.lock_data_dir()
         self._maintain()
         self.dispatcher.start()
+        if self.heartbeat:
+            self.heartbeat.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="gpu-reaper", daemon=True)
         self._reaper.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if self.heartbeat:
+            self.heartbeat.stop()
         self.dispatcher.stop()
         if self._reaper:
             self._reaper.join(5)
@@ -158,8 +194,9 @@ class Worker:
             self._lock_handle.close()
 
     def _maintain(self) -> None:
-        for job_id in self.store.reap():
-            self.dispatcher.notify(job_id)
+        if self.store.reap():
+            self.dispatcher.wake()  # re-queued jobs: the runner claims them / the re-publisher sends them
+        reap_work_dirs(self.store, self.config.data_dir / "work")
         self.store.expire()
         self.blobs.expire_uploads(self.config.upload_expiry_s)
         self.blobs.gc(self.store.pinned_blobs())
@@ -176,7 +213,7 @@ class Worker:
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status == 429:
+    if status in (429, 503):
         headers = {"Retry-After": "5"}
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
@@ -271,7 +308,31 @@ def create_app(worker: Worker) -> FastAPI:
     def health() -> Health:
         counts = store.counts()
         running, queued = counts.get("running", 0), counts.get("queued", 0)
-        return Health(status="busy" if running else "ready", queued=queued, running=running)
+        live = worker.registry.live()
+        problems: list[str] = []
+        broker = worker.dispatcher.health().get("broker")
+        if broker == "unreachable":
+            problems.append("the job queue broker is unreachable: jobs are saved and sent when it returns")
+        if not live:
+            problems.append("no live worker: start `montage-bridge worker celery` (one per GPU)")
+        served = {route for w in live for route in w.get("routes", [])}
+        for route, waiting in sorted(store.queued_routes().items()):
+            if live and route not in served:
+                problems.append(f"{waiting} job(s) queued for {route}, which no live worker serves")
+        status = "degraded" if problems else "busy" if running else "ready"
+        return Health(
+            status=status,
+            queued=queued,
+            running=running,
+            workers=len(live),
+            free_slots=sum(int(w.get("free_slots", 0)) for w in live),
+            broker=broker,
+            problems=problems,
+        )
+
+    @app.get("/v1/workers", response_model=WorkerList)
+    def workers() -> WorkerList:
+        return WorkerList(workers=[WorkerInfo.model_validate(w) for w in worker.registry.live()])
 
     @app.get("/v1/capabilities", response_model=Capabilities)
     def capabilities() -> Capabilities:
@@ -289,7 +350,7 @@ def create_app(worker: Worker) -> FastAPI:
         return Capabilities(
             server_version=__version__,
             ops=ops,
-            gpus=_gpus(),
+            gpus=gpus(),
             cpu_count=os.cpu_count() or 1,
             limits=Limits(
                 max_upload_bytes=worker.config.max_upload_bytes,
@@ -415,13 +476,24 @@ def create_app(worker: Worker) -> FastAPI:
 
         def create() -> tuple[Job, bool]:
             missing = [ref.sha256 for ref in spec.inputs.values() if not blobs.has(ref.sha256)]
-            return store.put(job_id, spec, op.version, params, missing=missing)
+            job, created = store.put(
+                job_id, spec, op.version, params, missing=missing, route=route_for(op.name, params)
+            )
+            if job.state.value == "queued":
+                # Publish now (also on a repeated PUT of a job still unsent). If the broker is down
+                # the job stays saved and the re-publisher sends it when the broker returns.
+                worker.dispatcher.notify(job_id)
+            return job, created
 
         from starlette.concurrency import run_in_threadpool
 
-        job, created = await run_in_threadpool(create)
-        if created and job.state.value == "queued":
-            worker.dispatcher.notify(job_id)
+        try:
+            job, created = await run_in_threadpool(create)
+        except BrokerUnavailable as exc:
+            job = store.get(job_id, base_url(request))
+            return _error(  # type: ignore[return-value]
+                503, f"{exc}; job {job_id} is saved: repeat the request", job=job.model_dump(mode="json")
+            )
         response.status_code = 201 if created else 200
         return store.get(job_id, base_url(request))
 
@@ -442,6 +514,15 @@ def create_app(worker: Worker) -> FastAPI:
     @app.post("/v1/jobs/{job_id}/cancel", response_model=Job)
     def cancel_job(job_id: str, request: Request) -> Job:
         store.request_cancel(check_job_id(job_id))
+        return store.get(job_id, base_url(request))
+
+    @app.post("/v1/jobs/{job_id}/retry", response_model=Job)
+    def retry_job(job_id: str, request: Request, force: bool = False) -> Job:
+        store.retry(check_job_id(job_id), force=force)
+        try:
+            worker.dispatcher.notify(job_id)
+        except BrokerUnavailable:
+            worker.dispatcher.wake()  # saved as queued: the re-publisher sends it when it can
         return store.get(job_id, base_url(request))
 
     @app.delete("/v1/jobs/{job_id}")
@@ -472,10 +553,13 @@ def create_app(worker: Worker) -> FastAPI:
         events = await long_poll(store, job_id, after, wait)
         return JSONResponse([e.model_dump() for e in events])
 
+    from gpu_remote.metrics import install_metrics  # GET /metrics for Prometheus (#18)
+
+    install_metrics(app, worker)
     return app
 
 
-def _gpus() -> list[dict[str, Any]]:
+def gpus() -> list[dict[str, Any]]:
     """CUDA GPUs this worker can use, each {index, name, memory_bytes}.
 
     CTranslate2 (always installed, via faster-whisper) counts them cheaply; torch gives names and

@@ -70,16 +70,35 @@ def _row_to_job(row: sqlite3.Row, base_url: str = "") -> Job:
         error=JobErrorInfo(**json.loads(row["error_json"])) if row["error_json"] else None,
         last_event_seq=row["last_event_seq"],
         labels=spec.get("labels", {}),
+        route=row["route"],
+        not_before=row["not_before"] if row["state"] == "queued" and row["not_before"] > time.time() else None,
     )
 
 
 class JobStore:
     """All job state transitions. Times are UNIX seconds."""
 
-    def __init__(self, db: Database, *, max_queued: int = 10_000, max_attempts: int = 2) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_queued: int = 10_000,
+        max_attempts: int = 2,
+        retry_backoff_s: float = 2.0,
+        retry_backoff_max_s: float = 300.0,
+        republish_after_s: float = 30.0,
+    ) -> None:
         self.db = db
         self.max_queued = max_queued
-        self.max_attempts = max_attempts
+        self.max_attempts = max_attempts  # runs a job gets (first + automatic retries) before it fails
+        self.retry_backoff_s = retry_backoff_s  # wait before automatic retry n: backoff * 2**(n-1), capped
+        self.retry_backoff_max_s = retry_backoff_max_s
+        # A published job nobody claimed is published again after this, doubling each time (max 64×).
+        self.republish_after_s = republish_after_s
+
+    def backoff_s(self, attempt: int) -> float:
+        """Seconds to wait before re-running a job whose attempt ``attempt`` failed retryably."""
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** max(0, attempt - 1))
 
     # -- events -----------------------------------------------------------------------------
 
@@ -108,13 +127,24 @@ class JobStore:
     # -- creation and reads -----------------------------------------------------------------
 
     def put(
-        self, job_id: str, spec: JobSpec, op_version: str, params: dict[str, Any], *, missing: list[str]
+        self,
+        job_id: str,
+        spec: JobSpec,
+        op_version: str,
+        params: dict[str, Any],
+        *,
+        missing: list[str],
+        route: str = "gpu",
     ) -> tuple[Job, bool]:
         """Create job ``job_id`` or return the existing identical one: (job, created).
 
         Raises StoreError 409 when the id exists with a different body, 422 when inputs are
         missing, 429 when the queue is full. A succeeded job with the same fingerprint whose
         outputs still exist turns the new job into a cache hit (created succeeded, no run).
+
+        The row is the outbox: a queued job with ``published_at`` NULL still has to be announced
+        on ``route`` (the Celery queue); committing it is what makes it exist, so creating a job
+        and publishing it cannot diverge (see :meth:`due_for_publish`).
         """
         spec_json = canonical_json(spec.model_dump(mode="json"))
         spec_hash = hashlib.sha256(spec_json.encode()).hexdigest()
@@ -139,8 +169,8 @@ class JobStore:
             state = JobState.succeeded if cached is not None else JobState.queued
             conn.execute(
                 "INSERT INTO jobs(id,spec_json,spec_hash,op,op_version,fingerprint,state,priority,max_attempts,"
-                "timeout_s,ttl_s,created_at,updated_at,outputs_json,result_json,cache_hit,finished_at,progress_json)"
-                " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "timeout_s,ttl_s,created_at,updated_at,outputs_json,result_json,cache_hit,finished_at,progress_json,"
+                "route,not_before) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     spec_json,
@@ -160,6 +190,8 @@ class JobStore:
                     int(cached is not None),
                     now if cached else None,
                     canonical_json({"fraction": 1.0, "stage": "cached"} if cached else {}),
+                    route,
+                    now,
                 ),
             )
             self._add_event(conn, job_id, "state", {"state": state.value, "attempt": 0})
@@ -205,20 +237,29 @@ class JobStore:
 
     # -- claiming and leases ----------------------------------------------------------------
 
-    def claim(self, owner: str, lease_s: float, job_id: str | None = None) -> Job | None:
+    def claim(
+        self, owner: str, lease_s: float, job_id: str | None = None, *, routes: list[str] | None = None
+    ) -> Job | None:
         """Take the next queued job (or exactly ``job_id``) for ``owner``; None if nothing to claim.
 
-        A job that is already running under a live lease, or finished, is not claimable: this is
-        what turns a duplicate Celery delivery into a no-op.
+        The next job is the highest priority, then the oldest, among queued jobs whose retry
+        backoff has passed and (with ``routes``) whose route is one of those. A job that is
+        already running under a live lease, or finished, is not claimable: this is what turns a
+        duplicate Celery delivery into a no-op.
         """
         now = time.time()
         with self.db.connect(immediate=True) as conn:
             if job_id is None:
-                row = conn.execute(
-                    "SELECT id FROM jobs WHERE state='queued' ORDER BY priority DESC, created_at LIMIT 1"
-                ).fetchone()
+                sql = "SELECT id FROM jobs WHERE state='queued' AND not_before<=?"
+                args: list[Any] = [now]
+                if routes is not None:
+                    sql += f" AND route IN ({','.join('?' * len(routes))})"
+                    args.extend(routes)
+                row = conn.execute(sql + " ORDER BY priority DESC, created_at LIMIT 1", args).fetchone()
             else:
-                row = conn.execute("SELECT id FROM jobs WHERE id=? AND state='queued'", (job_id,)).fetchone()
+                row = conn.execute(
+                    "SELECT id FROM jobs WHERE id=? AND state='queued' AND not_before<=?", (job_id, now)
+                ).fetchone()
             if row is None:
                 return None
             conn.execute(
@@ -227,9 +268,62 @@ class JobStore:
                 (owner, now + lease_s, now, now, row["id"]),
             )
             job_row = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
-            self._add_event(conn, row["id"], "state", {"state": "running", "attempt": job_row["attempt"]})
+            self._add_event(
+                conn, row["id"], "state", {"state": "running", "attempt": job_row["attempt"], "owner": owner}
+            )
             job_row = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
         return _row_to_job(job_row)
+
+    # -- publishing (the outbox) -----------------------------------------------------------
+
+    def due_for_publish(self, *, now: float | None = None, limit: int = 1000) -> list[tuple[str, str]]:
+        """(job id, route) of queued jobs to announce now: never published since they were queued,
+        or published long enough ago that nobody claimed them (the message may be lost).
+
+        The wait before re-publishing doubles with each publish (``republish_after_s`` × 1, 2, 4 …
+        64): a job behind a long queue gets a few harmless duplicates, not one per pass.
+        """
+        now = time.time() if now is None else now
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT id,route,published_at,publish_count FROM jobs WHERE state='queued' AND not_before<=? "
+                "AND (published_at IS NULL OR published_at<?) ORDER BY priority DESC, created_at LIMIT ?",
+                (now, now - self.republish_after_s, limit),
+            ).fetchall()
+        due = []
+        for row in rows:
+            if row["published_at"] is not None:
+                wait = self.republish_after_s * 2 ** min(6, max(0, row["publish_count"] - 1))
+                if now - row["published_at"] < wait:
+                    continue
+            due.append((row["id"], row["route"]))
+        return due
+
+    def mark_published(self, job_id: str, *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self.db.connect() as conn:
+            conn.execute(
+                "UPDATE jobs SET published_at=?, publish_count=publish_count+1 WHERE id=? AND state='queued'",
+                (now, job_id),
+            )
+
+    def is_published(self, job_id: str) -> bool:
+        with self.db.connect() as conn:
+            row = conn.execute("SELECT state,published_at FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return row is None or row["state"] != "queued" or row["published_at"] is not None
+
+    def unpublish_all(self) -> int:
+        """Forget that queued jobs were announced (the broker restarted empty): publish them again."""
+        with self.db.connect() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET published_at=NULL, publish_count=0 WHERE state='queued' AND published_at IS NOT NULL"
+            )
+        return cur.rowcount
+
+    def queued_routes(self) -> dict[str, int]:
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT route, COUNT(*) FROM jobs WHERE state='queued' GROUP BY route").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
 
     def heartbeat(self, job_id: str, attempt: int, lease_s: float) -> tuple[bool, bool]:
         """Extend the lease of (job_id, attempt): returns (still_ours, cancel_requested)."""
@@ -308,7 +402,64 @@ class JobStore:
         return self._finish(job_id, attempt, JobState.succeeded, outputs=outputs, result=result)
 
     def fail(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
+        """Attempt ``attempt`` failed. A retryable error with runs left re-queues the job after a
+        backoff (an automatic retry); otherwise the job ends ``failed``. False if fenced off."""
+        if error.retryable and self._retry_later(job_id, attempt, error):
+            return True
         return self._finish(job_id, attempt, JobState.failed, error=error)
+
+    def _retry_later(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
+        now = time.time()
+        delay = self.backoff_s(attempt)
+        with self.db.connect(immediate=True) as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET state='queued', lease_owner=NULL, lease_until=NULL, updated_at=?, error_json=?, "
+                "not_before=?, published_at=NULL, publish_count=0 "
+                "WHERE id=? AND attempt=? AND state='running' AND attempt<max_attempts AND cancel_requested=0",
+                (now, canonical_json(error.model_dump()), now + delay, job_id, attempt),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._add_event(
+                conn,
+                job_id,
+                "state",
+                {
+                    "state": "queued",
+                    "attempt": attempt,
+                    "reason": "retry",
+                    "retry_in_s": delay,
+                    "error": error.model_dump(),
+                },
+            )
+        return True
+
+    def retry(self, job_id: str, *, force: bool = False) -> Job:
+        """Queue a finished job again under the same id (``gpu retry``): a failed or canceled job
+        always, a succeeded one only with ``force`` (its outputs are dropped and it runs again,
+        bypassing the result cache). The job gets a fresh budget of ``max_attempts`` runs; its
+        attempt counter keeps counting so late writes of old attempts stay fenced off.
+        """
+        now = time.time()
+        with self.db.connect(immediate=True) as conn:
+            row = conn.execute("SELECT state,attempt FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"job {job_id} not found", 404)
+            state = row["state"]
+            if state in ("queued", "running"):
+                if force and state == "running":
+                    raise StoreError(f"job {job_id} is running: cancel it before re-running it", 409)
+                return self.get(job_id)
+            if state == "succeeded" and not force:
+                raise StoreError(f"job {job_id} already succeeded: use --force to run it again", 409)
+            conn.execute(
+                "UPDATE jobs SET state='queued', max_attempts=?, cancel_requested=0, error_json=NULL, "
+                "outputs_json='[]', result_json='{}', cache_hit=0, started_at=NULL, finished_at=NULL, "
+                "progress_json='{}', updated_at=?, not_before=?, published_at=NULL, publish_count=0 WHERE id=?",
+                (row["attempt"] + self.max_attempts, now, now, job_id),
+            )
+            self._add_event(conn, job_id, "state", {"state": "queued", "attempt": row["attempt"], "reason": "retry"})
+        return self.get(job_id)
 
     def canceled(self, job_id: str, attempt: int, reason: str = "canceled") -> bool:
         return self._finish(
@@ -383,8 +534,9 @@ class JobStore:
                     state, err = "queued", None
                 conn.execute(
                     "UPDATE jobs SET state=?, lease_owner=NULL, lease_until=NULL, updated_at=?, error_json=?, "
-                    "finished_at=CASE WHEN ?='queued' THEN NULL ELSE ? END WHERE id=?",
-                    (state, now, canonical_json(err) if err else None, state, now, row["id"]),
+                    "finished_at=CASE WHEN ?='queued' THEN NULL ELSE ? END, published_at=NULL, publish_count=0, "
+                    "not_before=? WHERE id=?",
+                    (state, now, canonical_json(err) if err else None, state, now, min(now, time.time()), row["id"]),
                 )
                 payload = {"state": state, "attempt": row["attempt"], "reason": "worker_lost"}
                 self._add_event(conn, row["id"], "state", payload)
@@ -405,6 +557,12 @@ class JobStore:
                 conn.execute("DELETE FROM jobs WHERE id=?", (row["id"],))
                 conn.execute("DELETE FROM events WHERE job_id=?", (row["id"],))
         return [r["id"] for r in rows]
+
+    def running_attempts(self) -> dict[str, int]:
+        """Job id → attempt of every running job (whose work folder is in use)."""
+        with self.db.connect() as conn:
+            rows = conn.execute("SELECT id,attempt FROM jobs WHERE state='running'").fetchall()
+        return {r["id"]: int(r["attempt"]) for r in rows}
 
     def pinned_blobs(self) -> set[str]:
         """Blobs that must not be evicted: inputs of live jobs and outputs of kept jobs."""

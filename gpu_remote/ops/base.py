@@ -9,7 +9,11 @@ which returns named output files plus a small JSON result. Ops report progress t
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +27,63 @@ from analysis.ffmpeg_tools import ffmpeg_path
 from gpu_remote.errors import Canceled, OpError
 
 ProgressFn = Callable[[float, str], None]
+PGIDS_FILE = ".pgids"
+"""In an attempt's work folder: the process groups its children run in, one per line (host:pgid)."""
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the child between fork and exec
+    # Linux: SIGKILL this child when the thread that started it dies (the worker was killed).
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def spawn(cmd: list[str], work_dir: Path, **kwargs: Any) -> subprocess.Popen:
+    """Start a child of a job in its own process group, recorded in ``work_dir``.
+
+    The group is what cancel kills (``kill_group``), so helpers the child starts go with it; the
+    kernel kills the child if the worker dies (parent-death signal); and the recorded group lets
+    the reaper kill whatever is left of an attempt whose worker vanished.
+    """
+    proc = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_child_setup, **kwargs)  # noqa: PLW1509
+    with contextlib.suppress(OSError), (work_dir / PGIDS_FILE).open("a") as handle:
+        handle.write(f"{_host()}:{proc.pid}\n")
+    return proc
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL ``proc``'s whole process group (it leads its own, see ``spawn``) and reap it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        proc.kill()
+    proc.wait()
+
+
+def kill_recorded_groups(work_dir: Path) -> int:
+    """Kill the process groups an attempt recorded on this host (its worker died); returns how many were alive."""
+    try:
+        lines = (work_dir / PGIDS_FILE).read_text().split()
+    except OSError:
+        return 0
+    killed = 0
+    for line in lines:
+        host, _, pgid = line.rpartition(":")
+        if host != _host() or not pgid.isdigit():
+            continue
+        try:
+            os.killpg(int(pgid), signal.SIGKILL)
+            killed += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return killed
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 @dataclass
@@ -66,7 +127,7 @@ class OpContext:
         killed within ~100 ms and Canceled raised; a failing ffmpeg raises OpError with its stderr.
         """
         cmd = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-progress", "pipe:1", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = spawn(cmd, self.work_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         last = [0.0]
 
         def pump() -> None:
@@ -88,13 +149,11 @@ class OpContext:
         try:
             while proc.poll() is None:
                 if self.cancel_event.wait(0.1):
-                    proc.kill()
-                    proc.wait()
+                    kill_group(proc)
                     raise Canceled(self.cancel_reason[0])
         finally:
             if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+                kill_group(proc)
             reader.join(timeout=5)
             err_reader.join(timeout=5)
         if proc.returncode != 0:

@@ -85,11 +85,45 @@ def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: igno
     return finals
 
 
+def _generate_inputs(
+    op: str, files: list[Path], prompt: Optional[str], image: Optional[Path], last_image: Optional[Path]
+) -> tuple[dict[str, Path], dict[str, object]]:
+    """Inputs and params of a ``generate`` job from --prompt/--image/--last-image (mode follows)."""
+    if op != "generate":
+        if prompt or image or last_image:
+            raise ClientError("--prompt, --image and --last-image are for `gpu submit generate`")
+        return {}, {}
+    if files:
+        raise ClientError("generate takes no FILES: use --image A [--last-image B]")
+    if not prompt:
+        raise ClientError("generate needs --prompt TEXT")
+    if last_image and not image:
+        raise ClientError("--last-image needs --image (the first frame) too")
+    inputs: dict[str, Path] = {}
+    for name, path in (("image", image), ("last_image", last_image)):
+        if path is not None:
+            if not path.is_file():
+                raise ClientError(f"{path}: no such file")
+            inputs[name] = path
+    mode = "flf2v" if last_image else "i2v" if image else "t2v"
+    return inputs, {"prompt": prompt, "mode": mode}
+
+
 @gpu_app.command("submit")
 def submit(
     op: Annotated[str, typer.Argument(help="stabilize, upscale, transcribe, generate or noop.")],
-    files: Annotated[list[Path], typer.Argument(help="Input files (one job each).")],
+    files: Annotated[
+        Optional[list[Path]], typer.Argument(help="Input files (one job each; none for generate and noop).")
+    ] = None,
     param: Annotated[list[str], typer.Option("--param", "-p", help="Op parameter key=value (repeatable).")] = [],  # noqa: B006
+    prompt: Annotated[Optional[str], typer.Option("--prompt", help="generate: what to show.")] = None,
+    image: Annotated[Optional[Path], typer.Option("--image", help="generate: first frame (image-to-video).")] = None,
+    last_image: Annotated[
+        Optional[Path], typer.Option("--last-image", help="generate: last frame (with --image).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run again even if the same job already succeeded (no cached result).")
+    ] = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="Follow progress, then download outputs beside the inputs.")
     ] = False,
@@ -99,22 +133,43 @@ def submit(
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
 ) -> None:
-    """Upload FILEs (skipping what the worker has) and queue one OP job per file."""
+    """Upload FILEs (skipping what the worker has) and queue one OP job per file.
+
+    An identical earlier job is re-attached; one that failed or was canceled runs again.
+    """
+    import hashlib
+
     from gpu_remote.client import input_name, stable_job_id
 
     client = _client(url, token)
-    params = _parse_params(param)
-    name = input_name(client, op)
+    files = files or []
+    extra_inputs, extra_params = _generate_inputs(op, files, prompt, image, last_image)
+    params = {**_parse_params(param), **extra_params}
+    # One job per file; an op without file inputs (generate, noop) makes one job.
+    batches: list[tuple[dict[str, Path], Optional[Path]]] = []
+    if files:
+        name = input_name(client, op)
+        for path in files:
+            if not path.is_file():
+                raise ClientError(f"{path}: no such file")
+            batches.append(({name: path}, path))
+    else:
+        batches.append((extra_inputs, None))
     job_ids: dict[str, str] = {}
-    paths_of: dict[str, list[Path]] = {}
-    for path in files:
-        if not path.is_file():
-            raise ClientError(f"{path}: no such file")
-        job_id = stable_job_id(op, client.hashes.sha256(path), params)
-        job = client.submit(op, {name: path}, params, job_id=job_id, out_dir=out_dir or path.resolve().parent)
+    paths_of: dict[str, list[Optional[Path]]] = {}
+    for inputs, path in batches:
+        if len(inputs) == 1:  # the same id process_files() gives, so the CLI and `auto --gpu` share jobs
+            digest = client.hashes.sha256(next(iter(inputs.values())))
+        else:
+            digest = hashlib.sha256(
+                "".join(f"{k}={client.hashes.sha256(v)};" for k, v in sorted(inputs.items())).encode()
+            ).hexdigest()
+        job_id = stable_job_id(op, digest, params)
+        folder = out_dir or (path.resolve().parent if path else Path.cwd())
+        job = client.submit(op, inputs, params, job_id=job_id, out_dir=folder, force=force)
         paths_of.setdefault(job.id, []).append(path)
-        job_ids[job.id] = ", ".join(p.name for p in paths_of[job.id])
-        out.print(f"{job.id}\t{job.state.value}\t{path}")
+        job_ids[job.id] = ", ".join(p.name if p else op for p in paths_of[job.id])
+        out.print(f"{job.id}\t{job.state.value}\t{path if path else op}")
     if not wait:
         return
     finals = _follow(client, job_ids)
@@ -123,8 +178,9 @@ def submit(
         if job.state.value == "succeeded":  # type: ignore[attr-defined]
             # Identical inputs share a job; each input still gets its own output file.
             for path in paths_of[jid]:
-                folder = out_dir or path.resolve().parent
-                for _name, saved in client.fetch(job, folder, stem=path.stem).items():  # type: ignore[arg-type]
+                folder = out_dir or (path.resolve().parent if path else Path.cwd())
+                stem = path.stem if path else jid
+                for _name, saved in client.fetch(job, folder, stem=stem).items():  # type: ignore[arg-type]
                     out.print(f"{jid}\tsaved\t{saved}")
             client.delete(jid)
         else:
@@ -146,7 +202,12 @@ def status(
     """Show jobs' state and progress (reconciles the local job list with the worker)."""
     client = _client(url, token)
     health = client.health()  # also tells an unreachable worker or a wrong token apart from "no jobs"
-    err.print(f"worker {url}: {health['status']}, {health['queued']} queued, {health['running']} running")
+    err.print(
+        f"worker {url}: {health['status']}, {health['queued']} queued, {health['running']} running, "
+        f"{health.get('workers', 0)} live worker(s)"
+    )
+    for problem in health.get("problems", []):
+        err.print(f"  {problem}")
     jobs = client.jobs(job_ids) if job_ids else client.reconcile()
     table = Table("job", "op", "state", "progress", "attempt", "error")
     for job in jobs:
@@ -201,3 +262,60 @@ def cancel(
         job = client.cancel(jid)
         pending = job.cancel_requested and not job.state.terminal
         out.print(f"{jid}\t{job.state.value}{' (cancel requested)' if pending else ''}")
+
+
+@gpu_app.command("retry")
+def retry(
+    job_ids: Annotated[list[str], typer.Argument(help="Failed or canceled jobs to run again.")],
+    force: Annotated[bool, typer.Option("--force", help="Also re-run jobs that succeeded.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Queue failed or canceled jobs again under the same id, with a fresh retry budget."""
+    client = _client(url, token)
+    for jid in job_ids:
+        job = client.retry(jid, force=force)
+        out.print(f"{jid}\t{job.state.value}")
+
+
+@gpu_app.command("delete")
+def delete(
+    job_ids: Annotated[list[str], typer.Argument(help="Jobs to forget on the worker (and here).")],
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = None,
+) -> None:
+    """Forget jobs on the worker; a queued or running job is canceled first."""
+    import time
+
+    client = _client(url, token)
+    for jid in job_ids:
+        job = client.job(jid)
+        if not job.state.terminal:
+            client.cancel(jid)
+            deadline = time.monotonic() + 30
+            while not (job := client.job(jid)).state.terminal:
+                if time.monotonic() > deadline:
+                    raise ClientError(f"job {jid} did not stop within 30 s of cancel: try again")
+                time.sleep(0.2)
+        client.delete(jid)
+        out.print(f"{jid}\tdeleted")
+
+
+@gpu_app.command("workers")
+def workers(url: UrlOpt = DEFAULT_URL, token: TokenOpt = None) -> None:
+    """List the live workers: what each can run (routes, models, GPUs) and what it runs now."""
+    client = _client(url, token)
+    table = Table("worker", "kind", "routes", "models", "gpus", "free", "running")
+    for w in client.workers():
+        gpus = ", ".join(str(g.get("name", "?")) for g in w.get("gpus", [])) or "none"
+        models = ", ".join(f"{k}: {v}" for k, v in w.get("models", {}).items())
+        table.add_row(
+            w["name"],
+            w.get("kind", ""),
+            " ".join(w["routes"]),
+            models,
+            gpus,
+            f"{w['free_slots']}/{w['slots']}",
+            " ".join(w.get("running", [])),
+        )
+    out.print(table)

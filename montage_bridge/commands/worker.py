@@ -24,6 +24,10 @@ def _config(
     backend: str,
     broker,
     max_queued: int = 10_000,
+    max_attempts: int = 3,
+    retry_backoff_s: float = 2.0,
+    republish_after_s: float = 30.0,
+    reaper_interval_s: float = 5.0,
 ):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
@@ -36,6 +40,10 @@ def _config(
         backend=backend,
         broker_url=broker,
         max_queued=max_queued,
+        max_attempts=max_attempts,
+        retry_backoff_s=retry_backoff_s,
+        republish_after_s=republish_after_s,
+        reaper_interval_s=reaper_interval_s,
     )
 
 
@@ -51,6 +59,19 @@ def serve_cmd(
     slots: Annotated[int, typer.Option("--slots", min=1, help="Jobs run at once (embedded backend).")] = 1,
     max_queued: Annotated[int, typer.Option("--max-queued", min=1, help="Queued jobs before 429.")] = 10_000,
     lease_s: Annotated[float, typer.Option("--lease-s", min=1.0, help="Seconds a job lease lasts unrenewed.")] = 30.0,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", min=1, help="Runs per job (lost workers, retryable errors).")
+    ] = 3,
+    retry_backoff_s: Annotated[
+        float, typer.Option("--retry-backoff-s", min=0.0, help="Wait before the first automatic retry (doubles).")
+    ] = 2.0,
+    republish_after_s: Annotated[
+        float,
+        typer.Option("--republish-after-s", min=0.1, help="celery: re-send a queued job nobody took after this."),
+    ] = 30.0,
+    reaper_interval_s: Annotated[
+        float, typer.Option("--reaper-interval-s", min=0.1, help="How often expired leases are looked for.")
+    ] = 5.0,
     backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
     broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
@@ -62,7 +83,20 @@ def serve_cmd(
 
     if backend not in ("embedded", "celery"):
         raise WorkerConfigError(f"--backend must be embedded or celery, not {backend}")
-    config = _config(data, max_upload_gb, disk_budget_gb, slots, lease_s, backend, broker, max_queued)
+    config = _config(
+        data,
+        max_upload_gb,
+        disk_budget_gb,
+        slots,
+        lease_s,
+        backend,
+        broker,
+        max_queued,
+        max_attempts,
+        retry_backoff_s,
+        republish_after_s,
+        reaper_interval_s,
+    )
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:
         auth, new_token = TokenAuth(None), None
@@ -88,8 +122,19 @@ def celery_cmd(
     ] = "redis://127.0.0.1:6379/0",
     name: Annotated[str, typer.Option("--name", help="Worker node name (unique per GPU).")] = "gpu@%h",
     lease_s: Annotated[float, typer.Option("--lease-s", min=1.0)] = 30.0,
+    routes: Annotated[
+        Optional[str],
+        typer.Option(
+            "--routes", help="Comma-separated queues to serve, e.g. gpu.generate,gpu.upscale (default: all it can run)."
+        ),
+    ] = None,
 ) -> None:
     """Run one Celery worker (one per GPU) executing jobs queued through `worker serve --backend celery`."""
     from gpu_remote.celery_backend import run_celery_worker
+    from gpu_remote.routing import ROUTE_PREFIX
 
-    sys.exit(run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s))
+    wanted = [r.strip() for r in routes.split(",") if r.strip()] if routes else None
+    for route in wanted or []:
+        if not route.startswith(ROUTE_PREFIX):
+            raise WorkerConfigError(f"--routes: {route!r} is not a route (they start with {ROUTE_PREFIX!r})")
+    sys.exit(run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s, routes=wanted))

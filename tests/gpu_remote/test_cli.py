@@ -78,3 +78,56 @@ def test_wrong_token_and_unreachable_worker_are_one_line_errors(shared_worker: W
     env = {**cli_env(shared_worker, tmp_path / "s"), "MONTAGE_GPU_URL": "http://127.0.0.1:9"}
     down = run_cli("gpu", "status", env=env, timeout=120)
     assert down.returncode == 2 and "cannot reach the worker" in down.stderr
+
+
+def test_noop_retry_force_delete_and_generate_arguments(shared_worker: WorkerProc, tmp_path: Path) -> None:
+    from gpu_remote.client import GpuClient
+
+    env = cli_env(shared_worker, tmp_path / "state")
+    client = GpuClient(shared_worker.url, TOKEN, state_dir=tmp_path / "s")
+    # noop needs no files.
+    first = run_cli("gpu", "submit", "noop", "-p", "tag=cli-noop", env=env, timeout=60)
+    assert first.returncode == 0, first.stderr
+    job_id = first.stdout.split()[0]
+    deadline = time.monotonic() + 30
+    while client.job(job_id).state.value != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # The same command re-attaches to the finished job (nothing runs); --force runs it again.
+    again = run_cli("gpu", "submit", "noop", "-p", "tag=cli-noop", env=env, timeout=60)
+    assert again.stdout.split()[:2] == [job_id, "succeeded"]
+    forced = run_cli(
+        "gpu", "submit", "noop", "-p", "tag=cli-noop", "--force", "--wait", "--out", str(tmp_path), env=env, timeout=60
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert forced.stdout.split()[0] == job_id and forced.stdout.split()[1] in ("queued", "running", "succeeded")
+    saved = tmp_path / f"{job_id}.noop.json"
+    assert json.loads(saved.read_text())["attempt"] == 2  # the forced run's own output, not the first one's
+    # A canceled job: `gpu retry` runs it again; `gpu delete` cancels a running one and forgets it.
+    long = run_cli("gpu", "submit", "noop", "-p", "duration_s=30", "-p", "tag=long", env=env, timeout=60)
+    long_id = long.stdout.split()[0]
+    assert run_cli("gpu", "cancel", long_id, env=env, timeout=60).returncode == 0
+    while not client.job(long_id).state.terminal:
+        time.sleep(0.1)
+    retried = run_cli("gpu", "retry", long_id, env=env, timeout=60)
+    assert retried.returncode == 0 and retried.stdout.split()[1] in ("queued", "running")
+    deleted = run_cli("gpu", "delete", long_id, env=env, timeout=60)
+    assert deleted.returncode == 0, deleted.stderr
+    gone = run_cli("gpu", "status", long_id, env=env, timeout=60)
+    assert long_id not in gone.stdout
+    # generate's arguments are checked before anything is sent.
+    bad = run_cli("gpu", "submit", "generate", env=env, timeout=60)
+    assert bad.returncode == 2 and "needs --prompt" in bad.stderr
+    bad = run_cli("gpu", "submit", "generate", "--prompt", "x", "--last-image", "b.png", env=env, timeout=60)
+    assert bad.returncode == 2 and "--last-image needs --image" in bad.stderr
+    # A generate job is routed and created like any other (this worker has no model: it fails clearly).
+    png = tmp_path / "first.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(png)
+    gen = run_cli("gpu", "submit", "generate", "--prompt", "a red square", "--image", str(png), env=env, timeout=60)
+    assert gen.returncode == 0, gen.stderr
+    gen_job = client.job(gen.stdout.split()[0])
+    assert gen_job.route == "gpu.generate"
+    workers = run_cli("gpu", "workers", env=env, timeout=60)
+    assert workers.returncode == 0 and "embedded" in workers.stdout and "gpu.noop" in workers.stdout
