@@ -26,9 +26,12 @@ install: $(STAMP)
 
 sample-media: .sample-media/facts.json
 
-demo: $(STAMP) .sample-media/facts.json
-	$(BIN)/montage-bridge auto .sample-media/footage --music .sample-media/music.wav --duration 20 --output demo-out
-	$(BIN)/montage-bridge render demo-out -o demo-out/footage.mp4
+# The demo's footage: the sample set with a real voice in the interview clip, so footage.srt has words.
+.demo-media/facts.json: scripts/make_sample_media.py tests/data/speech/hello_fox.opus | $(STAMP)
+	$(BIN)/python scripts/make_sample_media.py .demo-media --speech tests/data/speech/hello_fox.opus
+
+demo: $(STAMP) .demo-media/facts.json
+	$(BIN)/montage-bridge auto .demo-media/footage --music .demo-media/music.wav --duration 20 --output demo-out --render --captions
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -48,4 +51,4 @@ bench: $(STAMP) .sample-media/facts.json
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf demo-out .sample-media .pytest_cache .ruff_cache
+	rm -rf demo-out .sample-media .demo-media .pytest_cache .ruff_cache

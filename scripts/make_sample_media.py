@@ -4,7 +4,8 @@
 Writes into OUT_DIR:
   footage/  three short clips at 24000/1001, 25 and 30000/1001 fps, each with hard cuts at known
             frames; two carry a non-zero embedded start timecode (one of them drop-frame); one has
-            a voice-like audio track (syllable bursts separated by known silences)
+            a voice-like audio track (syllable bursts separated by known silences), or with
+            --speech FILE that recording (the demo: real words, so its captions have text)
   music.wav synthesized drums at a steady, known tempo (kick on 1 and 3, snare on 2 and 4)
   facts.json the truth: rates, frame counts, cut frames, start timecodes, speech/silence spans,
              tempo and beat times
@@ -141,7 +142,31 @@ def synth_drums(seconds: float, bpm: float) -> tuple[np.ndarray, list[float], li
     return np.stack([out, out], axis=1), beats, beats[::4]
 
 
-def make_clip(spec: dict, out_dir: Path, rng: np.random.Generator, work: Path) -> dict:
+def real_voice(speech: Path, seconds: float, work: Path) -> tuple[np.ndarray, list[list[float]]]:
+    """A recorded voice (any file ffmpeg reads) from 0.5 s on, cut to ``seconds``, and its speech spans:
+    20 ms windows louder than -45 dBFS RMS, pauses shorter than 0.3 s bridged (seconds, rounded to ms)."""
+    raw = work / "speech.wav"
+    run_ffmpeg(["-i", str(speech), "-ac", "1", "-ar", str(AUDIO_RATE), "-c:a", "pcm_s16le", str(raw)], timeout=120)
+    with wave.open(str(raw), "rb") as handle:
+        voice = np.frombuffer(handle.readframes(handle.getnframes()), dtype=np.int16) / 32768.0
+    out = np.zeros(int(seconds * AUDIO_RATE), dtype=np.float64)
+    lead = int(0.5 * AUDIO_RATE)
+    voice = voice[: max(0, len(out) - lead)]
+    out[lead : lead + len(voice)] = voice * (0.5 / max(1e-9, float(np.max(np.abs(voice)))))
+    window = AUDIO_RATE // 50
+    frames = out[: len(out) // window * window].reshape(-1, window)
+    loud = 20 * np.log10(np.sqrt(np.mean(frames**2, axis=1)) + 1e-12) > -45
+    spans: list[list[float]] = []
+    for index in np.flatnonzero(loud):
+        start, end = index * window / AUDIO_RATE, (index + 1) * window / AUDIO_RATE
+        if spans and start - spans[-1][1] < 0.3:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return out, [[round(a, 3), round(b, 3)] for a, b in spans]
+
+
+def make_clip(spec: dict, out_dir: Path, rng: np.random.Generator, work: Path, speech: Path | None = None) -> dict:
     rate: Fraction = spec["rate"]
     frames = sum(n for _, n in spec["segments"])
     seconds = float(Fraction(frames) / rate)
@@ -156,7 +181,11 @@ def make_clip(spec: dict, out_dir: Path, rng: np.random.Generator, work: Path) -
         acc += count
         facts["cuts"].append(acc)
     audio_path = work / f"{spec['name']}.wav"
-    if spec["audio"] == "voice":
+    if spec["audio"] == "voice" and speech is not None:
+        samples, spans = real_voice(speech, seconds, work)
+        facts["speech"] = spans
+        facts["speech_file"] = speech.name
+    elif spec["audio"] == "voice":
         samples, spans = synth_voice(seconds, rng)
         facts["speech"] = spans
     else:
@@ -199,8 +228,13 @@ def make_clip(spec: dict, out_dir: Path, rng: np.random.Generator, work: Path) -
     return facts
 
 
-def make_sample_media(out_dir: Path, *, bpm: float = 120.0, music_seconds: float = 40.0) -> dict:
-    """Generate the sample set into ``out_dir`` and return the facts (also written to facts.json)."""
+def make_sample_media(
+    out_dir: Path, *, bpm: float = 120.0, music_seconds: float = 40.0, speech: Path | None = None
+) -> dict:
+    """Generate the sample set into ``out_dir`` and return the facts (also written to facts.json).
+
+    ``speech``: a recording to use as the interview's voice instead of the synthetic one (the demo
+    uses tests/data/speech/hello_fox.opus so its captions have words)."""
     footage = out_dir / "footage"
     work = out_dir / ".work"
     footage.mkdir(parents=True, exist_ok=True)
@@ -208,7 +242,7 @@ def make_sample_media(out_dir: Path, *, bpm: float = 120.0, music_seconds: float
     rng = np.random.default_rng(2024)
     facts: dict = {"clips": {}, "music": {}}
     for spec in CLIPS:
-        facts["clips"][spec["name"]] = make_clip(spec, footage, rng, work)
+        facts["clips"][spec["name"]] = make_clip(spec, footage, rng, work, speech)
     samples, beats, downbeats = synth_drums(music_seconds, bpm)
     _write_wav(out_dir / "music.wav", samples, AUDIO_RATE)
     facts["music"] = {
@@ -230,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--bpm", type=float, default=120.0)
     parser.add_argument("--music-seconds", type=float, default=40.0)
+    parser.add_argument("--speech", type=Path, help="a voice recording for the interview clip (default: synthetic)")
     args = parser.parse_args(argv)
-    facts = make_sample_media(args.out_dir, bpm=args.bpm, music_seconds=args.music_seconds)
+    facts = make_sample_media(args.out_dir, bpm=args.bpm, music_seconds=args.music_seconds, speech=args.speech)
     print(f"wrote {len(facts['clips'])} clips, music.wav and facts.json to {args.out_dir}")
     return 0
 

@@ -94,6 +94,24 @@ def auto(
     save_plan: Annotated[
         bool, typer.Option("--save-plan", help="Also write the edit plan as OUTPUT/plan.json.")
     ] = False,
+    render: Annotated[
+        bool,
+        typer.Option(
+            "--render",
+            help="Also render the timeline to OUTPUT/NAME.mp4 (render defaults: H.264, -16 LUFS) and check it; "
+            "exit code 3 when a check fails.",
+        ),
+    ] = False,
+    captions: Annotated[
+        bool,
+        typer.Option(
+            "--captions",
+            help="Transcribe the used clips' speech: OUTPUT/NAME.srt and .vtt, and captions in the FCPXML.",
+        ),
+    ] = False,
+    speech_model: Annotated[
+        Optional[str], typer.Option("--speech-model", help="faster-whisper model folder or cached name (--captions).")
+    ] = None,
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -186,6 +204,17 @@ def auto(
             out.print("gpu: the plan requests no remote operations")
         for done in result.processed.values():
             out.print(f"processed {done.clip_id} ({'+'.join(done.ops)}): {done.path}")
+    stem = result.files[0].stem if result.files else plan.name
+    if captions:
+        from montage_bridge.commands.auto_finish import add_captions
+
+        for path in add_captions(result.timeline, output, stem, chosen, speech_model):
+            out.print(f"wrote {path}")
+    rendered_ok = True
+    if render:
+        from montage_bridge.commands.auto_finish import render_preview
+
+        rendered_ok = render_preview(result.timeline, output / f"{stem}.mp4")
     if resolve:
         from montage_bridge.commands.resolve import send_to_resolve
 
@@ -193,6 +222,10 @@ def auto(
         processed = {"processed": [str(done.path) for done in result.processed.values()]}
         if not send_to_resolve(result.timeline, bins=processed).ok:
             raise typer.Exit(1)
+    if not rendered_ok:
+        from montage_bridge.commands.render import QC_FAILED_EXIT
+
+        raise typer.Exit(QC_FAILED_EXIT)
 
 
 def _with_flags(brief: Brief, **flags: str | None) -> Brief:
