@@ -67,6 +67,7 @@ function post(url, button){
 function renderWatch(w){
   var body=document.querySelector('#watch-jobs tbody'); body.replaceChildren();
   var note=document.getElementById('watch-note');
+  document.getElementById('watch').hidden=!w;
   if(!w){note.textContent='No watch journal: start with --outbox OUTBOX or --journal FILE.';return;}
   note.textContent=w.error?('Journal '+w.journal+': '+w.error):('Journal '+w.journal);
   w.jobs.forEach(function(j){
