@@ -17,7 +17,6 @@ import typer
 from typer.core import TyperGroup
 
 from analysis.errors import MontageError
-from montage_bridge import __version__
 
 # name → (module, attribute): a command function, or a Typer app for a command group; in the order
 # ``--help`` lists them (typer lists commands before groups).
@@ -28,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("montage_bridge.commands.watch", "watch"),
     "plan": ("montage_bridge.commands.plan", "plan"),
     "render": ("montage_bridge.commands.render", "render_command"),
+    "proxies": ("montage_bridge.commands.proxies", "proxies_command"),
     "show": ("montage_bridge.commands.show", "show"),
     "dashboard": ("montage_bridge.commands.dashboard", "dashboard"),
     "resolve": ("montage_bridge.commands.resolve", "app"),
@@ -97,6 +97,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from montage_bridge import __version__  # reads package metadata: only when asked
+
         print(f"montage-bridge {__version__}")
         raise typer.Exit()
 

@@ -18,6 +18,7 @@ import copy
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,8 @@ class ConvertOptions:
     edl_track: int | None = None
     xmeml_version: int = 4
     rate: str | None = None
+    # Applied to each timeline after reading, before writing (the CLI's --relink passes proxies.relink).
+    transform: Callable[[otio.schema.Timeline], None] | None = None
 
 
 def _read_text(path: Path) -> str:
@@ -210,6 +213,8 @@ def plan_file(
     files: list[tuple[Path, str]] = []
     reports: list[LossReport] = []
     for index, timeline in enumerate(timelines, start=1):
+        if options.transform is not None:
+            options.transform(timeline)
         if out_is_dir:
             base, ext = out / (stem or _stem(src)), suffix
         else:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from montage_bridge.console import out
+from montage_bridge.console import err, out
 from nle_adapters.convert import CONVERT_FORMATS, ConvertOptions, convert
 
 
@@ -40,10 +40,31 @@ def convert_command(
         Optional[str], typer.Option("--rate", help="Frame rate of an EDL input, e.g. 24000/1001 (default: inferred).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the loss report as JSON.")] = False,
+    relink: Annotated[
+        Optional[str],
+        typer.Option("--relink", help="originals | proxies: switch the media (frame-exact, checked; see proxies)."),
+    ] = None,
 ) -> None:
     """Convert timelines between formats with frame-exact adapters and report what the target cannot hold."""
+    transform = None
+    if relink is not None:
+        from proxies.relink import TARGETS, relink_timeline
+
+        if relink not in TARGETS:
+            raise typer.BadParameter(f"{relink!r}: choose originals or proxies", param_hint="--relink")
+
+        def transform(timeline) -> None:  # type: ignore[no-untyped-def]
+            report = relink_timeline(timeline, relink)
+            for missing in report.missing:
+                err.print(f"[yellow]warning:[/] no {relink[:-1] if relink == 'proxies' else 'original'} for {missing}")
+
     options = ConvertOptions(
-        to=to, fcpxml_version=fcpxml_version, edl_track=edl_track, xmeml_version=xmeml_version, rate=rate
+        to=to,
+        fcpxml_version=fcpxml_version,
+        edl_track=edl_track,
+        xmeml_version=xmeml_version,
+        rate=rate,
+        transform=transform,
     )
     reports = convert(source, target, options)
     if as_json:
