@@ -66,6 +66,7 @@ def render_html(view: EditView) -> str:
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">",
         f"<title>{e(view.name)} — Montage Bridge edit</title>",
+        '<link rel="icon" href="data:,">',
         f"<style>{_CSS}</style></head><body>",
         f'<header><h1 id="title">{e(view.name)}</h1><dl class="facts">{facts}</dl></header>',
         '<section id="timeline"><h2>Timeline</h2>',
