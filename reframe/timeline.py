@@ -56,7 +56,7 @@ def reframe_clip(
     detector = face_detector() if use_faces else None
     fps = float(rate)
     step = max(1, round(fps / SAMPLES_PER_SECOND))
-    samples = observe(path, first, last, source, detector, step)
+    samples = observe(path, first, last, source, detector, step, fps)
     subject = choose_subject(samples, first, last, source, (win_w, win_h), fps, speech)
     xs = operate(subject.xs, win_w, fps, win_w / 2, source[0] - win_w / 2, operator)
     ys = operate(subject.ys, win_h, fps, win_h / 2, source[1] - win_h / 2, operator)

@@ -60,11 +60,22 @@ def _analysis_size(width: int, height: int) -> tuple[int, int]:
     return w, h
 
 
-def read_frames(path: Path, first: int, last: int, size: tuple[int, int]):
-    """Yield (frame index, BGR array) for frames ``[first, last)`` of ``path`` at ``size``, upright."""
+def read_frames(path: Path, first: int, last: int, size: tuple[int, int], rate: float | None = None):
+    """Yield (frame index, BGR array) for frames ``[first, last)`` of ``path`` at ``size``, upright.
+
+    With ``rate``, ffmpeg seeks to the first frame (half a frame early, accurate seek: it decodes
+    from the keyframe before and drops the rest) instead of decoding the file from its start; a
+    container whose video starts late can shift the indexes by a frame, which a crop path that
+    moves at most a few pixels a frame does not show. Without ``rate`` the count is exact."""
     w, h = size
-    cmd = [ffmpeg_path(), "-v", "error", "-nostdin", "-i", str(path), "-map", "0:v:0", "-an", "-sn"]
-    cmd += ["-vf", f"trim=start_frame={first}:end_frame={last},scale={w}:{h}:flags=area", "-fps_mode", "passthrough"]
+    cmd = [ffmpeg_path(), "-v", "error", "-nostdin"]
+    if rate and first > 0:
+        cmd += ["-ss", f"{max(0.0, (first - 0.5) / rate):.6f}"]
+        trim = f"trim=end_frame={last - first}"
+    else:
+        trim = f"trim=start_frame={first}:end_frame={last}"
+    cmd += ["-i", str(path), "-map", "0:v:0", "-an", "-sn"]
+    cmd += ["-vf", f"{trim},scale={w}:{h}:flags=area", "-fps_mode", "passthrough"]
     cmd += ["-pix_fmt", "bgr24", "-f", "rawvideo", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
@@ -92,6 +103,7 @@ def observe(
     source_size: tuple[int, int],
     detector: FaceDetector | None,
     step: int,
+    rate: float | None = None,
 ) -> list[Sample]:
     """Samples every ``step`` frames of ``[first, last)`` (the last frame always included)."""
     import cv2
@@ -102,7 +114,7 @@ def observe(
     wanted = set(range(first, last, max(1, step))) | {last - 1}
     samples: list[Sample] = []
     prev_gray: np.ndarray | None = None
-    for index, bgr in read_frames(path, first, last, size):
+    for index, bgr in read_frames(path, first, last, size, rate):
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         if index in wanted:
             sample = Sample(index)

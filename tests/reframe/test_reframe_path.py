@@ -89,3 +89,14 @@ def test_operator_rules_on_a_known_target() -> None:
     assert np.ptp(operate(jitter, size, fps, 100, 900, op)) == 0
     # Pinned: a target beyond the picture edge leaves the window at the edge.
     assert operate(np.full(10, 2000.0), size, fps, 100, 900, op).max() <= 900
+
+
+def test_seeking_reads_the_same_frames_as_decoding_from_the_start(moving_face) -> None:
+    from reframe.track import read_frames
+
+    path, _ = moving_face
+    exact = {i: f.copy() for i, f in read_frames(path, 37, 45, (320, 180))}
+    sought = {i: f.copy() for i, f in read_frames(path, 37, 45, (320, 180), rate=FPS)}
+    assert list(exact) == list(sought) == list(range(37, 45))
+    for index in exact:
+        assert np.abs(exact[index].astype(int) - sought[index]).mean() < 1.0, index
