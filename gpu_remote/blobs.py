@@ -9,6 +9,7 @@ announced sha256.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -24,6 +25,7 @@ from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import SHA256_RE, UPLOAD_ID_RE, UploadStatus
 
 HASH_CHUNK = 1 << 20
+STORE_BLOCK = 4 << 20  # bytes an upload gathers before writing and hashing them in a thread
 
 
 class BlobError(GpuRemoteError):
@@ -207,14 +209,38 @@ class BlobStore:
         hasher = self._hasher_at(upload_id, path, written)
         with path.open("r+b") as handle:
             handle.seek(written)
+
+            stored = [written]  # bytes written and hashed so far
+
+            def store(block: bytes) -> None:  # in a thread: write and hash both release the GIL
+                handle.write(block)
+                hasher.update(block)
+                stored[0] += len(block)
+
+            # The socket is read on the event loop while the previous block is written and hashed
+            # in a thread, so receiving, hashing and writing overlap instead of taking turns.
+            pending: asyncio.Future[None] | None = None
+            block = bytearray()
             try:
                 async for chunk in chunks:
-                    if written + len(chunk) > status.size:
+                    if written + len(block) + len(chunk) > status.size:
                         raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
-                    handle.write(chunk)
-                    hasher.update(chunk)
-                    written += len(chunk)
+                    block += chunk
+                    if len(block) >= STORE_BLOCK:
+                        if pending is not None:
+                            await pending
+                            pending = None
+                        data, block = bytes(block), bytearray()
+                        pending = asyncio.ensure_future(asyncio.to_thread(store, data))
+                        written += len(data)
             finally:
+                try:
+                    if pending is not None:
+                        await pending
+                    if block:
+                        store(bytes(block))
+                finally:
+                    written = stored[0]  # a failed write (disk full) keeps only what was stored whole
                 # Keep what arrived intact (a cut connection leaves a valid prefix to resume from)
                 # but drop a partial overflow write.
                 handle.flush()
