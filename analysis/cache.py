@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from analysis.errors import MontageError
+from analysis.paths import cache_dir
 
 _BLOCK = 64 * 1024
 _SAMPLES = 16
@@ -30,12 +31,11 @@ class CacheError(MontageError):
 
 
 def default_cache_dir() -> Path:
-    """``$MONTAGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/montage-bridge``, else ``~/.cache/montage-bridge``."""
+    """``$MONTAGE_CACHE_DIR``, else the per-user cache folder (``$XDG_CACHE_HOME/montage-bridge`` on Linux)."""
     explicit = os.environ.get("MONTAGE_CACHE_DIR")
     if explicit:
         return Path(explicit).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "montage-bridge"
+    return cache_dir()
 
 
 def fingerprint(path: str | os.PathLike[str]) -> str:

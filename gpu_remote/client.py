@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from analysis.atomic_io import write_text_atomic
+from analysis.paths import state_dir
 from gpu_remote.blobs import sha256_file
 from gpu_remote.errors import ClientError
 from gpu_remote.models import BlobRef, Capabilities, Event, Job, JobSpec, JobState, UploadStatus
@@ -48,7 +49,8 @@ SUFFIX_BY_MIME = {"video/mp4": ".mp4", "application/json": ".json", "image/png":
 
 
 def default_state_dir() -> Path:
-    return Path(os.environ.get("MONTAGE_GPU_STATE", Path.home() / ".local" / "state" / "montage-bridge" / "gpu"))
+    explicit = os.environ.get("MONTAGE_GPU_STATE")
+    return Path(explicit) if explicit else state_dir() / "gpu"
 
 
 class HashCache:

@@ -1,9 +1,9 @@
 """Edit styles: pacing, shot lengths, transitions and reuse as data (TOML files).
 
 Built-in styles live in ``planner/styles/*.toml``. Users add their own by dropping a TOML file in
-``$MONTAGE_BRIDGE_STYLES`` (one or more folders, ``os.pathsep``-separated) or
-``$XDG_CONFIG_HOME/montage-bridge/styles`` (``~/.config/...``), or by passing a file path as the
-style. A user file whose name matches a built-in replaces it.
+``$MONTAGE_BRIDGE_STYLES`` (one or more folders, ``os.pathsep``-separated) or ``styles`` in the
+per-user config folder (``$XDG_CONFIG_HOME/montage-bridge/styles`` on Linux, see ``analysis.paths``),
+or by passing a file path as the style. A user file whose name matches a built-in replaces it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from analysis.errors import MontageError
 from analysis.models import Model
+from analysis.paths import config_dir
 from planner.toml_compat import TOMLDecodeError, loads
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "styles"
@@ -143,8 +144,7 @@ def style_dirs() -> list[Path]:
     env = os.environ.get("MONTAGE_BRIDGE_STYLES")
     if env:
         dirs.extend(Path(p).expanduser() for p in env.split(os.pathsep) if p)
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    dirs.append(config_home / "montage-bridge" / "styles")
+    dirs.append(config_dir() / "styles")
     dirs.append(BUILTIN_DIR)
     return dirs
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import MontageError
+from analysis.paths import exports_dir
 from resolve_bridge.apply import BuildResult, apply_spec, current_project, import_spec_file
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.connect import connect
@@ -177,7 +178,7 @@ def export_timeline(resolve: Any, *, out_dir: Path | None = None) -> list[str]:
     timeline = project.GetCurrentTimeline()
     if not timeline:
         raise MenuError("no timeline is open — open the timeline to export")
-    folder = out_dir or Path(os.environ.get(EXPORT_DIR_ENV) or Path.home() / "Montage Bridge Exports")
+    folder = out_dir or Path(os.environ.get(EXPORT_DIR_ENV) or exports_dir())
     folder.mkdir(parents=True, exist_ok=True)
     stem = "".join(ch if ch.isalnum() or ch in "-_ " else "_" for ch in str(timeline.GetName())).strip() or "timeline"
     lines = []

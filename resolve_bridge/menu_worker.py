@@ -20,6 +20,7 @@ from typing import Any
 
 from analysis.atomic_io import write_text_atomic
 from analysis.errors import MontageError
+from analysis.paths import state_dir
 from resolve_bridge.spec import BuildSpec
 
 
@@ -48,7 +49,7 @@ def auto_edit(request: dict[str, Any]) -> dict[str, Any]:
     spec.warnings[:0] = scan.skipped + plan.warnings
     answer: dict[str, Any] = {"spec": spec.to_dict()}
     if options.get("import_format"):
-        folder = Path(options.get("work_dir") or Path.home() / ".montage-bridge" / "resolve-import")
+        folder = Path(options.get("work_dir") or state_dir() / "resolve-import")
         try:
             path = write_import_file(timeline, spec, options["import_format"], folder)
         except WriteError as exc:

@@ -36,6 +36,8 @@ def _private_user_state(tmp_path_factory: pytest.TempPathFactory):
     os.environ["MONTAGE_CACHE_DIR"] = str(home / "cache")
     os.environ["XDG_CACHE_HOME"] = str(home / "xdg-cache")
     os.environ["XDG_CONFIG_HOME"] = str(home / "xdg-config")
+    os.environ["XDG_STATE_HOME"] = str(home / "xdg-state")
+    os.environ["XDG_DATA_HOME"] = str(home / "xdg-data")
     os.environ["MONTAGE_GPU_STATE"] = str(home / "gpu-state")
     yield home
     os.environ.clear()

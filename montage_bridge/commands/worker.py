@@ -8,11 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from analysis.paths import data_dir
 from gpu_remote.errors import WorkerConfigError
 
 worker_app = typer.Typer(help="Run the remote GPU worker.", no_args_is_help=True)
 
-DEFAULT_DATA = Path.home() / ".local" / "share" / "montage-bridge" / "worker"
+DEFAULT_DATA = data_dir() / "worker"
 
 
 def _config(

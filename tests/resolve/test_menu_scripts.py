@@ -273,7 +273,7 @@ print("MARKERS", json.dumps({{i.GetName(): len(i.GetMarkers()) for i in pool._al
 def test_auto_edit_on_resolve_18_0_builds_by_importing_a_file(
     sample_media: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))  # the import file goes under ~/.montage-bridge
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))  # the import file goes in the per-user state folder
     fake = FakeResolve("18.0")
     fake.import_folder(sample_media, "Shoot")
     fake.media_pool.SetCurrentFolder(fake.media_pool.GetRootFolder().GetSubFolderList()[0])
@@ -282,4 +282,4 @@ def test_auto_edit_on_resolve_18_0_builds_by_importing_a_file(
     assert "cannot place clips on a chosen track and frame from a script" in console
     assert "timeline 'Montage - Shoot' (import):" in console
     assert [n for n, _ in fake.calls] == ["ImportTimelineFromFile"]
-    assert list((tmp_path / ".montage-bridge" / "resolve-import").iterdir())
+    assert list((tmp_path / "montage-bridge" / "resolve-import").iterdir())
