@@ -11,8 +11,9 @@ when it looks like its own export —
 - ``global_start_time`` set (01:00:00:00 unless the timeline says otherwise);
 - track names in Resolve's form ("Video 1", "Audio 1") and ``Resolve_OTIO`` metadata.
 
-Writing never changes the input (we work on a deep copy). Reading turns the media-rate durations back
-into timeline-rate durations, the project's convention.
+Writing never changes the input (:func:`to_resolve_shape` shapes a deep copy; the writer shapes the
+timeline in place and puts it back after serializing, which is several times cheaper). Reading turns
+the media-rate durations back into timeline-rate durations, the project's convention.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ import opentimelineio as otio
 from analysis.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.timeline_facts import (
     META,
+    TimelineTime,
     clip_time,
     exact_rate,
     frames_at,
+    media_rate,
+    parse_rate_cached,
     rt,
     time_range,
     timeline_time,
@@ -44,44 +48,124 @@ DEFAULT_START_FRAMES_SECONDS = 3600  # 01:00:00:00, Resolve's default timeline s
 def to_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     """A Resolve-shaped deep copy of ``timeline`` (see module docstring)."""
     shaped = copy.deepcopy(timeline)
-    time = timeline_time(timeline)
-    if shaped.global_start_time is None:
-        start = DEFAULT_START_FRAMES_SECONDS * time.rate
-        shaped.global_start_time = rt(int(start), time.rate)
-    shaped.metadata[RESOLVE_META] = {"Resolve OTIO Meta Version": "1.0"}
-    meta = dict(shaped.metadata.get(META, {}))
-    meta["rate"] = format_rate(time.rate)
-    meta["drop_frame"] = time.drop_frame
-    meta["resolve_shaped"] = True
-    shaped.metadata[META] = meta
-    counters = {otio.schema.TrackKind.Video: 0, otio.schema.TrackKind.Audio: 0}
-    for track in shaped.tracks:
-        if isinstance(track, otio.schema.Track) and track.kind in counters:
-            counters[track.kind] += 1
-            track.name = f"{track.kind} {counters[track.kind]}"
-    for clip in shaped.find_clips():
-        ct = clip_time(clip, time.rate)
-        media_duration = ct.duration if ct.rate == time.rate else rescale_frames(ct.duration, time.rate, ct.rate)
-        if ct.rate != time.rate or clip.source_range is None:
-            # Start in the media's timecode space at its rate; length in timeline frames at the timeline
-            # rate, so every clip's record position (the sum of the lengths before it) stays exact: a
-            # media-rate length rounds each clip and the rounding piles up along a track.
-            clip.source_range = time_range(ct.source_in, ct.duration, ct.rate, time.rate)
-            meta = dict(clip.metadata[META]) if META in clip.metadata else {}
-            meta.update(source_rate=format_rate(ct.rate), record_frames=ct.duration)
-            clip.metadata[META] = meta
-        ref = clip.media_reference
-        if isinstance(ref, otio.schema.ExternalReference):
-            ref.target_url = url_to_path(ref.target_url)
-            if ref.available_range is None:
-                # Resolve needs an available range; the clip's own range is the least we know is inside the media.
-                ref.available_range = time_range(ct.source_in, media_duration, ct.rate)
+    _shape(shaped, timeline_time(timeline), None)
     return shaped
 
 
 def write_resolve_otio(timeline: otio.schema.Timeline) -> str:
-    """Serialize ``timeline`` as Resolve-shaped OTIO JSON."""
-    return otio.adapters.write_to_string(to_resolve_shape(timeline), "otio_json")
+    """Serialize ``timeline`` as Resolve-shaped OTIO JSON.
+
+    ``timeline`` is shaped in place, written, and put back exactly as it was (also when writing
+    fails): a deep copy of a 100k-event timeline cost several times the write itself. Do not read
+    the same timeline from another thread while this runs.
+    """
+    undo: list[tuple[Any, str, Any]] = []
+    try:
+        _shape(timeline, timeline_time(timeline), undo)
+        return otio.adapters.write_to_string(timeline, "otio_json")
+    finally:
+        for obj, name, old in reversed(undo):
+            if name == "metadata":  # (metadata, key, previous value or _MISSING)
+                metadata, key = obj
+                if old is _MISSING:
+                    del metadata[key]
+                else:
+                    metadata[key] = old
+            else:
+                setattr(obj, name, old)
+
+
+_MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    """An OTIO metadata value as plain dicts and lists (objects stay as they are)."""
+    if isinstance(value, otio.core.SerializableObject) or isinstance(value, (str, bytes)):
+        return value
+    if hasattr(value, "items"):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "AnyVector":
+        return [_plain(v) for v in value]
+    return value
+
+
+def _shape(shaped: otio.schema.Timeline, time: TimelineTime, undo: list[tuple[Any, str, Any]] | None) -> None:
+    """Give ``shaped`` Resolve's shape in place; with ``undo``, log (object, attribute, old value)
+    for every change so the caller can put the timeline back."""
+
+    def put(obj: Any, name: str, value: Any) -> None:
+        if undo is not None:
+            undo.append((obj, name, getattr(obj, name)))
+        setattr(obj, name, value)
+
+    def put_meta(obj: Any, key: str, value: Any) -> None:
+        metadata = obj.metadata
+        if undo is not None:
+            # A copy: the view OTIO hands out dies with the value it replaces.
+            old = _plain(metadata[key]) if len(metadata) and key in metadata else _MISSING
+            undo.append(((metadata, key), "metadata", old))
+        metadata[key] = value
+
+    if shaped.global_start_time is None:
+        start = DEFAULT_START_FRAMES_SECONDS * time.rate
+        put(shaped, "global_start_time", rt(int(start), time.rate))
+    put_meta(shaped, RESOLVE_META, {"Resolve OTIO Meta Version": "1.0"})
+    meta = dict(shaped.metadata[META]) if META in shaped.metadata else {}
+    meta["rate"] = format_rate(time.rate)
+    meta["drop_frame"] = time.drop_frame
+    meta["resolve_shaped"] = True
+    put_meta(shaped, META, meta)
+    counters = {otio.schema.TrackKind.Video: 0, otio.schema.TrackKind.Audio: 0}
+    for track in shaped.tracks:
+        if isinstance(track, otio.schema.Track) and track.kind in counters:
+            counters[track.kind] += 1
+            name = f"{track.kind} {counters[track.kind]}"
+            if track.name != name:
+                put(track, "name", name)
+    external = otio.schema.ExternalReference
+    same_rate: dict[str, bool] = {}  # a media reference's rate text → is it the timeline's rate?
+    paths: dict[str, str] = {}  # target_url → bare path (media repeat along a timeline)
+    for clip in shaped.find_clips():
+        ref = clip.media_reference
+        source_range = clip.source_range
+        # The common case, read cheaply: a clip without metadata whose reference states the
+        # timeline's own rate keeps its source range (media_rate's answer, minus its lookups).
+        same = False
+        if source_range is not None and ref is not None and not len(clip.metadata):
+            ref_meta = ref.metadata
+            if len(ref_meta) and META in ref_meta:
+                ours = ref_meta[META]
+                text = ours["rate"] if "rate" in ours else None
+                if text:
+                    same = same_rate.get(text)
+                    if same is None:
+                        same = same_rate[text] = parse_rate_cached(str(text)) == time.rate
+        ct = None
+        if not same and (source_range is None or media_rate(clip, time.rate) != time.rate):
+            ct = clip_time(clip, time.rate)
+            # Start in the media's timecode space at its rate; length in timeline frames at the timeline
+            # rate, so every clip's record position (the sum of the lengths before it) stays exact: a
+            # media-rate length rounds each clip and the rounding piles up along a track.
+            put(clip, "source_range", time_range(ct.source_in, ct.duration, ct.rate, time.rate))
+            meta = dict(clip.metadata[META]) if len(clip.metadata) and META in clip.metadata else {}
+            meta.update(source_rate=format_rate(ct.rate), record_frames=ct.duration)
+            put_meta(clip, META, meta)
+        if isinstance(ref, external):
+            url = ref.target_url
+            path = paths.get(url)
+            if path is None:
+                path = paths[url] = url_to_path(url)
+            if path != url:
+                if undo is not None:
+                    undo.append((ref, "target_url", url))
+                ref.target_url = path
+            if ref.available_range is None:
+                # Resolve needs an available range; the clip's own range is the least we know is inside the media.
+                ct = ct or clip_time(clip, time.rate)
+                media_duration = (
+                    ct.duration if ct.rate == time.rate else rescale_frames(ct.duration, time.rate, ct.rate)
+                )
+                put(ref, "available_range", time_range(ct.source_in, media_duration, ct.rate))
 
 
 def _seconds(rt_json: Any) -> Fraction | None:

@@ -134,3 +134,36 @@ def test_otio_upstream_reader_still_reads_it(written: tuple[dict, Path, FakeReso
     a, b = timeline.video_tracks()[0].find_clips()
     assert timeline.video_tracks()[0].range_of_child(b).start_time.to_frames(24) == 48
     assert a.media_reference.target_url.endswith("a 1.mov")
+
+
+def test_writer_shapes_in_place_and_puts_the_timeline_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer shapes the timeline itself (no deep copy) and restores it, also when writing fails:
+    the text equals the deep-copy shape's, and the timeline serialises as before, byte for byte."""
+    from nle_adapters import resolve_otio
+
+    a = _media(tmp_path / "a.mov", Fraction(24), 86400)
+    b = _media(tmp_path / "b.mov", Fraction(25), 900000)
+    clips = [ClipAnalysis(id=c, media=m, shots=[Shot(start=0, end=5000)]) for c, m in (("a", a), ("b", b))]
+    cuts = [
+        Cut(clip_id="a", source_in=10, source_out=58, record_in=0, record_out=48),
+        Cut(clip_id="b", source_in=100, source_out=150, record_in=48, record_out=96),
+    ]
+    timeline = build_timeline(
+        EditPlan(name="Put back", rate=Fraction(24), cuts=cuts, planner="t"), AnalysisResult(clips=clips)
+    )
+    timeline.global_start_time = None  # the writer sets one; it must go again
+    timeline.tracks[0].name = "V1"
+    before = otio.adapters.write_to_string(timeline, "otio_json")
+    expected = otio.adapters.write_to_string(resolve_otio.to_resolve_shape(timeline), "otio_json")
+    assert expected != before
+    assert resolve_otio.write_resolve_otio(timeline) == expected
+    assert otio.adapters.write_to_string(timeline, "otio_json") == before
+
+    def fail(*_args: object, **_kwargs: object) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(resolve_otio.otio.adapters, "write_to_string", fail)
+    with pytest.raises(OSError):
+        resolve_otio.write_resolve_otio(timeline)
+    monkeypatch.undo()
+    assert otio.adapters.write_to_string(timeline, "otio_json") == before
