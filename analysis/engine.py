@@ -83,6 +83,7 @@ EngineProgress = Callable[[ProgressEvent], None]
 class FileFailure:
     path: Path
     message: str
+    audio_only: bool = False  # readable sound with no picture: set aside, not an error, by callers that cut picture
 
 
 @dataclass
@@ -326,9 +327,12 @@ def _report_to_queue(call: int, event: ProgressEvent) -> None:
         _worker_queue.put((call, event))
 
 
+_NO_VIDEO = "has no video stream"  # marks audio-only failures (FileFailure.audio_only) across the worker boundary
+
+
 def _require_video(media: MediaItem) -> None:
     if not media.has_video:
-        raise MediaError(f"{media.path}: has no video stream — audio belongs in --music, not the footage folder")
+        raise MediaError(f"{media.path}: {_NO_VIDEO} — audio belongs in --music, not the footage folder")
 
 
 def _analyze_task(
@@ -507,11 +511,11 @@ def _analyze(
     for i, path in enumerate(paths):
         path = Path(path)
         if i in errors:
-            failures.append(FileFailure(path, errors[i]))
+            failures.append(FileFailure(path, errors[i], audio_only=f": {_NO_VIDEO} — " in errors[i]))
             continue
         clip = _clip_from_payload(path, clip_payloads[i], speech_payloads.get(i))
         if options.require_video and not clip.media.has_video:
-            failures.append(FileFailure(path, f"{path}: has no video stream — audio belongs in --music"))
+            failures.append(FileFailure(path, f"{path}: {_NO_VIDEO} — audio belongs in --music", audio_only=True))
             continue
         clip.id = clip_id_for(path, taken)
         clips.append(clip)

@@ -174,7 +174,17 @@ def _cut(
     out_dir = output.path
     options = EngineOptions(require_video=True)
     engine = analyze_paths(files, options, progress=files_done_progress(len(files), progress))
+    # A recorder's WAV beside the clips is sound with no picture: an editor cuts the picture and
+    # leaves it aside, so it is one warning line, not a reason to stop.
+    audio_only = [f.path.name for f in engine.failures if f.audio_only]
+    if audio_only:
+        shown = ", ".join(audio_only[:8]) + (f", … ({len(audio_only) - 8} more)" if len(audio_only) > 8 else "")
+        warnings.append(
+            f"set aside {len(audio_only)} audio-only file(s) with no picture: {shown} (pass the song as --music)"
+        )
     for failure in engine.failures:
+        if failure.audio_only:
+            continue
         if not skip_unreadable:
             raise MediaError(f"{failure.message} (or rerun with --skip-unreadable to leave it out)")
         warnings.append(f"skipped {failure.message}")

@@ -142,3 +142,20 @@ def test_analyze_uses_the_same_rules(tmp_path: Path, sample_media: Path) -> None
     assert len([w for w in _warnings(proc.stderr) if "not footage" in w]) == 1
     clips = json.loads(proc.stdout)["clips"]
     assert sorted(c["media"]["name"] for c in clips) == ["beach_2398.mp4", "city_25.mov", "interview_2997.mp4"]
+
+
+def test_a_recorders_wav_beside_the_clips_is_set_aside_not_fatal(tmp_path: Path, sample_media: Path) -> None:
+    # A sound recorder's file in the footage folder stopped `auto` (#21: never fail where an editor would cut).
+    footage = tmp_path / "shoot"
+    shutil.copytree(sample_media / "footage", footage)
+    shutil.copy(sample_media / "music.wav", footage / "ZOOM0001.WAV")
+    out = tmp_path / "out"
+    proc = run_cli(
+        "auto", str(footage), "--music", str(sample_media / "music.wav"), "-o", str(out), "--formats", "otio",
+        "--duration", "6", "--save-plan",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    aside = [w for w in _warnings(proc.stderr) if "audio-only" in w]
+    assert len(aside) == 1 and "ZOOM0001.WAV" in aside[0], proc.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["cuts"] and all(c["clip_id"] != "zoom0001" for c in plan["cuts"])
