@@ -36,7 +36,7 @@ from gpu_remote.routing import describe_worker, served_routes
 from gpu_remote.runner import Runner, RunnerSettings, make_owner
 from gpu_remote.store import JobStore
 
-log = logging.getLogger("gpu_remote.celery")
+log = logging.getLogger("montage_bridge.gpu_remote.celery")
 
 TASK = "gpu_remote.run_job"
 VISIBILITY_TIMEOUT_S = 8 * 3600  # ≥ 2× the longest allowed job (4 h); leases handle crashes faster

@@ -24,7 +24,7 @@ from gpu_remote.ops import OPS, OpContext
 from gpu_remote.ops.base import kill_recorded_groups
 from gpu_remote.store import JobStore
 
-log = logging.getLogger("gpu_remote.runner")
+log = logging.getLogger("montage_bridge.gpu_remote.runner")
 
 
 @dataclass

@@ -208,7 +208,7 @@ class Worker:
             except Exception:  # the reaper must survive a locked DB or a full disk
                 import logging
 
-                logging.getLogger("gpu_remote.server").exception("maintenance pass failed")
+                logging.getLogger("montage_bridge.gpu_remote.server").exception("maintenance pass failed")
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:

@@ -110,8 +110,23 @@ def _root(
     """Footage in, an edited timeline in your NLE out."""
 
 
+def _configure_logging() -> None:
+    """The one place logging is configured (library code only names its loggers, ``montage_bridge.*``):
+    warnings and errors as their bare message on stderr, as an unconfigured Python prints them, and with
+    ``MONTAGE_DEBUG`` our own debug records too, each with its logger's name. A no-op when the process
+    (a test runner, an embedding app) configured logging first."""
+    import logging
+
+    if os.environ.get("MONTAGE_DEBUG"):
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+        logging.getLogger("montage_bridge").setLevel(logging.DEBUG)
+    else:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2."""
+    _configure_logging()
     try:
         # With standalone_mode=False click *returns* the code of a `typer.Exit(n)` instead of raising.
         code = app(args=argv, standalone_mode=False)

@@ -97,17 +97,33 @@ def _is_aaf(path: Path) -> bool:
         return handle.read(8) == _OLE2_MAGIC
 
 
+class _Pyaaf2Noise(logging.Filter):
+    """Drops the records pyaaf2 logs through the root logger about odd-but-harmless values ("Fraction(0,0)
+    not mathematically plausible", "unable to decode time"): it calls ``logging.warning`` at module level,
+    so its records carry the root logger's name and only their source file tells them apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import aaf2
+
+        self.folder = str(Path(aaf2.__file__).resolve().parent) + os.sep
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.pathname.startswith(self.folder)
+
+
 def _read_aaf(path: Path) -> list[otio.schema.Timeline]:
     """Read an AAF's compositions with the otio-aaf-adapter plugin (adapter name ``AAF``)."""
-    root = logging.getLogger()
-    quiet = logging.NullHandler()  # pyaaf2 logs odd-but-harmless values (Fraction(0,0)) to the root logger
-    root.addHandler(quiet)
+    # A logger filter sees only records logged on that logger itself, never those propagated from
+    # named loggers: on the root logger, for the length of the read, this drops pyaaf2's and no one else's.
+    root, quiet = logging.getLogger(), _Pyaaf2Noise()
+    root.addFilter(quiet)
     try:
         result = otio.adapters.read_from_file(str(path), adapter_name="AAF")
     except Exception as exc:  # pyaaf2 raises anything on a damaged file
         raise TimelineParseError(str(path), f"cannot read as AAF: {exc.__class__.__name__}: {exc}") from exc
     finally:
-        root.removeHandler(quiet)
+        root.removeFilter(quiet)
     if isinstance(result, otio.schema.Timeline):
         return [result]
     timelines = [c for c in result if isinstance(c, otio.schema.Timeline)]
