@@ -143,6 +143,9 @@ class WatchConfig(JobSettings):
     workers: int = Field(2, ge=1, le=64, description="jobs processed at once")
     max_attempts: int = Field(3, ge=1, le=100, description="starts of one job content before it is failed")
     shutdown_grace_seconds: float = Field(30.0, ge=0, le=3600, description="wait for running jobs on SIGTERM")
+    disk_retry_seconds: float = Field(
+        10.0, gt=0, le=3600, description="while the outbox's disk is full, look for freed space this often"
+    )
     ignore: list[str] = Field(default_factory=lambda: list(DEFAULT_IGNORE), description="extra globs to skip")
     journal: Optional[Path] = Field(None, description="SQLite journal (default OUTBOX/.montage-watch.sqlite)")
     formats: Optional[list[str]] = Field(default_factory=lambda: list(DEFAULT_FORMATS))

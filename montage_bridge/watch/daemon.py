@@ -37,7 +37,8 @@ from analysis.models import MediaItem
 from analysis.probe import probe_media
 from montage_bridge.watch.arrival import ArrivalTracker, content_fingerprint, scan_jobs
 from montage_bridge.watch.config import WatchConfig
-from montage_bridge.watch.journal import FileRow, Journal
+from montage_bridge.watch.journal import RUNNING_STATES, FileRow, JobRow, Journal, JournalError
+from montage_bridge.watch.lock import OutboxLock
 from montage_bridge.watch.runner import (
     JobFile,
     JobOutcome,
@@ -47,8 +48,10 @@ from montage_bridge.watch.runner import (
     recover_outbox,
     resolve_written_job,
     run_job,
+    user_reason,
     write_error,
 )
+from montage_bridge.watch.space import disk_full_reason, free_bytes, is_disk_full
 
 JOURNAL_NAME = ".montage-watch.sqlite"
 
@@ -106,8 +109,15 @@ class WatchDaemon:
         self.once = once
         self.log = log
         self._check_layout()
-        self.journal_path = journal_path_for(self.outbox, config)
-        self.journal = Journal(self.journal_path)
+        # One daemon per outbox (a second one exits 2 naming the first); released when run() ends.
+        self._outbox_lock = OutboxLock(self.outbox)
+        try:
+            self.journal_path = journal_path_for(self.outbox, config)
+            self.journal = Journal(self.journal_path)
+            self.journal.check()  # a damaged journal is named at start, with the command that repairs it
+        except BaseException:
+            self._outbox_lock.release()
+            raise
         self.tracker = ArrivalTracker(config.quiet_seconds, config.probe_retry_seconds, probe=self._probe_guarded)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -124,6 +134,12 @@ class WatchDaemon:
         self._stop_signal = ""
         self._running: dict[str, threading.Thread] = {}
         self._done: list[JobOutcome] = []
+        # A full disk: new work waits, jobs it stopped wait in _paused, the free space is looked at every
+        # disk_retry_seconds; when it is back they run again (with --once they count as failed instead).
+        self._disk_full: Optional[str] = None
+        self._paused: set[str] = set()
+        self._free_at_pause = 0
+        self._next_space_check = 0.0
         self.summary = Summary()
 
     # layout and recovery ----------------------------------------------------------------------
@@ -164,20 +180,25 @@ class WatchDaemon:
         for job in self.journal.interrupted_jobs():
             if job.fingerprint and read_report_fingerprint(self.outbox / job.name) == job.fingerprint:
                 # Killed after the output was renamed into place but before the journal said so.
-                resolve = read_report_resolve(self.outbox / job.name)
-                self.journal.finish_written(
-                    job.name,
-                    job.fingerprint,
-                    str(self.outbox / job.name),
-                    analysis_seconds=job.analysis_seconds,
-                    total_seconds=job.total_seconds or 0.0,
-                    resolve_state=resolve.state if resolve else None,
-                    resolve_error=resolve.summary() if resolve and resolve.state != "built" else None,
-                )
+                self._record_published(job)
                 self.log(f"recovery: {job.name} was written before the stop; recorded it")
             else:
                 self.journal.mark_seen(job.name)
                 self.log(f"recovery: {job.name} was interrupted; it will run again")
+
+    def _record_published(self, job: JobRow) -> None:
+        """Record as written the output in place for ``job``'s fingerprint (report.json says which)."""
+        assert job.fingerprint is not None
+        resolve = read_report_resolve(self.outbox / job.name)
+        self.journal.finish_written(
+            job.name,
+            job.fingerprint,
+            str(self.outbox / job.name),
+            analysis_seconds=job.analysis_seconds,
+            total_seconds=job.total_seconds or 0.0,
+            resolve_state=resolve.state if resolve else None,
+            resolve_error=resolve.summary() if resolve and resolve.state != "built" else None,
+        )
 
     # main loop --------------------------------------------------------------------------------
 
@@ -211,24 +232,23 @@ class WatchDaemon:
             while not self._stop.is_set():
                 # Cleared before the work, so a wake-up that arrives during it is not lost.
                 self._wake.clear()
-                now = time.monotonic()
-                if now >= next_full:
-                    self._scan(None)
-                    # At start: what Resolve missed before; later: what `watch retry` asked for.
-                    self._queue_resolve_retries(("pending", "retry") if next_full == 0.0 else ("retry",))
-                    next_full = now + self.config.rescan_seconds
-                else:
-                    with self._lock:
-                        dirty, self._dirty = self._dirty, set()
-                    # Jobs still arriving are re-read every tick too: the quiet period must see each
-                    # change even where no event comes (network shares, some copy tools).
-                    targets = dirty | (self._unsettled - set(self._running))
-                    if targets:
-                        self._scan(targets)
-                self._reap()
-                self._evaluate()
-                self._dispatch()
-                if self.once and not (self._unsettled or self._queue or self._running or self._resolve_queue):
+                if self._disk_full is not None:
+                    if not self._wait_for_space():
+                        continue
+                    next_full = time.monotonic()  # look at everything again (not 0.0: that means start-up)
+                try:
+                    next_full = self._tick(next_full)
+                except JournalError as exc:
+                    if not is_disk_full(exc):
+                        raise
+                    if self.once:
+                        reason = disk_full_reason(self.journal_path.parent, exc)
+                        raise JournalError(f"{reason} (cannot update the watch journal)") from exc
+                    self._enter_disk_full(disk_full_reason(self.journal_path.parent, exc))
+                    continue
+                if self.once and not (
+                    (self._unsettled - self._paused) or self._queue or self._running or self._resolve_queue
+                ):
                     break
                 busy = self._unsettled or self._queue or self._running or self._resolve_queue
                 timeout = min(0.1, self.config.quiet_seconds / 4) if busy else min(1.0, next_full - time.monotonic())
@@ -240,7 +260,69 @@ class WatchDaemon:
                 observer.stop()
             self._shutdown()
             restore()
+            self._outbox_lock.release()
         return self.summary
+
+    def _tick(self, next_full: float) -> float:
+        """One pass: scan, reap, evaluate, dispatch. Returns when the next full rescan is due."""
+        now = time.monotonic()
+        if now >= next_full:
+            self._scan(None)
+            # At start: what Resolve missed before; later: what `watch retry` asked for.
+            self._queue_resolve_retries(("pending", "retry") if next_full == 0.0 else ("retry",))
+            next_full = now + self.config.rescan_seconds
+        else:
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            # Jobs still arriving are re-read every tick too: the quiet period must see each
+            # change even where no event comes (network shares, some copy tools).
+            targets = dirty | (self._unsettled - set(self._running))
+            if targets:
+                self._scan(targets)
+        self._reap()
+        self._evaluate()
+        self._dispatch()
+        return next_full
+
+    # a full disk ------------------------------------------------------------------------------
+
+    def _enter_disk_full(self, reason: str) -> None:
+        if self._disk_full is None:
+            self._free_at_pause = free_bytes(self.outbox)
+            self.log(
+                f"disk full: {reason}; new jobs wait and stopped ones run again once space is freed "
+                f"(looking every {self.config.disk_retry_seconds:g} s)"
+            )
+        self._disk_full = reason
+        self._next_space_check = time.monotonic() + self.config.disk_retry_seconds
+
+    def _wait_for_space(self) -> bool:
+        """While the disk is full: reap finished jobs, look for space now and then. True once it is back."""
+        self._reap()
+        if self._disk_full is None:
+            return True
+        wait = self._next_space_check - time.monotonic()
+        if wait > 0:
+            self._wake.wait(min(wait, 1.0))
+            return False
+        self._next_space_check = time.monotonic() + self.config.disk_retry_seconds
+        free = free_bytes(self.outbox)
+        # Enough to be worth a try: a job's outputs are small, but the same few bytes would only fill up again.
+        if free < min(self._free_at_pause + (4 << 20), 256 << 20):
+            return False
+        try:
+            for job in sorted(self._paused):
+                self.journal.pause_job(job, f"paused: {self._disk_full}")
+        except JournalError as exc:
+            if is_disk_full(exc):
+                return False
+            raise
+        count = len(self._paused)
+        self._unsettled |= self._paused
+        self._paused.clear()
+        self._disk_full = None
+        self.log(f"disk space is back ({free >> 20} MiB free): resuming" + (f" {count} paused job(s)" if count else ""))
+        return True
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
@@ -341,74 +423,90 @@ class WatchDaemon:
         """Queue each quiet, complete job whose content has not been written (or failed) already."""
         now = time.monotonic()
         for job in sorted(self._unsettled):
-            if job in self._running or job in self._queue or job in self._resolve_queue:
+            if job in self._running or job in self._queue or job in self._resolve_queue or job in self._paused:
                 continue
-            files = self._stats.get(job)
-            if not files:
-                self._unsettled.discard(job)
-                continue
-            if now - self._changed_at.get(job, 0.0) < self.config.quiet_seconds:
-                continue
-            ready: list[JobFile] = []
-            damaged: list[tuple[str, str]] = []
-            waiting = False
-            for rel in sorted(files):
-                status, media, error = self.tracker.status(rel, self.inbox / rel)
-                if status == "waiting":
-                    waiting = True
-                    continue
-                if status == "damaged":
-                    damaged.append((rel, error or f"{self.inbox / rel}: cannot be read"))
-                    self._record_file(job, rel, None, None, error)
-                    continue
-                entry = self._arrived_file(job, rel, media)
-                if entry is None:  # vanished or changed while being fingerprinted
-                    waiting = True
-                    continue
-                ready.append(entry)
-            if waiting:
-                continue
+            try:
+                self._evaluate_job(job, now)
+            except JournalError:
+                self._unsettled.add(job)  # looked at again once the journal can be written
+                raise
+
+    def _evaluate_job(self, job: str, now: float) -> None:
+        files = self._stats.get(job)
+        if not files:
             self._unsettled.discard(job)
-            settings = self.config.settings_for(job)
-            fingerprint = _job_fingerprint(settings.model_dump_json(), ready, damaged, files)
-            row = self.journal.ensure_job(job)
-            if fingerprint == row.done_fingerprint:
-                # Same content as last written (a re-copy or touch): nothing to do; files follow the job.
-                self.journal.set_state(job, "written")
+            return
+        if now - self._changed_at.get(job, 0.0) < self.config.quiet_seconds:
+            return
+        ready: list[JobFile] = []
+        damaged: list[tuple[str, str]] = []
+        waiting = False
+        for rel in sorted(files):
+            status, media, error = self.tracker.status(rel, self.inbox / rel)
+            if status == "waiting":
+                waiting = True
                 continue
-            if fingerprint == row.failed_fingerprint:
-                self.journal.set_state(job, "failed")
+            if status == "damaged":
+                damaged.append((rel, error or f"{self.inbox / rel}: cannot be read"))
+                self._record_file(job, rel, None, None, error)
                 continue
-            if damaged:
-                rel, reason = damaged[0]
-                more = f" (and {len(damaged) - 1} more damaged file(s))" if len(damaged) > 1 else ""
-                message = " ".join(f"{reason}{more}".split())
-                write_error(self.outbox / job, job, message)
-                self.journal.finish_failed(job, fingerprint, message)
-                self.summary.failed.append(job)
-                self.log(f"{job}: failed — {message}")
+            entry = self._arrived_file(job, rel, media)
+            if entry is None:  # vanished or changed while being fingerprinted
+                waiting = True
                 continue
-            if row.fingerprint == fingerprint and row.attempts >= self.config.max_attempts:
-                message = (
-                    f"job was started {row.attempts} times without finishing (the daemon was stopped or crashed "
-                    "during it each time) — check the log, then `montage-bridge watch retry` it"
-                )
-                write_error(self.outbox / job, job, message)
-                self.journal.finish_failed(job, fingerprint, message)
-                self.summary.failed.append(job)
-                self.log(f"{job}: failed — {message}")
-                continue
-            if row.state != "seen":
-                self.journal.mark_seen(job)
-            self._queue.append(job)
-            self._pending_specs[job] = JobSpec(
-                name=job,
-                folder=self.inbox / job,
-                files=ready,
-                fingerprint=fingerprint,
-                settings=settings,
-                skipped_note=self._skipped_notes.get(job),
+            ready.append(entry)
+        if waiting:
+            return
+        self._unsettled.discard(job)
+        settings = self.config.settings_for(job)
+        fingerprint = _job_fingerprint(settings.model_dump_json(), ready, damaged, files)
+        row = self.journal.ensure_job(job)
+        if fingerprint == row.done_fingerprint:
+            # Same content as last written (a re-copy or touch): nothing to do; files follow the job.
+            self.journal.set_state(job, "written")
+            return
+        if fingerprint == row.failed_fingerprint:
+            self.journal.set_state(job, "failed")
+            return
+        if damaged:
+            rel, reason = damaged[0]
+            more = f" (and {len(damaged) - 1} more damaged file(s))" if len(damaged) > 1 else ""
+            message = " ".join(f"{reason}{more}".split())
+            write_error(self.outbox / job, job, message)
+            self.journal.finish_failed(job, fingerprint, message)
+            self.summary.failed.append(job)
+            self.log(f"{job}: failed — {message}")
+            return
+        if (
+            row.state in RUNNING_STATES
+            and row.fingerprint == fingerprint
+            and read_report_fingerprint(self.outbox / job) == fingerprint
+        ):
+            # Put in place by a run whose journal update failed (a full disk): record it, do not redo it.
+            self._record_published(row)
+            self.log(f"{job}: recorded the output written before the journal could say so")
+            return
+        if row.fingerprint == fingerprint and row.attempts >= self.config.max_attempts:
+            message = (
+                f"job was started {row.attempts} times without finishing (the daemon was stopped or crashed "
+                "during it each time) — check the log, then `montage-bridge watch retry` it"
             )
+            write_error(self.outbox / job, job, message)
+            self.journal.finish_failed(job, fingerprint, message)
+            self.summary.failed.append(job)
+            self.log(f"{job}: failed — {message}")
+            return
+        if row.state != "seen":
+            self.journal.mark_seen(job)
+        self._queue.append(job)
+        self._pending_specs[job] = JobSpec(
+            name=job,
+            folder=self.inbox / job,
+            files=ready,
+            fingerprint=fingerprint,
+            settings=settings,
+            skipped_note=self._skipped_notes.get(job),
+        )
 
     def _arrived_file(self, job: str, rel: str, media: object) -> Optional[JobFile]:
         full = self.inbox / rel
@@ -472,10 +570,14 @@ class WatchDaemon:
     # workers ----------------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        if self._disk_full is not None and not self.once:
+            return  # new work would only fill the disk again
         while self._queue and len(self._running) < self.config.workers and not self._stop.is_set():
-            job = self._queue.pop(0)
-            spec = self._pending_specs.pop(job)
-            attempt = self.journal.start_job(job, spec.fingerprint)
+            job = self._queue[0]
+            spec = self._pending_specs[job]
+            attempt = self.journal.start_job(job, spec.fingerprint)  # on a JournalError the job stays queued
+            self._queue.pop(0)
+            del self._pending_specs[job]
             self.log(f"{job}: analyzing {len(spec.files)} file(s)" + (f" (attempt {attempt})" if attempt > 1 else ""))
             thread = threading.Thread(target=self._work, args=(spec,), name=f"watch-{job}", daemon=True)
             self._running[job] = thread
@@ -487,14 +589,27 @@ class WatchDaemon:
             thread.start()
 
     def _work(self, spec: JobSpec) -> None:
-        journal = Journal(self.journal_path)
+        # Whatever happens here, an outcome reaches the loop: a job thread that died silently would
+        # hold its worker slot for ever (the daemon alive, idle, and never starting another job).
+        outcome = JobOutcome(spec.name, "failed", error="internal error: the job's thread ended without an outcome")
+        journal: Optional[Journal] = None
         try:
+            journal = Journal(self.journal_path)
             outcome = run_job(spec, self.outbox, journal)
+        except Exception as exc:
+            if is_disk_full(exc):
+                outcome = JobOutcome(spec.name, "paused", error=disk_full_reason(self.outbox, exc))
+            else:
+                outcome = JobOutcome(spec.name, "failed", error=user_reason(exc), fingerprint=spec.fingerprint)
         finally:
-            journal.close()
-        with self._lock:
-            self._done.append(outcome)
-        self._wake.set()
+            if journal is not None:
+                try:
+                    journal.close()
+                except Exception:  # noqa: BLE001 - closing must not lose the outcome
+                    pass
+            with self._lock:
+                self._done.append(outcome)
+            self._wake.set()
 
     def _work_resolve(self, job: str) -> None:
         """Run only the Resolve step of written ``job``, with the project/bin its report recorded."""
@@ -540,9 +655,37 @@ class WatchDaemon:
                 self.summary.written.append(outcome.name)
                 analysis = f"analysis {outcome.analysis_seconds:.2f} s, " if outcome.analysis_seconds else ""
                 self.log(f"{outcome.name}: written to {outcome.output} ({analysis}total {outcome.total_seconds:.2f} s)")
+            elif outcome.state == "paused":
+                self._paused.add(outcome.name)
+                self._record_pause(outcome)
             else:
                 self.summary.failed.append(outcome.name)
                 self.log(f"{outcome.name}: failed — {outcome.error}")
+                self._record_failure(outcome)
+
+    def _record_pause(self, outcome: JobOutcome) -> None:
+        """A job the full disk stopped: due again (with --once: failed for this run, due at the next)."""
+        reason = outcome.error or "the disk is full"
+        try:
+            self.journal.pause_job(outcome.name, f"paused: {reason}")
+        except JournalError as exc:
+            if not is_disk_full(exc):
+                raise
+            # Still marked running: recorded when space is back (or seen as interrupted at the next start).
+        if self.once:
+            self.summary.failed.append(outcome.name)
+            self.log(f"{outcome.name}: not written — {reason}; it runs again at the next start")
+        else:
+            self.log(f"{outcome.name}: paused — {reason}")
+            self._enter_disk_full(reason)
+
+    def _record_failure(self, outcome: JobOutcome) -> None:
+        """Record a failure the job's own connection could not (its thread died, or the journal was full)."""
+        if outcome.fingerprint is None:
+            return
+        row = self.journal.job(outcome.name)
+        if row is not None and row.state in RUNNING_STATES:
+            self.journal.finish_failed(outcome.name, outcome.fingerprint, outcome.error or "failed")
 
 
 PROBE_CRASHED = (

@@ -70,6 +70,27 @@ class JournalError(MontageError):
     """The journal database cannot be opened or written."""
 
 
+class JournalDamagedError(JournalError):
+    """The journal file is not a database any more, or its pages are corrupt: `watch repair` rebuilds it."""
+
+
+_DAMAGE_TEXTS = ("file is not a database", "malformed", "file is encrypted")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True for SQLite errors that mean the file itself is broken (not a busy lock, not a full disk)."""
+    return isinstance(exc, sqlite3.DatabaseError) and any(t in str(exc) for t in _DAMAGE_TEXTS)
+
+
+def damaged_message(path: Path, detail: str) -> str:
+    """What is wrong with which file, and the command that fixes it."""
+    where = f"--out {path.parent}" if path.name == ".montage-watch.sqlite" else f"--journal {path} --out OUTBOX"
+    return (
+        f"{path}: the watch journal is damaged ({detail}) — run `montage-bridge watch repair {where}` to move it "
+        "aside and rebuild it from the outbox's job folders (written jobs are not run again)"
+    )
+
+
 class FileRow(BaseModel):
     path: str
     job: str
@@ -123,7 +144,28 @@ class Journal:
                 if have and column not in have:
                     self._db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise JournalDamagedError(damaged_message(path, str(exc))) from exc
             raise JournalError(f"{path}: cannot open the watch journal ({exc})") from exc
+
+    def check(self) -> None:
+        """Raise :class:`JournalDamagedError` unless SQLite's quick_check finds the file sound."""
+        try:
+            problems = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise JournalDamagedError(damaged_message(self.path, str(exc))) from exc
+            raise JournalError(f"{self.path}: cannot read the watch journal ({exc})") from exc
+        if problems != ["ok"]:
+            raise JournalDamagedError(damaged_message(self.path, f"integrity check: {problems[0]}"))
+
+    def _query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise JournalDamagedError(damaged_message(self.path, str(exc))) from exc
+            raise JournalError(f"{self.path}: cannot read the watch journal ({exc})") from exc
 
     def close(self) -> None:
         self._db.close()
@@ -132,19 +174,21 @@ class Journal:
         try:
             self._db.execute(sql, params)
         except sqlite3.Error as exc:
+            if is_damage(exc):
+                raise JournalDamagedError(damaged_message(self.path, str(exc))) from exc
             raise JournalError(f"{self.path}: cannot update the watch journal ({exc})") from exc
 
     # files ------------------------------------------------------------------------------------
 
     def file(self, path: str) -> Optional[FileRow]:
-        row = self._db.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
-        return FileRow(**dict(row)) if row else None
+        rows = self._query("SELECT * FROM files WHERE path = ?", (path,))
+        return FileRow(**dict(rows[0])) if rows else None
 
     def files(self, job: Optional[str] = None) -> list[FileRow]:
         if job is None:
-            rows = self._db.execute("SELECT * FROM files ORDER BY path").fetchall()
+            rows = self._query("SELECT * FROM files ORDER BY path")
         else:
-            rows = self._db.execute("SELECT * FROM files WHERE job = ? ORDER BY path", (job,)).fetchall()
+            rows = self._query("SELECT * FROM files WHERE job = ? ORDER BY path", (job,))
         return [FileRow(**dict(r)) for r in rows]
 
     def put_file(self, row: FileRow) -> None:
@@ -165,11 +209,11 @@ class Journal:
     # jobs -------------------------------------------------------------------------------------
 
     def job(self, name: str) -> Optional[JobRow]:
-        row = self._db.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
-        return JobRow(**dict(row)) if row else None
+        rows = self._query("SELECT * FROM jobs WHERE name = ?", (name,))
+        return JobRow(**dict(rows[0])) if rows else None
 
     def jobs(self) -> list[JobRow]:
-        return [JobRow(**dict(r)) for r in self._db.execute("SELECT * FROM jobs ORDER BY name").fetchall()]
+        return [JobRow(**dict(r)) for r in self._query("SELECT * FROM jobs ORDER BY name")]
 
     def ensure_job(self, name: str) -> JobRow:
         self._write("INSERT OR IGNORE INTO jobs (name, state, updated) VALUES (?, 'seen', ?)", (name, time.time()))
@@ -230,6 +274,37 @@ class Journal:
         )
         self._set_files(name, "written")
 
+    def restore_written(
+        self,
+        name: str,
+        fingerprint: str,
+        output: str,
+        *,
+        analysis_seconds: Optional[float],
+        total_seconds: Optional[float],
+        finished: float,
+        resolve_state: Optional[str],
+        resolve_error: Optional[str],
+    ) -> None:
+        """A written job known only from its output folder (``watch repair``): one write, no attempts."""
+        self._write(
+            "INSERT OR REPLACE INTO jobs (name, state, fingerprint, done_fingerprint, attempts, writes, output, "
+            "analysis_seconds, total_seconds, finished, updated, resolve_state, resolve_error) "
+            "VALUES (?, 'written', ?, ?, 0, 1, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                fingerprint,
+                fingerprint,
+                output,
+                analysis_seconds,
+                total_seconds,
+                finished,
+                time.time(),
+                resolve_state if resolve_state in RESOLVE_STATES else None,
+                resolve_error,
+            ),
+        )
+
     def set_resolve(self, name: str, state: str, error: Optional[str] = None) -> None:
         """Record the outcome of a job's Resolve step (``error`` None once built)."""
         assert state in RESOLVE_STATES
@@ -241,9 +316,9 @@ class Journal:
     def resolve_due(self, states: tuple[str, ...]) -> list[JobRow]:
         """Written jobs whose Resolve step is in one of ``states``."""
         marks = ",".join("?" * len(states))
-        rows = self._db.execute(
+        rows = self._query(
             f"SELECT * FROM jobs WHERE state='written' AND resolve_state IN ({marks}) ORDER BY name", states
-        ).fetchall()
+        )
         return [JobRow(**dict(r)) for r in rows]
 
     def retry_resolve(self, name: Optional[str] = None) -> int:
@@ -252,7 +327,7 @@ class Journal:
         params: tuple = ()
         if name is not None:
             where, params = where + " AND name=?", (name,)
-        count = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
+        count = self._query(f"SELECT COUNT(*) FROM jobs {where}", params)[0][0]
         self._write(f"UPDATE jobs SET resolve_state='retry' {where}", params)
         return int(count)
 
@@ -270,6 +345,17 @@ class Journal:
         """Back to waiting (its content changed, or a run was interrupted)."""
         self._write("UPDATE jobs SET state='seen', updated=? WHERE name=?", (time.time(), name))
 
+    def pause_job(self, name: str, reason: str) -> None:
+        """A run stopped by a full disk: due again, and that start does not count as an attempt.
+
+        Only a row still marked running changes, so calling this twice is harmless."""
+        marks = ",".join("?" * len(RUNNING_STATES))
+        self._write(
+            f"UPDATE jobs SET state='seen', attempts=MAX(attempts-1, 0), error=?, updated=? "
+            f"WHERE name=? AND state IN ({marks})",
+            (reason, time.time(), name, *RUNNING_STATES),
+        )
+
     def interrupted_jobs(self) -> list[JobRow]:
         """Jobs a previous daemon left analyzing/planned (it was killed or stopped mid-job)."""
         return [j for j in self.jobs() if j.state in RUNNING_STATES]
@@ -277,7 +363,7 @@ class Journal:
     def retry(self, name: Optional[str] = None) -> int:
         """Forget failures (of one job or all) so their current content runs again; returns how many."""
         where, params = ("WHERE state='failed'", ()) if name is None else ("WHERE state='failed' AND name=?", (name,))
-        count = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", params).fetchone()[0]
+        count = self._query(f"SELECT COUNT(*) FROM jobs {where}", params)[0][0]
         self._write(f"UPDATE jobs SET state='seen', failed_fingerprint=NULL, attempts=0 {where}", params)
         return int(count)
 

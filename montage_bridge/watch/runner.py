@@ -32,8 +32,9 @@ from analysis.errors import MontageError
 from analysis.timebase import parse_rate
 from montage_bridge.pipeline import run_auto, safe_stem
 from montage_bridge.watch.config import EffectiveSettings
-from montage_bridge.watch.journal import Journal
+from montage_bridge.watch.journal import Journal, JournalError
 from montage_bridge.watch.resolve_step import ResolveOutcome, build_job, not_tried, record
+from montage_bridge.watch.space import disk_full_reason, is_disk_full
 
 TMP_PREFIX = ".mb-tmp-"
 OLD_PREFIX = ".mb-old-"
@@ -66,7 +67,7 @@ class JobSpec:
 @dataclass
 class JobOutcome:
     name: str
-    state: str  # 'written' | 'failed'
+    state: str  # 'written' | 'failed' | 'paused' (the disk filled up: runs again when space is freed)
     error: Optional[str] = None
     output: Optional[Path] = None
     analysis_seconds: Optional[float] = None
@@ -74,6 +75,7 @@ class JobOutcome:
     warnings: list[str] = field(default_factory=list)
     resolve: Optional[ResolveOutcome] = None
     resolve_only: bool = False  # a retry of the Resolve step of a job written earlier
+    fingerprint: Optional[str] = None  # of the content that failed (so the daemon can record a failure)
 
 
 class JobReport(BaseModel):
@@ -144,6 +146,7 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
             journal.set_state(spec.name, "planned", analysis_seconds=marks.get("analysis"))
 
     tmp: Optional[Path] = None
+    final: Optional[Path] = None
     try:
         music, footage = choose_music(spec)
         settings = spec.settings
@@ -206,12 +209,30 @@ def run_job(spec: JobSpec, outbox: Path, journal: Journal) -> JobOutcome:
             resolve_error=report.resolve.error if report.resolve else None,
         )
     except Exception as exc:  # any failure of one job is that job's failure, never the daemon's
-        reason = str(exc) if isinstance(exc, MontageError) else f"internal error: {exc.__class__.__name__}: {exc}"
-        reason = " ".join(reason.split())  # one line
         total = time.perf_counter() - started
+        if tmp is not None:  # first: a full disk gets back what this job took
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp = None
+        if is_disk_full(exc):
+            reason = disk_full_reason(outbox, exc)
+            if final is not None:  # in place; only the journal could not say so: the daemon records it later
+                return JobOutcome(
+                    spec.name,
+                    "written",
+                    output=final,
+                    total_seconds=total,
+                    warnings=[f"written, but the journal could not record it yet ({reason})"],
+                )
+            # Not a failure of the job: the journal keeps it due (the daemon says so), it runs again.
+            write_error(outbox / spec.name, spec.name, reason, paused=True)
+            return JobOutcome(spec.name, "paused", error=reason, total_seconds=total)
+        reason = user_reason(exc)
         write_error(outbox / spec.name, spec.name, reason)
-        journal.finish_failed(spec.name, spec.fingerprint, reason, total_seconds=total)
-        return JobOutcome(spec.name, "failed", error=reason, total_seconds=total)
+        try:
+            journal.finish_failed(spec.name, spec.fingerprint, reason, total_seconds=total)
+        except JournalError:
+            pass  # the outcome carries the fingerprint: the daemon records the failure from its own connection
+        return JobOutcome(spec.name, "failed", error=reason, total_seconds=total, fingerprint=spec.fingerprint)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -249,6 +270,18 @@ def resolve_written_job(
     return outcome
 
 
+def user_reason(exc: BaseException) -> str:
+    """One line for the job's ERROR.txt and the log: our own message, or what broke and where."""
+    if isinstance(exc, MontageError):
+        reason = str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = f"cannot read or write a file{where}: {exc.strerror}"
+    else:
+        reason = f"internal error: {exc.__class__.__name__}: {exc} (please report it)"
+    return " ".join(reason.split())
+
+
 def _round(value: Optional[float]) -> Optional[float]:
     return None if value is None else round(value, 3)
 
@@ -268,16 +301,33 @@ def publish(tmp: Path, final: Path) -> Path:
     return final
 
 
-def write_error(folder: Path, job: str, reason: str) -> None:
-    """``folder/ERROR.txt`` with the reason; earlier good outputs in ``folder`` are kept."""
-    folder.mkdir(parents=True, exist_ok=True)
+def write_error(folder: Path, job: str, reason: str, *, paused: bool = False) -> bool:
+    """``folder/ERROR.txt`` with the reason; earlier good outputs in ``folder`` are kept.
+
+    Best effort: on a full (or gone) disk nothing is written, and a folder made here is removed
+    again rather than left empty. Returns whether ERROR.txt was written.
+    """
+    made = not folder.exists()
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     previous = " Files beside this one are from an earlier successful run." if (folder / REPORT).exists() else ""
-    write_text_atomic(
-        folder / ERROR_FILE,
-        f"job {job} failed at {stamp}:\n{reason}\n\nFix the files in the job folder (or the config); "
-        f"the job runs again when its content changes.{previous}\n",
-    )
+    if paused:
+        text = (
+            f"job {job} paused at {stamp}:\n{reason}\n\nThe watch daemon runs it again by itself once space "
+            f"is freed (or at its next start).{previous}\n"
+        )
+    else:
+        text = (
+            f"job {job} failed at {stamp}:\n{reason}\n\nFix the files in the job folder (or the config); "
+            f"the job runs again when its content changes.{previous}\n"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(folder / ERROR_FILE, text)
+        return True
+    except OSError:
+        if made:
+            shutil.rmtree(folder, ignore_errors=True)
+        return False
 
 
 def read_report_fingerprint(folder: Path) -> Optional[str]:
