@@ -3,8 +3,9 @@
     montage-bridge watch INBOX --out OUTBOX [--config FILE] [--once]
     montage-bridge watch status --out OUTBOX          (or --journal FILE / --config FILE)
     montage-bridge watch retry [JOB] --out OUTBOX
+    montage-bridge watch repair --out OUTBOX          (a damaged journal: set aside, rebuilt from the outbox)
 
-``status`` and ``retry`` are words, not folders: an inbox literally named ``status`` is ``./status``.
+``status``, ``retry`` and ``repair`` are words, not folders: an inbox literally named ``status`` is ``./status``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from montage_bridge.console import err, out
 from montage_bridge.watch.config import load_config
 from montage_bridge.watch.daemon import JOURNAL_NAME, WatchDaemon
 from montage_bridge.watch.journal import Journal
+from montage_bridge.watch.repair import repair
 
 _STATE_STYLE = {"seen": "dim", "analyzing": "cyan", "planned": "blue", "written": "green", "failed": "red"}
 
@@ -33,7 +35,9 @@ class WatchUsageError(MontageError):
 
 
 def watch(
-    inbox: Annotated[str, typer.Argument(help="Inbox folder (each subfolder is one job), or 'status' / 'retry'.")],
+    inbox: Annotated[
+        str, typer.Argument(help="Inbox folder (each subfolder is one job), or 'status' / 'retry' / 'repair'.")
+    ],
     job: Annotated[
         Optional[str],
         typer.Argument(help="With 'retry': the job to retry (default: all failed, and all not built in Resolve)."),
@@ -49,6 +53,13 @@ def watch(
     config = load_config(config_file)
     if journal_file is not None:
         config = config.model_copy(update={"journal": journal_file})
+    if inbox == "repair":
+        if job is not None:
+            raise WatchUsageError(f"unexpected argument {job!r}: `watch repair` rebuilds the whole journal")
+        if out_dir is None:
+            raise WatchUsageError("missing --out OUTBOX: repair rebuilds the journal from the outbox's job folders")
+        _repair(out_dir, config.journal or out_dir / JOURNAL_NAME)
+        return
     if inbox in ("status", "retry"):
         journal = _open_journal(config.journal, out_dir)
         if inbox == "status":
@@ -70,6 +81,22 @@ def watch(
         out.print(f"{len(summary.written)} job(s) written, {len(summary.failed)} failed")
         if summary.failed:
             raise typer.Exit(1)
+
+
+def _repair(outbox: Path, journal: Path) -> None:
+    result = repair(outbox, journal)
+    if result.healthy:
+        out.print(f"{journal}: the journal is sound; nothing to repair")
+        return
+    if result.moved_to is not None:
+        out.print(f"{journal}: damaged ({result.damage}); moved aside to {result.moved_to.name}")
+    else:
+        out.print(f"{journal}: no journal here; building one from the outbox")
+    out.print(f"rebuilt {len(result.rebuilt)} written job(s) from their report.json: they are not run again")
+    if result.rerun:
+        names = ", ".join(result.rerun[:5]) + (" …" if len(result.rerun) > 5 else "")
+        out.print(f"{len(result.rerun)} job folder(s) without a finished report run again at the next start: {names}")
+    out.print("start the daemon again as before")
 
 
 def _log(line: str) -> None:
