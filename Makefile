@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 EXTRAS ?= test,worker,speech
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-generate lint bench install clean sample-media
+.PHONY: demo test test-generate fuzz lint bench install clean sample-media
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.10 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 10) else None'
@@ -45,9 +45,17 @@ test-generate: $(STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[generate]"
 	$(BIN)/python -m pytest tests/gpu_remote/test_generate.py
 
+# Thousands of mutated timelines per reader (FCPXML, xmeml, EDL, OTIO, AAF); `make test` runs a few
+# hundred. FUZZ_CASES / FUZZ_SEED change the count and the seed; findings are saved to fuzz-findings/.
+FUZZ_CASES ?= 3000
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.harness --cases $(FUZZ_CASES) --save fuzz-findings
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# mypy + pydantic plugin: no package may gain a type error (tests/test_types.py holds the counts).
+	$(BIN)/python -m pytest -q tests/test_types.py
 
 bench: $(STAMP) .sample-media/facts.json
 	$(BIN)/python bench/run.py

@@ -73,6 +73,14 @@ def check_otio_json(text: str, source: str) -> None:
                 _check_schema(schema, known, source, path)
                 if schema.startswith("RationalTime."):
                     _check_time(node, source, path)
+                elif schema.startswith("Timeline.") and "tracks" in node:
+                    tracks = node["tracks"]
+                    # OTIO's C++ core dereferences a null stack: SIGSEGV (found by tests/fuzz).
+                    if not (isinstance(tracks, dict) and str(tracks.get("OTIO_SCHEMA", "")).startswith("Stack.")):
+                        raise TimelineParseError(
+                            source,
+                            f"timeline tracks at {_where([*path, '.tracks'])} must be a Stack, not {tracks!r:.40}",
+                        )
             for key, value in node.items():
                 if isinstance(value, (dict, list)):
                     stack.append((value, [*path, f".{key}"], depth + 1))

@@ -64,6 +64,17 @@ def check_timeline_sanity(timeline: otio.schema.Timeline, source: str) -> None:
             continue
         _check_range(item.source_range, label, source)
         ref = getattr(item, "media_reference", None)
+        if (
+            isinstance(item, otio.schema.Clip)
+            and item.source_range is None
+            and (ref is None or ref.available_range is None)
+        ):
+            # Its length is unknown: every writer and NLE needs one (found by tests/fuzz).
+            raise TimelineParseError(
+                source,
+                f"{label} has neither a source range nor media with a known length",
+                hint="give it a source range",
+            )
         if ref is not None:
             _check_range(ref.available_range, f"{label} media", source)
         for marker in getattr(item, "markers", []):

@@ -39,14 +39,38 @@ def _text(el: ET.Element | None, path: str, default: str | None = None) -> str |
     return found.text.strip()
 
 
+_MAX_SIZE = 65536  # pixels: frame sizes go into OTIO metadata (C++ int64: a 300-digit width is a ValueError)
+
+
+class _BadNumber(ValueError):
+    """A number element holding infinity or an impossible frame size (turned into a TimelineParseError)."""
+
+    def __init__(self, path: str, value: str) -> None:
+        super().__init__(path, value)
+        self.path, self.value = path, value
+
+
 def _int(el: ET.Element | None, path: str, default: int | None = None) -> int | None:
     value = _text(el, path)
     if value is None:
         return default
     try:
-        return int(round(float(value)))
+        number = float(value)
     except ValueError:
         return default
+    if math.isnan(number):
+        return default
+    if not math.isfinite(number):  # int(inf) is an OverflowError; huge finite times fail the sanity check
+        raise _BadNumber(path, value)
+    return int(round(number))
+
+
+def _size(el: ET.Element | None, path: str) -> int | None:
+    """A frame width or height: None when absent; refused when negative or beyond any camera."""
+    value = _int(el, path)
+    if value is not None and not 0 <= value <= _MAX_SIZE:
+        raise _BadNumber(path, _text(el, path) or "")
+    return value
 
 
 def _rate(el: ET.Element | None, fallback: Fraction | None = None) -> Fraction | None:
@@ -123,10 +147,10 @@ class _Reader:
         meta: dict = {}
         if drop:
             meta["drop_frame"] = True
-        width = _int(file_el, "media/video/samplecharacteristics/width")
+        width = _size(file_el, "media/video/samplecharacteristics/width")
         if width and width != 1920:
             meta["width"] = width
-            meta["height"] = _int(file_el, "media/video/samplecharacteristics/height")
+            meta["height"] = _size(file_el, "media/video/samplecharacteristics/height")
         meta = {META: meta} if meta else {}
         path = _text(file_el, "pathurl")
         file_name = _text(file_el, "name", name) or name
@@ -166,8 +190,8 @@ class _Reader:
             "rate": rate,
             "start": start or 0,
             "drop": bool(drop),
-            "width": _int(seq, "media/video/format/samplecharacteristics/width"),
-            "height": _int(seq, "media/video/format/samplecharacteristics/height"),
+            "width": _size(seq, "media/video/format/samplecharacteristics/width"),
+            "height": _size(seq, "media/video/format/samplecharacteristics/height"),
         }
         return stack, info
 
@@ -314,7 +338,7 @@ def _levels(el: ET.Element, source_in: int) -> list[list[float]]:
                     level = float(value or "")
                 except ValueError:
                     continue
-                if when is None or level <= 0:
+                if when is None or not math.isfinite(level) or level <= 0:
                     continue
                 keys.append([when - source_in, round(20 * math.log10(level), 3)])
             if not keys:
@@ -322,7 +346,7 @@ def _levels(el: ET.Element, source_in: int) -> list[list[float]]:
                     level = float(_text(param, "value") or "1")
                 except ValueError:
                     level = 1.0
-                if level > 0 and abs(level - 1) > 1e-6:
+                if math.isfinite(level) and level > 0 and abs(level - 1) > 1e-6:
                     keys = [[0, round(20 * math.log10(level), 3)]]
             return keys
     return []
@@ -352,6 +376,16 @@ def _sequences(el: ET.Element) -> list[ET.Element]:
 
 def read_xmeml(data: str | bytes, source: str = "<xmeml>") -> otio.schema.Timeline | otio.schema.SerializableCollection:
     """Parse xmeml into a Timeline (one sequence) or a SerializableCollection of Timelines."""
+    try:
+        return _read_xmeml(data, source)
+    except _BadNumber as exc:
+        shown = exc.value if len(exc.value) <= 40 else exc.value[:40] + "…"
+        raise TimelineParseError(
+            source, f"<{exc.path.rsplit('/', 1)[-1]}> is {shown}: not a number any NLE accepts"
+        ) from None
+
+
+def _read_xmeml(data: str | bytes, source: str) -> otio.schema.Timeline | otio.schema.SerializableCollection:
     root = parse_xml(data, source)
     if root.tag != "xmeml":
         raise TimelineParseError(source, f"root element is <{root.tag}>, not <xmeml>", hint="is this FCP7 XML?")
