@@ -56,8 +56,6 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	# mypy + pydantic plugin: no package may gain a type error (tests/test_types.py holds the counts).
 	$(BIN)/python -m pytest -q tests/test_types.py
-	# mypy + pydantic plugin: no package may gain a type error (tests/test_types.py holds the counts).
-	$(BIN)/python -m pytest -q tests/test_types.py
 
 bench: $(STAMP) .sample-media/facts.json
 	$(BIN)/python bench/run.py
