@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from analysis.timebase import format_rate, frames_to_seconds, parse_rate
 from montage_bridge.console import err, out
 from montage_bridge.pipeline import run_auto
+from montage_bridge.progress import ProgressOpt, ProgressReporter
 from montage_bridge.remote_media import GpuOptions
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
 from planner.brief import Brief, BriefError, brief_from_mapping, load_brief
@@ -112,6 +112,7 @@ def auto(
     speech_model: Annotated[
         Optional[str], typer.Option("--speech-model", help="faster-whisper model folder or cached name (--captions).")
     ] = None,
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -131,30 +132,19 @@ def auto(
     clips_wanted = [name for value in must_include or [] for name in value.split(",") if name.strip()]
     llm_config = load_llm_config() if llm else None
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("analyzing", total=None)
-
-        def report(stage: str, done: int, total: int) -> None:
-            bar.update(task, description=stage, completed=done, total=total)
-
-        jobs: dict[tuple[str, str], TaskID] = {}
+    with ProgressReporter("auto", progress) as bar:
+        report = bar.stages(lambda phase: {"analysis": "files", "reframe": "clips"}.get(phase, "steps"))
+        started: set[str] = set()
 
         def remote(clip_id: str, op: str, fraction: float, stage: str) -> None:
-            # One bar per clip and op, fed from the worker's event stream (called from worker threads).
-            key = (clip_id, op)
-            if key not in jobs:
-                jobs[key] = bar.add_task(f"{op} {clip_id}", total=100)
-            update: dict = {"description": f"{op} {clip_id}: {stage}" if stage else f"{op} {clip_id}"}
-            if fraction >= 0:
-                update["completed"] = round(fraction * 100)
-            bar.update(jobs[key], **update)
+            # One task per clip and op, fed from the worker's event stream (called from worker threads).
+            key = f"{op} {clip_id}"
+            if key not in started:
+                started.add(key)
+                bar.start(key, "remote", item=key, total=1.0, unit="fraction")
+            bar.update(key, done=fraction if fraction >= 0 else None, message=stage or None)
+            if stage in ("done", "succeeded", "failed", "canceled"):
+                bar.end(key, "done" if stage in ("done", "succeeded") else stage, hide=True)
 
         result = run_auto(
             footage_dir,
@@ -175,6 +165,7 @@ def auto(
             must_include=clips_wanted,
             save_plan=save_plan,
         )
+        report.finish()  # type: ignore[attr-defined]
     plan = result.plan
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)  # one line each, however long
@@ -214,7 +205,7 @@ def auto(
     if render:
         from montage_bridge.commands.auto_finish import render_preview
 
-        rendered_ok = render_preview(result.timeline, output / f"{stem}.mp4")
+        rendered_ok = render_preview(result.timeline, output / f"{stem}.mp4", progress)
     if resolve:
         from montage_bridge.commands.resolve import send_to_resolve
 

@@ -9,10 +9,10 @@ from fractions import Fraction
 from pathlib import Path
 
 import opentimelineio as otio
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from analysis.atomic_io import write_text_atomic
 from montage_bridge.console import err
+from montage_bridge.progress import ProgressReporter
 from nle_adapters.mix import set_timeline_captions
 from nle_adapters.write_files import write_timeline_files
 from render import captions as cap
@@ -83,27 +83,20 @@ def add_captions(
     return [p for p in written if p.suffix in (".srt", ".vtt", ".fcpxml")]
 
 
-def render_preview(timeline: otio.schema.Timeline, output: Path) -> bool:
+def render_preview(timeline: otio.schema.Timeline, output: Path, progress: str = "auto") -> bool:
     """Render ``timeline`` to ``output`` with the render defaults and print the report (with the
-    quality check). True when every check passed."""
+    quality check). True when every check passed. ``progress``: a ``--progress`` mode."""
     from montage_bridge.commands.render import _print_report
 
-    with Progress(
-        TextColumn("[bold]rendering"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("render", total=None)
-
-        def on_progress(done: float, total: float) -> None:
-            bar.update(task, completed=done, total=total)
-
-        report = render_timeline(timeline, output, RenderOptions(loudness=DEFAULT_TARGET), progress=on_progress)
+    with ProgressReporter("auto", progress) as bar:
+        bar.start("render", "render", item=output.name, unit="seconds")
+        report = render_timeline(
+            timeline,
+            output,
+            RenderOptions(loudness=DEFAULT_TARGET),
+            progress=lambda done, total: bar.update("render", done=done, total=total),
+        )
+        bar.end("render")
     _print_report(report)
     return report.ok
 

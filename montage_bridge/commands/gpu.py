@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from gpu_remote.errors import ClientError
 from montage_bridge.console import err, out
+from montage_bridge.progress import ProgressOpt
 
 gpu_app = typer.Typer(help="Send heavy per-clip work to a remote GPU worker.", no_args_is_help=True)
 
@@ -40,39 +40,35 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-def _follow(client, job_ids: dict[str, str]) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """Rich progress bars fed by each job's event stream; returns the final jobs by id."""
+def _follow(client, job_ids: dict[str, str], mode: str = "auto") -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Progress (bars, JSON lines or nothing: montage_bridge.progress) fed by each job's event
+    stream; returns the final jobs by id."""
     import threading
+
+    from montage_bridge.progress import ProgressReporter
 
     finals: dict[str, object] = {}
     errors: list[ClientError] = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[stage]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=False,
-    ) as progress:
-        tasks = {jid: progress.add_task(label, total=1.0, stage="queued") for jid, label in job_ids.items()}
+    with ProgressReporter("gpu submit", mode, transient=False) as progress:
+        for jid, label in job_ids.items():
+            progress.start(jid, "gpu", item=label, total=1.0, unit="fraction", message="queued")
 
         def follow(jid: str) -> None:
             def on_event(ev) -> None:  # type: ignore[no-untyped-def]
                 if ev.type == "progress":
-                    progress.update(tasks[jid], completed=ev.data.get("fraction", 0.0), stage=ev.data.get("stage", ""))
+                    progress.update(jid, done=ev.data.get("fraction", 0.0), message=ev.data.get("stage") or None)
                 elif ev.type == "state":
-                    progress.update(tasks[jid], stage=ev.data.get("state", ""))
+                    progress.update(jid, message=ev.data.get("state") or None)
 
             try:
                 finals[jid] = client.wait(jid, on_event)
             except ClientError as exc:  # reported after all bars finish; the job stays in the ledger
                 errors.append(exc)
-                progress.update(tasks[jid], stage="lost contact")
+                progress.end(jid, "failed", message="lost contact")
                 return
-            job = finals[jid]
-            progress.update(
-                tasks[jid], completed=1.0 if job.state.value == "succeeded" else None, stage=job.state.value
+            state = finals[jid].state.value  # type: ignore[attr-defined]
+            progress.end(
+                jid, "done" if state == "succeeded" else "canceled" if state == "canceled" else "failed", message=state
             )
 
         threads = [threading.Thread(target=follow, args=(jid,), daemon=True) for jid in job_ids]
@@ -132,6 +128,7 @@ def submit(
     ] = None,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Upload FILEs (skipping what the worker has) and queue one OP job per file.
 
@@ -172,7 +169,7 @@ def submit(
         out.print(f"{job.id}\t{job.state.value}\t{path if path else op}")
     if not wait:
         return
-    finals = _follow(client, job_ids)
+    finals = _follow(client, job_ids, progress)
     failed = 0
     for jid, job in finals.items():
         if job.state.value == "succeeded":  # type: ignore[attr-defined]

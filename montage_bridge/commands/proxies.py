@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from montage_bridge.console import err, out
+from montage_bridge.console import out
+from montage_bridge.progress import ProgressOpt, ProgressReporter
 
 _TIMELINE_SUFFIXES = {".otio", ".otioz", ".fcpxml", ".fcpxmld", ".xml", ".edl", ".aaf"}
 
@@ -54,6 +54,7 @@ def proxies_command(
         ),
     ] = "resolve",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the footage in nested folders.")] = False,
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Proxies with each original's exact rate, frame count, start timecode, audio channels and name.
 
@@ -75,24 +76,25 @@ def proxies_command(
     if not originals:
         raise typer.BadParameter(f"{source}: no media found", param_hint="FOLDER_OR_TIMELINE")
     results: list[ProxyResult] = []
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
+    with ProgressReporter("proxies", progress, transient=False) as bar:
         for path in originals:
-            task = bar.add_task(path.name, total=None)
+            bar.start(path.name, "proxy", item=path.name, unit="frames")
             try:
                 media = probe_media(path)
                 if not media.has_video:
-                    bar.update(task, description=f"{path.name}: no picture, skipped", total=1, completed=1)
+                    bar.end(path.name, "skipped", message="no picture")
                     continue
+                bar.update(path.name, total=media.frames)
                 result = make_proxy(
                     media,
                     layout,
                     box,
                     codec,
-                    lambda _p, done, total, t=task: bar.update(t, completed=done, total=total),
+                    lambda _p, done, total, key=path.name: bar.update(key, done=done, total=total),
                 )
             except (ProxyError, MediaError) as exc:
                 result = ProxyResult(path, proxy_path(path, layout), "failed", str(exc))
-            bar.update(task, description=f"{path.name}: {result.status}")
+            bar.end(path.name, "failed" if result.status == "failed" else "done", message=result.status)
             results.append(result)
     table = Table(title=f"Proxies ({codec}, {layout} layout)")
     table.add_column("original")

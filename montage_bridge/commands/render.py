@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from montage_bridge.console import err, out
+from montage_bridge.progress import ProgressOpt, ProgressReporter
 from nle_adapters.convert import read_timelines
 from render.errors import RenderError
 from render.layout import layout_timeline
@@ -113,7 +113,10 @@ def render_command(
     ] = 1,
     rate: Annotated[Optional[str], typer.Option("--rate", help="Frame rate of an EDL input (EDLs state none).")] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Run the quality check on the result.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON (and progress as JSON lines on stderr).")
+    ] = False,
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Render a timeline to a video file in one ffmpeg pass, mixed, loudness-normalised and checked.
 
@@ -146,23 +149,12 @@ def render_command(
         burn_captions=burn_captions,
         check=check,
     )
-    with Progress(
-        TextColumn("[bold]rendering"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("render", total=None)
-
-        def on_progress(done: float, total: float) -> None:
-            bar.update(task, completed=done, total=total)
-
-        report = render_timeline(chosen, target_path, options, progress=on_progress)
+    with ProgressReporter("render", progress, as_json=as_json) as bar:
+        bar.start("render", "render", item=target_path.name, unit="seconds")
+        report = render_timeline(
+            chosen, target_path, options, progress=lambda done, total: bar.update("render", done=done, total=total)
+        )
+        bar.end("render")  # an exception ends it "failed" on the way out
     if as_json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
