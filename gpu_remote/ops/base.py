@@ -231,11 +231,15 @@ def timecode_args(src: Path) -> list[str]:
 
 def reencode_video_args(src: Path, video_filter: str, crf: int, out: Path) -> list[str]:
     """ffmpeg arguments that filter ``src``'s first video stream into ``out`` as H.264 (``crf``,
-    veryfast, yuv420p), copying every audio stream and the start timecode unchanged."""
+    veryfast, yuv420p), copying every audio stream, the start timecode and the colour tags
+    (matrix, range, primaries, transfer: stated, since not every ffmpeg passes them on)."""
+    from gpu_remote.ops.colour import colour_args, probe_colour
+
     return [
         "-i", str(src), "-vf", video_filter,
         "-map", "0:v:0", "-map", "0:a?",
         "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+        *colour_args(probe_colour(src)),
         "-c:a", "copy",
         *timecode_args(src),
         str(out),

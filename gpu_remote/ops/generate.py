@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpu_remote.errors import Canceled, OpError
 from gpu_remote.ops.base import Op, OpContext, OpResult
+from gpu_remote.quality import assess
 
 MODEL_ENV = "MONTAGE_GENERATE_MODEL"
 
@@ -42,6 +43,11 @@ class GenerateParams(BaseModel):
     guidance_scale: float = Field(default=5.0, ge=0.0, le=50.0)
     seed: int = Field(default=0, ge=0, le=2**32 - 1)
     fps: int = Field(default=16, ge=1, le=120, description="frame rate of the written video")
+    quality_gate: Literal["fail", "report"] = Field(
+        default="fail",
+        description="fail: a black/NaN/frozen/flashing clip, or one unlike its conditioning images, fails the job; "
+        "report: only record the checks in result.quality",
+    )
 
 
 def available() -> str | None:
@@ -55,26 +61,58 @@ def available() -> str | None:
     return None
 
 
+DTYPE_KEYWORD_SINCE = "0.36"  # diffusers renamed from_pretrained's torch_dtype= to dtype= here
+FP32_VAES = {"AutoencoderKLWan"}  # Wan's VAE overflows in bf16/fp16 (black or NaN frames): keep it fp32
+
+
+def load_plan(model_index: dict[str, Any], diffusers_version: str, cuda: bool) -> dict[str, Any]:
+    """How to load a pipeline folder: the dtype keyword this diffusers honours, the dtype, and
+    which VAE class (if any) to load on its own in float32.
+
+    diffusers before 0.36 takes ``torch_dtype=`` and silently ignores ``dtype=`` (the model
+    then loads in fp32: twice the memory); 0.36 and later take ``dtype=``.
+    """
+    from packaging.version import Version
+
+    keyword = "dtype" if Version(diffusers_version) >= Version(DTYPE_KEYWORD_SINCE) else "torch_dtype"
+    vae = model_index.get("vae")
+    vae_class = vae[1] if isinstance(vae, list) and len(vae) == 2 else None
+    return {
+        "keyword": keyword,
+        "dtype": "bfloat16" if cuda else "float32",
+        "fp32_vae": vae_class if cuda and vae_class in FP32_VAES else None,
+    }
+
+
 @lru_cache(maxsize=1)
 def _load(path: str) -> Any:
+    import json
+
+    import diffusers
     import torch
     from diffusers import DiffusionPipeline
 
     cuda = torch.cuda.is_available()
-    pipe = DiffusionPipeline.from_pretrained(path, dtype=torch.bfloat16 if cuda else torch.float32)
+    plan = load_plan(json.loads((Path(path) / "model_index.json").read_text()), diffusers.__version__, cuda)
+    kwargs: dict[str, Any] = {plan["keyword"]: getattr(torch, plan["dtype"])}
+    if plan["fp32_vae"]:
+        vae_cls = getattr(diffusers, plan["fp32_vae"])
+        kwargs["vae"] = vae_cls.from_pretrained(path, subfolder="vae", **{plan["keyword"]: torch.float32})
+    pipe = DiffusionPipeline.from_pretrained(path, **kwargs)
     pipe = pipe.to("cuda" if cuda else "cpu")
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
 def _write_video(frames: Any, path: Path, fps: int) -> tuple[int, int, int]:
-    """Encode frames (F×H×W×3 floats 0..1 or uint8) as H.264; returns (frames, width, height)."""
+    """Encode frames (F×H×W×3 floats 0..1 or uint8) as H.264 tagged BT.709 (the pipelines'
+    RGB is sRGB/BT.709 primaries), converted with the BT.709 matrix; returns (frames, width, height)."""
     import av
     import numpy as np
 
     array = np.asarray(frames)
     if array.dtype != np.uint8:
-        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
+        array = (np.clip(np.nan_to_num(array), 0.0, 1.0) * 255).round().astype(np.uint8)
     count, height, width = array.shape[0], array.shape[1], array.shape[2]
     # yuv420p needs even sizes; pad by edge replication rather than rescaling generated pixels.
     pad_h, pad_w = height % 2, width % 2
@@ -85,8 +123,14 @@ def _write_video(frames: Any, path: Path, fps: int) -> tuple[int, int, int]:
         stream.width, stream.height = array.shape[2], array.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "16", "preset": "veryfast"}
+        cc = stream.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
         for frame in array:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            yuv = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                format="yuv420p", src_colorspace=1, dst_colorspace=1, src_color_range=2, dst_color_range=1
+            )
+            yuv.colorspace, yuv.color_range = 1, 1
+            for packet in stream.encode(yuv):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
@@ -97,6 +141,7 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
     reason = available()
     if reason:
         raise OpError(reason, code="model_unavailable")
+    import numpy as np
     import torch
     from PIL import Image
 
@@ -144,6 +189,15 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
     if ctx.cancel_event.is_set():
         raise Canceled(ctx.cancel_reason[0])
     frames = output.frames[0]
+    quality = assess(
+        frames,
+        first_image=np.asarray(kwargs["image"]) if "image" in kwargs else None,
+        last_image=np.asarray(kwargs["last_image"]) if "last_image" in kwargs else None,
+    )
+    if not quality["ok"] and params.quality_gate == "fail":
+        raise OpError(
+            "the generated clip failed the quality gate: " + "; ".join(quality["problems"]), code="quality_failed"
+        )
     out = ctx.work_dir / "generated.mp4"
     count, width, height = _write_video(frames, out, params.fps)
     return OpResult(
@@ -155,6 +209,7 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
             "fps": params.fps,
             "pipeline": type(pipe).__name__,
             "device": "cuda" if torch.cuda.is_available() else "cpu",
+            "quality": quality,
         },
         mimes={"video": "video/mp4"},
     )
@@ -162,7 +217,7 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
 
 OP = Op(
     name="generate",
-    version="1",
+    version="2",  # 2: torch_dtype for diffusers < 0.36, fp32 Wan VAE, quality gate, BT.709-tagged output
     description="Text/image/first-last-frame to video with a local diffusers pipeline (needs a GPU for real models).",
     params=GenerateParams,
     inputs=(),

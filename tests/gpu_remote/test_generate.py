@@ -120,7 +120,15 @@ def test_text_to_video_returns_the_requested_frames(worker_factory, tmp_path: Pa
     model = build_tiny_wan(tmp_path / "tiny-wan-t2v", image_to_video=False)
     worker = worker_factory(env={"MONTAGE_GENERATE_MODEL": str(model)})
     client = worker.client(tmp_path / "state")
-    params = {"prompt": TEXT, "num_frames": 9, "width": 16, "height": 16, "steps": 2, "fps": 8}
+    params = {
+        "prompt": TEXT,
+        "num_frames": 9,
+        "width": 16,
+        "height": 16,
+        "steps": 2,
+        "fps": 8,
+        "quality_gate": "report",
+    }
     job, _ = client.put_job("gen-t2v-00001", JobSpec(op="generate", params=params))
     progress: list[float] = []
     job = client.wait(job.id, lambda ev: progress.append(ev.data["fraction"]) if ev.type == "progress" else None)
@@ -155,7 +163,7 @@ def test_image_and_first_last_frame_to_video(mode: str, tmp_path: Path, monkeypa
         cancel_event=threading.Event(),
     )
     monkeypatch.setenv("MONTAGE_GENERATE_MODEL", str(model))
-    params = GenerateParams(mode=mode, prompt=TEXT, num_frames=5, width=16, height=16, steps=2)
+    params = GenerateParams(mode=mode, prompt=TEXT, num_frames=5, width=16, height=16, steps=2, quality_gate="report")
     result = OPS["generate"].run(ctx, params)
     assert result.result["frames"] == 5 and result.result["pipeline"] == "WanImageToVideoPipeline"
     assert frame_count(result.outputs["video"]) == 5
