@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from gpu_remote.db import Database
+from gpu_remote.db import JobDatabase
 from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import SHA256_RE, UPLOAD_ID_RE, UploadStatus
 
@@ -60,7 +60,7 @@ def _check_upload_id(upload_id: str) -> str:
 class BlobStore:
     """Blobs and partial uploads under ``root``; metadata in ``db``."""
 
-    def __init__(self, root: Path, db: Database, *, max_upload_bytes: int, disk_budget_bytes: int) -> None:
+    def __init__(self, root: Path, db: JobDatabase, *, max_upload_bytes: int, disk_budget_bytes: int) -> None:
         self.root = root
         self.db = db
         self.max_upload_bytes = max_upload_bytes

@@ -29,7 +29,7 @@ from typing import Any
 from celery import Celery
 
 from gpu_remote.blobs import BlobStore
-from gpu_remote.db import Database
+from gpu_remote.db import open_database
 from gpu_remote.errors import BrokerUnavailable
 from gpu_remote.registry import Heartbeat, Registry
 from gpu_remote.routing import describe_worker, served_routes
@@ -211,6 +211,7 @@ def run_celery_worker(
     name: str,
     lease_s: float = 30.0,
     routes: list[str] | None = None,
+    store: str | None = None,
 ) -> int:
     """Run a Celery worker (solo pool, one job at a time) over ``data_dir``; returns an exit code.
 
@@ -220,7 +221,7 @@ def run_celery_worker(
     global _STATE
     from gpu_remote.server import gpus
 
-    db = Database(data_dir / "jobs.sqlite3")
+    db = open_database(store, data_dir)
     store = JobStore(db)
     blobs = BlobStore(data_dir, db, max_upload_bytes=1 << 62, disk_budget_bytes=1 << 62)
     settings = RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=1)

@@ -1,5 +1,11 @@
-"""The worker's SQLite database (WAL): jobs, events, blobs, uploads. Shared by the HTTP server,
-the in-process runner and Celery workers on the same data folder.
+"""The worker's database: jobs, events, blobs, uploads, workers. Shared by the HTTP server, the
+in-process runner and Celery workers.
+
+Two implementations of one small interface (:class:`JobDatabase`): SQLite in WAL mode here, the
+embedded default (one machine: WAL needs shared memory, so not a network filesystem), and
+PostgreSQL (gpu_remote/pg.py) when workers on several machines share the state. The store speaks
+one SQL dialect to both: ``?`` placeholders, rows readable by name and by index, ``immediate``
+transactions that exclude every other immediate transaction (BEGIN IMMEDIATE / an advisory lock).
 
 Each thread keeps its own connection (SQLite connections must not be shared across threads or
 processes). Reusing them matters: closing the last connection of a WAL database checkpoints and
@@ -14,6 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -102,11 +109,36 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("UPDATE jobs SET route='gpu.' || op")  # routing.route_for of jobs made before routes
 
 
+class JobDatabase(Protocol):
+    """What the store, blob index and registry need from a database."""
+
+    url: str  # where it is, for messages (a path, or a postgresql:// URL without its password)
+
+    def connect(self, *, immediate: bool = False) -> contextlib.AbstractContextManager[Any]:
+        """A connection in a transaction (commit on success, rollback on error); ``immediate``
+        transactions run one at a time across every process using the database."""
+        ...
+
+
+def open_database(store: str | None, data_dir: Path) -> JobDatabase:
+    """The database ``--store`` names: a ``postgresql://`` URL, or (None) SQLite in ``data_dir``."""
+    if store and store.startswith(("postgresql://", "postgres://")):
+        from gpu_remote.pg import PostgresDatabase
+
+        return PostgresDatabase(store)
+    if store:
+        from gpu_remote.errors import WorkerConfigError
+
+        raise WorkerConfigError(f"--store must be a postgresql:// URL (or left out for SQLite), not {store!r}")
+    return Database(data_dir / "jobs.sqlite3")
+
+
 class Database:
     """Opens connections to ``path`` with WAL, a busy timeout and the schema in place."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.url = str(path)
         self._local = threading.local()
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
@@ -132,6 +164,13 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        cached = getattr(self._local, "conn", None)
+        if cached is not None:
+            cached[1].close()
+            self._local.conn = None
 
     def _thread_conn(self) -> sqlite3.Connection:
         cached = getattr(self._local, "conn", None)

@@ -14,14 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gpu_remote.db import Database
+from gpu_remote.db import JobDatabase
 
 HEARTBEAT_S = 2.0
 STALE_S = 3 * HEARTBEAT_S
 
 
 class Registry:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: JobDatabase) -> None:
         self.db = db
 
     def beat(self, name: str, info: dict[str, Any]) -> None:

@@ -30,7 +30,7 @@ from starlette.requests import ClientDisconnect
 from gpu_remote import __version__
 from gpu_remote.auth import TokenAuth
 from gpu_remote.blobs import BlobError, BlobStore
-from gpu_remote.db import Database
+from gpu_remote.db import open_database
 from gpu_remote.errors import BrokerUnavailable, WorkerConfigError
 from gpu_remote.events import long_poll, sse_stream
 from gpu_remote.models import (
@@ -74,6 +74,7 @@ class WorkerConfig:
     runner: RunnerSettings = field(default_factory=RunnerSettings)
     backend: str = "embedded"  # or "celery"
     broker_url: str | None = None
+    store: str | None = None  # postgresql://… (state shared by machines); None: SQLite in data_dir
 
 
 class Dispatcher(Protocol):
@@ -115,7 +116,7 @@ class Worker:
         # Jobs, blobs and the token hash belong to the worker's user alone.
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(config.data_dir, 0o700)
-        self.db = Database(config.data_dir / "jobs.sqlite3")
+        self.db = open_database(config.store, config.data_dir)
         self.store = JobStore(
             self.db,
             max_queued=config.max_queued,

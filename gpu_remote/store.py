@@ -1,4 +1,5 @@
-"""SQLite job store: idempotent creation, leases with fencing, a reaper, events and a result cache.
+"""Job store (SQLite, or PostgreSQL when scaled out): idempotent creation, leases with fencing,
+a reaper, events and a result cache.
 
 The store is the source of truth whatever dispatches the work (in-process runner or Celery):
 a job is claimed with one conditional UPDATE inside BEGIN IMMEDIATE, every write from a run is
@@ -10,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 from typing import Any
 
-from gpu_remote.db import Database
+from gpu_remote.db import JobDatabase
 from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import Event, Job, JobErrorInfo, JobSpec, JobState, OutputRef, Progress
 
@@ -46,7 +46,7 @@ def fingerprint(op: str, op_version: str, spec: JobSpec, params: dict[str, Any])
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
-def _row_to_job(row: sqlite3.Row, base_url: str = "") -> Job:
+def _row_to_job(row: Any, base_url: str = "") -> Job:
     spec = json.loads(row["spec_json"])
     outputs = [
         OutputRef(**{**out, "url": f"{base_url}/v1/blobs/{out['sha256']}"}) for out in json.loads(row["outputs_json"])
@@ -80,7 +80,7 @@ class JobStore:
 
     def __init__(
         self,
-        db: Database,
+        db: JobDatabase,
         *,
         max_queued: int = 10_000,
         max_attempts: int = 2,
@@ -103,15 +103,19 @@ class JobStore:
     # -- events -----------------------------------------------------------------------------
 
     @staticmethod
-    def _add_event(conn: sqlite3.Connection, job_id: str, type_: str, data: dict[str, Any]) -> int:
-        row = conn.execute("SELECT last_event_seq FROM jobs WHERE id=?", (job_id,)).fetchone()
-        seq = int(row[0]) + 1
+    def _add_event(conn: Any, job_id: str, type_: str, data: dict[str, Any]) -> int:
+        # One UPDATE … RETURNING takes the next number and locks the job's row until commit, so two
+        # writers on one job (progress and a cancel, on PostgreSQL) cannot both take the same seq.
         now = time.time()
+        row = conn.execute(
+            "UPDATE jobs SET last_event_seq=last_event_seq+1, updated_at=? WHERE id=? RETURNING last_event_seq",
+            (now, job_id),
+        ).fetchone()
+        seq = int(row[0])
         conn.execute(
             "INSERT INTO events(job_id,seq,type,data_json,at) VALUES(?,?,?,?,?)",
             (job_id, seq, type_, canonical_json(data), now),
         )
-        conn.execute("UPDATE jobs SET last_event_seq=?, updated_at=? WHERE id=?", (seq, now, job_id))
         return seq
 
     def events_after(self, job_id: str, after: int, limit: int = 1000) -> list[Event]:
@@ -352,7 +356,9 @@ class JobStore:
         return cur.rowcount == 1
 
     def log(self, job_id: str, attempt: int, message: str) -> None:
-        with self.db.connect() as conn:
+        # immediate: a read that then writes must hold the write lock from the start, or SQLite
+        # answers "database is locked" at once (no busy wait) when another writer got in between.
+        with self.db.connect(immediate=True) as conn:
             row = conn.execute("SELECT attempt,state FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row and row["attempt"] == attempt and row["state"] == "running":
                 self._add_event(conn, job_id, "log", {"message": message[:2000]})

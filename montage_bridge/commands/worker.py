@@ -29,6 +29,7 @@ def _config(
     retry_backoff_s: float = 2.0,
     republish_after_s: float = 30.0,
     reaper_interval_s: float = 5.0,
+    store: str | None = None,
 ):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
@@ -45,6 +46,7 @@ def _config(
         retry_backoff_s=retry_backoff_s,
         republish_after_s=republish_after_s,
         reaper_interval_s=reaper_interval_s,
+        store=store,
     )
 
 
@@ -75,6 +77,14 @@ def serve_cmd(
     ] = 5.0,
     backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
     broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
+    store: Annotated[
+        Optional[str],
+        typer.Option(
+            "--store",
+            envvar="MONTAGE_WORKER_STORE",
+            help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
+        ),
+    ] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
     rotate_token: Annotated[bool, typer.Option("--rotate-token", help="Make a new token, print it once.")] = False,
 ) -> None:
@@ -97,6 +107,7 @@ def serve_cmd(
         retry_backoff_s,
         republish_after_s,
         reaper_interval_s,
+        store,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:
@@ -129,6 +140,14 @@ def celery_cmd(
             "--routes", help="Comma-separated queues to serve, e.g. gpu.generate,gpu.upscale (default: all it can run)."
         ),
     ] = None,
+    store: Annotated[
+        Optional[str],
+        typer.Option(
+            "--store",
+            envvar="MONTAGE_WORKER_STORE",
+            help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
+        ),
+    ] = None,
 ) -> None:
     """Run one Celery worker (one per GPU) executing jobs queued through `worker serve --backend celery`."""
     from gpu_remote.celery_backend import run_celery_worker
@@ -138,4 +157,6 @@ def celery_cmd(
     for route in wanted or []:
         if not route.startswith(ROUTE_PREFIX):
             raise WorkerConfigError(f"--routes: {route!r} is not a route (they start with {ROUTE_PREFIX!r})")
-    sys.exit(run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s, routes=wanted))
+    sys.exit(
+        run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s, routes=wanted, store=store)
+    )

@@ -115,3 +115,31 @@ def make_clip(path: Path, *, size: str = "160x120", seconds: float = 1.0, rate: 
         ]
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    """One private PostgreSQL server for the session (skips where its binaries are missing)."""
+    from tests.gpu_remote.pg_proc import PgCluster
+
+    pytest.importorskip("psycopg", reason="needs psycopg (the [worker] extra)")
+    cluster = PgCluster(free_port())
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def job_db(request: pytest.FixtureRequest, tmp_path: Path):
+    """The job database behind the store, once per implementation: the store's contract holds on both."""
+    from gpu_remote.db import open_database
+
+    if request.param == "sqlite":
+        yield open_database(None, tmp_path)
+        return
+    cluster = request.getfixturevalue("pg_cluster")
+    db = open_database(cluster.create_database(), tmp_path)
+    yield db
+    db.close()

@@ -14,8 +14,9 @@ from gpu_remote.store import JobStore, StoreError
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
-    return JobStore(Database(tmp_path / "jobs.sqlite3"), max_attempts=3, retry_backoff_s=10, republish_after_s=30)
+def store(job_db) -> JobStore:
+    # SQLite and PostgreSQL: the outbox, retry and routing rules are the store's contract on both
+    return JobStore(job_db, max_attempts=3, retry_backoff_s=10, republish_after_s=30)
 
 
 def put(store: JobStore, job_id: str, tag: str, route: str = "gpu.noop", priority: int = 0) -> None:

@@ -9,15 +9,14 @@ from pathlib import Path
 import pytest
 
 from gpu_remote.blobs import BlobError, BlobStore
-from gpu_remote.db import Database
 from gpu_remote.models import JobErrorInfo, JobSpec
 from gpu_remote.runner import Runner, RunnerSettings
 from gpu_remote.store import JobStore
 
 
 @pytest.fixture
-def parts(tmp_path: Path) -> tuple[JobStore, BlobStore, Runner]:
-    db = Database(tmp_path / "jobs.sqlite3")
+def parts(tmp_path: Path, job_db) -> tuple[JobStore, BlobStore, Runner]:
+    db = job_db  # SQLite and PostgreSQL: every test here is the store's contract on both
     store = JobStore(db, max_attempts=2, max_queued=3)
     blobs = BlobStore(tmp_path, db, max_upload_bytes=1 << 20, disk_budget_bytes=4000)
     runner = Runner(store, blobs, tmp_path / "work", RunnerSettings(lease_s=5, heartbeat_s=0.5), "test-owner")

@@ -1,0 +1,231 @@
+"""PostgreSQL as the job database when workers on several machines share state (``--store postgresql://…``).
+
+Same interface and semantics as the SQLite database (gpu_remote/db.py), so the job store's SQL
+runs unchanged:
+
+- ``?`` placeholders become psycopg's ``%s`` (outside quoted literals; a literal ``%`` is escaped);
+- rows read by column name and by index, like ``sqlite3.Row``;
+- ``immediate`` transactions take one transaction-scoped advisory lock first, so read-then-write
+  sequences (claiming a job, creating one idempotently, the reaper) run one at a time across
+  every process and machine, as BEGIN IMMEDIATE makes them on SQLite; other transactions rely
+  on row locks (each conditional UPDATE, the event counter's UPDATE … RETURNING);
+- each thread keeps its own connection; one the server dropped (a PostgreSQL restart) is
+  replaced on the next use.
+
+psycopg 3 comes with the ``[worker]`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    spec_json TEXT NOT NULL,
+    spec_hash TEXT NOT NULL,
+    op TEXT NOT NULL,
+    op_version TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL,
+    priority BIGINT NOT NULL DEFAULT 0,
+    attempt BIGINT NOT NULL DEFAULT 0,
+    max_attempts BIGINT NOT NULL DEFAULT 2,
+    lease_owner TEXT,
+    lease_until DOUBLE PRECISION,
+    cancel_requested BIGINT NOT NULL DEFAULT 0,
+    progress_json TEXT NOT NULL DEFAULT '{}',
+    outputs_json TEXT NOT NULL DEFAULT '[]',
+    result_json TEXT NOT NULL DEFAULT '{}',
+    error_json TEXT,
+    cache_hit BIGINT NOT NULL DEFAULT 0,
+    timeout_s DOUBLE PRECISION NOT NULL,
+    ttl_s DOUBLE PRECISION NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    started_at DOUBLE PRECISION,
+    finished_at DOUBLE PRECISION,
+    updated_at DOUBLE PRECISION NOT NULL,
+    last_event_seq BIGINT NOT NULL DEFAULT 0,
+    route TEXT NOT NULL DEFAULT 'gpu',
+    not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
+    published_at DOUBLE PRECISION,
+    publish_count BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_route ON jobs(state, route, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_fp ON jobs(fingerprint, state);
+CREATE TABLE IF NOT EXISTS events (
+    job_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    data_json TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (job_id, seq)
+);
+CREATE TABLE IF NOT EXISTS blobs (
+    sha256 TEXT PRIMARY KEY,
+    size BIGINT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    last_used DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    filename TEXT,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY,
+    info_json TEXT NOT NULL,
+    started_at DOUBLE PRECISION NOT NULL,
+    heartbeat_at DOUBLE PRECISION NOT NULL
+);
+"""
+
+# The key of the advisory lock immediate transactions take (any constant shared by all processes).
+IMMEDIATE_LOCK_KEY = 0x6D6F6E74  # "mont"
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\?|%")
+
+
+def to_psycopg(sql: str) -> str:
+    """SQLite-style ``?`` placeholders → ``%s``; ``%`` → ``%%``; quoted literals left alone."""
+
+    def swap(match: re.Match[str]) -> str:
+        text = match.group(0)
+        return "%s" if text == "?" else "%%" if text == "%" else text
+
+    return _TOKEN.sub(swap, sql)
+
+
+class Row(tuple):
+    """A result row readable by index and by column name (like ``sqlite3.Row``)."""
+
+    _index: dict[str, int]
+
+    def __new__(cls, names: dict[str, int], values: Sequence[Any]) -> Row:
+        row = super().__new__(cls, values)
+        row._index = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor: Any) -> Any:
+    names = {col.name: i for i, col in enumerate(cursor.description or [])}
+    return lambda values: Row(names, values)
+
+
+class _Conn:
+    """The sqlite3-like face of one psycopg connection inside a transaction.
+
+    If the transaction's first statement finds the connection dead (the server restarted since
+    it was last used), nothing has happened in the transaction yet: a new connection is opened
+    and the statement run again, once.
+    """
+
+    def __init__(self, db: PostgresDatabase, conn: Any, *, fresh: bool) -> None:
+        self._db = db
+        self.conn = conn
+        self._first = not fresh
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        import psycopg
+
+        query, args = to_psycopg(sql), tuple(params)
+        if not self._first:
+            return self.conn.execute(query, args)
+        self._first = False
+        try:
+            return self.conn.execute(query, args)
+        except psycopg.OperationalError:
+            if not (self.conn.broken or self.conn.closed):
+                raise
+            self.conn.close()
+            self.conn = self._db._thread_conn()
+            return self.conn.execute(query, args)
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresDatabase:
+    """Connections to the PostgreSQL database at ``url``, with the schema in place."""
+
+    def __init__(self, url: str, *, connect_timeout_s: float = 10.0) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - the [worker] extra installs it
+            raise RuntimeError("--store postgresql:// needs psycopg: pip install 'montage-bridge[worker]'") from exc
+        self.dsn = url
+        self.url = redact(url)
+        self.connect_timeout_s = connect_timeout_s
+        self._local = threading.local()
+        import psycopg
+
+        from gpu_remote.errors import WorkerConfigError
+
+        try:
+            with self.connect(immediate=True) as conn:  # one process at a time creates the schema
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    conn.execute(statement)
+        except psycopg.OperationalError as exc:
+            raise WorkerConfigError(f"cannot use the job database {self.url}: {exc}".strip()) from exc
+
+    def _open(self) -> Any:
+        import psycopg
+
+        conn = psycopg.connect(self.dsn, connect_timeout=max(1, int(self.connect_timeout_s)), row_factory=_row_factory)
+        conn.execute("SET synchronous_commit TO on")
+        conn.commit()
+        return conn
+
+    def _thread_conn(self) -> Any:
+        cached = getattr(self._local, "conn", None)
+        if cached is not None and cached[0] == os.getpid() and not cached[1].closed and not cached[1].broken:
+            return cached[1]
+        conn = self._open()
+        self._local.conn = (os.getpid(), conn)
+        return conn
+
+    @contextlib.contextmanager
+    def connect(self, *, immediate: bool = False) -> Iterator[_Conn]:
+        """A transaction: committed on success, rolled back on error (as the SQLite one)."""
+        cached = getattr(self._local, "conn", None)
+        fresh = cached is None or cached[0] != os.getpid() or cached[1].closed or cached[1].broken
+        wrapper = _Conn(self, self._thread_conn(), fresh=fresh)
+        try:
+            if immediate:
+                wrapper.execute("SELECT pg_advisory_xact_lock(?)", (IMMEDIATE_LOCK_KEY,))
+            yield wrapper
+        except BaseException:
+            if not wrapper.conn.closed and not wrapper.conn.broken:
+                wrapper.conn.rollback()
+            raise
+        wrapper.conn.commit()
+
+    def close(self) -> None:
+        cached = getattr(self._local, "conn", None)
+        if cached is not None:
+            cached[1].close()
+            self._local.conn = None
