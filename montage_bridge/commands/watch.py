@@ -48,6 +48,12 @@ def watch(
     journal_file: Annotated[
         Optional[Path], typer.Option("--journal", help=f"Journal file (default OUTBOX/{JOURNAL_NAME}).")
     ] = None,
+    metrics_port: Annotated[
+        Optional[int],
+        typer.Option(
+            "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on 127.0.0.1:PORT (0: any free port)."
+        ),
+    ] = None,
 ) -> None:
     """Watch an inbox: each job folder that lands becomes timeline files in the outbox."""
     config = load_config(config_file)
@@ -76,7 +82,20 @@ def watch(
     if out_dir is None:
         raise WatchUsageError("missing --out OUTBOX: the folder where each job's timelines are written")
     daemon = WatchDaemon(Path(inbox), out_dir, config, once=once, log=_log)
-    summary = daemon.run()
+    metrics = None
+    if metrics_port is not None:
+        from montage_bridge.watch.metrics import serve_daemon_metrics
+
+        try:
+            metrics = serve_daemon_metrics(daemon, metrics_port)
+        except OSError as exc:  # the port is taken: say so (the outbox lock dies with the process)
+            raise WatchUsageError(f"--metrics-port {metrics_port}: cannot serve on 127.0.0.1 ({exc.strerror})") from exc
+        _log(f"metrics on {metrics.url}")
+    try:
+        summary = daemon.run()
+    finally:
+        if metrics is not None:
+            metrics.close()
     if once:
         out.print(f"{len(summary.written)} job(s) written, {len(summary.failed)} failed")
         if summary.failed:

@@ -141,6 +141,7 @@ class WatchDaemon:
         self._free_at_pause = 0
         self._next_space_check = 0.0
         self.summary = Summary()
+        self.on_outcome: Optional[Callable[[JobOutcome], None]] = None  # e.g. watch/metrics.py counts each run
 
     # layout and recovery ----------------------------------------------------------------------
 
@@ -476,6 +477,7 @@ class WatchDaemon:
             self.journal.finish_failed(job, fingerprint, message)
             self.summary.failed.append(job)
             self.log(f"{job}: failed — {message}")
+            self._tell(JobOutcome(job, "failed", error=message))
             return
         if (
             row.state in RUNNING_STATES
@@ -495,6 +497,7 @@ class WatchDaemon:
             self.journal.finish_failed(job, fingerprint, message)
             self.summary.failed.append(job)
             self.log(f"{job}: failed — {message}")
+            self._tell(JobOutcome(job, "failed", error=message))
             return
         if row.state != "seen":
             self.journal.mark_seen(job)
@@ -651,6 +654,7 @@ class WatchDaemon:
                 self.log(f"{outcome.name}: {outcome.error}")
             if outcome.resolve_only:
                 continue
+            self._tell(outcome)
             if outcome.state == "written":
                 self.summary.written.append(outcome.name)
                 analysis = f"analysis {outcome.analysis_seconds:.2f} s, " if outcome.analysis_seconds else ""
@@ -662,6 +666,10 @@ class WatchDaemon:
                 self.summary.failed.append(outcome.name)
                 self.log(f"{outcome.name}: failed — {outcome.error}")
                 self._record_failure(outcome)
+
+    def _tell(self, outcome: JobOutcome) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
 
     def _record_pause(self, outcome: JobOutcome) -> None:
         """A job the full disk stopped: due again (with --once: failed for this run, due at the next)."""
