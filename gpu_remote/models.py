@@ -67,6 +67,12 @@ class JobSpec(BaseModel):
     timeout_s: float = Field(default=3600.0, gt=0, le=7 * 24 * 3600, description="seconds of run time allowed")
     ttl_s: float = Field(default=7 * 24 * 3600.0, gt=0, le=90 * 24 * 3600, description="seconds outputs are kept")
     labels: dict[str, str] = Field(default_factory=dict, description="opaque to the worker")
+    webhook: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="URL that gets an HMAC-signed POST on every state change (gpu_remote/webhooks.py)",
+    )
 
 
 class Progress(BaseModel):

@@ -83,6 +83,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     updated_at DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256);
+CREATE TABLE IF NOT EXISTS webhooks (
+    job_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    delivered_seq BIGINT NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT
+);
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY,
     info_json TEXT NOT NULL,

@@ -53,6 +53,7 @@ from gpu_remote.request_gate import RequestGate
 from gpu_remote.routing import describe_worker, route_for, served_routes
 from gpu_remote.runner import Runner, RunnerSettings, make_owner, reap_work_dirs
 from gpu_remote.store import JobStore, StoreError
+from gpu_remote.webhooks import WebhookDispatcher
 
 MAX_JSON_BODY = 1 << 20  # job bodies are small JSON; media goes through /v1/uploads
 CHUNK_HINT = 16 << 20
@@ -75,6 +76,8 @@ class WorkerConfig:
     backend: str = "embedded"  # or "celery"
     broker_url: str | None = None
     store: str | None = None  # postgresql://… (state shared by machines); None: SQLite in data_dir
+    webhook_secret: str | None = None  # HMAC key of job webhooks; None: jobs cannot ask for one
+    webhook_backoff_s: float = 1.0  # first webhook retry after this, doubling
 
 
 class Dispatcher(Protocol):
@@ -125,6 +128,9 @@ class Worker:
             republish_after_s=config.republish_after_s,
         )
         self.registry = Registry(self.db)
+        self.webhooks: WebhookDispatcher | None = None
+        if config.webhook_secret:
+            self.webhooks = WebhookDispatcher(self.db, config.webhook_secret, backoff_s=config.webhook_backoff_s)
         self.heartbeat: Heartbeat | None = None
         self.blobs = BlobStore(
             config.data_dir,
@@ -179,6 +185,8 @@ class Worker:
         self.lock_data_dir()
         self._maintain()
         self.dispatcher.start()
+        if self.webhooks:
+            self.webhooks.start()
         if self.heartbeat:
             self.heartbeat.start()
         self._reaper = threading.Thread(target=self._reap_loop, name="gpu-reaper", daemon=True)
@@ -186,6 +194,8 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.webhooks:
+            self.webhooks.stop()
         if self.heartbeat:
             self.heartbeat.stop()
         self.dispatcher.stop()
@@ -474,6 +484,8 @@ def create_app(worker: Worker) -> FastAPI:
         absent = [name for name in op.inputs if name not in spec.inputs]
         if absent:
             raise StoreError(f"op {op.name} needs inputs {absent}", 422)
+        if spec.webhook and worker.webhooks is None:
+            raise StoreError("this worker has no webhook secret (--webhook-secret): it cannot sign webhooks", 422)
 
         def create() -> tuple[Job, bool]:
             missing = [ref.sha256 for ref in spec.inputs.values() if not blobs.has(ref.sha256)]

@@ -198,6 +198,8 @@ class JobStore:
                     now,
                 ),
             )
+            if spec.webhook:
+                conn.execute("INSERT INTO webhooks(job_id,url) VALUES(?,?)", (job_id, spec.webhook))
             self._add_event(conn, job_id, "state", {"state": state.value, "attempt": 0})
             if cached is not None:
                 self._add_event(conn, job_id, "completed", {"state": "succeeded", "cache_hit": True})
@@ -504,6 +506,7 @@ class JobStore:
                 raise StoreError(f"job {job_id} is {row['state']}: cancel it before deleting", 409)
             conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
             conn.execute("DELETE FROM events WHERE job_id=?", (job_id,))
+            conn.execute("DELETE FROM webhooks WHERE job_id=?", (job_id,))
 
     # -- recovery ---------------------------------------------------------------------------
 
@@ -562,6 +565,7 @@ class JobStore:
             for row in rows:
                 conn.execute("DELETE FROM jobs WHERE id=?", (row["id"],))
                 conn.execute("DELETE FROM events WHERE job_id=?", (row["id"],))
+                conn.execute("DELETE FROM webhooks WHERE job_id=?", (row["id"],))
         return [r["id"] for r in rows]
 
     def running_attempts(self) -> dict[str, int]:

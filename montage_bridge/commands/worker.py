@@ -30,6 +30,7 @@ def _config(
     republish_after_s: float = 30.0,
     reaper_interval_s: float = 5.0,
     store: str | None = None,
+    webhook_secret: str | None = None,
 ):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
@@ -47,6 +48,7 @@ def _config(
         republish_after_s=republish_after_s,
         reaper_interval_s=reaper_interval_s,
         store=store,
+        webhook_secret=webhook_secret,
     )
 
 
@@ -85,6 +87,14 @@ def serve_cmd(
             help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
         ),
     ] = None,
+    webhook_secret: Annotated[
+        Optional[str],
+        typer.Option(
+            "--webhook-secret",
+            envvar="MONTAGE_WEBHOOK_SECRET",
+            help="HMAC-SHA256 key signing job webhooks (jobs may ask for a webhook only when set).",
+        ),
+    ] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
     rotate_token: Annotated[bool, typer.Option("--rotate-token", help="Make a new token, print it once.")] = False,
 ) -> None:
@@ -108,6 +118,7 @@ def serve_cmd(
         republish_after_s,
         reaper_interval_s,
         store,
+        webhook_secret,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:
