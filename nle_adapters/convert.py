@@ -121,7 +121,9 @@ def _read_aaf(path: Path) -> list[otio.schema.Timeline]:
     try:
         result = otio.adapters.read_from_file(str(path), adapter_name="AAF")
     except Exception as exc:  # pyaaf2 raises anything on a damaged file
-        raise TimelineParseError(str(path), f"cannot read as AAF: {exc.__class__.__name__}: {exc}") from exc
+        # One line: pybind11 errors from OTIO's core span many (a mutated AAF, found by tests/fuzz).
+        detail = (str(exc).strip().splitlines() or [""])[0].rstrip(":. ")
+        raise TimelineParseError(str(path), f"cannot read as AAF: {exc.__class__.__name__}: {detail}") from exc
     finally:
         root.removeFilter(quiet)
     if isinstance(result, otio.schema.Timeline):

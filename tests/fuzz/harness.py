@@ -340,17 +340,23 @@ def _reader_only(fmt: str, path: Path) -> None:
 # --- the child and the parent ---------------------------------------------------------------------
 
 
+_MARK = "@@fuzz "
+
+
 def _child(fmt: str, seed: int, start: int, stop: int, workdir: Path) -> None:
-    out = sys.stdout
+    # The protocol gets its own descriptor; whatever a library prints goes to stderr instead.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     for index in range(start, stop):
-        out.write(f"start {index}\n")
+        out.write(f"{_MARK}start {index}\n")
         out.flush()
         _source, data = make_case(fmt, seed, index)
         # Looked up on the importable module (not __main__), so a test can swap the check in.
         from tests.fuzz import harness
 
         finding = harness.check_bytes(fmt, data, workdir, index)
-        out.write(json.dumps({"index": index, "finding": finding}) + "\n")
+        out.write(_MARK + json.dumps({"index": index, "finding": finding}) + "\n")
         out.flush()
 
 
@@ -401,6 +407,9 @@ def run_format(fmt: str, cases: int, seed: int, timeout: float, workdir: Path) -
                 last_line = time.monotonic()
                 *lines, buffer = buffer.split("\n")
                 for line in lines:
+                    if not line.startswith(_MARK):
+                        continue
+                    line = line[len(_MARK) :]
                     if line.startswith("start "):
                         current = int(line.split()[1])
                         first = False
