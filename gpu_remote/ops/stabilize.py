@@ -18,6 +18,12 @@ class StabilizeParams(BaseModel):
     crf: int = Field(default=18, ge=0, le=51, description="x264 quality of the output")
 
 
+# Share of the run the detect pass takes: measured on 360p-1080p clips, vidstabdetect (decode +
+# motion search, no encode) takes about 1/7 of the time of vidstabtransform + unsharp + x264.
+# Splitting progress 50/50 made it jump to half at once and then crawl.
+DETECT_SHARE = 0.15
+
+
 def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
     src = ctx.inputs["video"]
     duration = media_duration_s(src)
@@ -34,7 +40,7 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
             "-",
         ],
         duration_s=duration,
-        span=(0.0, 0.5),
+        span=(0.0, DETECT_SHARE),
         stage="detect",
     )
     ctx.check_cancel()
@@ -48,7 +54,7 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
             out,
         ),
         duration_s=duration,
-        span=(0.5, 1.0),
+        span=(DETECT_SHARE, 1.0),
         stage="transform",
     )
     return OpResult(
