@@ -11,7 +11,7 @@ Shape (``clip.metadata["montage_bridge"]["reframe"]``, version 1)::
         {"frame": 120, "x": 1310.0, "y": 540.0},   # media rate, without the start timecode (like
         ...                            # Cut.source_in); linear between keyframes, held outside
       ],
-      "subject": "face",               # face | group | speaker | motion | centre
+      "subject": "face",               # face | group | speaker | motion | centre (timeline: read from a file)
       "tolerance_px": 0.5              # the keyframes reproduce the smoothed path this closely
     }
 
@@ -147,6 +147,175 @@ def read_fcpxml_transform(
         frame = _parse_time(key.get("time", "0s")) * rate - media_start
         out.append({"frame": float(frame), "x": x, "y": y})
     return out
+
+
+# ---- FCP7 XML (xmeml) Basic Motion -----------------------------------------------------------------
+#
+# FCP7 and Premiere place a clip at its own pixel size (no fit) and move it with the Basic Motion
+# filter: ``scale`` in percent of the file's pixels, ``center`` the picture's centre as an offset from
+# the sequence frame's centre in units of the frame (horiz / width, vert / height; -0.5..0.5 is the
+# frame, y down), keyframes' ``when`` in the clipitem's own frames (the space of ``in``/``out``: file
+# frames at the clipitem's rate, without the start timecode). The window stays constant, so scale has
+# one value and center carries the keyframes.
+
+
+def _frame_scale(meta: dict, sequence: tuple[int, int]) -> float:
+    """Sequence px per source px that makes the window fill the sequence frame."""
+    win_w, win_h = (float(v) for v in meta["window"])
+    return max(sequence[0] / win_w, sequence[1] / win_h)
+
+
+def xmeml_motion(
+    meta: dict, sequence: tuple[int, int], file_size: tuple[int, int] | None = None
+) -> tuple[float, list[tuple[float, float, float]]]:
+    """``(scale percent, [(source frame, horiz, vert), ...])`` of the Basic Motion that shows
+    ``meta``'s window filling ``sequence``. ``file_size``: the linked file's pixels when it is not the
+    picture the numbers are in (a proxy): the scale is of *its* pixels."""
+    src_w, src_h = (float(v) for v in meta["source"])
+    s = _frame_scale(meta, sequence)
+    per_file_px = s * (src_w / file_size[0] if file_size and file_size[0] else 1.0)
+    keys = [
+        (float(k["frame"]), (src_w / 2 - k["x"]) * s / sequence[0], (src_h / 2 - k["y"]) * s / sequence[1])
+        for k in meta["keyframes"]
+    ]
+    return per_file_px * 100, keys
+
+
+def _number(value: float, places: int) -> str:
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def xmeml_motion_filter(
+    meta: dict,
+    sequence: tuple[int, int],
+    media_rate: Fraction,
+    clip_rate: Fraction,
+    file_size: tuple[int, int] | None = None,
+) -> ET.Element:
+    """The clipitem ``<filter>`` holding Basic Motion for ``meta`` (keyframes converted from media
+    frames at ``media_rate`` to the clipitem's frames at ``clip_rate``)."""
+    scale, keys = xmeml_motion(meta, sequence, file_size)
+    filter_el = ET.Element("filter")
+    effect = ET.SubElement(filter_el, "effect")
+    for tag, text in (
+        ("name", "Basic Motion"),
+        ("effectid", "basic"),
+        ("effectcategory", "motion"),
+        ("effecttype", "motion"),
+        ("mediatype", "video"),
+    ):
+        ET.SubElement(effect, tag).text = text
+
+    def parameter(pid: str, name: str, lo: str | None, hi: str | None) -> ET.Element:
+        param = ET.SubElement(effect, "parameter", authoringApp="PremierePro")
+        ET.SubElement(param, "parameterid").text = pid
+        ET.SubElement(param, "name").text = name
+        if lo is not None:
+            ET.SubElement(param, "valuemin").text = lo
+            ET.SubElement(param, "valuemax").text = hi
+        return param
+
+    def point(parent: ET.Element, horiz: float, vert: float) -> None:
+        value = ET.SubElement(parent, "value")
+        ET.SubElement(value, "horiz").text = _number(horiz, 6)
+        ET.SubElement(value, "vert").text = _number(vert, 6)
+
+    ET.SubElement(parameter("scale", "Scale", "0", "1000"), "value").text = _number(scale, 4)
+    ET.SubElement(parameter("rotation", "Rotation", "-8640", "8640"), "value").text = "0"
+    center = parameter("center", "Center", None, None)
+    point(center, keys[0][1], keys[0][2])
+    if len(keys) > 1:
+        # ``when`` is a whole clipitem frame: a keyframe between two (media faster than the
+        # sequence) moves to the nearest, with the centre the path has there, so the shown frames
+        # keep their windows.
+        src_w, src_h = (float(v) for v in meta["source"])
+        s = _frame_scale(meta, sequence)
+        written: set[int] = set()
+        for frame, _, _ in keys:
+            when = int(round(frame * clip_rate / media_rate))
+            if when in written:
+                continue
+            written.add(when)
+            cx, cy = centre_at(meta["keyframes"], float(when * media_rate / clip_rate))
+            key = ET.SubElement(center, "keyframe")
+            ET.SubElement(key, "when").text = str(when)
+            point(key, (src_w / 2 - cx) * s / sequence[0], (src_h / 2 - cy) * s / sequence[1])
+    point(parameter("centerOffset", "Anchor Point", None, None), 0.0, 0.0)
+    return filter_el
+
+
+def _aspect_text(width: int, height: int) -> str:
+    from math import gcd
+
+    g = gcd(width, height) or 1
+    return f"{width // g}:{height // g}"
+
+
+def read_xmeml_motion(
+    effect: ET.Element,
+    sequence: tuple[int, int],
+    file_size: tuple[int, int],
+    media_rate: Fraction,
+    clip_rate: Fraction,
+) -> dict | None:
+    """Reframe metadata (version 1, in the file's pixels) from a Basic Motion ``<effect>``, or None
+    when it does not crop: the identity (scale 100, centre 0 0, no keyframes: every Premiere clip
+    has one) or a picture smaller than the frame somewhere (a zoom out, not a crop window)."""
+
+    def number(el: ET.Element | None, default: float) -> float:
+        try:
+            value = float((el.text or "").strip()) if el is not None else default
+        except ValueError:
+            return default
+        return value if value == value and abs(value) != float("inf") else default
+
+    params = {(p.findtext("parameterid") or "").strip().lower(): p for p in effect.findall("parameter")}
+    scale_el, center_el = params.get("scale"), params.get("center")
+    scale = number(scale_el.find("value") if scale_el is not None else None, 100.0)
+    rotation = number(params["rotation"].find("value") if "rotation" in params else None, 0.0)
+    points: list[tuple[float, float, float]] = []
+    if center_el is not None:
+        for key in center_el.findall("keyframe"):
+            when = number(key.find("when"), float("nan"))
+            if when == when:
+                points.append(
+                    (
+                        when * media_rate / clip_rate,
+                        number(key.find("value/horiz"), 0.0),
+                        number(key.find("value/vert"), 0.0),
+                    )
+                )
+        if not points:
+            points.append((0.0, number(center_el.find("value/horiz"), 0.0), number(center_el.find("value/vert"), 0.0)))
+    else:
+        points.append((0.0, 0.0, 0.0))
+    identity = abs(scale - 100) < 1e-6 and len(points) == 1 and abs(points[0][1]) < 1e-9 and abs(points[0][2]) < 1e-9
+    if identity or scale <= 0 or abs(rotation) > 1e-6:
+        return None
+    fw, fh = file_size
+    seq_w, seq_h = sequence
+    s = scale / 100  # sequence px per file px
+    win_w, win_h = seq_w / s, seq_h / s
+    if win_w > fw + 0.5 or win_h > fh + 0.5:
+        return None  # smaller than the frame: a zoom out
+    if abs(win_w - fw) <= 0.5 and abs(win_h - fh) <= 0.5:
+        return None  # the whole picture fills the frame (a fit): nothing is cropped
+    keys = []
+    for frame, horiz, vert in sorted(points):
+        x, y = fw / 2 - horiz * seq_w / s, fh / 2 - vert * seq_h / s
+        if x - win_w / 2 < -0.5 or x + win_w / 2 > fw + 0.5 or y - win_h / 2 < -0.5 or y + win_h / 2 > fh + 0.5:
+            return None  # the picture does not cover the frame there: not a crop
+        keys.append({"frame": round(frame, 4), "x": round(x, 4), "y": round(y, 4)})
+    return {
+        "version": 1,
+        "aspect": _aspect_text(seq_w, seq_h),
+        "source": [fw, fh],
+        "window": [round(win_w, 4), round(win_h, 4)],
+        "keyframes": keys,
+        "subject": "timeline",
+        "tolerance_px": 0.5,
+    }
 
 
 # ---- ffmpeg (render) ------------------------------------------------------------------------------

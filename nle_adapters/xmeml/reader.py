@@ -26,6 +26,7 @@ from analysis.timebase import TimecodeError, format_rate, rescale_frames, suppor
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.timeline_facts import META, rt, time_range
 from nle_adapters.xml_safety import parse_xml
+from reframe.transform import read_xmeml_motion
 
 _ITEM_TAGS = ("clipitem", "transitionitem", "generatoritem")
 
@@ -116,6 +117,7 @@ class _Reader:
     def __init__(self, root: ET.Element, source: str) -> None:
         self.source = source
         self.files: dict[str, ET.Element] = {}
+        self.frame_size: tuple[int | None, int | None] | None = None  # the sequence being read
         # First full definition of each file id wins; later <file id="x"/> are references.
         for file_el in root.iter("file"):
             file_id = file_el.get("id")
@@ -176,6 +178,9 @@ class _Reader:
             raise TimelineParseError(self.source, f"sequence {_text(seq, 'name', '')!r} has no <rate>")
         start, drop = _timecode(seq.find("timecode"), rate)
         stack = otio.schema.Stack(name=_text(seq, "name", "") or "")
+        width = _size(seq, "media/video/format/samplecharacteristics/width")
+        height = _size(seq, "media/video/format/samplecharacteristics/height")
+        outer, self.frame_size = self.frame_size, (width, height)  # the frame Basic Motion is relative to
         for kind, path in (
             (otio.schema.TrackKind.Video, "media/video/track"),
             (otio.schema.TrackKind.Audio, "media/audio/track"),
@@ -186,13 +191,8 @@ class _Reader:
             marker = self.marker(marker_el, 0, rate)
             if marker is not None:
                 stack.markers.append(marker)
-        info = {
-            "rate": rate,
-            "start": start or 0,
-            "drop": bool(drop),
-            "width": _size(seq, "media/video/format/samplecharacteristics/width"),
-            "height": _size(seq, "media/video/format/samplecharacteristics/height"),
-        }
+        self.frame_size = outer
+        info = {"rate": rate, "start": start or 0, "drop": bool(drop), "width": width, "height": height}
         return stack, info
 
     def marker(
@@ -306,6 +306,9 @@ class _Reader:
         volume = _levels(el, (_int(el, "in", 0) or 0) + head_offset)  # in the clipitem's own frames
         if volume:
             meta["mix"] = {"volume": volume}
+        framed = self.reframe(el, media_rate, clip_rate)
+        if framed is not None:
+            meta["reframe"] = framed
         if meta:
             clip.metadata[META] = meta
         if (_text(el, "enabled", "TRUE") or "TRUE").upper() == "FALSE":
@@ -318,6 +321,20 @@ class _Reader:
             if marker is not None:
                 clip.markers.append(marker)
         return clip
+
+    def reframe(self, el: ET.Element, media_rate: Fraction, clip_rate: Fraction) -> dict | None:
+        """A video clipitem's Basic Motion as reframe metadata (``reframe.transform``), or None."""
+        width, height = self.frame_size or (None, None)
+        if not width or not height:
+            return None
+        for effect in el.findall("filter/effect"):
+            if (_text(effect, "effectid") or "").lower() != "basic" and _text(effect, "name") != "Basic Motion":
+                continue
+            file_el = self.file_for(el)
+            file_w = _size(file_el, "media/video/samplecharacteristics/width") or width
+            file_h = _size(file_el, "media/video/samplecharacteristics/height") or height
+            return read_xmeml_motion(effect, (width, height), (file_w, file_h), media_rate, clip_rate)
+        return None
 
 
 def _levels(el: ET.Element, source_in: int) -> list[list[float]]:

@@ -43,6 +43,7 @@ from nle_adapters.timeline_facts import (
     timeline_time,
     url_to_path,
 )
+from reframe.transform import clip_reframe, xmeml_motion_filter
 
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -283,8 +284,9 @@ class _Writer:
         chars = _sub(video, "samplecharacteristics")
         _rate_el(chars, ct.rate)
         meta = _meta(self.timeline)
-        _sub(chars, "width", ref_meta.get("width") or meta.get("width") or 1920)
-        _sub(chars, "height", ref_meta.get("height") or meta.get("height") or 1080)
+        framed = (clip_reframe(clip) or {}).get("source") or (None, None)  # the reframe's pixels, when unstated
+        _sub(chars, "width", ref_meta.get("width") or framed[0] or meta.get("width") or 1920)
+        _sub(chars, "height", ref_meta.get("height") or framed[1] or meta.get("height") or 1080)
         audio = _sub(media, "audio")
         _sub(audio, "channelcount", 2)
 
@@ -327,6 +329,8 @@ class _Writer:
         _sub(source_track, "trackindex", 1 if mediatype == "video" else track_index)
         if mediatype == "audio":
             self.levels_el(el, clip, offset)
+        else:
+            self.motion_el(el, clip, ct.rate)
         for marker in clip.markers:
             local = frames_at(marker.marked_range.start_time, ct.rate) - (ct.media_start or 0)
             if ct.rate != rate:
@@ -367,6 +371,18 @@ class _Writer:
             key = _sub(param, "keyframe")
             _sub(key, "when", source_in + int(round(frame)))
             _sub(key, "value", _linear(db))
+
+    def motion_el(self, parent: ET.Element, clip: otio.schema.Clip, media_rate: Fraction) -> None:
+        """The clip's reframe (``reframe.transform``) as FCP7's Basic Motion: scale in percent of the
+        file's pixels, center keyframes in units of the sequence frame (nothing without a reframe)."""
+        framed = clip_reframe(clip)
+        if framed is None:
+            return
+        meta = _meta(self.timeline)
+        sequence = (int(meta.get("width") or 1920), int(meta.get("height") or 1080))
+        ref_meta = _meta(clip.media_reference) if clip.media_reference is not None else {}
+        file_size = (int(ref_meta["width"]), int(ref_meta["height"])) if ref_meta.get("width") else None
+        parent.append(xmeml_motion_filter(framed, sequence, media_rate, self.time.rate, file_size))
 
     def marker_el(self, parent: ET.Element, marker: otio.schema.Marker, local: int) -> None:
         el = _sub(parent, "marker")
