@@ -15,7 +15,6 @@ OTIO adapters installed too, a suffix lookup depends on plugin load order.
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.errors import MontageError
+from nle_adapters.aaf_read import read_aaf as _read_aaf
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.input_guard import decode_timeline_text, read_timeline_file
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
@@ -95,43 +95,6 @@ def _is_aaf(path: Path) -> bool:
         return True
     with path.open("rb") as handle:
         return handle.read(8) == _OLE2_MAGIC
-
-
-class _Pyaaf2Noise(logging.Filter):
-    """Drops the records pyaaf2 logs through the root logger about odd-but-harmless values ("Fraction(0,0)
-    not mathematically plausible", "unable to decode time"): it calls ``logging.warning`` at module level,
-    so its records carry the root logger's name and only their source file tells them apart."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        import aaf2
-
-        self.folder = str(Path(aaf2.__file__).resolve().parent) + os.sep
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.pathname.startswith(self.folder)
-
-
-def _read_aaf(path: Path) -> list[otio.schema.Timeline]:
-    """Read an AAF's compositions with the otio-aaf-adapter plugin (adapter name ``AAF``)."""
-    # A logger filter sees only records logged on that logger itself, never those propagated from
-    # named loggers: on the root logger, for the length of the read, this drops pyaaf2's and no one else's.
-    root, quiet = logging.getLogger(), _Pyaaf2Noise()
-    root.addFilter(quiet)
-    try:
-        result = otio.adapters.read_from_file(str(path), adapter_name="AAF")
-    except Exception as exc:  # pyaaf2 raises anything on a damaged file
-        # One line: pybind11 errors from OTIO's core span many (a mutated AAF, found by tests/fuzz).
-        detail = (str(exc).strip().splitlines() or [""])[0].rstrip(":. ")
-        raise TimelineParseError(str(path), f"cannot read as AAF: {exc.__class__.__name__}: {detail}") from exc
-    finally:
-        root.removeFilter(quiet)
-    if isinstance(result, otio.schema.Timeline):
-        return [result]
-    timelines = [c for c in result if isinstance(c, otio.schema.Timeline)]
-    if not timelines:
-        raise TimelineParseError(str(path), "no composition (timeline) found in this AAF file")
-    return timelines
 
 
 def read_timelines(path: Path, rate: str | None = None) -> tuple[str, list[otio.schema.Timeline]]:
