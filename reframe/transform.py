@@ -318,6 +318,39 @@ def read_xmeml_motion(
     }
 
 
+# ---- DaVinci Resolve (scripting API) ---------------------------------------------------------------
+#
+# ``TimelineItem.SetProperty`` sets one value per key for the whole item (no keyframes in the API):
+# ``Scaling`` = SCALE_FIT (2: the source fits the frame, as FCPXML's ``adjust-conform``), ``ZoomX`` /
+# ``ZoomY`` a factor on that fit, ``Pan`` / ``Tilt`` the picture's offset in timeline pixels (y up).
+
+RESOLVE_SCALE_FIT = 2
+
+
+def resolve_properties(meta: dict, timeline: tuple[int, int], frame: float) -> dict[str, float | int]:
+    """The item properties that show ``meta``'s window at source ``frame`` filling ``timeline``."""
+    src_w, src_h = (float(v) for v in meta["source"])
+    fit, zoom = _fit(meta, timeline)
+    cx, cy = centre_at(meta["keyframes"], frame)
+    return {
+        "Scaling": RESOLVE_SCALE_FIT,
+        "ZoomX": round(zoom, 6),
+        "ZoomY": round(zoom, 6),
+        "Pan": round(-(cx - src_w / 2) * fit * zoom, 4),
+        "Tilt": round((cy - src_h / 2) * fit * zoom, 4),
+    }
+
+
+def window_moves(meta: dict, first: float, last: float) -> bool:
+    """True when the window's centre moves more than the metadata's tolerance within ``[first, last]``."""
+    tolerance = float(meta.get("tolerance_px", 0.5))
+    inside = [centre_at(meta["keyframes"], f) for f in (first, last)] + [
+        (k["x"], k["y"]) for k in meta["keyframes"] if first <= k["frame"] <= last
+    ]
+    xs, ys = [p[0] for p in inside], [p[1] for p in inside]
+    return max(xs) - min(xs) > tolerance or max(ys) - min(ys) > tolerance
+
+
 # ---- ffmpeg (render) ------------------------------------------------------------------------------
 
 

@@ -621,6 +621,7 @@ def finish(
     methods: set[str] | None = None,
     transitions: bool = False,
     check_source: bool = False,
+    reframe: bool = True,
 ) -> None:
     """Shared tail of both paths: verify (each track read once), markers, flag colours, and the
     21.1 features by capability: dissolves (append path only: an imported file carries its own),
@@ -634,6 +635,54 @@ def finish(
         add_transitions(spec, pairs, methods, result)
     apply_fades(spec, pairs, methods, result)
     apply_speeds(spec, pairs, methods, result)
+    if reframe:
+        apply_transforms(pairs, methods, result)
+    link_proxies(pairs, result)
+
+
+def apply_transforms(pairs: Pairs, methods: set[str], result: BuildResult) -> None:
+    """Each reframed clip's Scaling/Zoom/Pan/Tilt with ``TimelineItem.SetProperty`` (18.0+), read back."""
+    framed = [(clip, item) for matched in pairs.values() for clip, item in matched if clip.transform]
+    if not framed:
+        return
+    if "SetProperty" not in methods:
+        result.warnings.append(
+            f"reframe of {len(framed)} clip(s) not applied: this build has no TimelineItem.SetProperty (18.0+) — "
+            "import the FCPXML or FCP 7 XML for the crop"
+        )
+        return
+    refused: list[str] = []
+    for clip, item in framed:
+        for key, value in clip.transform.items():
+            if not item.SetProperty(key, value) or item.GetProperty(key) != value:
+                refused.append(f"{clip.name} ({key} {value})")
+                break
+    if len(refused) < len(framed):
+        result.how.append(f"{len(framed) - len(refused)} reframe(s): SetProperty Scaling, ZoomX/Y, Pan, Tilt")
+    if refused:
+        result.warnings.append(f"Resolve refused the reframe of {len(refused)} clip(s), first {refused[0]}")
+
+
+def link_proxies(pairs: Pairs, result: BuildResult) -> None:
+    """Link each placed original's pool item to its proxy (``MediaPoolItem.LinkProxyMedia``), once per file."""
+    wanted: dict[str, tuple[str, Any]] = {}
+    for matched in pairs.values():
+        for clip, item in matched:
+            if clip.proxy_path and clip.path not in wanted:
+                wanted[clip.path] = (clip.proxy_path, item)
+    if not wanted:
+        return
+    refused = []
+    for original, (proxy, item) in wanted.items():
+        pool_item = item.GetMediaPoolItem()
+        if pool_item is None or not pool_item.LinkProxyMedia(proxy):
+            refused.append(f"{os.path.basename(proxy)} (for {os.path.basename(original)})")
+    if len(refused) < len(wanted):
+        result.how.append(f"{len(wanted) - len(refused)} proxy link(s): LinkProxyMedia")
+    if refused:
+        result.warnings.append(
+            f"Resolve did not link {len(refused)} proxy file(s), first {refused[0]}: the originals play instead"
+        )
 
 
 def import_spec_file(
@@ -671,5 +720,6 @@ def import_spec_file(
     if int(timeline.GetStartFrame()) != spec.start_frame:
         result.mismatched.append(f"timeline starts at frame {timeline.GetStartFrame()}, plan at {spec.start_frame}")
     result.how.append(f"{len(spec.clips)} clip(s): ImportTimelineFromFile ({os.path.basename(timeline_file)})")
-    finish(timeline, spec, result, log, check_source=True)
+    # FCPXML and FCP 7 XML carry the reframe keyframes themselves; an OTIO import does not.
+    finish(timeline, spec, result, log, check_source=True, reframe=timeline_file.endswith(".otio"))
     return result

@@ -160,6 +160,10 @@ class ClipPlacement:
     frames and slows them to ``speed_duration`` (``apply.place_speed_changes``)."""
     speed_duration: int = 0
     """Timeline frames the clip should run after ``SetSpeed`` (0: no speed change applied)."""
+    transform: dict[str, float] = field(default_factory=dict)
+    """Reframe as ``TimelineItem.SetProperty`` keys (Scaling, ZoomX/Y, Pan, Tilt; ``reframe.transform``)."""
+    proxy_path: str = ""
+    """A proxy to link to the clip's pool item (``MediaPoolItem.LinkProxyMedia``), or empty."""
 
     @property
     def media_type(self) -> int:

@@ -34,6 +34,7 @@ from nle_adapters.resolve_otio import resolve_import_problems, to_resolve_shape
 from nle_adapters.timeline_facts import our_meta
 from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
+from reframe.transform import clip_reframe, resolve_properties, window_moves
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError
@@ -112,6 +113,7 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
     clips: list[ClipPlacement] = []
     markers: list[MarkerSpec] = []
     warnings: list[str] = []
+    moving = 0
     for marker in timeline.tracks.markers:
         markers.append(_marker_spec(marker, _frames(marker.marked_range.start_time, rate), rate))
     transitions: list[TransitionSpec] = []
@@ -138,6 +140,7 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
                 if not isinstance(child, otio.schema.Clip):
                     continue
                 clips.append(_placement(child, ranges[child], kind, index, rate, drop, start, warnings))
+                moving += _reframe_and_proxy(child, clips[-1], (width, height) if kind == "video" else None)
                 record_in = _frames(ranges[child].start_time, rate)
                 for marker in child.markers:
                     offset = marker.marked_range.start_time - child.source_range.start_time
@@ -145,6 +148,12 @@ def spec_from_otio(timeline: otio.schema.Timeline, *, name: str | None = None) -
     if not clips:
         raise ResolveBuildError(f"timeline '{timeline.name}' has no clips to place")
     warnings += _mix_notes(timeline)
+    if moving:
+        warnings.append(
+            f"reframe of {moving} clip(s) follows a moving subject, but Resolve's scripting API sets one "
+            "Pan/Tilt/Zoom per item (no keyframes): each is framed at its middle frame — import the FCPXML or "
+            "FCP 7 XML (File > Import > Timeline) for the moving crop"
+        )
     markers.sort(key=lambda m: m.frame)
     return BuildSpec(
         name=name or timeline.name or "Montage",
@@ -182,6 +191,23 @@ def _mix_notes(timeline: otio.schema.Timeline) -> list[str]:
             "than one (the FCPXML carries them)"
         )
     return notes
+
+
+def _reframe_and_proxy(clip: otio.schema.Clip, placement: ClipPlacement, frame: tuple[int, int] | None) -> bool:
+    """The clip's reframe as item properties (the window at the clip's middle frame: the API sets
+    one value per item), and the proxy its reference was relinked from (``proxies.relink``).
+    True when the window moves within the clip (what the API cannot follow)."""
+    framed = clip_reframe(clip) if frame is not None else None  # pictures only
+    moves = False
+    if framed is not None and frame is not None:
+        first, last = placement.start_frame, placement.end_frame - 1  # media frames, as the keyframes
+        placement.transform = dict(resolve_properties(framed, frame, (first + last) / 2))
+        moves = window_moves(framed, first, last)
+    ref_meta = our_meta(clip.media_reference)
+    if ref_meta.get("proxy") and ref_meta.get("original_url"):
+        # A timeline on proxies: Resolve gets the original in the pool with the proxy linked to it.
+        placement.proxy_path, placement.path = placement.path, path_of(str(ref_meta["original_url"]))
+    return moves
 
 
 def _placement(
@@ -355,6 +381,12 @@ def build_in_resolve(
         if fmt == "otio" and not caps.can_import_otio:
             raise ResolveBuildError(f"{caps.label} does not import OTIO (19.1+): use --import-format fcpxml")
         folder = work_dir or Path(tempfile.gettempdir()) / "montage-bridge" / "resolve-import"
+        if any(c.proxy_path for c in spec.clips):
+            # The pool gets the originals (proxies linked to them in ``finish``), as on the append path.
+            from proxies.relink import relink_timeline
+
+            timeline = timeline.deepcopy()
+            relink_timeline(timeline, "originals")
         try:
             path = write_import_file(timeline, spec, fmt, folder)
         except WriteError as exc:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import os
 import types
 from collections import Counter
@@ -340,6 +341,24 @@ class FakeMediaPoolItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
             return dict(self._props)
         return self._props.get(propertyName, "")
 
+    def LinkProxyMedia(self, proxyMediaFilePath: str) -> bool:
+        """README: links the proxy at an absolute clip path. The fake refuses a relative path or a
+        missing file (UNVERIFIED how Resolve answers those) and reports the link in the read-only
+        ``Proxy``/``Proxy Media Path`` properties (values UNVERIFIED: "On" and the path)."""
+        path = str(proxyMediaFilePath or "")
+        if not os.path.isabs(path) or not os.path.isfile(path) or not self._has_video:
+            return False
+        self._props["Proxy"] = "On"
+        self._props["Proxy Media Path"] = path
+        return True
+
+    def UnlinkProxyMedia(self) -> bool:
+        if not self._props.get("Proxy Media Path"):
+            return False
+        self._props["Proxy"] = "None"
+        self._props["Proxy Media Path"] = ""
+        return True
+
     def SetClipProperty(self, propertyName: str, propertyValue: str) -> bool:
         if propertyName not in ("Start TC", "Reel Name", "Comments", "Clip Name", "Slate TC"):
             return False
@@ -601,6 +620,50 @@ class FakeMediaPool(_Remote):
 # ---------------------------------------------------------------- timeline
 
 
+# README "Looking up Timeline item properties": the transform keys the builder sets, with their
+# documented ranges ("width"/"height": the timeline's); numbers are floats, the rest as listed.
+_ITEM_PROPERTY_DEFAULTS: dict[str, Any] = {
+    "Pan": 0.0,
+    "Tilt": 0.0,
+    "ZoomX": 1.0,
+    "ZoomY": 1.0,
+    "ZoomGang": True,
+    "RotationAngle": 0.0,
+    "AnchorPointX": 0.0,
+    "AnchorPointY": 0.0,
+    "Pitch": 0.0,
+    "Yaw": 0.0,
+    "FlipX": False,
+    "FlipY": False,
+    "CropLeft": 0.0,
+    "CropRight": 0.0,
+    "CropTop": 0.0,
+    "CropBottom": 0.0,
+    "Opacity": 100.0,
+    "Scaling": 0,  # SCALE_USE_PROJECT
+}
+_ITEM_PROPERTY_RANGES: dict[str, tuple[str, float, float]] = {
+    # key: (scale by "width" / "height" / "" , low, high)
+    "Pan": ("width", -4.0, 4.0),
+    "Tilt": ("height", -4.0, 4.0),
+    "ZoomX": ("", 0.0, 100.0),
+    "ZoomY": ("", 0.0, 100.0),
+    "RotationAngle": ("", -360.0, 360.0),
+    "AnchorPointX": ("width", -4.0, 4.0),
+    "AnchorPointY": ("height", -4.0, 4.0),
+    "Pitch": ("", -1.5, 1.5),
+    "Yaw": ("", -1.5, 1.5),
+    "CropLeft": ("width", 0.0, 1.0),
+    "CropRight": ("width", 0.0, 1.0),
+    "CropTop": ("height", 0.0, 1.0),
+    "CropBottom": ("height", 0.0, 1.0),
+    "Opacity": ("", 0.0, 100.0),
+}
+_ITEM_PROPERTY_CHOICES: dict[str, tuple[int, ...]] = {
+    "Scaling": (0, 1, 2, 3, 4)
+}  # USE_PROJECT, CROP, FIT, FILL, STRETCH
+
+
 class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
     _since = {
         "GetTrackTypeAndIndex": (19,),
@@ -615,6 +678,8 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
         "SetSpeed": (21, 1),
         "SetFades": (21, 1),
         "GetFades": (21, 1),
+        "GetProperty": (18,),
+        "SetProperty": (18,),
     }
 
     def __init__(
@@ -638,6 +703,7 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
         self._color = ""
         self._enabled = True
         self._linked: list[FakeTimelineItem] = []
+        self._properties: dict[str, Any] = dict(_ITEM_PROPERTY_DEFAULTS)
         self._name = item.GetName()
         self._flags: list[str] = []
         self._fades = {"FadeIn": 0, "FadeOut": 0}
@@ -678,6 +744,48 @@ class FakeTimelineItem(_MarkerMethods, _ColorAndFlagMethods, _Remote):
 
     def GetSourceEndTime(self) -> float:
         return float((self._item._start_frame + self._source_end) / self._item._rate)
+
+    def GetProperty(self, propertyKey: str | None = None) -> Any:
+        if not propertyKey:
+            return dict(self._properties)
+        return self._properties.get(propertyKey)
+
+    def SetProperty(self, propertyKey: str, propertyValue: Any) -> bool:
+        """The README's keys and ranges; anything else (or out of range) is refused with False."""
+        key = str(propertyKey)
+        if key in ("ZoomGang", "FlipX", "FlipY"):
+            if not isinstance(propertyValue, bool):
+                return False
+            self._properties[key] = propertyValue
+            return True
+        if key in _ITEM_PROPERTY_CHOICES:
+            if isinstance(propertyValue, bool) or propertyValue not in _ITEM_PROPERTY_CHOICES[key]:
+                return False
+            self._properties[key] = int(propertyValue)
+            return True
+        if key not in _ITEM_PROPERTY_RANGES or isinstance(propertyValue, bool):
+            return False
+        try:
+            value = float(propertyValue)
+        except (TypeError, ValueError):
+            return False
+        dimension, low, high = _ITEM_PROPERTY_RANGES[key]
+        size = self._frame_size()[0 if dimension == "width" else 1] if dimension else 1.0
+        if not math.isfinite(value) or not low * size <= value <= high * size:
+            return False
+        self._properties[key] = value
+        if key in ("ZoomX", "ZoomY") and self._properties.get("ZoomGang"):
+            self._properties["ZoomY" if key == "ZoomX" else "ZoomX"] = value
+        return True
+
+    def _frame_size(self) -> tuple[float, float]:
+        timeline = self._track.timeline
+        try:
+            width = float(timeline.GetSetting("timelineResolutionWidth")) if timeline is not None else 1920.0
+            height = float(timeline.GetSetting("timelineResolutionHeight")) if timeline is not None else 1080.0
+        except (TypeError, ValueError):
+            return 1920.0, 1080.0
+        return width, height
 
     def GetMediaPoolItem(self) -> FakeMediaPoolItem:
         return self._item
