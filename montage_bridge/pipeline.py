@@ -86,6 +86,7 @@ def run_auto(
     recursive: bool = False,
     must_include: list[str] | None = None,
     save_plan: bool = False,
+    link: str = "originals",
 ) -> AutoResult:
     """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
@@ -101,7 +102,9 @@ def run_auto(
     sidecars and proxies set aside with one warning (``analysis.footage``); the music file is left
     out when it sits among the clips. ``must_include``: clip ids, file names, stems or paths that
     must appear — each must name a file of the footage, else :class:`MediaError` before any
-    analysis. ``save_plan`` also writes the plan as ``out_dir/plan.json``.
+    analysis. ``save_plan`` also writes the plan as ``out_dir/plan.json``. ``link="proxies"``: the
+    timelines link each clip's proxy (``montage-bridge proxies``; checked frame for frame) instead of
+    its original; clips without one keep the original, with a warning.
 
     Outputs appear only on success: a run that fails leaves no ``out_dir`` it created (nor a
     ``processed`` file it downloaded), and an ``out_dir`` that existed keeps what it held.
@@ -146,7 +149,23 @@ def run_auto(
             gpu=gpu,
             gpu_progress=gpu_progress,
             save_plan=save_plan,
+            link=link,
         )
+
+
+def _link_proxies(timeline: otio.schema.Timeline) -> list[str]:
+    """Point the timeline at the clips' proxies (a proxy that does not match frame for frame stops
+    the run, naming it); the warning for clips that have none."""
+    from proxies.relink import relink_timeline as switch_media
+
+    missing = switch_media(timeline, "proxies").missing
+    if not missing:
+        return []
+    shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+    return [
+        f"--link proxies: {len(missing)} clip(s) have no proxy and link their original: {shown} — make them with "
+        "`montage-bridge proxies FOOTAGE`"
+    ]
 
 
 def _cut(
@@ -169,6 +188,7 @@ def _cut(
     gpu: GpuOptions | None,
     gpu_progress: RemoteProgress | None,
     save_plan: bool,
+    link: str = "originals",
 ) -> AutoResult:
     """The body of :func:`run_auto` once the inputs are checked: analyze, plan, process, write."""
     out_dir = output.path
@@ -232,6 +252,8 @@ def _cut(
         speech = speech_by_path(analysis.clips)
         warnings.extend(reframe_timeline(timeline, plan.width, plan.height, speech=speech, progress=progress).warnings)
     relink_timeline(timeline, processed)
+    if link == "proxies":
+        warnings.extend(_link_proxies(timeline))
     warnings.extend(_not_in_timeline(plan, timeline))
     warnings.extend(_edl_warnings(timeline, formats))
     output.create()

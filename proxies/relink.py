@@ -60,6 +60,8 @@ def relink_timeline(timeline: otio.schema.Timeline, to: str) -> RelinkReport:
     for clip, ref in _references(timeline):
         path = Path(url_to_path(ref.target_url))
         meta = ref.metadata.get(META) if hasattr(ref.metadata.get(META), "get") else None
+        if meta and meta.get("has_video") is False:
+            continue  # sound only (the music): proxies are of pictures
         # Our flag, or where the file lies (a format that does not keep our metadata, e.g. FCPXML).
         is_proxy = bool(meta and meta.get("proxy")) or original_of(path) is not None
         if (to == "proxies") == is_proxy:

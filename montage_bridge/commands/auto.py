@@ -112,6 +112,14 @@ def auto(
     speech_model: Annotated[
         Optional[str], typer.Option("--speech-model", help="faster-whisper model folder or cached name (--captions).")
     ] = None,
+    link: Annotated[
+        str,
+        typer.Option(
+            "--link",
+            help="originals (default) or proxies: the timelines link each clip's proxy made by `montage-bridge "
+            "proxies` (checked frame for frame; analysis still reads the originals).",
+        ),
+    ] = "originals",
     progress: ProgressOpt = "auto",
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
@@ -125,6 +133,8 @@ def auto(
         timeline_rate = parse_rate(rate) if rate else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rate") from exc
+    if link not in ("originals", "proxies"):
+        raise typer.BadParameter(f"{link!r}: choose originals or proxies", param_hint="--link")
     if gpu_required and not gpu:
         raise typer.BadParameter("--gpu-required needs --gpu URL", param_hint="--gpu-required")
     gpu_options = GpuOptions(url=gpu, token=gpu_token, required=gpu_required) if gpu else None
@@ -164,6 +174,7 @@ def auto(
             recursive=recursive,
             must_include=clips_wanted,
             save_plan=save_plan,
+            link=link,
         )
         report.finish()  # type: ignore[attr-defined]
     plan = result.plan
