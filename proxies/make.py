@@ -130,19 +130,29 @@ def _fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
 
 def encode_args(media: MediaItem, target: Path, size: tuple[int, int], codec: str) -> list[str]:
     """The ffmpeg command that writes the proxy of ``media`` to ``target``."""
+    args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-progress", "pipe:1", "-nostats"]
+    return [*args, *proxy_args(media, target, size, codec)]
+
+
+def proxy_args(
+    media: MediaItem, target: Path, size: tuple[int, int], codec: str, *, name: str | None = None
+) -> list[str]:
+    """ffmpeg arguments (after the binary's own options) that write the proxy of ``media`` to
+    ``target``: the original's timestamps, rate, start timecode and audio, the picture fitted in
+    ``size``; ``name`` (default the file's stem) as its title and reel name. Shared with the GPU
+    worker's ``proxy`` op."""
     if codec not in CODECS:
         raise ProxyError(f"unknown proxy codec {codec!r}; choose one of {', '.join(CODECS)}")
     width, height = _fit(*media.display_size, size)
-    args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(media.path)]
-    args += ["-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-fps_mode", "passthrough"]
+    reel = name or media.path.stem
+    args = ["-i", str(media.path), "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-fps_mode", "passthrough"]
     args += ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", *CODECS[codec]]
     # The original's timestamps pass through; the track timescale holds its exact rate (30000 for 29.97).
     args += ["-video_track_timescale", str(media.rate.numerator)]
     if media.has_video:
         args += ["-timecode", media.start_timecode]
-    args += ["-metadata", f"title={media.path.stem}", "-metadata:s:v:0", f"reel_name={media.path.stem}"]
-    args += ["-progress", "pipe:1", "-nostats", "-f", "mov", str(target)]
-    return args
+    args += ["-metadata", f"title={reel}", "-metadata:s:v:0", f"reel_name={reel}"]
+    return [*args, "-f", "mov", str(target)]
 
 
 def make_proxy(
