@@ -81,6 +81,10 @@ class FramePassOptions:
     adaptive_threshold: float = 3.0
     min_scene_len: int = 8
     window_width: int = 2
+    # A cut whose adaptive ratio is under twice the threshold must also change the picture this much
+    # (scenedetect's content value): on noisy footage an x264 keyframe lifts one frame's content
+    # value 3-4.5x over its neighbours' (to 17-25), which a plain ratio test calls a cut.
+    weak_cut_content: float = 40.0
     faces: bool = True
     face_interval: float = 1.0
     threads: int = 0
@@ -91,6 +95,7 @@ class FramePassOptions:
             "adaptive_threshold": self.adaptive_threshold,
             "min_scene_len": self.min_scene_len,
             "window_width": self.window_width,
+            "weak_cut_content": self.weak_cut_content,
             "faces": self.faces,
             "face_interval": self.face_interval,
             "measures": MEASURES_VERSION,
@@ -317,6 +322,53 @@ def shot_hashes(m: _Measures, start: int, end: int, count: int = _HASHES_PER_SHO
     return [f"{m.hashes[i]:016x}" for i in frames]
 
 
+def _detector(options: FramePassOptions):  # -> scenedetect AdaptiveDetector
+    """scenedetect's ``AdaptiveDetector`` that also refuses weak cuts on small changes.
+
+    A candidate (adaptive ratio over the threshold, content value over scenedetect's floor of 15)
+    whose ratio is under twice the threshold is a cut only if its content value reaches
+    ``options.weak_cut_content``. True cuts on our clips score content >= 52 (or ratio >= 20);
+    keyframe pulses in noisy footage score ratio 3.1-4.5 at content 17-25. Refused candidates do
+    not restart ``min_scene_len``."""
+    from scenedetect import AdaptiveDetector
+
+    class _Detector(AdaptiveDetector):
+        def process_frame(self, timecode, frame_img):  # noqa: ANN001, ANN202 - scenedetect's signature
+            # ContentDetector.process_frame scores the frame (self._frame_score); the rest is
+            # AdaptiveDetector.process_frame (scenedetect 0.6.4-0.7) with the weak-cut test added.
+            super(AdaptiveDetector, self).process_frame(timecode=timecode, frame_img=frame_img)
+            if self._frame_score is None:
+                return []
+            if self._last_cut is None:
+                self._last_cut = timecode
+            required = 1 + 2 * self.window_width
+            self._buffer.append((timecode, self._frame_score))
+            if len(self._buffer) < required:
+                return []
+            self._buffer = self._buffer[-required:]
+            target_tc, target_score = self._buffer[self.window_width]
+            average = sum(score for i, (_, score) in enumerate(self._buffer) if i != self.window_width) / (
+                2.0 * self.window_width
+            )
+            if abs(average) < 0.00001:
+                ratio = 255.0 if target_score >= self.min_content_val else 0.0
+            else:
+                ratio = min(target_score / average, 255.0)
+            met = ratio >= self.adaptive_threshold and target_score >= self.min_content_val
+            if met and ratio < 2.0 * self.adaptive_threshold:
+                met = target_score >= options.weak_cut_content
+            if met and (target_tc - self._last_cut) >= self.min_scene_len:
+                self._last_cut = target_tc
+                return [target_tc]
+            return []
+
+    return _Detector(
+        adaptive_threshold=options.adaptive_threshold,
+        min_scene_len=options.min_scene_len,
+        window_width=options.window_width,
+    )
+
+
 class _Drain(threading.Thread):
     """Reads ffmpeg's stderr so a chatty decoder can never block the pipe."""
 
@@ -342,7 +394,6 @@ def run_frame_pass(
     ``media.frames``. Raises :class:`MediaError` when ffmpeg cannot decode the video.
     """
     import cv2
-    from scenedetect import AdaptiveDetector
     from scenedetect.common import FrameTimecode
 
     if not media.has_video:
@@ -365,11 +416,7 @@ def run_frame_pass(
     drain.start()
 
     fps = float(media.rate)
-    detector = AdaptiveDetector(
-        adaptive_threshold=options.adaptive_threshold,
-        min_scene_len=options.min_scene_len,
-        window_width=options.window_width,
-    )
+    detector = _detector(options)
     measures = _Measures()
     face_step = max(1, int(round(options.face_interval * fps)))
     q_step = quality_step(fps, options.min_scene_len)
