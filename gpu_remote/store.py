@@ -9,13 +9,17 @@ nothing to claim.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from gpu_remote.db import JobDatabase
 from gpu_remote.errors import GpuRemoteError
+from gpu_remote.events import EventBell
 from gpu_remote.models import Event, Job, JobErrorInfo, JobSpec, JobState, OutputRef, Progress
 
 PIPELINE_VERSION = "1"
@@ -75,6 +79,33 @@ def _row_to_job(row: Any, base_url: str = "") -> Job:
     )
 
 
+_EVENTS_ADDED = threading.local()  # this thread's open transaction added events
+
+
+class _RingingDatabase:
+    """The store's database: rings the store's bell after a transaction that added events commits."""
+
+    def __init__(self, inner: JobDatabase, store: JobStore) -> None:
+        self._inner = inner
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @contextlib.contextmanager
+    def connect(self, *, immediate: bool = False) -> Iterator[Any]:
+        outer = getattr(_EVENTS_ADDED, "flag", False)
+        _EVENTS_ADDED.flag = False
+        try:
+            with self._inner.connect(immediate=immediate) as conn:
+                yield conn
+            added = _EVENTS_ADDED.flag
+        finally:
+            _EVENTS_ADDED.flag = outer
+        if added:
+            self._store.bell.ring()
+
+
 class JobStore:
     """All job state transitions. Times are UNIX seconds."""
 
@@ -88,7 +119,8 @@ class JobStore:
         retry_backoff_max_s: float = 300.0,
         republish_after_s: float = 30.0,
     ) -> None:
-        self.db = db
+        self.db = _RingingDatabase(db, self)
+        self.bell = EventBell()  # rung after each commit that added events (wakes SSE streams here)
         self.max_queued = max_queued
         self.max_attempts = max_attempts  # runs a job gets (first + automatic retries) before it fails
         self.retry_backoff_s = retry_backoff_s  # wait before automatic retry n: backoff * 2**(n-1), capped
@@ -106,6 +138,7 @@ class JobStore:
     def _add_event(conn: Any, job_id: str, type_: str, data: dict[str, Any]) -> int:
         # One UPDATE … RETURNING takes the next number and locks the job's row until commit, so two
         # writers on one job (progress and a cancel, on PostgreSQL) cannot both take the same seq.
+        _EVENTS_ADDED.flag = True
         now = time.time()
         row = conn.execute(
             "UPDATE jobs SET last_event_seq=last_event_seq+1, updated_at=? WHERE id=? RETURNING last_event_seq",
