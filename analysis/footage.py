@@ -52,6 +52,9 @@ _SKIP_SUFFIXES: dict[str, str] = {
     **dict.fromkeys((".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".insp"), "still image"),
 }
 
+# Folders NLEs (and `montage-bridge proxies`) keep proxies and transcodes in, beside the originals.
+_PROXY_FOLDERS = {"Proxy Media", "Transcoded Media"}
+
 _PLURALS = {"proxy": "proxies", "subtitles": "subtitles", "hidden": "hidden", "partial copy": "partial copies"}
 
 Progress = Callable[[str, int, int], None]
@@ -127,6 +130,10 @@ def find_footage(
             if is_dir:
                 if entry.name.startswith("."):
                     continue  # .Spotlight-V100, .Trashes, .git: never worth a warning
+                if entry.name in _PROXY_FOLDERS:
+                    # Resolve's "Proxy Media", FCP's "Transcoded Media": copies of the clips, not more clips.
+                    skipped.append(Skipped(path, "proxy"))
+                    continue
                 if recursive:
                     visit(path)
                 else:

@@ -18,7 +18,7 @@ from analysis.beats import analyze_music_cached
 from analysis.engine import EngineOptions, analyze_paths, files_done_progress
 from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage, skipped_summary
-from analysis.models import AnalysisResult
+from analysis.models import AnalysisResult, MediaItem
 from montage_bridge.remote_media import (
     PROCESSED_DIR,
     GpuOptions,
@@ -87,6 +87,7 @@ def run_auto(
     must_include: list[str] | None = None,
     save_plan: bool = False,
     link: str = "originals",
+    analyze_on: str = "originals",
 ) -> AutoResult:
     """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
@@ -104,7 +105,9 @@ def run_auto(
     must appear — each must name a file of the footage, else :class:`MediaError` before any
     analysis. ``save_plan`` also writes the plan as ``out_dir/plan.json``. ``link="proxies"``: the
     timelines link each clip's proxy (``montage-bridge proxies``; checked frame for frame) instead of
-    its original; clips without one keep the original, with a warning.
+    its original; clips without one keep the original, with a warning. ``analyze_on="proxies"``:
+    analysis decodes each clip's proxy where one exists (faster; checked frame for frame against
+    its original first), while the plan and every timeline still name the originals.
 
     Outputs appear only on success: a run that fails leaves no ``out_dir`` it created (nor a
     ``processed`` file it downloaded), and an ``out_dir`` that existed keeps what it held.
@@ -150,7 +153,38 @@ def run_auto(
             gpu_progress=gpu_progress,
             save_plan=save_plan,
             link=link,
+            analyze_on=analyze_on,
         )
+
+
+def _proxies_for_analysis(files: list[Path]) -> tuple[list[Path], dict[Path, MediaItem], list[str]]:
+    """``(paths to analyze, proxy path -> original's MediaItem, warnings)``: each clip's proxy where
+    one exists (``montage-bridge proxies``), else the clip itself. A proxy is used only when it has
+    its original's rate, frame count, start timecode and channels, so shot frames found on it are the
+    original's frames; one that does not match stops the run, naming it (as ``--link proxies`` does)."""
+    from analysis.probe import probe_media
+    from proxies.make import find_proxy, require_match
+
+    analyzed: list[Path] = []
+    originals: dict[Path, MediaItem] = {}
+    without: list[str] = []
+    for path in files:
+        proxy = find_proxy(path)
+        if proxy is None:
+            analyzed.append(path)
+            without.append(path.name)
+            continue
+        original = probe_media(path)
+        require_match(original, probe_media(proxy))
+        analyzed.append(proxy)
+        originals[proxy.resolve()] = original
+    note = []
+    if without and originals:
+        shown = ", ".join(without[:5]) + (" …" if len(without) > 5 else "")
+        note.append(f"--analyze-on proxies: {len(without)} clip(s) have no proxy and were analysed themselves: {shown}")
+    elif without:
+        note.append("--analyze-on proxies: no clip has a proxy (make them with `montage-bridge proxies FOOTAGE`)")
+    return analyzed, originals, note
 
 
 def _link_proxies(timeline: otio.schema.Timeline) -> list[str]:
@@ -189,11 +223,21 @@ def _cut(
     gpu_progress: RemoteProgress | None,
     save_plan: bool,
     link: str = "originals",
+    analyze_on: str = "originals",
 ) -> AutoResult:
     """The body of :func:`run_auto` once the inputs are checked: analyze, plan, process, write."""
     out_dir = output.path
     options = EngineOptions(require_video=True)
-    engine = analyze_paths(files, options, progress=files_done_progress(len(files), progress))
+    originals: dict[Path, MediaItem] = {}
+    analyzed = files
+    if analyze_on == "proxies":
+        analyzed, originals, note = _proxies_for_analysis(files)
+        warnings.extend(note)
+    engine = analyze_paths(analyzed, options, progress=files_done_progress(len(analyzed), progress))
+    for clip in engine.clips:  # analysed on a proxy: the plan and the timelines name the original
+        original = originals.get(clip.media.path.resolve())
+        if original is not None:
+            clip.media = original.model_copy(deep=True)
     # A recorder's WAV beside the clips is sound with no picture: an editor cuts the picture and
     # leaves it aside, so it is one warning line, not a reason to stop.
     audio_only = [f.path.name for f in engine.failures if f.audio_only]

@@ -120,6 +120,14 @@ def auto(
             "proxies` (checked frame for frame; analysis still reads the originals).",
         ),
     ] = "originals",
+    analyze_on: Annotated[
+        str,
+        typer.Option(
+            "--analyze-on",
+            help="originals (default) or proxies: analysis decodes each clip's proxy where one exists (faster; "
+            "checked frame for frame), while the timelines still link what --link says.",
+        ),
+    ] = "originals",
     progress: ProgressOpt = "auto",
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
@@ -135,6 +143,8 @@ def auto(
         raise typer.BadParameter(str(exc), param_hint="--rate") from exc
     if link not in ("originals", "proxies"):
         raise typer.BadParameter(f"{link!r}: choose originals or proxies", param_hint="--link")
+    if analyze_on not in ("originals", "proxies"):
+        raise typer.BadParameter(f"{analyze_on!r}: choose originals or proxies", param_hint="--analyze-on")
     if gpu_required and not gpu:
         raise typer.BadParameter("--gpu-required needs --gpu URL", param_hint="--gpu-required")
     gpu_options = GpuOptions(url=gpu, token=gpu_token, required=gpu_required) if gpu else None
@@ -175,6 +185,7 @@ def auto(
             must_include=clips_wanted,
             save_plan=save_plan,
             link=link,
+            analyze_on=analyze_on,
         )
         report.finish()  # type: ignore[attr-defined]
     plan = result.plan
