@@ -210,41 +210,63 @@ class BlobStore:
         with path.open("r+b") as handle:
             handle.seek(written)
 
-            stored = [written]  # bytes written and hashed so far
+            stored = [written]  # bytes written so far
+            hashed = [written]  # bytes hashed so far
 
-            def store(block: bytes) -> None:  # in a thread: write and hash both release the GIL
-                handle.write(block)
-                hasher.update(block)
-                stored[0] += len(block)
+            def write(blocks: list[bytes]) -> None:  # in a thread (releases the GIL)
+                for piece in blocks:  # the received chunks as they are: no copy into one block
+                    handle.write(piece)
+                    stored[0] += len(piece)
+
+            def digest(blocks: list[bytes]) -> None:  # in another thread, beside the write
+                for piece in blocks:
+                    hasher.update(piece)
+                    hashed[0] += len(piece)
+
+            async def store(blocks: list[bytes]) -> None:
+                results = await asyncio.gather(
+                    asyncio.to_thread(write, blocks), asyncio.to_thread(digest, blocks), return_exceptions=True
+                )
+                for result in results:
+                    if isinstance(result, BaseException):
+                        raise result
 
             # The socket is read on the event loop while the previous block is written and hashed
-            # in a thread, so receiving, hashing and writing overlap instead of taking turns.
+            # in two threads, so receiving, hashing and writing overlap instead of taking turns.
             pending: asyncio.Future[None] | None = None
-            block = bytearray()
+            block: list[bytes] = []
+            held = 0  # bytes in ``block``
             try:
                 async for chunk in chunks:
-                    if written + len(block) + len(chunk) > status.size:
+                    if written + held + len(chunk) > status.size:
                         raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
-                    block += chunk
-                    if len(block) >= STORE_BLOCK:
+                    if not chunk:
+                        continue
+                    block.append(chunk)
+                    held += len(chunk)
+                    if held >= STORE_BLOCK:
                         if pending is not None:
                             await pending
                             pending = None
-                        data, block = bytes(block), bytearray()
-                        pending = asyncio.ensure_future(asyncio.to_thread(store, data))
-                        written += len(data)
+                        data, block = block, []
+                        pending = asyncio.ensure_future(store(data))
+                        written += held
+                        held = 0
             finally:
                 try:
                     if pending is not None:
                         await pending
                     if block:
-                        store(bytes(block))
+                        write(block)
+                        digest(block)
                 finally:
                     written = stored[0]  # a failed write (disk full) keeps only what was stored whole
                 # Keep what arrived intact (a cut connection leaves a valid prefix to resume from)
                 # but drop a partial overflow write.
                 handle.flush()
                 handle.truncate(min(written, status.size))
+                if hashed[0] != written:  # the write failed part-way: hash what the file holds
+                    hasher = self._hasher_at(upload_id, path, written)
                 with self._hash_lock:
                     self._hashers[upload_id] = (written, hasher)
         with self.db.connect() as conn:
