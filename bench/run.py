@@ -30,8 +30,8 @@ def summary_rows() -> list[dict]:
     worker = RESULTS / "gpu_worker.json"
     if worker.is_file():
         data = json.loads(worker.read_text())
-        upload = data.get("upload_whole_process")
-        if upload:
+        uploads = [data.get("upload_whole_process"), data.get("upload_whole_process_large")]
+        for upload in filter(None, uploads):
             rows.append(
                 {
                     "what": f"worker upload, {upload['mib']} MiB",
