@@ -222,12 +222,12 @@ def run_celery_worker(
     from gpu_remote.server import gpus
 
     db = open_database(store, data_dir)
-    store = JobStore(db)
+    job_store = JobStore(db)
     blobs = BlobStore(data_dir, db, max_upload_bytes=1 << 62, disk_budget_bytes=1 << 62)
     settings = RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=1)
     node = name.replace("%h", "").strip("@") or "celery"
-    runner = Runner(store, blobs, data_dir / "work", settings, make_owner(node))
-    _STATE = _WorkerState(store=store, runner=runner, lease_s=lease_s)
+    runner = Runner(job_store, blobs, data_dir / "work", settings, make_owner(node))
+    _STATE = _WorkerState(store=job_store, runner=runner, lease_s=lease_s)
     routes = routes or served_routes()
     gpu_list = gpus()
     registry = Registry(db)

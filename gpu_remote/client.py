@@ -371,7 +371,8 @@ class GpuClient:
                     if resp.status_code != 200:
                         raise ClientError(f"events of job {job_id} failed with {resp.status_code}: {resp.text[:200]}")
                     data = ""
-                    for line in resp.iter_lines(decode_unicode=True):
+                    for raw_line in resp.iter_lines(decode_unicode=True):
+                        line = raw_line if isinstance(raw_line, str) else raw_line.decode("utf-8", "replace")
                         if line.startswith("data: "):
                             data = line[6:]
                         elif line == "" and data:
@@ -478,7 +479,7 @@ def process_files(
     for path, job_id in submitted.items():
         # Identical files share one job (same id); follow it once.
         if job_id not in finals:
-            finals[job_id] = client.wait(job_id, (lambda ev, p=path: on_event(p, ev)) if on_event else None, timeout_s)
+            finals[job_id] = client.wait(job_id, _event_for(path, on_event), timeout_s)
         job = finals[job_id]
         if job.state != JobState.succeeded:
             message = job.error.message if job.error else job.state.value
@@ -488,3 +489,10 @@ def process_files(
     for job_id in finals:
         client.delete(job_id)  # tell the worker the outputs are safely here
     return results
+
+
+def _event_for(path: Path, on_event: Callable[[Path, Event], None] | None) -> Callable[[Event], None] | None:
+    """``on_event`` bound to ``path`` (one job's events name the file they are about)."""
+    if on_event is None:
+        return None
+    return lambda event: on_event(path, event)

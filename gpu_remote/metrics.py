@@ -99,9 +99,9 @@ class WorkerCollector:
         jobs = GaugeMetricFamily("montage_worker_jobs", "jobs in the store by state and op", labels=["state", "op"])
         seen = {(r[0], r[1]): int(r[2]) for r in by_state}
         ops = sorted({op for _, op in seen} | set(OPS))
-        for state in JobState:
+        for job_state in JobState:
             for op in ops:
-                jobs.add_metric([state.value, op], seen.get((state.value, op), 0))
+                jobs.add_metric([job_state.value, op], seen.get((job_state.value, op), 0))
         yield jobs
         queued = GaugeMetricFamily("montage_worker_queue_depth", "jobs waiting to run")
         queued.add_metric([], sum(n for (state, _), n in seen.items() if state == "queued"))

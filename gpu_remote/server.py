@@ -518,7 +518,7 @@ def create_app(worker: Worker) -> FastAPI:
         limit: int = Query(default=500, ge=1, le=5000),
     ) -> JobList:
         wanted = [check_job_id(i) for i in ids.split(",") if i] if ids else None
-        return JobList(jobs=store.list(wanted, updated_since, limit, base_url(request)))
+        return JobList(jobs=store.list_jobs(wanted, updated_since, limit, base_url(request)))
 
     @app.get("/v1/jobs/{job_id}", response_model=Job)
     def get_job(job_id: str, request: Request) -> Job:

@@ -253,10 +253,11 @@ class JobStore:
             raise StoreError(f"job {job_id} not found", 404)
         return JobSpec.model_validate_json(row["spec_json"])
 
-    def list(
+    def list_jobs(
         self, ids: list[str] | None = None, updated_since: float | None = None, limit: int = 500, base_url: str = ""
     ) -> list[Job]:
-        sql, args = "SELECT * FROM jobs WHERE 1=1", []
+        sql = "SELECT * FROM jobs WHERE 1=1"
+        args: list[Any] = []
         if ids:
             sql += f" AND id IN ({','.join('?' * len(ids))})"
             args.extend(ids)

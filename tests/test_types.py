@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = {
     "analysis": 6,
     "dashboard": 1,
-    "gpu_remote": 14,
+    "gpu_remote": 0,
     "montage_bridge": 5,
     "nle_adapters": 42,  # 33 in xmeml/reader.py (Optional-int arithmetic), 18 in fcpxml/reader.py
     "planner": 6,
