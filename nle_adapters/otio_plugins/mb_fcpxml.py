@@ -29,14 +29,12 @@ def version_text(version: str | float) -> str:
     """The FCPXML version string for ``version`` given as text (``"1.10"``) or as the float OTIO's
     ``-A version=…`` makes of it (``1.1`` → ``"1.10"``, ``1.11`` → ``"1.11"``, ``1.9`` → ``"1.9"``)."""
     if isinstance(version, bool) or not isinstance(version, (str, float, int)):
-        raise UnsupportedFeature(f"FCPXML version {version!r} is not a version; write it as text, e.g. \"1.10\"")
+        raise UnsupportedFeature(f'FCPXML version {version!r} is not a version; write it as text, e.g. "1.10"')
     if isinstance(version, str):
         return version.strip()
     if isinstance(version, float) and version in _FLOAT_VERSIONS:
         return _FLOAT_VERSIONS[version]
-    raise UnsupportedFeature(
-        f"FCPXML version {version!r} cannot be written; choose one of {', '.join(WRITE_VERSIONS)}"
-    )
+    raise UnsupportedFeature(f"FCPXML version {version!r} cannot be written; choose one of {', '.join(WRITE_VERSIONS)}")
 
 
 def read_from_string(input_str, source: str = "<string>"):

@@ -61,9 +61,7 @@ def check_montage(plan: EditPlan, analysis: AnalysisResult, brief: Brief, style_
         for f in range(c.source_in, c.source_out):
             coverage[c.clip_id][f] += 1
     relaxed = any("footage reused up to" in w for w in plan.warnings)
-    assert max(max(v.values()) for v in coverage.values()) <= max(
-        style.rules.reuse_limit, MAX_REUSE if relaxed else 0
-    )
+    assert max(max(v.values()) for v in coverage.values()) <= max(style.rules.reuse_limit, MAX_REUSE if relaxed else 0)
     # Duration within one beat of the target (capped at the music's length).
     target = min(brief.target_duration_seconds or 60.0, music.duration_seconds)
     period = float(plan.rate) * 60 / music.beat_grid.tempo_bpm
