@@ -28,7 +28,10 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running on the main thread
+# while it is open, and later packages' tests that call asyncio.run() would fail ("cannot be called
+# from a running event loop") if the browser outlived this package.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     try:
         from playwright.sync_api import sync_playwright

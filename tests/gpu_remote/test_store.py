@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def test_partial_uploads_expire(parts) -> None:
     async def body():
         yield b"y" * 10
 
-    asyncio.run(blobs.append(status.upload_id, 0, body()))
+    # Its own thread: asyncio.run() must not depend on whether this thread already runs a loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, blobs.append(status.upload_id, 0, body())).result()
     assert blobs.upload_status(status.upload_id).offset == 10
     assert blobs.expire_uploads(max_age_s=-1) == 1
     with pytest.raises(BlobError):

@@ -171,8 +171,13 @@ def test_disk_full_mid_job_pauses_cleanly_and_every_job_is_written_once_when_spa
     proc = _start(inbox, outbox, config, log)
     daemon_procs.append(proc)
 
-    _wait(lambda: any(r["state"] == "analyzing" for r in jobs(outbox).values()), 90, "a job to start", proc, log)
-    ballast = _fill(small_disk)  # the disk fills while the first jobs analyse
+    # The log, not the journal's current state: with the clips' analysis cached a job runs in ~0.1 s,
+    # and a poll of "analyzing" rows could miss every one of them.
+    _wait(lambda: _log_lines(log, ": analyzing") >= 1, 90, "a job to start", proc, log)
+    ballast = _fill(small_disk)  # the disk fills while the first jobs run...
+    # ...and one more job arrives on the full disk, so at least one job meets it whatever the timing.
+    make_job(inbox, "job4", tiny_media, [1, 3])
+    names.append("job4")
 
     _wait(lambda: _log_lines(log, "disk full:") >= 1, 90, "the daemon to notice the full disk", proc, log)
     # Every job it started has ended (paused or, if it beat the fill, written); no new job starts.
