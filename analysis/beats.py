@@ -640,6 +640,8 @@ def analyze_music_cached(
     fp = fingerprint(path)
     key = params_key({"energy_hop": energy_hop, "sample_rate": _SAMPLE_RATE, "hop": _HOP})
     with open_cache(cache_dir) as cache:
+        if cache is None:  # open_cache yields None only for a None folder, checked above
+            return analyze_music(path, energy_hop=energy_hop)
         hit = cache.get(fp, "music", MUSIC_VERSION, key)
         if hit is not None:
             try:

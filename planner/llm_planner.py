@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import openai
 from pydantic import ValidationError
@@ -284,7 +284,7 @@ class LLMPlanner:
                 ) from exc
             except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
                 if cfg.response_format == "auto" and self._format != "none":
-                    weaker = "json_object" if self._format == "json_schema" else "none"
+                    weaker: Literal["json_object", "none"] = "json_object" if self._format == "json_schema" else "none"
                     self.log.append(
                         f"server refused response_format {self._format} ({exc.status_code}); trying {weaker}"
                     )

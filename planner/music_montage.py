@@ -193,7 +193,8 @@ def make_sources(
             guard = GUARD_FRAMES if shot.length > 4 * GUARD_FRAMES else 0
             lo, hi = shot.start + guard, min(shot.end, clip.media.frames or shot.end) - guard
             margin = rescale_frames(handle_frames, rate, clip.media.rate) if handle_frames and rate else 0
-            why = asides[index].reason if asides[index] is not None else None
+            aside = asides[index]
+            why = aside.reason if aside is not None else None
             if hi - lo > 2 * margin:
                 out.append(Source(clip, index, shot, lo, hi, margin, why))
             elif hi > lo:

@@ -204,7 +204,8 @@ def probe_source(path: str) -> SourceMedia:
         raw = video.average_rate or video.guessed_rate
         if not raw:
             raise RenderError(f"{file}: its video stream states no frame rate")
-        offset = float(video.start_time * video.time_base) - start if video.start_time is not None else 0.0
+        first, base = video.start_time, video.time_base
+        offset = float(first * base) - start if first is not None and base is not None else 0.0
         frames = video.frames or 0
         if frames <= 0:
             frames = sum(1 for packet in container.demux(video) if packet.size)

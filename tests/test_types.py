@@ -17,15 +17,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 BASELINE = {
-    "analysis": 6,
+    "analysis": 4,
     "dashboard": 1,
     "gpu_remote": 0,
     "montage_bridge": 5,
     "nle_adapters": 42,  # 33 in xmeml/reader.py (Optional-int arithmetic), 18 in fcpxml/reader.py
-    "planner": 6,
+    "planner": 4,
     "proxies": 1,
     "reframe": 3,
-    "render": 1,
+    "render": 0,
     "resolve_bridge": 10,
 }
 
