@@ -327,17 +327,29 @@ def _report_to_queue(call: int, event: ProgressEvent) -> None:
         _worker_queue.put((call, event))
 
 
-_NO_VIDEO = "has no video stream"  # marks audio-only failures (FileFailure.audio_only) across the worker boundary
+_NO_VIDEO = "has no video stream — audio belongs in --music, not the footage folder"
+
+
+@dataclass(frozen=True)
+class _TaskError:
+    """Why one file failed, as it crosses the worker-process boundary (pickled)."""
+
+    message: str
+    audio_only: bool = False  # readable sound with no picture (FileFailure.audio_only)
+
+
+class _NoVideo(MediaError):
+    """A file with sound and no picture where the caller wants picture."""
 
 
 def _require_video(media: MediaItem) -> None:
     if not media.has_video:
-        raise MediaError(f"{media.path}: {_NO_VIDEO} — audio belongs in --music, not the footage folder")
+        raise _NoVideo(f"{media.path}: {_NO_VIDEO}")
 
 
 def _analyze_task(
     task: _Task, report: EngineProgress | None = None
-) -> tuple[int, dict | None, dict | None, str | None]:
+) -> tuple[int, dict | None, dict | None, _TaskError | None]:
     """Analyze one file; returns (index, clip payload, speech payload, error message)."""
     from analysis.audio import LOUDNESS_RATE, AudioMeter, iter_audio, silences_from_levels
     from analysis.frame_pass import run_frame_pass
@@ -398,10 +410,10 @@ def _analyze_task(
         return task.index, clip_payload, speech_payload, None
     except MontageError as exc:
         say("failed", 1, 1, 1.0)
-        return task.index, None, None, str(exc)
+        return task.index, None, None, _TaskError(str(exc), audio_only=isinstance(exc, _NoVideo))
     except Exception as exc:  # media is untrusted: a decoder library may raise anything on a bad file
         say("failed", 1, 1, 1.0)
-        return task.index, None, None, f"{path}: cannot be analyzed ({exc.__class__.__name__}: {exc})"
+        return task.index, None, None, _TaskError(f"{path}: cannot be analyzed ({exc.__class__.__name__}: {exc})")
 
 
 def _thumbnails_ok(payload: dict) -> bool:
@@ -447,7 +459,7 @@ def _analyze(
     emit = progress or (lambda event: None)
     clip_payloads: dict[int, dict] = {}
     speech_payloads: dict[int, dict] = {}
-    errors: dict[int, str] = {}
+    errors: dict[int, _TaskError] = {}
     tasks: list[_Task] = []
     cached = 0
     jobs = max(1, options.jobs or os.cpu_count() or 1)
@@ -455,13 +467,13 @@ def _analyze(
         path = Path(path)
         problem = _initial_failure(path)
         if problem:
-            errors[i] = problem
+            errors[i] = _TaskError(problem)
             emit(ProgressEvent(i, path, "failed", 1, 1, 1.0))
             continue
         try:
             fp = fingerprint(path)
         except OSError as exc:
-            errors[i] = f"{path}: cannot be read ({exc.strerror or exc})"
+            errors[i] = _TaskError(f"{path}: cannot be read ({exc.strerror or exc})")
             emit(ProgressEvent(i, path, "failed", 1, 1, 1.0))
             continue
         clip_hit = cache.get(fp, "clip", ANALYZER_VERSION, clip_key) if cache else None
@@ -515,11 +527,11 @@ def _analyze(
     for i, path in enumerate(paths):
         path = Path(path)
         if i in errors:
-            failures.append(FileFailure(path, errors[i], audio_only=f": {_NO_VIDEO} — " in errors[i]))
+            failures.append(FileFailure(path, errors[i].message, audio_only=errors[i].audio_only))
             continue
         clip = _clip_from_payload(path, clip_payloads[i], speech_payloads.get(i))
         if options.require_video and not clip.media.has_video:
-            failures.append(FileFailure(path, f"{path}: {_NO_VIDEO} — audio belongs in --music", audio_only=True))
+            failures.append(FileFailure(path, f"{path}: {_NO_VIDEO}", audio_only=True))
             continue
         clip.id = clip_id_for(path, taken)
         clips.append(clip)
@@ -656,8 +668,10 @@ def _run_each_alone(tasks: list[_Task], workers: int, ctx, call: int, emit: Engi
                             task.index,
                             None,
                             None,
-                            f"{task.path}: the analysis process died while decoding this file (a decoder crash "
-                            "or out of memory) — the file is probably damaged; re-export or re-copy it",
+                            _TaskError(
+                                f"{task.path}: the analysis process died while decoding this file (a decoder "
+                                "crash or out of memory) — the file is probably damaged; re-export or re-copy it"
+                            ),
                         )
                     )
         _drain(events, call, emit)

@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from montage_bridge.console import err, out
+from montage_bridge.console import out
 from montage_bridge.progress import ProgressOpt, ProgressReporter
 from nle_adapters.convert import read_timelines
 from render.errors import RenderError
@@ -55,17 +55,9 @@ def _size(value: str | None) -> tuple[int, int] | None:
 
 def _transcripts(timeline, speech_model: str | None) -> dict:
     """Speech analysis (cached by content) of every file heard on a dialogue track."""
-    from analysis.engine import EngineOptions, analyze_paths
+    from montage_bridge.commands.auto_finish import transcribe
 
-    layout = layout_timeline(timeline)
-    paths = sorted({p.media.path for t in layout.audio if t.role != "music" for p in t.pieces if p.media.has_audio})
-    if not paths:
-        return {}
-    with err.status(f"transcribing {len(paths)} file(s) for captions"):
-        result = analyze_paths(paths, EngineOptions(speech=True, speech_model=speech_model))
-    if result.failures:
-        raise RenderError(result.failures[0].message)
-    return {clip.media.path: clip.transcript for clip in result.clips if clip.transcript is not None}
+    return transcribe(layout_timeline(timeline), speech_model)
 
 
 def render_command(

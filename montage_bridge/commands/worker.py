@@ -52,6 +52,17 @@ def _config(
     )
 
 
+# One --store for the gateway and every Celery worker: they must name the same job database.
+StoreOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--store",
+        envvar="MONTAGE_WORKER_STORE",
+        help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
+    ),
+]
+
+
 @worker_app.command("serve")
 def serve_cmd(
     host: Annotated[
@@ -79,14 +90,7 @@ def serve_cmd(
     ] = 5.0,
     backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
     broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
-    store: Annotated[
-        Optional[str],
-        typer.Option(
-            "--store",
-            envvar="MONTAGE_WORKER_STORE",
-            help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
-        ),
-    ] = None,
+    store: StoreOpt = None,
     webhook_secret: Annotated[
         Optional[str],
         typer.Option(
@@ -151,14 +155,7 @@ def celery_cmd(
             "--routes", help="Comma-separated queues to serve, e.g. gpu.generate,gpu.upscale (default: all it can run)."
         ),
     ] = None,
-    store: Annotated[
-        Optional[str],
-        typer.Option(
-            "--store",
-            envvar="MONTAGE_WORKER_STORE",
-            help="Job database: postgresql://USER@HOST/DB to share state across machines (default: SQLite in --data).",
-        ),
-    ] = None,
+    store: StoreOpt = None,
 ) -> None:
     """Run one Celery worker (one per GPU) executing jobs queued through `worker serve --backend celery`."""
     from gpu_remote.celery_backend import run_celery_worker
