@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import defusedxml.ElementTree as DET
 from defusedxml import DefusedXmlException
@@ -52,13 +51,3 @@ def parse_xml(data: bytes | str, source: str = "<string>") -> ET.Element:
         raise TimelineParseError(
             source, f"malformed XML ({exc.msg if hasattr(exc, 'msg') else exc})", line=line
         ) from exc
-
-
-def parse_xml_file(path: str | Path) -> ET.Element:
-    """Read and parse an XML file with :func:`parse_xml`."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise TimelineParseError(str(path), f"cannot read file ({exc.strerror or exc})") from exc
-    return parse_xml(data, str(path))

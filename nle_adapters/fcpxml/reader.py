@@ -50,6 +50,7 @@ from analysis.timebase import format_rate, frames_to_timecode, supports_drop_fra
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.fcpxml.common import FCPXML_META, META
 from nle_adapters.fcpxml.time import FcpxmlTimeError, parse_time, rate_from_frame_duration, to_frames
+from nle_adapters.input_guard import read_timeline_bytes
 from nle_adapters.mix import set_clip_mix
 from nle_adapters.xml_safety import parse_xml, xml_text_to_bytes
 
@@ -1066,11 +1067,10 @@ def read_fcpxml_file(path: str | Path):
     """An ``.fcpxml`` file or ``.fcpxmld`` bundle (a folder holding ``Info.fcpxml``) → timeline(s)."""
     path = Path(path)
     target = path / "Info.fcpxml" if path.is_dir() else path
-    try:
-        data = target.read_bytes()
-    except OSError as exc:
-        hint = "an .fcpxmld bundle must hold Info.fcpxml" if path.is_dir() else ""
-        raise TimelineParseError(str(target), f"cannot read file ({exc.strerror or exc})", hint=hint) from exc
+    if path.is_dir() and not target.is_file():
+        raise TimelineParseError(str(target), "no such file", hint="an .fcpxmld bundle must hold Info.fcpxml")
+    # The same guarded read as `convert`: regular files only, the size cap counted as bytes arrive.
+    data = read_timeline_bytes(target)
     base = path if path.is_dir() else path.parent
     return read_fcpxml_string(data, source=str(target), base_url=base.resolve().as_uri() + "/")
 

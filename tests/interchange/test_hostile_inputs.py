@@ -160,3 +160,19 @@ def test_utf16_and_utf32_timelines_read_like_utf8(tmp_path: Path, codec: str, fi
     narrow = otio.adapters.read_from_file(str(plain.with_suffix(".otio")), adapter_name="otio_json")
     assert [c.name for c in wide.find_clips()] == [c.name for c in narrow.find_clips()]
     assert [c.source_range for c in wide.find_clips()] == [c.source_range for c in narrow.find_clips()]
+
+
+def test_the_fcpxml_plugin_refuses_a_fifo_too(tmp_path: Path) -> None:
+    # otioconvert and otio.adapters.read_from_file reach our reader without `convert`'s guard.
+    import opentimelineio as otio
+
+    fifo = tmp_path / "cut.fcpxml"
+    os.mkfifo(fifo)
+    result: list[BaseException | object] = []
+    reader = threading.Thread(
+        target=lambda: result.append(_try(otio.adapters.read_from_file, str(fifo), "mb_fcpxml")), daemon=True
+    )
+    reader.start()
+    reader.join(5)
+    assert not reader.is_alive(), "reading a FIFO through the plugin hung"
+    assert isinstance(result[0], TimelineParseError) and "named pipe" in str(result[0])
