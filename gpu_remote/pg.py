@@ -25,79 +25,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    spec_json TEXT NOT NULL,
-    spec_hash TEXT NOT NULL,
-    op TEXT NOT NULL,
-    op_version TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    state TEXT NOT NULL,
-    priority BIGINT NOT NULL DEFAULT 0,
-    attempt BIGINT NOT NULL DEFAULT 0,
-    max_attempts BIGINT NOT NULL DEFAULT 2,
-    lease_owner TEXT,
-    lease_until DOUBLE PRECISION,
-    cancel_requested BIGINT NOT NULL DEFAULT 0,
-    progress_json TEXT NOT NULL DEFAULT '{}',
-    outputs_json TEXT NOT NULL DEFAULT '[]',
-    result_json TEXT NOT NULL DEFAULT '{}',
-    error_json TEXT,
-    cache_hit BIGINT NOT NULL DEFAULT 0,
-    timeout_s DOUBLE PRECISION NOT NULL,
-    ttl_s DOUBLE PRECISION NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    started_at DOUBLE PRECISION,
-    finished_at DOUBLE PRECISION,
-    updated_at DOUBLE PRECISION NOT NULL,
-    last_event_seq BIGINT NOT NULL DEFAULT 0,
-    route TEXT NOT NULL DEFAULT 'gpu',
-    not_before DOUBLE PRECISION NOT NULL DEFAULT 0,
-    published_at DOUBLE PRECISION,
-    publish_count BIGINT NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, priority DESC, created_at);
-CREATE INDEX IF NOT EXISTS jobs_route ON jobs(state, route, priority DESC, created_at);
-CREATE INDEX IF NOT EXISTS jobs_fp ON jobs(fingerprint, state);
-CREATE TABLE IF NOT EXISTS events (
-    job_id TEXT NOT NULL,
-    seq BIGINT NOT NULL,
-    type TEXT NOT NULL,
-    data_json TEXT NOT NULL,
-    at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (job_id, seq)
-);
-CREATE TABLE IF NOT EXISTS blobs (
-    sha256 TEXT PRIMARY KEY,
-    size BIGINT NOT NULL,
-    created_at DOUBLE PRECISION NOT NULL,
-    last_used DOUBLE PRECISION NOT NULL
-);
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    size BIGINT NOT NULL,
-    filename TEXT,
-    created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL
-);
-CREATE INDEX IF NOT EXISTS uploads_sha ON uploads(sha256);
-CREATE TABLE IF NOT EXISTS webhooks (
-    job_id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    delivered_seq BIGINT NOT NULL DEFAULT 0,
-    attempts BIGINT NOT NULL DEFAULT 0,
-    next_at DOUBLE PRECISION NOT NULL DEFAULT 0,
-    last_error TEXT
-);
-CREATE TABLE IF NOT EXISTS workers (
-    name TEXT PRIMARY KEY,
-    info_json TEXT NOT NULL,
-    started_at DOUBLE PRECISION NOT NULL,
-    heartbeat_at DOUBLE PRECISION NOT NULL
-);
-"""
+from gpu_remote.db import SCHEMA as SQLITE_SCHEMA
+
+# The SQLite schema in PostgreSQL's types: one table definition, so the two stores cannot drift.
+# INTEGER is 32-bit there (sizes and sequence numbers need 64), REAL single precision (times need double).
+SCHEMA = re.sub(r"\bREAL\b", "DOUBLE PRECISION", re.sub(r"\bINTEGER\b", "BIGINT", SQLITE_SCHEMA))
 
 # The key of the advisory lock immediate transactions take (any constant shared by all processes).
 IMMEDIATE_LOCK_KEY = 0x6D6F6E74  # "mont"
