@@ -63,7 +63,7 @@ def _source(kind: str, rate: Fraction) -> str:
     r = format_rate(rate)
     if kind.startswith("color_"):
         # Light temporal noise keeps a flat shot from being a trivially static frame.
-        return f"color=c={kind[6:]}:s={SIZE}:r={r},noise=alls=12:allf=t"
+        return f"color=c={kind[6:]}:s={SIZE}:r={r},noise=alls=12:allf=t:all_seed=7"
     if kind == "mandelbrot":
         return f"mandelbrot=s={SIZE}:r={r}"
     # ffmpeg picks gradient colours and automaton rows at random unless told: a grey draw made the

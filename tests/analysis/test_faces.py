@@ -36,7 +36,7 @@ def test_faces_are_counted_in_the_shot_that_has_one(tmp_path: Path) -> None:
     clip = tmp_path / "interview.mp4"
     # 3 s on the face, then a hard cut to 3 s of bars: the two shots must differ in faces.
     graph = (
-        "[0:v]loop=loop=-1:size=1,fps=25,trim=end_frame=75,setpts=PTS-STARTPTS,noise=alls=6:allf=t,format=yuv420p[a];"
+        "[0:v]loop=loop=-1:size=1,fps=25,trim=end_frame=75,setpts=PTS-STARTPTS,noise=alls=6:allf=t:all_seed=3,format=yuv420p[a];"
         "smptehdbars=s=640x360:r=25,trim=end_frame=75,setpts=PTS-STARTPTS,format=yuv420p[b];[a][b]concat=n=2:v=1[v]"
     )
     run_ffmpeg(

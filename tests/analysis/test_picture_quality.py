@@ -20,7 +20,7 @@ _X264 = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yu
 DEFECTS: dict[str, list[str]] = {
     "blocky_mpeg2": ["-c:v", "mpeg2video", "-q:v", "31"],
     "blocky_h264": ["-c:v", "libx264", "-preset", "veryfast", "-qp", "51"],
-    "noisy": ["-vf", "noise=alls=40:allf=t", *_X264],
+    "noisy": ["-vf", "noise=alls=40:allf=t:all_seed=2", *_X264],
     "blurry": ["-vf", "gblur=sigma=6", *_X264],
     # 4 bits a channel: a posterised (banded) picture.
     "banded": ["-vf", r"lutyuv=y=bitand(val\,240):u=bitand(val\,240):v=bitand(val\,240)", *_X264],
@@ -28,20 +28,31 @@ DEFECTS: dict[str, list[str]] = {
 }
 
 
+# A slowly moving three-colour gradient made with geq. ffmpeg's own `gradients` source draws
+# different pictures on every run even with `seed` set, which made this module's numbers move by
+# +-0.1 between runs (a CI failure); every source here is deterministic, so one ffmpeg build gives
+# the same bits everywhere.
+_GRADIENT = (
+    "nullsrc=s=640x360:r=25:d=1,format=yuv420p,"
+    "geq=lum='40+150*(X+0.4*Y)/(W+0.4*H)+12*sin(X/90+Y/70+T)':cb='128+40*cos(Y/80+T/2)':cr='128+40*sin(X/110)'"
+)
+_NOISE_SEED = 1
+
+
 @pytest.fixture(scope="module")
 def defect_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A clean 640x360 clip (gradients, a Mandelbrot set, test bars, light camera-like noise) and each
+    """A clean 640x360 clip (a moving gradient, a Mandelbrot set, test bars, light camera-like noise) and each
     defect made from it by ffmpeg; 1 s at 25 fps each so the module stays fast."""
     out = tmp_path_factory.mktemp("defects")
     clean = out / "clean.mp4"
     run_ffmpeg(
         [
-            "-f", "lavfi", "-i", "gradients=s=640x360:r=25:d=1:speed=0.03:nb_colors=3:seed=5",
+            "-f", "lavfi", "-i", _GRADIENT,
             "-f", "lavfi", "-i", "mandelbrot=s=320x180:r=25",
             "-f", "lavfi", "-i", "testsrc2=s=240x136:r=25",
             "-filter_complex",
             "[0][1]overlay=x=300:y=20:shortest=1[a];[a][2]overlay=x=30:y=200:shortest=1,"
-            "noise=alls=3:allf=t,format=yuv420p",
+            f"noise=alls=3:allf=t:all_seed={_NOISE_SEED},format=yuv420p",
             "-t", "1", "-c:v", "libx264", "-preset", "veryfast", "-crf", "14", str(clean),
         ]
     )  # fmt: skip
