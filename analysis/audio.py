@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import MediaError
 from analysis.models import MusicSection, TimeSpan
+from kernel.errors import MediaError
 
 LOUDNESS_RATE = 48000
 

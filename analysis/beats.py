@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import AnalysisError, MediaError
 from analysis.models import BeatGrid, MusicAnalysis
+from kernel.errors import AnalysisError, MediaError
 
 _SAMPLE_RATE = 22050
 _HOP = 256

@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from analysis.errors import MontageError
-from analysis.paths import cache_dir
+from kernel.errors import MontageError
+from kernel.paths import cache_dir
 
 _BLOCK = 64 * 1024
 _SAMPLES = 16

@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.cache import AnalysisCache, default_cache_dir, fingerprint, open_cache, params_key
-from analysis.errors import MediaError, MontageError
 from analysis.footage import clip_id_for
 from analysis.frame_pass import FramePassOptions
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, MusicAnalysis, Transcript
+from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis, Transcript
+from kernel.errors import MediaError, MontageError
+from kernel.media import MediaItem
 
 # Bump when a change to any analyzer changes its results: old cache entries then miss.
 ANALYZER_VERSION = "3"  # 2: camera shake per shot; 3: picture interest over each shot (in-points)
@@ -353,7 +354,7 @@ def _analyze_task(
     """Analyze one file; returns (index, clip payload, speech payload, error message)."""
     from analysis.audio import LOUDNESS_RATE, AudioMeter, iter_audio, silences_from_levels
     from analysis.frame_pass import run_frame_pass
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
 
     report = report or (lambda event: _report_to_queue(task.call, event))
     path = task.path

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.errors import MediaError
+from kernel.errors import MediaError
 
 # System and partial-copy files that are never footage and never an error.
 _IGNORED_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "Icon\r"}

@@ -38,12 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.atomic_io import write_bytes_atomic
-from analysis.errors import MediaError
-from analysis.ffmpeg_tools import ffmpeg_path
-from analysis.models import MediaItem, Shot, ShotQuality
+from analysis.models import Shot, ShotQuality
 from analysis.near_duplicates import perceptual_hash
 from analysis.picture_quality import PictureDefects, aggregate, measure_picture
+from kernel.atomic_io import write_bytes_atomic
+from kernel.errors import MediaError
+from kernel.ffmpeg_tools import ffmpeg_path
+from kernel.media import MediaItem
 
 FrameProgress = Callable[[int, int], None]
 """Called as ``progress(frames_done, frames_total)``."""

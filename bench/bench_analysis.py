@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.ffmpeg_tools import ffmpeg_path, run_ffmpeg  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.ffmpeg_tools import ffmpeg_path, run_ffmpeg  # noqa: E402
 
 WORK = ROOT / ".sample-media" / "bench"
 SEGMENTS = [
@@ -131,7 +131,7 @@ def bench_scenedetect_cli(clip: Path, frames: int, truth: list[int]) -> dict:
 
 def bench_ours(clip: Path, truth: list[int]) -> dict:
     from analysis.frame_pass import FramePassOptions, run_frame_pass
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
 
     media = probe_media(clip)
     with tempfile.TemporaryDirectory() as thumbs:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 from montage_bridge.pipeline import run_auto  # noqa: E402
 
 SAMPLE = Path(".sample-media")

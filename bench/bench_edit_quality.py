@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
 from analysis.beats import analyze_music  # noqa: E402
 from analysis.engine import EngineOptions, analyze_paths  # noqa: E402
 from analysis.models import AnalysisResult  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 from planner.brief import Brief  # noqa: E402
 from planner.heuristic import plan_heuristic  # noqa: E402
 from planner.style import load_style  # noqa: E402

@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
 from gpu_remote.client import GpuClient  # noqa: E402
 from gpu_remote.models import JobSpec  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 
 TOKEN = "bench-token-7c1d0e9f2a3b4c5d6e7f"
 UPLOAD_MIB = 256

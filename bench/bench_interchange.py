@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import opentimelineio as otio  # noqa: E402
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 
 RATE = 25.0
 CLIPS_PER_TRACK = 2500

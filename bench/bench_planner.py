@@ -14,8 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
 from analysis.models import AnalysisResult  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 from planner.brief import Brief  # noqa: E402
 from planner.heuristic import plan_heuristic  # noqa: E402
 from planner.llm_summary import estimate_tokens, summarize  # noqa: E402

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.ffmpeg_tools import ffmpeg_path  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.ffmpeg_tools import ffmpeg_path  # noqa: E402
 
 PY = sys.executable
 CLI = str(Path(PY).with_name("montage-bridge"))

@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 import opentimelineio as otio  # noqa: E402
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.ffmpeg_tools import ffmpeg_path  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.ffmpeg_tools import ffmpeg_path  # noqa: E402
 
 REPS = 3
 SECONDS = 20

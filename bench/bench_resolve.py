@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, Shot  # noqa: E402
-from analysis.timebase import rescale_frames  # noqa: E402
+from analysis.models import AnalysisResult, ClipAnalysis, Shot  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.media import MediaItem  # noqa: E402
+from kernel.timebase import rescale_frames  # noqa: E402
 from nle_adapters.plan_to_otio import build_timeline  # noqa: E402
 from planner.models import Cut, EditPlan, PlanMarker  # noqa: E402
 from resolve_bridge.fake import FakeResolve  # noqa: E402

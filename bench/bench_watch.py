@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from make_tiny_media import make_tiny_media  # noqa: E402
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
 
 QUIET = 0.5
 CLIPS_PER_JOB = 4

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate
+from kernel.timebase import format_rate
 
 
 def _rt(frames: int, rate: Fraction) -> otio.opentime.RationalTime:

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import opentimelineio as otio  # noqa: E402
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.timebase import rate_from_float  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.timebase import rate_from_float  # noqa: E402
 from nle_adapters.timeline_facts import timeline_rate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from analysis.models import AnalysisResult, ClipAnalysis
-from analysis.timebase import format_rate
+from kernel.timebase import format_rate
 from planner.models import EditPlan
 
 THUMB_HEIGHT = 72  # pixels: each thumbnail is re-encoded this tall (the page stays small)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_bytes_atomic, write_text_atomic
 from analysis.models import AnalysisResult
 from dashboard.edit_html import render_html
 from dashboard.edit_png import render_png
 from dashboard.edit_view import build_view
+from kernel.atomic_io import write_bytes_atomic, write_text_atomic
 from planner.models import EditPlan
 
 HTML_NAME = "edit.html"

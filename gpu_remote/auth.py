@@ -17,8 +17,8 @@ import os
 import secrets
 from pathlib import Path
 
-from analysis.atomic_io import write_text_atomic
 from gpu_remote.errors import WorkerConfigError
+from kernel.atomic_io import write_text_atomic
 
 TOKEN_FILE = "auth.json"
 TOKEN_ENV = "MONTAGE_WORKER_TOKEN"

@@ -26,11 +26,11 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from analysis.atomic_io import write_text_atomic
-from analysis.paths import state_dir
 from gpu_remote.blobs import sha256_file
 from gpu_remote.errors import ClientError
 from gpu_remote.models import BlobRef, Capabilities, Event, Job, JobSpec, JobState, UploadStatus
+from kernel.atomic_io import write_text_atomic
+from kernel.paths import state_dir
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 CHUNK_BYTES = 16 << 20

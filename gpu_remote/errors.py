@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 
 class GpuRemoteError(MontageError):

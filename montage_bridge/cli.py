@@ -16,7 +16,7 @@ from collections.abc import Iterator, MutableMapping
 import typer
 from typer.core import TyperGroup
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 # name → (module, attribute): a command function, or a Typer app for a command group; in the order
 # ``--help`` lists them (typer lists commands before groups).

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_text_atomic
 from analysis.beats import analyze_music_cached
 from analysis.engine import EngineOptions, analyze_paths, files_done_progress
-from analysis.errors import MediaError
 from analysis.footage import Progress, find_footage, skipped_summary
-from analysis.models import AnalysisResult, MediaItem
+from analysis.models import AnalysisResult
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MediaError
+from kernel.media import MediaItem
 from montage_bridge.remote_media import (
     PROCESSED_DIR,
     GpuOptions,
@@ -162,7 +163,7 @@ def _proxies_for_analysis(files: list[Path]) -> tuple[list[Path], dict[Path, Med
     one exists (``montage-bridge proxies``), else the clip itself. A proxy is used only when it has
     its original's rate, frame count, start timecode and channels, so shot frames found on it are the
     original's frames; one that does not match stops the run, naming it (as ``--link proxies`` does)."""
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
     from proxies.make import find_proxy, require_match
 
     analyzed: list[Path] = []

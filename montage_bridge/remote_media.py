@@ -25,10 +25,11 @@ from typing import Any
 import opentimelineio as otio
 import requests
 
-from analysis.errors import MontageError
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem
-from analysis.probe import probe_media
-from analysis.timebase import format_rate
+from analysis.models import AnalysisResult, ClipAnalysis
+from kernel.errors import MontageError
+from kernel.media import MediaItem
+from kernel.probe import probe_media
+from kernel.timebase import format_rate
 from nle_adapters.plan_to_otio import META, media_reference
 from planner.models import EditPlan
 from planner.remote_ops import fit_size, upscale_steps
@@ -111,8 +112,8 @@ def scale_to_fit(src: Path, size: tuple[int, int], out: Path) -> Path:
     timecode unchanged; written to a temp name and renamed, so ``out`` is whole or absent."""
     import subprocess
 
-    from analysis.ffmpeg_tools import ffmpeg_path
     from gpu_remote.ops.base import reencode_video_args
+    from kernel.ffmpeg_tools import ffmpeg_path
 
     width, height = size
     tmp = out.with_name(f"{out.stem}.partial{out.suffix}")

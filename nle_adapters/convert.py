@@ -23,7 +23,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from nle_adapters.aaf_read import read_aaf as _read_aaf
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.input_guard import decode_timeline_text, read_timeline_file

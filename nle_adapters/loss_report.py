@@ -11,7 +11,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from pydantic import BaseModel, Field
 
-from analysis.timebase import format_rate
+from kernel.timebase import format_rate
 from nle_adapters.edl.writer import edl_video_tracks, source_counting
 from nle_adapters.fcpxml.losses import fcpxml_losses
 from nle_adapters.mix import clip_mix, timeline_captions

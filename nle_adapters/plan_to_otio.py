@@ -38,9 +38,10 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.errors import MontageError
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem
-from analysis.timebase import format_rate, rescale_frames, seconds_to_frames
+from analysis.models import AnalysisResult, ClipAnalysis
+from kernel.errors import MontageError
+from kernel.media import MediaItem
+from kernel.timebase import format_rate, rescale_frames, seconds_to_frames
 from nle_adapters.mix import apply_mix, ducking_for_style
 from planner.models import Cut, EditPlan, PlanMarker
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, rate_from_float, rescale_frames
+from kernel.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.timeline_facts import (
     META,
     TimelineTime,

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, parse_rate, rate_from_float, supports_drop_frame
+from kernel.timebase import format_rate, parse_rate, rate_from_float, supports_drop_frame
 
 META = "montage_bridge"
 
@@ -39,7 +39,7 @@ def exact_rate(value: float) -> Fraction:
 
 @lru_cache(maxsize=256)
 def parse_rate_cached(text: str) -> Fraction:
-    """:func:`analysis.timebase.parse_rate` for metadata strings, cached."""
+    """:func:`kernel.timebase.parse_rate` for metadata strings, cached."""
     return parse_rate(text)
 
 

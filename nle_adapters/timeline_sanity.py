@@ -13,7 +13,7 @@ import math
 
 import opentimelineio as otio
 
-from analysis.timebase import MAX_RATE
+from kernel.timebase import MAX_RATE
 from nle_adapters.errors import TimelineParseError
 
 MAX_SECONDS = 48 * 3600

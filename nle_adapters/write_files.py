@@ -18,7 +18,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from nle_adapters.edl.writer import EmptyEdl, edl_video_tracks
 from nle_adapters.formats import DEFAULT_FORMATS, get_format
 from nle_adapters.timeline_facts import stamp_drop_frame

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError
 
-from analysis.errors import MontageError
-from analysis.models import Model, Rate
+from kernel.errors import MontageError
+from kernel.media import Model, Rate
 from planner.style import Aspect, Mode
 from planner.toml_compat import TOMLDecodeError, loads
 

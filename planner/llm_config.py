@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from analysis.errors import MontageError
-from analysis.models import Model
+from kernel.errors import MontageError
+from kernel.media import Model
 from planner.toml_compat import TOMLDecodeError, loads
 
 ResponseFormat = Literal["auto", "json_schema", "json_object", "none"]

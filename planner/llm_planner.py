@@ -33,7 +33,7 @@ import openai
 from pydantic import ValidationError
 
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
-from analysis.timebase import rescale_frames, seconds_to_frames
+from kernel.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.heuristic import plan_heuristic
 from planner.llm_config import LLMConfig, LLMConfigError

@@ -6,7 +6,7 @@ Units, so that no writer has to guess:
 - ``Cut.record_in``/``record_out``: timeline frames at ``EditPlan.rate``, counted from the
   timeline start (0 = ``start_timecode``), half-open.
 - Mixed rates: the source duration is the record duration rescaled to the source rate with
-  half-up rounding (``analysis.timebase.rescale_frames``).
+  half-up rounding (``kernel.timebase.rescale_frames``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from analysis.models import Model, Rate
-from analysis.timebase import frames_to_timecode, supports_drop_frame, timecode_to_frames
+from kernel.media import Model, Rate
+from kernel.timebase import frames_to_timecode, supports_drop_frame, timecode_to_frames
 
 TrackKind = Literal["video", "audio"]
 RemoteOpName = Literal["stabilize", "upscale", "denoise", "transcribe"]

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis, Shot
-from analysis.timebase import rescale_frames, seconds_to_frames
+from kernel.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, MusicBed, SetAsideShot, Transition

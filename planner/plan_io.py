@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from analysis.atomic_io import write_text_atomic
-from analysis.errors import MontageError
 from analysis.models import AnalysisResult
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MontageError
 from planner.models import EditPlan
 
 

@@ -2,7 +2,7 @@
 
 Built-in styles live in ``planner/styles/*.toml``. Users add their own by dropping a TOML file in
 ``$MONTAGE_BRIDGE_STYLES`` (one or more folders, ``os.pathsep``-separated) or ``styles`` in the
-per-user config folder (``$XDG_CONFIG_HOME/montage-bridge/styles`` on Linux, see ``analysis.paths``),
+per-user config folder (``$XDG_CONFIG_HOME/montage-bridge/styles`` on Linux, see ``kernel.paths``),
 or by passing a file path as the style. A user file whose name matches a built-in replaces it.
 """
 
@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from analysis.errors import MontageError
-from analysis.models import Model
-from analysis.paths import config_dir
+from kernel.errors import MontageError
+from kernel.media import Model
+from kernel.paths import config_dir
 from planner.toml_compat import TOMLDecodeError, loads
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "styles"

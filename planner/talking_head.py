@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from analysis.models import AnalysisResult, ClipAnalysis, TranscriptSegment
-from analysis.timebase import rescale_frames, seconds_to_frames
+from kernel.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.models import Cut, EditPlan, PlanMarker

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from analysis.models import ClipAnalysis, MusicAnalysis
-from analysis.timebase import default_drop_frame, seconds_to_frames
+from kernel.timebase import default_drop_frame, seconds_to_frames
 from planner.models import PlanMarker
 
 SECTION_COLORS = {"intro": "CYAN", "build": "YELLOW", "peak": "RED", "outro": "PURPLE", "break": "GREEN"}

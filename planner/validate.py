@@ -18,9 +18,9 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 
-from analysis.errors import MontageError
 from analysis.models import AnalysisResult, ClipAnalysis
-from analysis.timebase import rescale_frames, seconds_to_frames
+from kernel.errors import MontageError
+from kernel.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.models import Cut, EditPlan
 from planner.style import Style

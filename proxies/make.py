@@ -22,26 +22,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.errors import MediaError, MontageError
-from analysis.ffmpeg_tools import ffmpeg_path
-from analysis.models import MediaItem
-from analysis.probe import probe_media
-from analysis.timebase import format_rate
+from kernel.errors import MediaError
+from kernel.ffmpeg_tools import ffmpeg_path
+from kernel.media import MediaItem
+from kernel.probe import probe_media
+from kernel.proxy_recipe import ProxyError, check_proxy, proxy_args
 
 LAYOUTS = {"resolve": ("Proxy Media",), "fcp": ("Transcoded Media", "Proxy Media")}
-CODECS = {
-    "prores_proxy": ["-c:v", "prores_ks", "-profile:v", "0", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le"],
-    "dnxhr_lb": ["-c:v", "dnxhd", "-profile:v", "dnxhr_lb", "-pix_fmt", "yuv422p", "-c:a", "pcm_s16le"],
-    "h264": ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p", "-c:a", "aac"],
-}
 DEFAULT_SIZE = (960, 540)
 
 FileProgress = Callable[[Path, int, int], None]
 """``progress(original, frames_done, frames_total)``."""
-
-
-class ProxyError(MontageError):
-    """A proxy that cannot be made, or one that does not match its original."""
 
 
 @dataclass
@@ -98,20 +89,6 @@ def _glob_escape(text: str) -> str:
     return "".join(f"[{c}]" if c in "*?[]" else c for c in text)
 
 
-def check_proxy(original: MediaItem, proxy: MediaItem) -> list[str]:
-    """What makes ``proxy`` unusable in place of ``original`` (empty: it matches frame for frame)."""
-    problems = []
-    if proxy.rate != original.rate:
-        problems.append(f"rate {format_rate(proxy.rate)} fps, the original has {format_rate(original.rate)}")
-    if proxy.frames != original.frames:
-        problems.append(f"{proxy.frames} frames, the original has {original.frames}")
-    if proxy.start_frame != original.start_frame:
-        problems.append(f"start timecode {proxy.start_timecode}, the original starts at {original.start_timecode}")
-    if proxy.audio_channels != original.audio_channels:
-        problems.append(f"{proxy.audio_channels} audio channels, the original has {original.audio_channels}")
-    return problems
-
-
 def require_match(original: MediaItem, proxy: MediaItem) -> None:
     """Raise :class:`ProxyError` naming ``proxy`` when it does not match ``original``."""
     problems = check_proxy(original, proxy)
@@ -122,37 +99,10 @@ def require_match(original: MediaItem, proxy: MediaItem) -> None:
         )
 
 
-def _fit(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
-    """``width``x``height`` fitted inside ``box`` (never larger than the source), even sizes."""
-    scale = min(1.0, box[0] / width, box[1] / height)
-    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
-
-
 def encode_args(media: MediaItem, target: Path, size: tuple[int, int], codec: str) -> list[str]:
     """The ffmpeg command that writes the proxy of ``media`` to ``target``."""
     args = [ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-progress", "pipe:1", "-nostats"]
     return [*args, *proxy_args(media, target, size, codec)]
-
-
-def proxy_args(
-    media: MediaItem, target: Path, size: tuple[int, int], codec: str, *, name: str | None = None
-) -> list[str]:
-    """ffmpeg arguments (after the binary's own options) that write the proxy of ``media`` to
-    ``target``: the original's timestamps, rate, start timecode and audio, the picture fitted in
-    ``size``; ``name`` (default the file's stem) as its title and reel name. Shared with the GPU
-    worker's ``proxy`` op."""
-    if codec not in CODECS:
-        raise ProxyError(f"unknown proxy codec {codec!r}; choose one of {', '.join(CODECS)}")
-    width, height = _fit(*media.display_size, size)
-    reel = name or media.path.stem
-    args = ["-i", str(media.path), "-map", "0:v:0", "-map", "0:a?", "-map_metadata", "-1", "-fps_mode", "passthrough"]
-    args += ["-vf", f"scale={width}:{height}:flags=bicubic,setsar=1", *CODECS[codec]]
-    # The original's timestamps pass through; the track timescale holds its exact rate (30000 for 29.97).
-    args += ["-video_track_timescale", str(media.rate.numerator)]
-    if media.has_video:
-        args += ["-timecode", media.start_timecode]
-    args += ["-metadata", f"title={reel}", "-metadata:s:v:0", f"reel_name={reel}"]
-    return [*args, "-f", "mov", str(target)]
 
 
 def make_proxy(

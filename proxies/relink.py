@@ -18,8 +18,8 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.models import MediaItem
-from analysis.probe import probe_media
+from kernel.media import MediaItem
+from kernel.probe import probe_media
 from nle_adapters.timeline_facts import META, url_to_path
 from proxies.make import ProxyError, find_proxy, original_of, require_match
 

@@ -4,11 +4,11 @@
 - :mod:`reframe.track` — what the subject is over a clip's frames (face, group, speaker, motion);
 - :mod:`reframe.path` — the virtual camera operator (dead zone, speed and acceleration limits) and
   the keyframes that reproduce its path;
-- :mod:`reframe.transform` — the metadata shape timeline clips carry, and how FCPXML and the
+- :mod:`nle_adapters.reframe_meta` — the metadata shape timeline clips carry, and how FCPXML and the
   renderer state it;
 - :mod:`reframe.timeline` — reframe every picture clip of an OTIO timeline.
 
-Layering: :mod:`reframe.transform` and :mod:`reframe.path` import nothing of ours but each other, so the
+Layering: :mod:`nle_adapters.reframe_meta` and :mod:`reframe.path` import nothing of ours but each other, so the
 timeline writers in ``nle_adapters`` may use them; :mod:`reframe.timeline` reads OTIO timelines through
 ``nle_adapters.timeline_facts`` and is called by the app (``montage_bridge.pipeline``).
 """

@@ -115,15 +115,6 @@ def keyframes(first: int, xs: np.ndarray, ys: np.ndarray, tolerance: float = 0.5
     ]
 
 
-def centre_at(keys: list[dict], frame: float) -> tuple[float, float]:
-    """The window centre at source ``frame`` from keyframes (linear between, held outside)."""
-    at = [k["frame"] for k in keys]
-    return (
-        float(np.interp(frame, at, [k["x"] for k in keys])),
-        float(np.interp(frame, at, [k["y"] for k in keys])),
-    )
-
-
 def jerk(xs: np.ndarray, fps: float) -> float:
     """The largest |third derivative| of a path (px / s³), from frame-to-frame differences."""
     if len(xs) < 4:

@@ -3,7 +3,7 @@
 For each clip on a video track whose picture's aspect differs from the timeline's, the subject is
 watched over exactly the clip's source frames (:mod:`reframe.track`), the virtual camera operator
 smooths a crop window along it (:mod:`reframe.path`), and the keyframes go into the clip's
-metadata in the shape :mod:`reframe.transform` documents. Every writer and the renderer read them
+metadata in the shape :mod:`nle_adapters.reframe_meta` documents. Every writer and the renderer read them
 from there; an editor sees position keyframes they can adjust.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 
+from nle_adapters.reframe_meta import KEY
 from nle_adapters.timeline_facts import META, clip_time, media_url, our_meta, timeline_rate, url_to_path
 from reframe.detect import INSTALL_HINT, face_detector
 from reframe.path import Operator, keyframes, operate, window_size
 from reframe.track import choose_subject, observe
-from reframe.transform import KEY
 
 SAMPLES_PER_SECOND = 5.0
 
@@ -51,7 +51,7 @@ def reframe_clip(
     operator: Operator = Operator(),
     use_faces: bool = True,
 ) -> dict:
-    """The reframe metadata (see :mod:`reframe.transform`) for frames ``[first, last)`` of ``path``."""
+    """The reframe metadata (see :mod:`nle_adapters.reframe_meta`) for frames ``[first, last)`` of ``path``."""
     win_w, win_h = window_size(source, aspect)
     detector = face_detector() if use_faces else None
     fps = float(rate)

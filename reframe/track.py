@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import MediaError
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.errors import MediaError
+from kernel.ffmpeg_tools import ffmpeg_path
 from reframe.detect import Box, FaceDetector, motion_centre
 
 ANALYSIS_SIDE = 384  # 192 px BlazeFace input after letterboxing a 2:1 picture; faces >= ~20 px

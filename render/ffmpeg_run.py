@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from render.errors import RenderError
 
 # progress(done_seconds, total_seconds): called as ffmpeg reports (about twice a second).

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil
 
-from reframe.transform import ffmpeg_crop
+from nle_adapters.reframe_meta import ffmpeg_crop
 from render.layout import Gap, Layout, Piece, Run, TrackLayout
 from render.mix import MICRO_FADE_SECONDS, Ducking, ducking_filter
 

@@ -32,7 +32,8 @@ from typing import Literal
 import av
 import opentimelineio as otio
 
-from analysis.timebase import frames_to_timecode, parse_rate
+from kernel.timebase import frames_to_timecode, parse_rate
+from nle_adapters.reframe_meta import clip_reframe
 from nle_adapters.timeline_facts import (
     clip_time,
     frames_at,
@@ -41,7 +42,6 @@ from nle_adapters.timeline_facts import (
     timeline_time,
     url_to_path,
 )
-from reframe.transform import clip_reframe
 from render.errors import RenderError
 
 ClipAudio = Literal["auto", "on", "off"]
@@ -77,7 +77,7 @@ class Piece:
     tail: int = 0  # frames played after rec_out (the outgoing side of a dissolve)
     fade_in: int = 0  # frames from rec_in fading up from black/silence (a transition with nothing before it)
     fade_out: int = 0  # frames before rec_out fading down to black/silence (a transition with nothing after it)
-    reframe: dict | None = None  # the clip's crop window keyframes (reframe.transform), pictures only
+    reframe: dict | None = None  # the clip's crop window keyframes (nle_adapters.reframe_meta), pictures only
 
     @property
     def rec_start(self) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import av
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from render.errors import RenderError
 from render.layout import Layout
 from render.loudness import Measurement, parse_ebur128_summary

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_text_atomic
 from analysis.models import Transcript
+from kernel.atomic_io import write_text_atomic
 from render import captions as cap
 from render.errors import RenderError
 from render.ffmpeg_run import Progress, run_ffmpeg_graph, temp_output

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from analysis.timebase import format_rate, frames_to_timecode, rescale_frames
+from kernel.timebase import format_rate, frames_to_timecode, rescale_frames
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError, ResolveRateLockedError
 from resolve_bridge.spec import (

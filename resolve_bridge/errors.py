@@ -1,12 +1,12 @@
 """Errors the Resolve bridge raises; each message says what went wrong and what to do.
 
-Standard library only (``analysis.errors`` is too): the Scripts-menu entries import this inside
+Standard library only (``kernel.errors`` is too): the Scripts-menu entries import this inside
 Resolve's own Python, which usually lacks our third-party dependencies.
 """
 
 from __future__ import annotations
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 
 class ResolveError(MontageError):

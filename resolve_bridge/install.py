@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.atomic_io import write_text_atomic
+from kernel.atomic_io import write_text_atomic
 from resolve_bridge.capabilities import FREE_PYTHON_REMOVED
 from resolve_bridge.errors import ResolveError
 from resolve_bridge.lua_launcher import default_command, render_lua

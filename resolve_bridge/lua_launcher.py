@@ -25,8 +25,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from analysis.atomic_io import write_text_atomic
-from analysis.errors import MontageError
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MontageError
 from resolve_bridge.capabilities import OTIO_IMPORT
 from resolve_bridge.lua_template import LUA_TEMPLATE
 
@@ -102,7 +102,7 @@ def auto_edit_answer(
         ("source_clips_path", _source_root(spec) or ""),
     ]
     rate, drop = spec.exact_rate, spec.drop_frame
-    from analysis.timebase import frames_to_timecode
+    from kernel.timebase import frames_to_timecode
 
     for c in spec.clips:
         where = (

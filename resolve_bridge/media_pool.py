@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from analysis.models import MediaItem
-from analysis.timebase import TimecodeError, supports_drop_frame, timecode_to_frames
+from kernel.media import MediaItem
+from kernel.timebase import TimecodeError, supports_drop_frame, timecode_to_frames
 from resolve_bridge.pool_raw import PoolError, read_pool
 from resolve_bridge.spec import parse_resolve_rate
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import MontageError
-from analysis.paths import exports_dir
+from kernel.errors import MontageError
+from kernel.paths import exports_dir
 from resolve_bridge.apply import BuildResult, apply_spec, current_project, import_spec_file
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.connect import connect

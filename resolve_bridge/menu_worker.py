@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis.atomic_io import write_text_atomic
-from analysis.errors import MontageError
-from analysis.paths import state_dir
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MontageError
+from kernel.paths import state_dir
 from resolve_bridge.spec import BuildSpec
 
 
@@ -70,7 +70,7 @@ def analyze(request: dict[str, Any]) -> dict[str, Any]:
     """
     from analysis.beats import analyze_music
     from analysis.engine import analyze_media_items
-    from analysis.timebase import seconds_to_frames
+    from kernel.timebase import seconds_to_frames
     from resolve_bridge.media_pool import scan_records
 
     scan = scan_records(request.get("records", []))

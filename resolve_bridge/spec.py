@@ -4,7 +4,7 @@ The OTIO timeline is turned into a :class:`BuildSpec` (``timeline_builder.spec_f
 ``apply`` places a spec in Resolve. The spec is plain JSON so the Scripts-menu entries can plan
 in a subprocess of the user's environment and place clips in Resolve's own Python.
 
-Standard library only (plus ``analysis.timebase``/``analysis.errors``, which are stdlib-only):
+Standard library only (plus ``kernel.timebase``/``kernel.errors``, which are stdlib-only):
 Resolve's bundled interpreter usually has neither pydantic nor OpenTimelineIO, so the models
 here are dataclasses validated by hand in :meth:`BuildSpec.from_dict`.
 
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from analysis.errors import MontageError
-from analysis.timebase import format_rate, parse_rate, supports_drop_frame
+from kernel.errors import MontageError
+from kernel.timebase import format_rate, parse_rate, supports_drop_frame
 
 # Resolve's marker palette (README "MARKER_*" list) and its 16 clip colours (measured, see
 # research/resolve_api.md §2.7). Anything else makes AddMarker/SetClipColor return False.
@@ -161,7 +161,7 @@ class ClipPlacement:
     speed_duration: int = 0
     """Timeline frames the clip should run after ``SetSpeed`` (0: no speed change applied)."""
     transform: dict[str, float] = field(default_factory=dict)
-    """Reframe as ``TimelineItem.SetProperty`` keys (Scaling, ZoomX/Y, Pan, Tilt; ``reframe.transform``)."""
+    """Reframe as ``TimelineItem.SetProperty`` keys (Scaling, ZoomX/Y, Pan, Tilt; ``nle_adapters.reframe_meta``)."""
     proxy_path: str = ""
     """A proxy to link to the clip's pool item (``MediaPoolItem.LinkProxyMedia``), or empty."""
 

@@ -26,15 +26,15 @@ from typing import Any
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_text_atomic
-from analysis.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
+from kernel.atomic_io import write_text_atomic
+from kernel.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
 from nle_adapters.mix import clip_mix
 from nle_adapters.plan_to_otio import META
+from nle_adapters.reframe_meta import clip_reframe, resolve_properties, window_moves
 from nle_adapters.resolve_otio import resolve_import_problems, to_resolve_shape
 from nle_adapters.timeline_facts import our_meta
 from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
-from reframe.transform import clip_reframe, resolve_properties, window_moves
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.errors import ResolveBuildError

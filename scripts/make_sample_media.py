@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.atomic_io import write_text_atomic  # noqa: E402
-from analysis.ffmpeg_tools import run_ffmpeg  # noqa: E402
-from analysis.timebase import format_rate, timecode_to_frames  # noqa: E402
+from kernel.atomic_io import write_text_atomic  # noqa: E402
+from kernel.ffmpeg_tools import run_ffmpeg  # noqa: E402
+from kernel.timebase import format_rate, timecode_to_frames  # noqa: E402
 
 SIZE = "320x180"
 AUDIO_RATE = 48000

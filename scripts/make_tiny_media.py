@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_sample_media import AUDIO_RATE, _write_wav, synth_drums  # noqa: E402
 
-from analysis.ffmpeg_tools import run_ffmpeg  # noqa: E402
+from kernel.ffmpeg_tools import run_ffmpeg  # noqa: E402
 
 PATTERNS = ["testsrc2", "smptebars", "rgbtestsrc", "testsrc", "smptehdbars", "pal75bars", "yuvtestsrc", "colorspectrum"]
 RATE = 25

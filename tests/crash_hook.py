@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 SITECUSTOMIZE = """
 import os, signal
-import analysis.probe as _probe
+import kernel.probe as _probe
 _real = _probe.probe_media
 def _crashing(path, *args, **kwargs):
     if os.path.basename(str(path)).startswith("crash"):

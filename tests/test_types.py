@@ -17,6 +17,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 BASELINE = {
+    "kernel": 0,
     "analysis": 4,
     "dashboard": 1,
     "gpu_remote": 0,
@@ -24,7 +25,7 @@ BASELINE = {
     "nle_adapters": 42,  # 33 in xmeml/reader.py (Optional-int arithmetic), 18 in fcpxml/reader.py
     "planner": 4,
     "proxies": 1,
-    "reframe": 3,
+    "reframe": 1,
     "render": 0,
     "resolve_bridge": 10,
 }

@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from analysis.ffmpeg_tools import ffmpeg_path
 from gpu_remote.errors import Canceled, OpError
+from kernel.ffmpeg_tools import ffmpeg_path
 
 ProgressFn = Callable[[float, str], None]
 PGIDS_FILE = ".pgids"

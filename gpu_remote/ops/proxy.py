@@ -22,9 +22,9 @@ class ProxyParams(BaseModel):
 
 
 def run(ctx: OpContext, params: ProxyParams) -> OpResult:
-    from analysis.errors import MediaError
-    from analysis.probe import probe_media
-    from proxies.make import check_proxy, proxy_args
+    from kernel.errors import MediaError
+    from kernel.probe import probe_media
+    from kernel.proxy_recipe import check_proxy, proxy_args
 
     src = ctx.inputs["video"]
     try:

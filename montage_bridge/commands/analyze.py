@@ -19,13 +19,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from analysis.atomic_io import write_text_atomic
 from analysis.cache import default_cache_dir
 from analysis.engine import EngineOptions, EngineResult, ProgressEvent, analyze_paths
-from analysis.errors import MediaError, MontageError
 from analysis.footage import find_footage, skipped_summary
 from analysis.models import AnalysisResult
-from analysis.timebase import format_rate
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MediaError, MontageError
+from kernel.timebase import format_rate
 from montage_bridge.console import err, out
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from analysis.timebase import format_rate, frames_to_seconds, parse_rate
+from kernel.timebase import format_rate, frames_to_seconds, parse_rate
 from montage_bridge.console import err, out
 from montage_bridge.pipeline import run_auto
 from montage_bridge.progress import ProgressOpt, ProgressReporter

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_text_atomic
+from kernel.atomic_io import write_text_atomic
 from montage_bridge.console import err
 from montage_bridge.progress import ProgressReporter
 from nle_adapters.mix import set_timeline_captions

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from montage_bridge.console import err
 
 

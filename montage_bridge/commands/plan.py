@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from analysis.beats import analyze_music
-from analysis.timebase import format_rate, frames_to_seconds
+from kernel.timebase import format_rate, frames_to_seconds
 from montage_bridge.console import err, out
 from planner.brief import Brief, brief_from_mapping, load_brief
 from planner.llm_config import load_llm_config

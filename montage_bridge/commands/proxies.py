@@ -59,7 +59,8 @@ def proxies_command(
     """Proxies with each original's exact rate, frame count, start timecode, audio channels and name.
 
     Resumable: proxies that already match are kept; run it again after an interruption."""
-    from proxies.make import CODECS, LAYOUTS, make_proxy, proxy_path
+    from kernel.proxy_recipe import CODECS
+    from proxies.make import LAYOUTS, make_proxy, proxy_path
 
     box = _size(size)
     if codec not in CODECS:
@@ -68,8 +69,8 @@ def proxies_command(
         raise typer.BadParameter(f"{layout!r}: choose {' or '.join(LAYOUTS)}", param_hint="--layout")
     if not source.exists():
         raise typer.BadParameter(f"{source}: no such file or folder", param_hint="FOLDER_OR_TIMELINE")
-    from analysis.errors import MediaError
-    from analysis.probe import probe_media
+    from kernel.errors import MediaError
+    from kernel.probe import probe_media
     from proxies.make import ProxyError, ProxyResult
 
     originals = _originals(source, recursive)

@@ -17,9 +17,9 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from analysis.errors import MontageError
 from analysis.models import AnalysisResult
-from analysis.timebase import format_rate
+from kernel.errors import MontageError
+from kernel.timebase import format_rate
 from montage_bridge.console import err, out
 from nle_adapters.convert import read_timelines
 from nle_adapters.plan_to_otio import build_timeline

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from montage_bridge.console import out
 
 

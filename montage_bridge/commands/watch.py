@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from montage_bridge.console import err, out
 from montage_bridge.watch.config import load_config
 from montage_bridge.watch.daemon import JOURNAL_NAME, WatchDaemon

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from analysis.paths import data_dir
 from gpu_remote.errors import WorkerConfigError
+from kernel.paths import data_dir
 
 worker_app = typer.Typer(help="Run the remote GPU worker.", no_args_is_help=True)
 

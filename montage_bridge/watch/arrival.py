@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
-from analysis.errors import MontageError
 from analysis.footage import Skipped, find_footage, is_ignored
-from analysis.models import MediaItem
-from analysis.probe import probe_media
+from kernel.errors import MontageError
+from kernel.media import MediaItem
+from kernel.probe import probe_media
 
 # Content fingerprints: whole-file hash up to this size; above it, the size plus evenly spaced
 # samples (camera originals can be hundreds of GB — hashing them whole would stall the daemon).

@@ -25,8 +25,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.errors import MontageError
-from analysis.timebase import parse_rate
+from kernel.errors import MontageError
+from kernel.timebase import parse_rate
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
 
 if sys.version_info >= (3, 11):

@@ -31,10 +31,10 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from analysis.engine import reap_orphaned_workers
-from analysis.errors import MontageError
 from analysis.footage import Skipped, skipped_summary
-from analysis.models import MediaItem
-from analysis.probe import probe_media
+from kernel.errors import MontageError
+from kernel.media import MediaItem
+from kernel.probe import probe_media
 from montage_bridge.watch.arrival import ArrivalTracker, content_fingerprint, scan_jobs
 from montage_bridge.watch.config import WatchConfig
 from montage_bridge.watch.journal import RUNNING_STATES, FileRow, JobRow, Journal, JournalError

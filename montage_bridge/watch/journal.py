@@ -24,7 +24,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 JOB_STATES = ("seen", "analyzing", "planned", "written", "failed")
 RUNNING_STATES = ("analyzing", "planned")

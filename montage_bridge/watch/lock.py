@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 LOCK_NAME = ".montage-watch.lock"
 

@@ -26,9 +26,9 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError
 
-from analysis.atomic_io import write_text_atomic
-from analysis.errors import MontageError
 from analysis.models import AnalysisResult
+from kernel.atomic_io import write_text_atomic
+from kernel.errors import MontageError
 from nle_adapters.plan_to_otio import build_timeline
 from planner.models import EditPlan
 from resolve_bridge.connect import connect

@@ -27,9 +27,9 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from analysis.atomic_io import PROCESS_UMASK, write_text_atomic
-from analysis.errors import MontageError
-from analysis.timebase import parse_rate
+from kernel.atomic_io import PROCESS_UMASK, write_text_atomic
+from kernel.errors import MontageError
+from kernel.timebase import parse_rate
 from montage_bridge.pipeline import run_auto, safe_stem
 from montage_bridge.watch.config import EffectiveSettings
 from montage_bridge.watch.journal import Journal, JournalError

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import TimecodeError, format_rate, parse_rate, supports_drop_frame
+from kernel.timebase import TimecodeError, format_rate, parse_rate, supports_drop_frame
 
 # CMX LOC colours and Resolve's marker-EDL colours → OTIO marker colours.
 LOC_COLORS: dict[str, str] = {

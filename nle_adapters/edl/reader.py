@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import (
+from kernel.timebase import (
     TimecodeError,
     format_rate,
     parse_rate,

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import frames_to_timecode, rescale_frames, seconds_to_frames
+from kernel.timebase import frames_to_timecode, rescale_frames, seconds_to_frames
 from nle_adapters.edl.common import ReelNames, source_fps_comment
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.timeline_facts import (

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import rate_from_float, seconds_to_frames
+from kernel.timebase import rate_from_float, seconds_to_frames
 from nle_adapters.timeline_facts import media_rate as facts_media_rate
 
 META = "montage_bridge"

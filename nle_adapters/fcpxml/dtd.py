@@ -12,7 +12,7 @@ import functools
 import os
 from pathlib import Path
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 DTD_DIR_ENV = "MONTAGE_BRIDGE_FCPXML_DTD_DIR"
 

@@ -46,7 +46,7 @@ from urllib.parse import urljoin, urlparse
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, frames_to_timecode, supports_drop_frame
+from kernel.timebase import format_rate, frames_to_timecode, supports_drop_frame
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.fcpxml.common import FCPXML_META, META
 from nle_adapters.fcpxml.time import FcpxmlTimeError, parse_time, rate_from_frame_duration, to_frames

@@ -69,7 +69,7 @@ def to_frames(seconds: Fraction, rate: Fraction) -> int:
     Exact for every time FCP writes on the frame grid; off-grid times (audio-sample-accurate
     durations) land on the nearest frame.
     """
-    # Integer arithmetic (same result as analysis.timebase.seconds_to_frames, several times faster).
+    # Integer arithmetic (same result as kernel.timebase.seconds_to_frames, several times faster).
     num = seconds.numerator * rate.numerator
     den = seconds.denominator * rate.denominator
     if num >= 0:

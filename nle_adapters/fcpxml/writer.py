@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import opentimelineio as otio
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.fcpxml.common import (
     CROSS_DISSOLVE_UID,
@@ -44,8 +44,8 @@ from nle_adapters.fcpxml.common import (
 )
 from nle_adapters.fcpxml.time import conform_rate_name, format_time, frame_duration
 from nle_adapters.mix import clip_mix, timeline_captions
+from nle_adapters.reframe_meta import fcpxml_clip_elements as reframe_elements
 from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, stated_drop_frame
-from reframe.transform import fcpxml_clip_elements as reframe_elements
 
 AUDIO_CROSSFADE_UID = "FFAudioTransition"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

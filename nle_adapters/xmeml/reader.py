@@ -22,11 +22,11 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from analysis.timebase import TimecodeError, format_rate, rescale_frames, supports_drop_frame, timecode_to_frames
+from kernel.timebase import TimecodeError, format_rate, rescale_frames, supports_drop_frame, timecode_to_frames
 from nle_adapters.errors import TimelineParseError
+from nle_adapters.reframe_meta import read_xmeml_motion
 from nle_adapters.timeline_facts import META, rt, time_range
 from nle_adapters.xml_safety import parse_xml
-from reframe.transform import read_xmeml_motion
 
 _ITEM_TAGS = ("clipitem", "transitionitem", "generatoritem")
 
@@ -323,7 +323,7 @@ class _Reader:
         return clip
 
     def reframe(self, el: ET.Element, media_rate: Fraction, clip_rate: Fraction) -> dict | None:
-        """A video clipitem's Basic Motion as reframe metadata (``reframe.transform``), or None."""
+        """A video clipitem's Basic Motion as reframe metadata (``nle_adapters.reframe_meta``), or None."""
         width, height = self.frame_size or (None, None)
         if not width or not height:
             return None

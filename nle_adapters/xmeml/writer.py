@@ -28,9 +28,10 @@ from urllib.parse import quote
 
 import opentimelineio as otio
 
-from analysis.timebase import frames_to_timecode, nominal_fps, rescale_frames
+from kernel.timebase import frames_to_timecode, nominal_fps, rescale_frames
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.mix import clip_mix
+from nle_adapters.reframe_meta import clip_reframe, xmeml_motion_filter
 from nle_adapters.timeline_facts import (
     ClipTime,
     _meta,
@@ -43,7 +44,6 @@ from nle_adapters.timeline_facts import (
     timeline_time,
     url_to_path,
 )
-from reframe.transform import clip_reframe, xmeml_motion_filter
 
 _WIN_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -373,7 +373,7 @@ class _Writer:
             _sub(key, "value", _linear(db))
 
     def motion_el(self, parent: ET.Element, clip: otio.schema.Clip, media_rate: Fraction) -> None:
-        """The clip's reframe (``reframe.transform``) as FCP7's Basic Motion: scale in percent of the
+        """The clip's reframe (``nle_adapters.reframe_meta``) as FCP7's Basic Motion: scale in percent of the
         file's pixels, center keyframes in units of the sequence frame (nothing without a reframe)."""
         framed = clip_reframe(clip)
         if framed is None:

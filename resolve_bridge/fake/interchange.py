@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import opentimelineio as otio
 
-from analysis.atomic_io import write_text_atomic
-from analysis.timebase import format_rate, rate_from_float, rescale_frames
+from kernel.atomic_io import write_text_atomic
+from kernel.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import META, media_reference
 from nle_adapters.resolve_otio import resolve_import_problems
 from nle_adapters.timeline_facts import our_meta
@@ -65,7 +65,7 @@ def _locate(path: str, search_root: str | None) -> str | None:
 def _timeline_rate(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
     meta = our_meta(timeline)
     if "rate" in meta:
-        from analysis.timebase import parse_rate
+        from kernel.timebase import parse_rate
 
         return parse_rate(str(meta["rate"])), bool(meta.get("drop_frame", False))
     if timeline.global_start_time is not None:
@@ -81,7 +81,7 @@ def _offline_props(clip: otio.schema.Clip, path: str, rate: Fraction) -> dict[st
     media_rate = rate_from_float(avail.start_time.rate) if avail else rate
     start = int(round(avail.start_time.value)) if avail else 0
     frames = int(round(avail.duration.value)) if avail else 0
-    from analysis.timebase import frames_to_timecode
+    from kernel.timebase import frames_to_timecode
 
     return {
         "Clip Name": os.path.basename(path) or clip.name,
@@ -178,7 +178,7 @@ def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]
     if timeline is None:
         return None
     if source.global_start_time is not None:
-        from analysis.timebase import frames_to_timecode
+        from kernel.timebase import frames_to_timecode
 
         start = int(round(source.global_start_time.rescaled_to(float(rate)).value))
         timeline.SetStartTimecode(frames_to_timecode(start, rate, drop))

@@ -47,7 +47,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from analysis.timebase import (
+from kernel.timebase import (
     TimecodeError,
     format_rate,
     frames_to_timecode,
@@ -506,8 +506,8 @@ class FakeMediaPool(_Remote):
         return [c for f in self._root._walk() for c in f._clips]
 
     def _import_path(self, path: str) -> FakeMediaPoolItem | None:
-        from analysis.errors import MediaError
-        from analysis.probe import probe_media
+        from kernel.errors import MediaError
+        from kernel.probe import probe_media
 
         try:
             media = probe_media(path)

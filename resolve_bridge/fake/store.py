@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from analysis.atomic_io import write_text_atomic
+from kernel.atomic_io import write_text_atomic
 from resolve_bridge.errors import ResolveConnectionError
 from resolve_bridge.fake.objects import FakeMediaPoolItem, FakeProject, FakeTimeline, FakeTimelineItem, _Track
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analysis.engine import EngineOptions, EngineResult, analyze_paths
-from analysis.ffmpeg_tools import run_ffmpeg
+from kernel.ffmpeg_tools import run_ffmpeg
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from analysis.audio import decode_audio, energy_curve, find_sections, find_silences, integrated_loudness
 from analysis.beats import analyze_music
 from analysis.engine import EngineResult
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 
 
 def _true_silences(speech: list[list[float]], duration: float) -> list[tuple[float, float]]:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from analysis.frame_pass import FramePassOptions, run_frame_pass
-from analysis.probe import probe_media
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
 
 
 def draw_face(img: np.ndarray, cx: int, cy: int, size: int) -> None:

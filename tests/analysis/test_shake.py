@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from analysis.frame_pass import FramePassOptions, camera_shake, run_frame_pass
-from analysis.probe import probe_media
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
 
 # Crop offsets (pixels, per frame n) into a 400x240 render: a locked-off shot, a slow steady pan,
 # and handheld-style jitter of about 3% of the width.

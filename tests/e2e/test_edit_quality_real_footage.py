@@ -19,8 +19,8 @@ import pytest
 
 from analysis.beats import analyze_music
 from analysis.engine import EngineOptions, analyze_paths
-from analysis.ffmpeg_tools import run_ffmpeg
 from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis
+from kernel.ffmpeg_tools import run_ffmpeg
 from planner.brief import Brief
 from planner.heuristic import plan_heuristic
 from planner.models import EditPlan

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.errors import MediaError
 from analysis.footage import find_footage, skip_reason, skipped_summary
+from kernel.errors import MediaError
 from tests.conftest import run_cli
 
 # What a card or a drive holds beside the clips: an editor's notes, a PDF call sheet, DJI's

@@ -285,7 +285,7 @@ def check_bytes(fmt: str, data: bytes, workdir: Path, index: int = 0) -> Optiona
     """None when the readers answered properly; else a one-line description of the finding."""
     import opentimelineio as otio
 
-    from analysis.errors import MontageError
+    from kernel.errors import MontageError
     from nle_adapters.convert import read_timelines
 
     path = workdir / f"case{index}{SUFFIX[fmt]}"
@@ -318,7 +318,7 @@ def _reader_only(fmt: str, path: Path) -> None:
     exceptions, and crashes or hangs there are still caught by the parent process.)"""
     import opentimelineio as otio
 
-    from analysis.errors import MontageError
+    from kernel.errors import MontageError
     from nle_adapters.convert import CONVERT_FORMATS, _read_text, detect_format
 
     if fmt in ("aaf", "otio"):

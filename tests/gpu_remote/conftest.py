@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from gpu_remote.client import GpuClient
+from kernel.ffmpeg_tools import run_ffmpeg
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "test-token-3f9a1c2b7d8e4f60a1b2"

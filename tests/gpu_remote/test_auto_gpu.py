@@ -10,8 +10,8 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
-from analysis.probe import probe_media
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
 from resolve_bridge.apply import current_project, walk_folders
 from resolve_bridge.fake import FakeResolve
 from resolve_bridge.timeline_builder import build_in_resolve

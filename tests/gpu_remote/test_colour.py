@@ -16,10 +16,10 @@ import av
 import numpy as np
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from gpu_remote.ops import stabilize, upscale
 from gpu_remote.ops.base import OpContext
 from gpu_remote.ops.colour import rgb_roundtrip
+from kernel.ffmpeg_tools import run_ffmpeg
 
 # (name, scale's matrix name, tag value for colorspace/primaries/transfer, ffmpeg enum values)
 SPACES = {

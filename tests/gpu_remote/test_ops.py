@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from gpu_remote.client import GpuClient, process_files
+from kernel.ffmpeg_tools import run_ffmpeg
 from tests.gpu_remote.conftest import TOKEN, WorkerProc, make_clip
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech" / "worker_hello.wav"

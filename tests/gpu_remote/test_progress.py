@@ -6,11 +6,11 @@ import threading
 import time
 from pathlib import Path
 
-from analysis.ffmpeg_tools import run_ffmpeg
 from gpu_remote.models import JobSpec, Progress
 from gpu_remote.ops import stabilize
 from gpu_remote.ops.base import OpContext
 from gpu_remote.store import JobStore
+from kernel.ffmpeg_tools import run_ffmpeg
 
 
 def start_job(store: JobStore, job_id: str, started_ago_s: float):

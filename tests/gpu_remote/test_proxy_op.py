@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
-from analysis.probe import probe_media
 from gpu_remote.client import process_files
 from gpu_remote.errors import OpError
 from gpu_remote.ops import OPS, OpContext
-from proxies.make import check_proxy
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
+from kernel.proxy_recipe import check_proxy
 from tests.gpu_remote.conftest import TOKEN, WorkerProc
 from tests.gpu_remote.test_timecode import clip_with_tc
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
-from analysis.probe import probe_media
+from kernel.probe import probe_media
 from montage_bridge.remote_media import (
     GpuOptions,
     RemoteProcessingError,

@@ -9,11 +9,11 @@ from pathlib import Path
 import av
 import pytest
 
-from analysis.ffmpeg_tools import run_ffmpeg
-from analysis.probe import probe_media
 from gpu_remote.client import process_files
 from gpu_remote.ops.base import OpContext, source_timecode
 from gpu_remote.ops.upscale import mux_with_source
+from kernel.ffmpeg_tools import run_ffmpeg
+from kernel.probe import probe_media
 from tests.gpu_remote.conftest import TOKEN, WorkerProc
 
 

@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, frames_to_timecode, rescale_frames, timecode_to_frames
+from kernel.timebase import format_rate, frames_to_timecode, rescale_frames, timecode_to_frames
 
 META = "montage_bridge"
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from analysis.timebase import format_rate, rescale_frames
+from kernel.timebase import format_rate, rescale_frames
 from nle_adapters.loss_report import analyze_losses
 from nle_adapters.timeline_facts import clip_time, frames_at, media_url, timeline_time, url_to_path
 from nle_adapters.write_files import render_timeline

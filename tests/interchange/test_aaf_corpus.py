@@ -11,7 +11,7 @@ import aaf2
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import rate_from_float, timecode_to_frames
+from kernel.timebase import rate_from_float, timecode_to_frames
 from nle_adapters.convert import read_timelines
 from nle_adapters.errors import TimelineParseError
 from tests.conftest import TEST_DATA, run_cli

@@ -20,7 +20,7 @@ from lxml import etree
 from pycmx.statements import StmtFCM
 
 from analysis.models import AnalysisResult
-from analysis.timebase import format_rate
+from kernel.timebase import format_rate
 from nle_adapters.convert import ConvertOptions, convert
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.timeline_facts import META, drop_frame_rule

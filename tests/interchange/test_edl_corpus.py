@@ -12,7 +12,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import timecode_to_frames
+from kernel.timebase import timecode_to_frames
 from nle_adapters.edl import read_edl, write_edl
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.timeline_facts import frames_at, timeline_rate

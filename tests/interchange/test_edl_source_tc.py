@@ -18,7 +18,7 @@ import opentimelineio as otio
 import pycmx
 import pytest
 
-from analysis.timebase import format_rate, timecode_to_frames
+from kernel.timebase import format_rate, timecode_to_frames
 from montage_bridge.pipeline import run_auto
 from nle_adapters.convert import ConvertOptions, convert, read_timelines
 from nle_adapters.edl.common import make_reel

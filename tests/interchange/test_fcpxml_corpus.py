@@ -15,7 +15,7 @@ import opentimelineio as otio
 import pytest
 from lxml import etree
 
-from analysis.timebase import rate_from_float
+from kernel.timebase import rate_from_float
 from tests.conftest import TEST_DATA
 
 DATA = TEST_DATA / "fcpxml"

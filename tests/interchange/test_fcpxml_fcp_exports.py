@@ -31,7 +31,7 @@ import opentimelineio as otio
 import pytest
 from lxml import etree
 
-from analysis.timebase import rate_from_float
+from kernel.timebase import rate_from_float
 from tests.conftest import TEST_DATA
 
 HELD_OUT = TEST_DATA / "fcpxml" / "held_out"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.timebase import seconds_to_frames
+from kernel.timebase import seconds_to_frames
 from nle_adapters.fcpxml.time import (
     FcpxmlTimeError,
     conform_rate_name,

@@ -22,7 +22,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import format_rate
+from kernel.timebase import format_rate
 from nle_adapters.convert import read_timelines
 from nle_adapters.write_files import WriteError
 from tests.interchange import edge_timelines as edge

@@ -23,7 +23,7 @@ import pycmx
 import pytest
 from lxml import etree
 
-from analysis.timebase import format_rate, frames_to_timecode, rate_from_float
+from kernel.timebase import format_rate, frames_to_timecode, rate_from_float
 from nle_adapters.convert import read_timelines
 from nle_adapters.fcpxml.dtd import validate
 from nle_adapters.timeline_facts import clip_time, media_url, timeline_time, url_to_path

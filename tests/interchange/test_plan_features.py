@@ -14,8 +14,9 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, MusicAnalysis, Shot
-from analysis.timebase import rescale_frames
+from analysis.models import AnalysisResult, ClipAnalysis, MusicAnalysis, Shot
+from kernel.media import MediaItem
+from kernel.timebase import rescale_frames
 from montage_bridge.pipeline import _not_in_timeline
 from nle_adapters.formats import get_format
 from nle_adapters.loss_report import analyze_losses

@@ -19,7 +19,7 @@ import opentimelineio as otio
 import pytest
 from lxml import etree
 
-from analysis.timebase import rescale_frames
+from kernel.timebase import rescale_frames
 from nle_adapters.convert import ConvertOptions, convert, read_timelines
 from nle_adapters.timeline_facts import frames_at, media_rate, timeline_rate
 from nle_adapters.write_files import render_timeline

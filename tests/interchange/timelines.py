@@ -40,7 +40,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 from hypothesis import strategies as st
 
-from analysis.timebase import (
+from kernel.timebase import (
     format_rate,
     frames_to_timecode,
     rate_from_float,

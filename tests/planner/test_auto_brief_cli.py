@@ -6,7 +6,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.timebase import rate_from_float
+from kernel.timebase import rate_from_float
 from tests.conftest import run_cli
 from tests.planner.fake_llm import Answer, FakeLLMServer
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from analysis.models import AnalysisResult, MusicSection
-from analysis.timebase import seconds_to_frames
+from kernel.timebase import seconds_to_frames
 from planner.brief import Brief
 from planner.errors import PlanningError
 from planner.heuristic import plan_heuristic

@@ -15,7 +15,7 @@ import pytest
 
 from analysis.beats import analyze_music
 from analysis.models import AnalysisResult, BeatGrid, MusicAnalysis
-from analysis.timebase import seconds_to_frames
+from kernel.timebase import seconds_to_frames
 from nle_adapters.edl.writer import write_edl
 from nle_adapters.plan_to_otio import build_timeline
 from planner.brief import Brief

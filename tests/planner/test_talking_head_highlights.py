@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.models import AnalysisResult, TimeSpan
-from analysis.timebase import seconds_to_frames
+from kernel.timebase import seconds_to_frames
 from planner.brief import Brief
 from planner.heuristic import plan_heuristic
 from planner.style import load_style

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 
 W, H, BITS = 640, 360, 8
 
@@ -52,7 +52,7 @@ def decode_frame(path: Path, index: int) -> np.ndarray:
     cmd = [ffmpeg_path(), "-v", "error", "-i", str(path), "-vf", f"select=eq(n\\,{index})", "-fps_mode", "passthrough"]
     cmd += ["-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
     out = subprocess.run(cmd, check=True, capture_output=True).stdout
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
 
     w, h = probe_media(path).display_size
     return np.frombuffer(out, np.uint8).reshape(h, w, 3)

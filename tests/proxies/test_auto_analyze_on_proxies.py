@@ -50,7 +50,7 @@ def test_a_proxy_that_does_not_match_stops_analysis_by_name(tiny, tmp_path: Path
     if not victim.exists():
         assert run_cli("proxies", str(footage), "--size", "32x18", "--codec", "h264").returncode == 0
     # clip1's proxy cut short: 20 frames where the original has 50.
-    from analysis.ffmpeg_tools import run_ffmpeg
+    from kernel.ffmpeg_tools import run_ffmpeg
 
     run_ffmpeg(["-y", "-i", str(footage / "clip1.mp4"), "-frames:v", "20", "-an", "-c:v", "libx264", str(victim)])
     out = tmp_path / "bad"

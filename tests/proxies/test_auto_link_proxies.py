@@ -7,7 +7,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.ffmpeg_tools import run_ffmpeg
+from kernel.ffmpeg_tools import run_ffmpeg
 from nle_adapters.timeline_facts import url_to_path
 from tests.conftest import run_cli
 

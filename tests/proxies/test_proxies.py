@@ -10,8 +10,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from analysis.ffmpeg_tools import ffmpeg_path
-from analysis.probe import probe_media
+from kernel.ffmpeg_tools import ffmpeg_path
+from kernel.probe import probe_media
 from nle_adapters.plan_to_otio import media_reference
 from nle_adapters.timeline_facts import clip_time, url_to_path
 from proxies.make import ProxyError, make_proxies, proxy_path

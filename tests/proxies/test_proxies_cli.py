@@ -6,7 +6,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from analysis.probe import probe_media
+from kernel.probe import probe_media
 from nle_adapters.timeline_facts import url_to_path
 from tests.conftest import run_cli
 from tests.proxies.test_proxies import _timeline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from analysis.probe import probe_media
+from kernel.probe import probe_media
 from tests.conftest import run_cli
 from tests.progress.checks import assert_no_control_characters, by_task, progress_lines
 

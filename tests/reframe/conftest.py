@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from tests.analysis.test_faces import draw_face
 
 FPS = 25

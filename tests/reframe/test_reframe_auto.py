@@ -12,12 +12,12 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from montage_bridge.pipeline import run_auto
 from nle_adapters.fcpxml.dtd import validate
+from nle_adapters.reframe_meta import KEY
 from planner.brief import Brief
 from reframe.detect import face_detector, face_model_path
-from reframe.transform import KEY
 from tests.reframe.conftest import H, write_video
 
 DTD_DIR = Path(__file__).resolve().parents[1] / "data" / "fcpxml" / "dtd"

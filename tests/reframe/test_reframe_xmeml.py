@@ -13,9 +13,9 @@ import opentimelineio as otio
 import pytest
 
 from nle_adapters.plan_to_otio import media_reference
+from nle_adapters.reframe_meta import KEY, clip_reframe, window_at, xmeml_motion
 from nle_adapters.xmeml.reader import read_xmeml
 from nle_adapters.xmeml.writer import write_xmeml
-from reframe.transform import KEY, clip_reframe, window_at, xmeml_motion
 
 SRC_W, SRC_H = 1920, 1080
 DATA = Path(__file__).resolve().parents[1] / "data" / "fcp7xml"

@@ -17,8 +17,8 @@ import av
 import numpy as np
 import opentimelineio as otio
 
-from analysis.ffmpeg_tools import ffmpeg_path
-from analysis.timebase import timecode_to_frames
+from kernel.ffmpeg_tools import ffmpeg_path
+from kernel.timebase import timecode_to_frames
 
 WIDTH, HEIGHT = 160, 90
 COLS, ROWS = 8, 2

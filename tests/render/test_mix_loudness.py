@@ -11,7 +11,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from analysis.ffmpeg_tools import ffmpeg_path
+from kernel.ffmpeg_tools import ffmpeg_path
 from render import RenderError, RenderOptions, render_timeline
 from render.loudness import parse_target
 from render.mix import Ducking, duck_gain_db

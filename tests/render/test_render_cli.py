@@ -139,7 +139,7 @@ def test_nested_sequences_are_refused_with_the_clip_named(coded, tmp_path):
 def _lavfi_video(path: Path, source: str, seconds: float) -> Path:
     import subprocess
 
-    from analysis.ffmpeg_tools import ffmpeg_path
+    from kernel.ffmpeg_tools import ffmpeg_path
 
     subprocess.run(
         [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"{source}:d={seconds}",

@@ -15,7 +15,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from analysis.timebase import timecode_to_frames
+from kernel.timebase import timecode_to_frames
 from render import RenderOptions, render_timeline
 from tests.render.conftest import R24, R25, R2997
 from tests.render.media import (

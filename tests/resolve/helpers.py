@@ -5,8 +5,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from analysis.models import AnalysisResult, BeatGrid, ClipAnalysis, MediaItem, MusicAnalysis, Shot
-from analysis.timebase import rescale_frames
+from analysis.models import AnalysisResult, BeatGrid, ClipAnalysis, MusicAnalysis, Shot
+from kernel.media import MediaItem
+from kernel.timebase import rescale_frames
 from planner.models import Cut, EditPlan, MusicBed, PlanMarker
 from resolve_bridge.fake import FakeResolve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.probe import probe_media
+from kernel.probe import probe_media
 from resolve_bridge.capabilities import Capabilities
 from resolve_bridge.connect import candidate_paths, connect, connect_external, load_script_module
 from resolve_bridge.errors import ResolveConnectionError

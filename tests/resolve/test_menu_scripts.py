@@ -231,7 +231,7 @@ def test_installed_entry_runs_in_a_bare_python_and_hands_analysis_to_the_users_e
     import subprocess
     from fractions import Fraction
 
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
     from resolve_bridge.fake import clip_properties
 
     repo = Path(__file__).resolve().parents[2]

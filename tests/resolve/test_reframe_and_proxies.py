@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nle_adapters.plan_to_otio import build_timeline
-from reframe.transform import KEY, window_at
+from nle_adapters.reframe_meta import KEY, window_at
 from resolve_bridge.apply import pool_items_by_path
 from resolve_bridge.timeline_builder import build_in_resolve
 from tests.resolve.helpers import seeded_fake, three_track_plan

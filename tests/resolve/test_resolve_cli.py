@@ -49,8 +49,8 @@ def test_build_both_methods_from_sample_media(sample_media: Path, tmp_path: Path
     from fractions import Fraction
 
     from analysis.models import AnalysisResult, ClipAnalysis, Shot
-    from analysis.probe import probe_media
-    from analysis.timebase import rescale_frames
+    from kernel.probe import probe_media
+    from kernel.timebase import rescale_frames
     from planner.models import Cut, EditPlan
 
     clips, cuts = [], []

@@ -10,7 +10,8 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from analysis.models import AnalysisResult, ClipAnalysis, MediaItem, Shot
+from analysis.models import AnalysisResult, ClipAnalysis, Shot
+from kernel.media import MediaItem
 from nle_adapters.plan_to_otio import build_timeline
 from nle_adapters.resolve_otio import resolve_import_problems
 from planner.models import Cut, EditPlan

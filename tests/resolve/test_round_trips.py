@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from analysis.timebase import frames_to_timecode
+from kernel.timebase import frames_to_timecode
 from resolve_bridge.apply import apply_spec
 from resolve_bridge.fake import FakeResolve, FakeSwitches
 from resolve_bridge.spec import BuildSpec, ClipPlacement, MarkerSpec, exact_on_both_roundings, source_length_for

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.timebase import rescale_frames
+from kernel.timebase import rescale_frames
 from nle_adapters.plan_to_otio import build_timeline
 from resolve_bridge.apply import timeline_names
 from resolve_bridge.errors import ResolveBuildError, ResolveRateLockedError
@@ -131,7 +131,7 @@ def test_slower_source_on_faster_timeline_warns_when_resolve_cannot_be_exact(tmp
 
 def test_import_path_otio_verifies_the_same_way(sample_media: Path, facts: dict, tmp_path: Path) -> None:
     from analysis.models import AnalysisResult, ClipAnalysis, Shot
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
     from planner.models import Cut, EditPlan, PlanMarker
 
     clips = []
@@ -176,7 +176,7 @@ def test_import_path_otio_verifies_the_same_way(sample_media: Path, facts: dict,
 
 def test_pre_18_5_builds_through_a_file_and_says_why(tmp_path: Path, sample_media: Path) -> None:
     from analysis.models import AnalysisResult, ClipAnalysis, Shot
-    from analysis.probe import probe_media
+    from kernel.probe import probe_media
     from planner.models import Cut, EditPlan
 
     item = probe_media(sample_media / "footage" / "city_25.mov")

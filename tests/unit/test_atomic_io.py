@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.atomic_io import atomic_writer, write_text_atomic
+from kernel.atomic_io import atomic_writer, write_text_atomic
 
 
 def test_result_has_plain_open_permissions(tmp_path: Path) -> None:

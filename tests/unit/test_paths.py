@@ -1,4 +1,4 @@
-"""Per-user folders: one module (analysis/paths.py), the XDG variables honoured, the MONTAGE_* overrides first."""
+"""Per-user folders: one module (kernel/paths.py), the XDG variables honoured, the MONTAGE_* overrides first."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import paths
 from analysis.cache import default_cache_dir
 from gpu_remote.client import default_state_dir
+from kernel import paths
 from planner.style import style_dirs
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG layout is Linux's")

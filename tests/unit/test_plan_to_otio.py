@@ -5,7 +5,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from analysis.models import AnalysisResult
-from analysis.timebase import rate_from_float, rescale_frames
+from kernel.timebase import rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import build_timeline
 from planner.brief import Brief
 from planner.heuristic import plan_heuristic

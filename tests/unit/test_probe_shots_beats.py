@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from analysis.beats import analyze_music, beat_grid
-from analysis.errors import AnalysisError, MediaError
-from analysis.probe import probe_media
-from analysis.timebase import parse_rate
+from kernel.errors import AnalysisError, MediaError
+from kernel.probe import probe_media
+from kernel.timebase import parse_rate
 
 
 def test_probe_matches_facts(sample_media: Path, facts: dict) -> None:
@@ -72,7 +72,7 @@ def test_audio_only_file_probes_as_audio(sample_media: Path) -> None:
 
 def test_matroska_uppercase_timecode_tag(tmp_path: Path) -> None:
     # Matroska stores the start timecode as a container tag named TIMECODE (upper case).
-    from analysis.ffmpeg_tools import run_ffmpeg
+    from kernel.ffmpeg_tools import run_ffmpeg
 
     clip = tmp_path / "cam.mkv"
     run_ffmpeg(

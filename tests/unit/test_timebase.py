@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.timebase import (
+from kernel.timebase import (
     TimecodeError,
     format_rate,
     frames_to_timecode,

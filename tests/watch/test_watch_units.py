@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.errors import MediaError
-from analysis.models import MediaItem
+from kernel.errors import MediaError
+from kernel.media import MediaItem
 from montage_bridge.watch import arrival
 from montage_bridge.watch.arrival import ArrivalTracker, content_fingerprint, scan_jobs
 from montage_bridge.watch.config import ConfigError, EffectiveSettings, load_config

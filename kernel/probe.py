@@ -12,9 +12,9 @@ from pathlib import Path
 
 import av
 
-from analysis.errors import MediaError
-from analysis.models import MediaItem
-from analysis.timebase import TimecodeError, parse_rate, supports_drop_frame, timecode_to_frames
+from kernel.errors import MediaError
+from kernel.media import MediaItem
+from kernel.timebase import TimecodeError, parse_rate, supports_drop_frame, timecode_to_frames
 
 # Extensions that are never footage; a friendlier error than "invalid data" for common mistakes.
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".exr", ".dpx"}

@@ -8,7 +8,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from analysis.errors import MontageError
+from kernel.errors import MontageError
 
 
 class FFmpegError(MontageError):

@@ -23,11 +23,22 @@ differently sized render input uses the same numbers scaled by its own size.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from fractions import Fraction
+from typing import Any
 
-from reframe.path import centre_at
+import numpy as np
 
 KEY = "reframe"
+
+
+def centre_at(keys: list[dict], frame: float) -> tuple[float, float]:
+    """The window centre at source ``frame`` from keyframes (linear between, held outside)."""
+    at = [k["frame"] for k in keys]
+    return (
+        float(np.interp(frame, at, [k["x"] for k in keys])),
+        float(np.interp(frame, at, [k["y"] for k in keys])),
+    )
 
 
 def window_at(meta: dict, frame: float) -> tuple[float, float, float, float]:
@@ -83,11 +94,12 @@ def fcpxml_elements(meta: dict, timeline: tuple[int, int], rate: Fraction, media
     return [ET.Element("adjust-conform", {"type": "fit"}), transform]
 
 
-def clip_reframe(clip) -> dict | None:
+def clip_reframe(clip: Any) -> dict | None:
     """The reframe metadata of an OTIO clip, or None (version 1 only; a newer one is left alone)."""
-    ours = clip.metadata.get("montage_bridge") if hasattr(clip.metadata, "get") else None
-    meta = ours.get(KEY) if hasattr(ours, "get") else None
-    if not hasattr(meta, "get") or meta.get("version") != 1 or not meta.get("keyframes"):
+    metadata = getattr(clip, "metadata", None)
+    ours = metadata.get("montage_bridge") if isinstance(metadata, Mapping) else None
+    meta = ours.get(KEY) if isinstance(ours, Mapping) else None
+    if not isinstance(meta, Mapping) or meta.get("version") != 1 or not meta.get("keyframes"):
         return None
     return _plain(meta)
 
