@@ -82,9 +82,17 @@ class Brief(Model):
     min_silence_seconds: float = Field(0.45, gt=0, le=10)
     filler_words: list[str] = Field(default_factory=lambda: list(DEFAULT_FILLERS))
     jl_cut_frames: int = Field(0, ge=0, le=120, description="J/L cut offset in timeline frames (0 = straight cuts)")
+    # Production (generation and LLM calls): caps the planner must respect, choosing cheaper tools or
+    # existing footage when over.
+    budget: float | None = Field(None, ge=0, description="money cap for GPU work and LLM calls (catalogue currency)")
+    deadline_seconds: float | None = Field(None, gt=0, description="wall-time cap for production work, seconds")
 
 
-_ALIASES = {"duration": "target_duration_seconds", "target_duration": "target_duration_seconds"}
+_ALIASES = {
+    "duration": "target_duration_seconds",
+    "target_duration": "target_duration_seconds",
+    "deadline": "deadline_seconds",
+}
 
 
 def brief_from_mapping(data: Any, source: str = "brief") -> Brief:
