@@ -219,7 +219,7 @@ def run_celery_worker(
     itself with those capabilities and heartbeats until it stops.
     """
     global _STATE
-    from gpu_remote.server import gpus
+    from gpu_remote.hardware import gpus
 
     db = open_database(store, data_dir)
     job_store = JobStore(db)

@@ -12,52 +12,34 @@ import contextlib
 import errno
 import fcntl
 import os
-import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import ValidationError
-from starlette.requests import ClientDisconnect
+from fastapi.responses import JSONResponse
 
 from gpu_remote import __version__
 from gpu_remote.auth import TokenAuth
 from gpu_remote.blobs import BlobError, BlobStore
 from gpu_remote.db import open_database
-from gpu_remote.errors import BrokerUnavailable, WorkerConfigError
-from gpu_remote.events import long_poll, sse_stream
-from gpu_remote.models import (
-    JOB_ID_RE,
-    Capabilities,
-    Health,
-    Job,
-    JobList,
-    JobSpec,
-    Limits,
-    OpInfo,
-    UploadCreate,
-    UploadStatus,
-    WorkerInfo,
-    WorkerList,
-)
-from gpu_remote.ops import OPS
+from gpu_remote.errors import WorkerConfigError
+from gpu_remote.hardware import gpus
 from gpu_remote.registry import Heartbeat, Registry
 from gpu_remote.request_gate import RequestGate
-from gpu_remote.routing import describe_worker, route_for, served_routes
+from gpu_remote.routes import blobs as blob_routes
+from gpu_remote.routes import health, jobs, uploads
+from gpu_remote.routes.deps import MAX_JSON_BODY, error_response
+from gpu_remote.routing import describe_worker, served_routes
 from gpu_remote.runner import Runner, RunnerSettings, make_owner, reap_work_dirs
 from gpu_remote.store import JobStore, StoreError
 from gpu_remote.webhooks import WebhookDispatcher
 
-MAX_JSON_BODY = 1 << 20  # job bodies are small JSON; media goes through /v1/uploads
-CHUNK_HINT = 16 << 20
-READ_CHUNK = 1 << 20
+__all__ = ["Worker", "WorkerConfig", "create_app", "gpus", "listen_socket", "serve"]
 
 
 @dataclass
@@ -222,46 +204,12 @@ class Worker:
                 logging.getLogger("montage_bridge.gpu_remote.server").exception("maintenance pass failed")
 
 
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if status in (429, 503):
-        headers = {"Retry-After": "5"}
-    return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
-
-
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """A single ``bytes=a-b`` / ``a-`` / ``-n`` range as a half-open (start, end); None if unsatisfiable."""
-    match = _RANGE_RE.match(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return None
-    first, last = match.group(1), match.group(2)
-    if first:
-        start = int(first)
-        end = min(size, int(last) + 1) if last else size
-    else:
-        start, end = max(0, size - int(last)), size
-    if start >= size or start >= end:
-        return None
-    return start, end
-
-
-def _iter_file(path: Path, start: int, end: int) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        handle.seek(start)
-        remaining = end - start
-        while remaining > 0:
-            chunk = handle.read(min(READ_CHUNK, remaining))
-            if not chunk:
-                return
-            remaining -= len(chunk)
-            yield chunk
-
-
 def create_app(worker: Worker) -> FastAPI:
-    """The FastAPI application for ``worker`` (its lifespan starts and stops the worker)."""
+    """The FastAPI application for ``worker`` (its lifespan starts and stops the worker).
+
+    The routes live in ``gpu_remote/routes/`` (one APIRouter per concern) and find the worker in
+    ``app.state.worker``; the token check, body limits and error mapping are set here, once.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
@@ -284,318 +232,34 @@ def create_app(worker: Worker) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.worker = worker
     # Token and body size are checked before FastAPI reads a body; require_token above stays as a
     # second check on every route.
     app.add_middleware(
         RequestGate, auth=worker.auth, job_body=MAX_JSON_BODY, upload_chunk=worker.config.max_upload_bytes
     )
-    store, blobs = worker.store, worker.blobs
 
     @app.exception_handler(StoreError)
     async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
-        return _error(exc.status, str(exc), **exc.extra)
+        return error_response(exc.status, str(exc), **exc.extra)
 
     @app.exception_handler(BlobError)
     async def _blob_error(_request: Request, exc: BlobError) -> JSONResponse:
-        return _error(exc.status, str(exc))
+        return error_response(exc.status, str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return _error(422, f"invalid request at {where}: {first.get('msg')}")
+        return error_response(422, f"invalid request at {where}: {first.get('msg')}")
 
-    def base_url(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
-
-    def check_job_id(job_id: str) -> str:
-        if not JOB_ID_RE.match(job_id):
-            raise StoreError("job id must be 8-64 characters of A-Z a-z 0-9 _ -", 400)
-        return job_id
-
-    # -- discovery --------------------------------------------------------------------------
-
-    @app.get("/v1/health", response_model=Health)
-    def health() -> Health:
-        counts = store.counts()
-        running, queued = counts.get("running", 0), counts.get("queued", 0)
-        live = worker.registry.live()
-        problems: list[str] = []
-        broker = worker.dispatcher.health().get("broker")
-        if broker == "unreachable":
-            problems.append("the job queue broker is unreachable: jobs are saved and sent when it returns")
-        if not live:
-            problems.append("no live worker: start `montage-bridge worker celery` (one per GPU)")
-        served = {route for w in live for route in w.get("routes", [])}
-        for route, waiting in sorted(store.queued_routes().items()):
-            if live and route not in served:
-                problems.append(f"{waiting} job(s) queued for {route}, which no live worker serves")
-        status = "degraded" if problems else "busy" if running else "ready"
-        return Health(
-            status=status,
-            queued=queued,
-            running=running,
-            workers=len(live),
-            free_slots=sum(int(w.get("free_slots", 0)) for w in live),
-            broker=broker,
-            problems=problems,
-        )
-
-    @app.get("/v1/workers", response_model=WorkerList)
-    def workers() -> WorkerList:
-        return WorkerList(workers=[WorkerInfo.model_validate(w) for w in worker.registry.live()])
-
-    @app.get("/v1/capabilities", response_model=Capabilities)
-    def capabilities() -> Capabilities:
-        ops = [
-            OpInfo(
-                name=op.name,
-                version=op.version,
-                description=op.description,
-                params_schema=op.params.model_json_schema(),
-                inputs=[*op.inputs, *(f"{n}?" for n in op.optional_inputs)],
-                backend=op.backend(),
-            )
-            for op in OPS.values()
-        ]
-        return Capabilities(
-            server_version=__version__,
-            ops=ops,
-            gpus=gpus(),
-            cpu_count=os.cpu_count() or 1,
-            limits=Limits(
-                max_upload_bytes=worker.config.max_upload_bytes,
-                max_queued_jobs=worker.config.max_queued,
-                disk_budget_bytes=worker.config.disk_budget_bytes,
-                chunk_bytes_hint=CHUNK_HINT,
-            ),
-            queue_depth=store.counts().get("queued", 0),
-            backend=worker.config.backend,
-        )
-
-    # -- blobs ------------------------------------------------------------------------------
-
-    @app.head("/v1/blobs/{sha256}")
-    def head_blob(sha256: str) -> Response:
-        if not blobs.has(sha256):
-            return Response(status_code=404)
-        size = blobs.size(sha256)
-        return Response(
-            status_code=200,
-            headers={"Content-Length": str(size), "ETag": f'"{sha256}"', "Accept-Ranges": "bytes"},
-        )
-
-    @app.get("/v1/blobs/{sha256}")
-    def get_blob(sha256: str, request: Request) -> Response:
-        if not blobs.has(sha256):
-            raise BlobError(f"blob {sha256} not found on this worker", 404)
-        path, size = blobs.path(sha256), blobs.size(sha256)
-        blobs.touch(sha256)
-        headers = {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes"}
-        range_header = request.headers.get("range")
-        if range_header:
-            span = _parse_range(range_header, size)
-            if span is None:
-                return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
-            start, end = span
-            headers.update({"Content-Range": f"bytes {start}-{end - 1}/{size}", "Content-Length": str(end - start)})
-            return StreamingResponse(
-                _iter_file(path, start, end), status_code=206, headers=headers, media_type="application/octet-stream"
-            )
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_iter_file(path, 0, size), headers=headers, media_type="application/octet-stream")
-
-    # -- uploads ----------------------------------------------------------------------------
-
-    def upload_headers(status: UploadStatus) -> dict[str, str]:
-        headers = {"Upload-Offset": str(status.offset), "Upload-Length": str(status.size), "Cache-Control": "no-store"}
-        if status.upload_id:
-            headers["Location"] = f"/v1/uploads/{status.upload_id}"
-        return headers
-
-    @app.post("/v1/uploads", response_model=UploadStatus)
-    def create_upload(body: UploadCreate, response: Response) -> UploadStatus:
-        status = blobs.create_upload(body.sha256, body.size, body.filename, pinned=store.pinned_blobs())
-        response.status_code = 200 if status.complete else 201
-        response.headers.update(upload_headers(status))
-        return status
-
-    @app.head("/v1/uploads/{upload_id}")
-    def head_upload(upload_id: str) -> Response:
-        return Response(status_code=200, headers=upload_headers(blobs.upload_status(upload_id)))
-
-    @app.get("/v1/uploads/{upload_id}", response_model=UploadStatus)
-    def get_upload(upload_id: str, response: Response) -> UploadStatus:
-        status = blobs.upload_status(upload_id)
-        response.headers.update(upload_headers(status))
-        return status
-
-    @app.patch("/v1/uploads/{upload_id}")
-    async def patch_upload(upload_id: str, request: Request) -> Response:
-        offset_header = request.headers.get("upload-offset", "")
-        if not offset_header.isdigit():
-            raise BlobError("PATCH needs an Upload-Offset header (bytes already sent)", 400)
-        length = request.headers.get("content-length")
-        status = blobs.upload_status(upload_id)
-        if length and length.isdigit() and int(offset_header) + int(length) > status.size:
-            raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
-        try:
-            status = await blobs.append(upload_id, int(offset_header), request.stream())
-        except ClientDisconnect:
-            # The bytes that arrived are kept; the client resumes from HEAD's Upload-Offset.
-            return Response(status_code=400)
-        return Response(status_code=204, headers=upload_headers(status))
-
-    @app.delete("/v1/uploads/{upload_id}")
-    def delete_upload(upload_id: str) -> Response:
-        blobs.delete_upload(upload_id)
-        return Response(status_code=204)
-
-    # -- jobs -------------------------------------------------------------------------------
-
-    @app.put("/v1/jobs/{job_id}", response_model=Job)
-    async def put_job(job_id: str, request: Request, response: Response) -> Job:
-        check_job_id(job_id)
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_JSON_BODY:
-            raise StoreError(f"job body over {MAX_JSON_BODY} bytes: send media through /v1/uploads", 413)
-        raw = await request.body()
-        if len(raw) > MAX_JSON_BODY:
-            raise StoreError(f"job body over {MAX_JSON_BODY} bytes: send media through /v1/uploads", 413)
-        try:
-            spec = JobSpec.model_validate_json(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise StoreError(f"invalid job at {'.'.join(map(str, first['loc']))}: {first['msg']}", 422) from exc
-        op = OPS.get(spec.op)
-        if op is None:
-            raise StoreError(f"unknown op {spec.op}: this worker runs {', '.join(sorted(OPS))}", 422)
-        if spec.op_version is not None and spec.op_version != op.version:
-            raise StoreError(f"op {op.name} is version {op.version} here, not {spec.op_version}", 422)
-        try:
-            params = op.params.model_validate(spec.params).model_dump(mode="json")
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise StoreError(f"invalid params.{'.'.join(map(str, first['loc']))}: {first['msg']}", 422) from exc
-        allowed = set(op.inputs) | set(op.optional_inputs)
-        unknown = sorted(set(spec.inputs) - allowed)
-        if unknown:
-            raise StoreError(f"op {op.name} takes inputs {sorted(allowed)}, not {unknown}", 422)
-        absent = [name for name in op.inputs if name not in spec.inputs]
-        if absent:
-            raise StoreError(f"op {op.name} needs inputs {absent}", 422)
-        if spec.webhook and worker.webhooks is None:
-            raise StoreError("this worker has no webhook secret (--webhook-secret): it cannot sign webhooks", 422)
-
-        def create() -> tuple[Job, bool]:
-            missing = [ref.sha256 for ref in spec.inputs.values() if not blobs.has(ref.sha256)]
-            job, created = store.put(
-                job_id, spec, op.version, params, missing=missing, route=route_for(op.name, params)
-            )
-            if job.state.value == "queued":
-                # Publish now (also on a repeated PUT of a job still unsent). If the broker is down
-                # the job stays saved and the re-publisher sends it when the broker returns.
-                worker.dispatcher.notify(job_id)
-            return job, created
-
-        from starlette.concurrency import run_in_threadpool
-
-        try:
-            job, created = await run_in_threadpool(create)
-        except BrokerUnavailable as exc:
-            job = store.get(job_id, base_url(request))
-            return _error(  # type: ignore[return-value]
-                503, f"{exc}; job {job_id} is saved: repeat the request", job=job.model_dump(mode="json")
-            )
-        response.status_code = 201 if created else 200
-        return store.get(job_id, base_url(request))
-
-    @app.get("/v1/jobs", response_model=JobList)
-    def list_jobs(
-        request: Request,
-        ids: str | None = Query(default=None, description="comma-separated job ids"),
-        updated_since: float | None = None,
-        limit: int = Query(default=500, ge=1, le=5000),
-    ) -> JobList:
-        wanted = [check_job_id(i) for i in ids.split(",") if i] if ids else None
-        return JobList(jobs=store.list_jobs(wanted, updated_since, limit, base_url(request)))
-
-    @app.get("/v1/jobs/{job_id}", response_model=Job)
-    def get_job(job_id: str, request: Request) -> Job:
-        return store.get(check_job_id(job_id), base_url(request))
-
-    @app.post("/v1/jobs/{job_id}/cancel", response_model=Job)
-    def cancel_job(job_id: str, request: Request) -> Job:
-        store.request_cancel(check_job_id(job_id))
-        return store.get(job_id, base_url(request))
-
-    @app.post("/v1/jobs/{job_id}/retry", response_model=Job)
-    def retry_job(job_id: str, request: Request, force: bool = False) -> Job:
-        store.retry(check_job_id(job_id), force=force)
-        try:
-            worker.dispatcher.notify(job_id)
-        except BrokerUnavailable:
-            worker.dispatcher.wake()  # saved as queued: the re-publisher sends it when it can
-        return store.get(job_id, base_url(request))
-
-    @app.delete("/v1/jobs/{job_id}")
-    def delete_job(job_id: str) -> Response:
-        store.delete(check_job_id(job_id))
-        return Response(status_code=204)
-
-    @app.get("/v1/jobs/{job_id}/events")
-    async def job_events(
-        job_id: str,
-        request: Request,
-        after: int = Query(default=0, ge=0),
-        wait: float = Query(default=0.0, ge=0.0, le=30.0),
-    ) -> Response:
-        check_job_id(job_id)
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(store.get, job_id)  # 404 for unknown jobs
-        last_id = request.headers.get("last-event-id", "")
-        if last_id.isdigit():
-            after = max(after, int(last_id))
-        if "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingResponse(
-                sse_stream(store, job_id, after, request.is_disconnected),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-            )
-        events = await long_poll(store, job_id, after, wait)
-        return JSONResponse([e.model_dump() for e in events])
+    for router in (health.router, blob_routes.router, uploads.router, jobs.router):
+        app.include_router(router)
 
     from gpu_remote.metrics import install_metrics  # GET /metrics for Prometheus (#18)
 
     install_metrics(app, worker)
     return app
-
-
-def gpus() -> list[dict[str, Any]]:
-    """CUDA GPUs this worker can use, each {index, name, memory_bytes}.
-
-    CTranslate2 (always installed, via faster-whisper) counts them cheaply; torch gives names and
-    memory but is consulted only if an op already imported it (its import takes seconds).
-    """
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        return [
-            {
-                "index": i,
-                "name": torch.cuda.get_device_name(i),
-                "memory_bytes": torch.cuda.get_device_properties(i).total_memory,
-            }
-            for i in range(torch.cuda.device_count())
-        ]
-    try:
-        import ctranslate2
-
-        return [{"index": i, "name": "cuda", "memory_bytes": None} for i in range(ctranslate2.get_cuda_device_count())]
-    except (ImportError, RuntimeError):
-        return []
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
