@@ -77,6 +77,12 @@ class Shot(Model):
         "over an equal slice of [start, end) of motion, detail, colour and faces (analysis.frame_pass), "
         "for choosing in-points; empty in analyses made before it existed",
     )
+    description: str | None = Field(
+        None,
+        max_length=600,
+        description="what the shot shows, in words, from a vision model (analysis.describe); "
+        "None when no vision model is configured",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Shot:

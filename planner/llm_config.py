@@ -3,7 +3,8 @@
 Settings come from (later wins): defaults → a TOML/JSON config file's ``[llm]`` table →
 environment (``MONTAGE_LLM_BASE_URL``/``OPENAI_BASE_URL``, ``MONTAGE_LLM_MODEL``,
 ``MONTAGE_LLM_API_KEY``/``OPENAI_API_KEY``, ``MONTAGE_LLM_TIMEOUT``, ``MONTAGE_LLM_RETRIES``,
-``MONTAGE_LLM_RESPONSE_FORMAT``) → explicit arguments. Examples of base URLs: OpenAI (unset),
+``MONTAGE_LLM_RESPONSE_FORMAT``, ``MONTAGE_LLM_VISION_MODEL``: the vision model that describes
+shots, see :mod:`analysis.describe`) → explicit arguments. Examples of base URLs: OpenAI (unset),
 Ollama ``http://localhost:11434/v1``, LM Studio ``http://localhost:1234/v1``, vLLM
 ``http://localhost:8000/v1``, llama.cpp server ``http://localhost:8080/v1``.
 """
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from analysis.describe import VisionSettings
 from kernel.errors import MontageError
 from kernel.media import Model
 from planner.toml_compat import TOMLDecodeError, loads
@@ -42,6 +44,9 @@ class LLMConfig(Model):
     token_budget: int = Field(6000, ge=500, le=200_000, description="estimated tokens for the analysis summary")
     max_beats: int = Field(8, ge=1, le=30)
     temperature: float = Field(0.2, ge=0, le=2)
+    # Shot descriptions (analysis.describe): a vision-capable model at the same endpoint; None = none.
+    vision_model: str | None = Field(None, max_length=200, description="vision model for shot descriptions")
+    vision_frames: int = Field(1, ge=1, le=4, description="frames sent per shot to the vision model")
 
     def client_key(self) -> str:
         """Local servers ignore the key but the client needs one; OpenAI itself needs a real one."""
@@ -54,6 +59,19 @@ class LLMConfig(Model):
             "or point MONTAGE_LLM_BASE_URL at a local server"
         )
 
+    def vision_settings(self) -> VisionSettings | None:
+        """Settings for :func:`analysis.describe.describe_shots`, or None when no vision model is set."""
+        if not self.vision_model:
+            return None
+        return VisionSettings(
+            model=self.vision_model,
+            base_url=self.base_url,
+            api_key=self.api_key,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+            frames_per_shot=self.vision_frames,
+        )
+
 
 _ENV = {
     "base_url": ("MONTAGE_LLM_BASE_URL", "OPENAI_BASE_URL"),
@@ -62,6 +80,7 @@ _ENV = {
     "timeout_seconds": ("MONTAGE_LLM_TIMEOUT",),
     "max_retries": ("MONTAGE_LLM_RETRIES",),
     "response_format": ("MONTAGE_LLM_RESPONSE_FORMAT",),
+    "vision_model": ("MONTAGE_LLM_VISION_MODEL",),
 }
 
 

@@ -2,7 +2,8 @@
 
 ``FakeLLMServer(responder)`` listens on 127.0.0.1 on a free port; ``responder(task, body)``
 returns a :class:`Answer` for each POST to ``/v1/chat/completions``. ``task`` is the first line of
-the last user message (the planner starts every prompt with ``Task: ...``).
+the last user message (the planner starts every prompt with ``Task: ...``); a message whose content
+is a list of parts (text and ``image_url``, as vision requests send) reads its text parts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,26 @@ def completion(answer: Answer) -> dict:
 Responder = Callable[[str, dict], Answer]
 
 
+def message_text(content: object) -> str:
+    """A message's text: the string itself, or its ``text`` parts joined (vision requests)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def message_images(content: object) -> list[str]:
+    """The ``image_url`` URLs of a message (data URIs in vision requests)."""
+    if not isinstance(content, list):
+        return []
+    return [
+        p["image_url"]["url"]
+        for p in content
+        if isinstance(p, dict) and p.get("type") == "image_url" and isinstance(p.get("image_url"), dict)
+    ]
+
+
 class FakeLLMServer:
     def __init__(self, responder: Responder) -> None:
         self.responder = responder
@@ -66,7 +87,7 @@ class FakeLLMServer:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append(body)
                 users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-                task = users[-1]["content"].splitlines()[0] if users else ""
+                task = (message_text(users[-1]["content"]).splitlines() or [""])[0] if users else ""
                 answer = server.responder(task, body)
                 if answer.delay:
                     time.sleep(answer.delay)
@@ -113,5 +134,5 @@ class FakeLLMServer:
         out = []
         for body in self.requests:
             users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-            out.append(users[-1]["content"].splitlines()[0] if users else "")
+            out.append((message_text(users[-1]["content"]).splitlines() or [""])[0] if users else "")
         return out
