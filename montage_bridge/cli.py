@@ -125,22 +125,36 @@ def _configure_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2."""
+    """Entry point: run the CLI; user-facing errors become one line on stderr and exit code 2.
+
+    With ``--json`` the command's stdout is one JSON document, its failures included
+    (``montage_bridge.json_output``)."""
     _configure_logging()
+    args = sys.argv[1:] if argv is None else list(argv)
+    code, failure = _run(args)
+    if "--json" in args or "montage_bridge.json_output" in sys.modules:
+        from montage_bridge import json_output
+
+        code = json_output.finish(args, code, failure)
+    return code
+
+
+def _run(args: list[str]) -> tuple[int, tuple[str, str] | None]:
+    """Run the command line: (exit code, (kind, message) of the error that ended it, or None)."""
     try:
         # With standalone_mode=False click *returns* the code of a `typer.Exit(n)` instead of raising.
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
     except MontageError as exc:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
-        return 2
+        return 2, ("failed", str(exc))
     except typer.Exit as exc:
-        return exc.exit_code
+        return exc.exit_code, None
     except typer.Abort:
         print("montage-bridge: aborted", file=sys.stderr)
-        return 130
+        return 130, ("interrupted", "aborted")
     except KeyboardInterrupt:
         print("montage-bridge: interrupted", file=sys.stderr)
-        return 130
+        return 130, ("interrupted", "interrupted")
     except Exception as exc:  # click usage errors
         import click
 
@@ -149,16 +163,17 @@ def main(argv: list[str] | None = None) -> int:
             callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")
         ):
             exc.show()
-            return exc.exit_code
+            message = exc.format_message() if callable(getattr(exc, "format_message", None)) else str(exc)
+            return exc.exit_code, ("usage", message)
         if os.environ.get("MONTAGE_DEBUG"):
             raise
-        print(
-            f"montage-bridge: internal error: {exc.__class__.__name__}: {exc} "
-            "(rerun with MONTAGE_DEBUG=1 for details and please report it)",
-            file=sys.stderr,
+        message = (
+            f"internal error: {exc.__class__.__name__}: {exc} "
+            "(rerun with MONTAGE_DEBUG=1 for details and please report it)"
         )
-        return 70
-    return code if isinstance(code, int) else 0
+        print(f"montage-bridge: {message}", file=sys.stderr)
+        return 70, ("internal", message)
+    return (code if isinstance(code, int) else 0), None
 
 
 if __name__ == "__main__":

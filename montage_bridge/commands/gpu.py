@@ -10,7 +10,9 @@ import typer
 from rich.table import Table
 
 from gpu_remote.errors import ClientError
+from montage_bridge import json_output
 from montage_bridge.console import err, out
+from montage_bridge.json_output import JsonOpt
 from montage_bridge.progress import ProgressOpt
 
 gpu_app = typer.Typer(help="Send heavy per-clip work to a remote GPU worker.", no_args_is_help=True)
@@ -40,7 +42,7 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
     return params
 
 
-def _follow(client, job_ids: dict[str, str], mode: str = "auto") -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _follow(client, job_ids: dict[str, str], mode: str = "auto", as_json: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """Progress (bars, JSON lines or nothing: montage_bridge.progress) fed by each job's event
     stream; returns the final jobs by id."""
     import threading
@@ -49,7 +51,7 @@ def _follow(client, job_ids: dict[str, str], mode: str = "auto") -> dict[str, ob
 
     finals: dict[str, object] = {}
     errors: list[ClientError] = []
-    with ProgressReporter("gpu submit", mode, transient=False) as progress:
+    with ProgressReporter("gpu submit", mode, as_json=as_json, transient=False) as progress:
         for jid, label in job_ids.items():
             progress.start(jid, "gpu", item=label, total=1.0, unit="fraction", message="queued")
 
@@ -129,12 +131,16 @@ def submit(
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
     progress: ProgressOpt = "auto",
+    as_json: JsonOpt = False,
 ) -> None:
     """Upload FILEs (skipping what the worker has) and queue one OP job per file.
 
     An identical earlier job is re-attached; one that failed or was canceled runs again.
     """
     import hashlib
+
+    if as_json:
+        json_output.begin("gpu submit")
 
     from gpu_remote.client import input_name, stable_job_id
 
@@ -143,6 +149,7 @@ def submit(
     extra_inputs, extra_params = _generate_inputs(op, files, prompt, image, last_image)
     params = {**_parse_params(param), **extra_params}
     # One job per file; an op without file inputs (generate, noop) makes one job.
+    path: Optional[Path]  # a batch's file; None for an op without file inputs
     batches: list[tuple[dict[str, Path], Optional[Path]]] = []
     if files:
         name = input_name(client, op)
@@ -154,6 +161,7 @@ def submit(
         batches.append((extra_inputs, None))
     job_ids: dict[str, str] = {}
     paths_of: dict[str, list[Optional[Path]]] = {}
+    submitted: dict[str, object] = {}
     for inputs, path in batches:
         if len(inputs) == 1:  # the same id process_files() gives, so the CLI and `auto --gpu` share jobs
             digest = client.hashes.sha256(next(iter(inputs.values())))
@@ -166,10 +174,24 @@ def submit(
         job = client.submit(op, inputs, params, job_id=job_id, out_dir=folder, force=force)
         paths_of.setdefault(job.id, []).append(path)
         job_ids[job.id] = ", ".join(p.name if p else op for p in paths_of[job.id])
-        out.print(f"{job.id}\t{job.state.value}\t{path if path else op}")
+        submitted[job.id] = job
+        if not as_json:
+            out.print(f"{job.id}\t{job.state.value}\t{path if path else op}")
+    saved_files: list[json_output.GpuSaved] = []
+
+    def submit_result(jobs: dict[str, object]) -> json_output.GpuSubmitResult:
+        return json_output.GpuSubmitResult(
+            jobs=[json_output.GpuJob.from_job(j) for j in jobs.values()],
+            inputs={jid: [None if p is None else str(p) for p in ps] for jid, ps in paths_of.items()},
+            waited=wait,
+            saved=saved_files,
+        )
+
     if not wait:
+        if as_json:
+            json_output.emit(submit_result(submitted))
         return
-    finals = _follow(client, job_ids, progress)
+    finals = _follow(client, job_ids, progress, as_json)
     failed = 0
     for jid, job in finals.items():
         if job.state.value == "succeeded":  # type: ignore[attr-defined]
@@ -177,15 +199,23 @@ def submit(
             for path in paths_of[jid]:
                 folder = out_dir or (path.resolve().parent if path else Path.cwd())
                 stem = path.stem if path else jid
-                for _name, saved in client.fetch(job, folder, stem=stem).items():  # type: ignore[arg-type]
-                    out.print(f"{jid}\tsaved\t{saved}")
+                for name, saved in client.fetch(job, folder, stem=stem).items():  # type: ignore[arg-type]
+                    saved_files.append(json_output.GpuSaved(job=jid, output=name, path=str(saved)))
+                    if not as_json:
+                        out.print(f"{jid}\tsaved\t{saved}")
             client.delete(jid)
         else:
             failed += 1
             msg = job.error.message if job.error else job.state.value  # type: ignore[attr-defined]
             err.print(f"{jid}\t{job.state.value}\t{msg}")  # type: ignore[attr-defined]
     if failed:
-        raise ClientError(f"{failed} of {len(finals)} jobs did not succeed (see above)")
+        message = f"{failed} of {len(finals)} jobs did not succeed (see above)"
+        if as_json:
+            error = json_output.ErrorInfo(message=message, kind="partial", exit_code=2)
+            json_output.emit(submit_result(finals), error=error)
+        raise ClientError(message)
+    if as_json:
+        json_output.emit(submit_result(finals))
 
 
 @gpu_app.command("status")
@@ -195,8 +225,11 @@ def status(
     ] = None,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show jobs' state and progress (reconciles the local job list with the worker)."""
+    if as_json:
+        json_output.begin("gpu status")
     client = _client(url, token)
     health = client.health()  # also tells an unreachable worker or a wrong token apart from "no jobs"
     err.print(
@@ -206,6 +239,19 @@ def status(
     for problem in health.get("problems", []):
         err.print(f"  {problem}")
     jobs = client.jobs(job_ids) if job_ids else client.reconcile()
+    if as_json:
+        worker = json_output.GpuWorkerHealth(
+            url=url,
+            status=str(health["status"]),
+            queued=int(health["queued"]),
+            running=int(health["running"]),
+            workers=int(health.get("workers", 0)),
+            problems=[str(p) for p in health.get("problems", [])],
+        )
+        json_output.emit(
+            json_output.GpuStatusResult(worker=worker, jobs=[json_output.GpuJob.from_job(j) for j in jobs])
+        )
+        return
     table = Table("job", "op", "state", "progress", "attempt", "error")
     for job in jobs:
         table.add_row(
@@ -228,23 +274,32 @@ def fetch(
     keep: Annotated[bool, typer.Option("--keep", help="Keep the job on the worker after downloading.")] = False,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Download outputs of succeeded jobs (resuming, verified, atomic), then release them on the worker."""
+    if as_json:
+        json_output.begin("gpu fetch")
     client = _client(url, token)
     jobs = client.jobs(job_ids) if job_ids else client.reconcile()
     fetched = 0
+    result = json_output.GpuFetchResult(saved=[], not_finished=[], released=[])
     for job in jobs:
         if job.state.value != "succeeded":
             if job_ids:
                 err.print(f"{job.id}\t{job.state.value}\tnothing to fetch")
+                result.not_finished.append(json_output.GpuJob.from_job(job))
             continue
-        for _name, saved in client.fetch(job, out_dir).items():
-            out.print(f"{job.id}\tsaved\t{saved}")
+        for name, saved in client.fetch(job, out_dir).items():
+            result.saved.append(json_output.GpuSaved(job=job.id, output=name, path=str(saved)))
+            if not as_json:
+                out.print(f"{job.id}\tsaved\t{saved}")
         fetched += 1
         if not keep:
             client.delete(job.id)
+            result.released.append(job.id)
     if job_ids and not fetched:
         raise ClientError("none of those jobs has finished successfully yet: check `montage-bridge gpu status`")
+    json_output.emit(result)
 
 
 @gpu_app.command("cancel")
@@ -252,13 +307,20 @@ def cancel(
     job_ids: Annotated[list[str], typer.Argument(help="Jobs to cancel.")],
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Cancel jobs: queued ones end at once, running ones at their next step."""
+    if as_json:
+        json_output.begin("gpu cancel")
     client = _client(url, token)
+    done = []
     for jid in job_ids:
         job = client.cancel(jid)
+        done.append(json_output.GpuJob.from_job(job))
         pending = job.cancel_requested and not job.state.terminal
-        out.print(f"{jid}\t{job.state.value}{' (cancel requested)' if pending else ''}")
+        if not as_json:
+            out.print(f"{jid}\t{job.state.value}{' (cancel requested)' if pending else ''}")
+    json_output.emit(json_output.GpuJobsResult(jobs=done))
 
 
 @gpu_app.command("retry")
@@ -267,12 +329,19 @@ def retry(
     force: Annotated[bool, typer.Option("--force", help="Also re-run jobs that succeeded.")] = False,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Queue failed or canceled jobs again under the same id, with a fresh retry budget."""
+    if as_json:
+        json_output.begin("gpu retry")
     client = _client(url, token)
+    done = []
     for jid in job_ids:
         job = client.retry(jid, force=force)
-        out.print(f"{jid}\t{job.state.value}")
+        done.append(json_output.GpuJob.from_job(job))
+        if not as_json:
+            out.print(f"{jid}\t{job.state.value}")
+    json_output.emit(json_output.GpuJobsResult(jobs=done))
 
 
 @gpu_app.command("delete")
@@ -280,10 +349,13 @@ def delete(
     job_ids: Annotated[list[str], typer.Argument(help="Jobs to forget on the worker (and here).")],
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Forget jobs on the worker; a queued or running job is canceled first."""
     import time
 
+    if as_json:
+        json_output.begin("gpu delete")
     client = _client(url, token)
     for jid in job_ids:
         job = client.job(jid)
@@ -295,15 +367,39 @@ def delete(
                     raise ClientError(f"job {jid} did not stop within 30 s of cancel: try again")
                 time.sleep(0.2)
         client.delete(jid)
-        out.print(f"{jid}\tdeleted")
+        if not as_json:
+            out.print(f"{jid}\tdeleted")
+    json_output.emit(json_output.GpuDeleteResult(deleted=list(job_ids)))
 
 
 @gpu_app.command("workers")
-def workers(url: UrlOpt = DEFAULT_URL, token: TokenOpt = None) -> None:
+def workers(url: UrlOpt = DEFAULT_URL, token: TokenOpt = None, as_json: JsonOpt = False) -> None:
     """List the live workers: what each can run (routes, models, GPUs) and what it runs now."""
+    if as_json:
+        json_output.begin("gpu workers")
     client = _client(url, token)
+    live = client.workers()
+    if as_json:
+        json_output.emit(
+            json_output.GpuWorkersResult(
+                workers=[
+                    json_output.GpuWorkerInfo(
+                        name=w["name"],
+                        kind=w.get("kind", ""),
+                        routes=list(w["routes"]),
+                        models=dict(w.get("models", {})),
+                        gpus=list(w.get("gpus", [])),
+                        free_slots=w["free_slots"],
+                        slots=w["slots"],
+                        running=list(w.get("running", [])),
+                    )
+                    for w in live
+                ]
+            )
+        )
+        return
     table = Table("worker", "kind", "routes", "models", "gpus", "free", "running")
-    for w in client.workers():
+    for w in live:
         gpus = ", ".join(str(g.get("name", "?")) for g in w.get("gpus", [])) or "none"
         models = ", ".join(f"{k}: {v}" for k, v in w.get("models", {}).items())
         table.add_row(
