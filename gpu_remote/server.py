@@ -60,6 +60,7 @@ class WorkerConfig:
     store: str | None = None  # postgresql://… (state shared by machines); None: SQLite in data_dir
     webhook_secret: str | None = None  # HMAC key of job webhooks; None: jobs cannot ask for one
     webhook_backoff_s: float = 1.0  # first webhook retry after this, doubling
+    webhook_allow_private: bool = False  # webhooks may go to loopback/private addresses (in-house receivers)
 
 
 class Dispatcher(Protocol):
@@ -112,7 +113,12 @@ class Worker:
         self.registry = Registry(self.db)
         self.webhooks: WebhookDispatcher | None = None
         if config.webhook_secret:
-            self.webhooks = WebhookDispatcher(self.db, config.webhook_secret, backoff_s=config.webhook_backoff_s)
+            self.webhooks = WebhookDispatcher(
+                self.db,
+                config.webhook_secret,
+                backoff_s=config.webhook_backoff_s,
+                allow_private=config.webhook_allow_private,
+            )
         self.heartbeat: Heartbeat | None = None
         self.blobs = BlobStore(
             config.data_dir,

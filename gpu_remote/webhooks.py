@@ -13,6 +13,11 @@ Headers: ``Webhook-Id`` (stable across retries), ``Webhook-Timestamp`` (UNIX sec
 ``Webhook-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``; the receiver
 recomputes it with the worker's webhook secret (``--webhook-secret`` / MONTAGE_WEBHOOK_SECRET)
 and should reject old timestamps.
+
+No SSRF: the URL is checked when the job is created and, at every delivery, its host is resolved
+once, every address checked, and the POST sent to that address (:func:`post_pinned`), so a DNS
+rebind cannot point it into the worker's network (``gpu_remote/url_guard.py``). A refused target
+gives the event up at once, the reason kept in ``webhooks.last_error``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import time
 from typing import Any
 
 from gpu_remote.db import JobDatabase
+from gpu_remote.url_guard import Resolver, Target, UnsafeUrl, resolve_target, system_resolver
 
 log = logging.getLogger("montage_bridge.gpu_remote.webhooks")
 
@@ -56,6 +62,8 @@ class WebhookDispatcher:
         max_attempts: int = 8,
         timeout_s: float = 10.0,
         interval_s: float = 0.5,
+        allow_private: bool = False,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.db = db
         self.secret = secret
@@ -64,10 +72,11 @@ class WebhookDispatcher:
         self.max_attempts = max_attempts
         self.timeout_s = timeout_s
         self.interval_s = interval_s
+        self.allow_private = allow_private
+        self.resolver = resolver
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._session: Any = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="gpu-webhooks", daemon=True)
@@ -117,9 +126,9 @@ class WebhookDispatcher:
             if cur.rowcount != 1:
                 continue
             data = json.loads(row[5])
-            error = self._post(url, job_id, seq, data, row[6])
+            error, permanent = self._post(url, job_id, seq, data, row[6])
             with self.db.connect() as conn:
-                if error is None or attempts + 1 >= self.max_attempts:
+                if error is None or permanent or attempts + 1 >= self.max_attempts:
                     if error is not None:
                         log.warning(
                             "webhook for job %s event %s given up after %s tries: %s", job_id, seq, attempts + 1, error
@@ -137,12 +146,8 @@ class WebhookDispatcher:
                     )
         return done
 
-    def _post(self, url: str, job_id: str, seq: int, data: dict[str, Any], at: float) -> str | None:
-        """POST one event; None on a 2xx answer, else why not."""
-        import requests
-
-        if self._session is None:
-            self._session = requests.Session()
+    def _post(self, url: str, job_id: str, seq: int, data: dict[str, Any], at: float) -> tuple[str | None, bool]:
+        """POST one event: (None, _) on a 2xx answer, else (why not, whether retrying is pointless)."""
         body = json.dumps(
             {
                 "id": f"{job_id}:{seq}",
@@ -165,9 +170,69 @@ class WebhookDispatcher:
             "Webhook-Signature": sign(self.secret, timestamp, body),
         }
         try:
-            answer = self._session.post(url, data=body, headers=headers, timeout=self.timeout_s, allow_redirects=False)
-        except requests.RequestException as exc:
-            return f"{type(exc).__name__}: {exc}"[:500]
-        if 200 <= answer.status_code < 300:
-            return None
-        return f"HTTP {answer.status_code}"
+            target = resolve_target(url, allow_private=self.allow_private, resolver=self.resolver)
+        except UnsafeUrl as exc:
+            return f"refused: {exc}"[:500], True
+        except (OSError, UnicodeError) as exc:
+            return f"cannot resolve the webhook host: {exc}"[:500], False
+        try:
+            status = post_pinned(target, body, headers, self.timeout_s)
+        except Exception as exc:  # noqa: BLE001 - urllib3 and socket errors alike: retried
+            return f"{type(exc).__name__}: {exc}"[:500], False
+        if 200 <= status < 300:
+            return None, False
+        return f"HTTP {status}", False
+
+
+def post_pinned(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+    """POST ``body`` to the checked addresses of ``target`` (the first that accepts a connection; no
+    second name lookup), presenting ``target.host`` as the Host header and, for https, as the TLS
+    server name whose certificate must verify; no redirects, no proxy. Returns the HTTP status."""
+    import urllib3
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    timeout = urllib3.Timeout(connect=timeout_s, read=timeout_s)
+    default_port = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    host_header = host if target.port == default_port else f"{host}:{target.port}"
+    ca_certs: str | None = None
+    if target.scheme == "https":
+        try:
+            import certifi
+
+            ca_certs = certifi.where()
+        except ImportError:  # pragma: no cover - requests brings certifi
+            pass
+    last: Exception | None = None
+    for address in target.addresses:
+        pool: urllib3.HTTPConnectionPool
+        if target.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                address,
+                target.port,
+                timeout=timeout,
+                retries=False,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=ca_certs,
+                server_hostname=target.host,
+                assert_hostname=target.host,
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False)
+        try:
+            answer = pool.urlopen(
+                "POST",
+                target.path,
+                body=body,
+                headers={**headers, "Host": host_header},
+                redirect=False,
+                preload_content=False,
+            )
+            status = answer.status
+            answer.close()
+            return status
+        except (NewConnectionError, ConnectTimeoutError) as exc:  # not reachable there: the next address
+            last = exc
+        finally:
+            pool.close()
+    raise last if last is not None else OSError(f"{target.host} has no address to connect to")

@@ -14,6 +14,7 @@ from gpu_remote.ops import OPS
 from gpu_remote.routes.deps import MAX_JSON_BODY, base_url, check_job_id, error_response, worker_of
 from gpu_remote.routing import route_for
 from gpu_remote.store import StoreError
+from gpu_remote.url_guard import UnsafeUrl, check_url
 
 router = APIRouter()
 
@@ -53,6 +54,11 @@ async def put_job(job_id: str, request: Request, response: Response) -> Job:
         raise StoreError(f"op {op.name} needs inputs {absent}", 422)
     if spec.webhook and worker.webhooks is None:
         raise StoreError("this worker has no webhook secret (--webhook-secret): it cannot sign webhooks", 422)
+    if spec.webhook:
+        try:
+            await run_in_threadpool(check_url, spec.webhook, allow_private=worker.config.webhook_allow_private)
+        except UnsafeUrl as exc:
+            raise StoreError(f"invalid webhook: {exc}", 422) from exc
 
     def create() -> tuple[Job, bool]:
         missing = [ref.sha256 for ref in spec.inputs.values() if not blobs.has(ref.sha256)]

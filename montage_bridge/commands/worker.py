@@ -31,6 +31,7 @@ def _config(
     reaper_interval_s: float = 5.0,
     store: str | None = None,
     webhook_secret: str | None = None,
+    webhook_allow_private: bool = False,
 ):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
@@ -49,6 +50,7 @@ def _config(
         reaper_interval_s=reaper_interval_s,
         store=store,
         webhook_secret=webhook_secret,
+        webhook_allow_private=webhook_allow_private,
     )
 
 
@@ -99,6 +101,15 @@ def serve_cmd(
             help="HMAC-SHA256 key signing job webhooks (jobs may ask for a webhook only when set).",
         ),
     ] = None,
+    webhook_allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--webhook-allow-private",
+            envvar="MONTAGE_WEBHOOK_ALLOW_PRIVATE",
+            help="Let webhooks go to loopback and private addresses (in-house receivers); "
+            "link-local and cloud metadata addresses stay refused.",
+        ),
+    ] = False,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
     rotate_token: Annotated[bool, typer.Option("--rotate-token", help="Make a new token, print it once.")] = False,
 ) -> None:
@@ -123,6 +134,7 @@ def serve_cmd(
         reaper_interval_s,
         store,
         webhook_secret,
+        webhook_allow_private,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:

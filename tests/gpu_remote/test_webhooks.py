@@ -59,7 +59,7 @@ def test_state_changes_are_signed_in_order_and_retried(job_db) -> None:
         job = store.claim("w", lease_s=30)
         assert job is not None
         store.succeed(job.id, job.attempt, [], {"ok": True})
-        dispatcher = WebhookDispatcher(job_db, SECRET, backoff_s=0.05, timeout_s=5)
+        dispatcher = WebhookDispatcher(job_db, SECRET, backoff_s=0.05, timeout_s=5, allow_private=True)
         deadline = time.monotonic() + 20
         while len(receiver.delivered()) < 3 and time.monotonic() < deadline:
             dispatcher.deliver_due()
@@ -87,7 +87,7 @@ def test_an_endpoint_that_never_answers_is_given_up_per_event(job_db) -> None:
         store = JobStore(job_db)
         params = {"duration_s": 0.0, "steps": 1, "tag": "dead"}
         store.put("dead-hook-00001", JobSpec(op="noop", params=params, webhook=receiver.url), "1", params, missing=[])
-        dispatcher = WebhookDispatcher(job_db, SECRET, backoff_s=0.01, max_attempts=3, timeout_s=5)
+        dispatcher = WebhookDispatcher(job_db, SECRET, backoff_s=0.01, max_attempts=3, timeout_s=5, allow_private=True)
         deadline = time.monotonic() + 10
         while len(receiver.calls) < 3 and time.monotonic() < deadline:
             dispatcher.deliver_due()
@@ -101,7 +101,7 @@ def test_an_endpoint_that_never_answers_is_given_up_per_event(job_db) -> None:
 def test_a_worker_posts_its_jobs_state_changes(worker_factory, tmp_path: Path) -> None:
     receiver = Receiver()
     try:
-        worker = worker_factory(env={"MONTAGE_WEBHOOK_SECRET": SECRET})
+        worker = worker_factory(env={"MONTAGE_WEBHOOK_SECRET": SECRET, "MONTAGE_WEBHOOK_ALLOW_PRIVATE": "1"})
         client = worker.client(tmp_path / "state")
         spec = JobSpec(op="noop", params={"duration_s": 0.0, "steps": 1, "tag": "w"}, webhook=receiver.url)
         job, _ = client.put_job("served-hook-001", spec)
