@@ -1,0 +1,1 @@
+"""The tool catalogue shipped with the package: ``tools.json`` (see :mod:`planner.tool_catalogue`)."""
