@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("montage_bridge.commands.render", "render_command"),
     "proxies": ("montage_bridge.commands.proxies", "proxies_command"),
     "show": ("montage_bridge.commands.show", "show"),
+    "search": ("montage_bridge.commands.search", "search"),
     "dashboard": ("montage_bridge.commands.dashboard", "dashboard"),
     "resolve": ("montage_bridge.commands.resolve", "app"),
     "worker": ("montage_bridge.commands.worker", "worker_app"),

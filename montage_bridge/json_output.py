@@ -39,6 +39,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from analysis.models import AnalysisResult
+from planner.shot_search import SearchHit
 
 VERSION = 1
 SCHEMA_PREFIX = "montage-bridge/"
@@ -508,6 +509,17 @@ class GpuWorkersResult(Result):
     workers: list[GpuWorkerInfo] = Field(description="Every live worker.")
 
 
+class SearchResult(Result):
+    """`search`: the shots that match the query, best first."""
+
+    query: str = Field(description="The query as given.")
+    hits: list[SearchHit] = Field(description="Matching shots, best first (at most --limit).")
+    clips: int = Field(description="Clips searched.")
+    shots: int = Field(description="Shots searched (a clip without shots counts as one).")
+    described: int = Field(description="Shots with a description from the vision model.")
+    with_speech: int = Field(description="Clips with transcribed speech.")
+
+
 # The commands with --json and their result models: the published schemas (docs/json-output.md).
 RESULTS: dict[str, type[Result]] = {
     "auto": AutoResult,
@@ -517,6 +529,7 @@ RESULTS: dict[str, type[Result]] = {
     "render": RenderResult,
     "proxies": ProxiesResult,
     "show": ShowResult,
+    "search": SearchResult,
     "watch": WatchRunResult,
     "watch status": WatchStatusResult,
     "watch retry": WatchRetryResult,

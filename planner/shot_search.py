@@ -1,0 +1,275 @@
+"""Find shots by meaning: rank every shot of an analysis for a text query.
+
+Each shot is a document with three fields, all optional:
+
+* **words** — the transcript words spoken inside the shot (:class:`analysis.models.Word`, with times);
+* **description** — what a vision model saw in it (:attr:`analysis.models.Shot.description`);
+* **name** — the clip id and the file name (``beach_sunset_02.mp4`` says something too).
+
+Ranking is BM25F: per-field term frequencies weighted (:data:`FIELD_WEIGHTS`), length-normalised against
+the average shot, saturated with ``k1`` and weighted by an IDF that never goes negative (Lucene's
+``log(1 + (N - n + 0.5) / (n + 0.5))``, so a word in most shots of a small folder still counts a little).
+Tokens are lower-cased letters and digits with stop words removed and a light English stemmer
+(:func:`stem`: plurals, ``-ing``, ``-ed``, a final ``e``), so "dogs running" finds "a dog runs".
+
+The reported :attr:`SearchHit.score` is 0..1: the IDF-weighted share of the query's terms the shot
+holds, each term counting at most once and with its field's weight (1.0 = every term said or seen,
+rare terms counting more; a term only in the file name counts 0.6). It does not depend on the shot's
+length, so a threshold on it means the same in every folder. Hits are ordered by that score, then by
+the raw BM25F value (more occurrences, shorter shots first). When the query matches spoken words, the hit's source range is the densest cluster of
+matched words (at most :data:`WORD_WINDOW_SECONDS` long, padded by :data:`WORD_PAD_SECONDS`, inside
+the shot); otherwise it is the whole shot. Times are seconds from the first frame of the file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import Field
+
+from analysis.models import AnalysisResult, ClipAnalysis, Word
+from kernel.errors import MontageError
+from kernel.media import Model
+
+K1 = 1.2
+B = 0.75
+FIELD_WEIGHTS = {"words": 1.0, "description": 1.0, "name": 0.6}
+WORD_WINDOW_SECONDS = 10.0
+WORD_PAD_SECONDS = 0.25
+MAX_QUERY_CHARS = 2000
+
+STOP_WORDS = frozenset(
+    """a an and are as at be been but by for from has have he her his i in into is it its itself of on or
+    our she so that the their them then there these they this those to too us was we were what when where
+    which while who whom why will with you your shot shots clip clips footage video scene show shows showing
+    mp4 mov mxf mkv avi m4v mts""".split()
+)
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+class SearchError(MontageError):
+    """A query that cannot be searched for."""
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: enough that plurals and -ing/-ed forms meet their base word."""
+    w = word
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("es") and (w[-3] in "sxz" or w[-4:-2] in ("ch", "sh")):
+        w = w[:-2]
+    elif w.endswith("s") and w[-2] not in "su" and not w.endswith("is"):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith("eed"):
+            w = w[: -len(suffix)]
+            if len(w) >= 3 and w[-1] == w[-2] and w[-1] not in "lsz":  # running → run, but falling → fall
+                w = w[:-1]
+            break
+    if w.endswith("e") and len(w) > 3 and not w.endswith("ee"):
+        w = w[:-1]  # dance / dancing → danc
+    if w.endswith("y") and len(w) > 3 and w[-2] not in "aeiou":
+        w = w[:-1] + "i"  # sky / skies → ski … and city / cities → citi
+    return w
+
+
+def tokens(text: str) -> list[str]:
+    """Search tokens of ``text``: words split at non-letters and camelCase, lower-cased, stop words out, stemmed."""
+    text = _CAMEL.sub(" ", text)
+    out = []
+    for raw in _TOKEN.findall(text.lower()):
+        if raw in STOP_WORDS or (len(raw) == 1 and not raw.isdigit()):
+            continue
+        out.append(stem(raw))
+    return out
+
+
+class SearchHit(Model):
+    """One shot that matches a query, with where in the file and why."""
+
+    clip_id: str = Field(description="the clip's id in the analysis")
+    clip_name: str = Field(description="the clip's file name")
+    shot: int | None = Field(description="shot index in the clip (None for a clip without shots: audio only)")
+    source_in_seconds: float = Field(ge=0, description="where the match starts in the file, seconds")
+    source_out_seconds: float = Field(gt=0)
+    shot_in_seconds: float = Field(ge=0, description="the whole shot's span, seconds")
+    shot_out_seconds: float = Field(gt=0)
+    score: float = Field(ge=0, le=1, description="share of the query matched, IDF-weighted, 0..1")
+    bm25: float = Field(ge=0, description="the raw BM25F score (for ordering equal shares)")
+    matched: list[str] = Field(default_factory=list, description="query words found (as the user wrote them)")
+    why: str = Field(description="what matched: the spoken words and times, the description, the file name")
+    has_video: bool = Field(True, description="False for an audio-only clip (its words matched)")
+
+
+@dataclass
+class _Doc:
+    clip: ClipAnalysis
+    shot: int | None
+    start: float
+    end: float
+    words: list[Word]
+    word_tokens: list[list[str]]  # tokens of each word, in order
+    fields: dict[str, Counter[str]] = field(default_factory=dict)
+    length: float = 0.0  # weighted token count
+
+
+def _clip_words(clip: ClipAnalysis) -> list[Word]:
+    if clip.transcript is None:
+        return []
+    words = [w for seg in clip.transcript.segments for w in seg.words]
+    if not words:  # a transcript without word times: one pseudo-word per segment
+        words = [Word(start=s.start, end=s.end, text=s.text) for s in clip.transcript.segments]
+    return sorted(words, key=lambda w: w.start)
+
+
+def _spans(clip: ClipAnalysis) -> list[tuple[int | None, float, float]]:
+    if clip.media.has_video and clip.shots:
+        fps = float(clip.media.rate)
+        return [(k, s.start / fps, s.end / fps) for k, s in enumerate(clip.shots)]
+    end = clip.media.duration_seconds
+    words = _clip_words(clip)
+    if words:
+        end = max(end, words[-1].end)
+    return [(None, 0.0, max(end, 0.001))]
+
+
+class ShotIndex:
+    """Every shot of an analysis as a searchable document; build once, search many times."""
+
+    def __init__(self, analysis: AnalysisResult) -> None:
+        self.docs: list[_Doc] = []
+        for clip in analysis.clips:
+            words = _clip_words(clip)
+            name_tokens = tokens(clip.id) + tokens(Path(clip.media.name).stem)
+            spans = _spans(clip)
+            for n, (shot, start, end) in enumerate(spans):
+                last = n == len(spans) - 1
+                inside = [w for w in words if start <= w.start < end or (last and w.start >= end)]
+                word_tokens = [tokens(w.text) for w in inside]
+                description = clip.shots[shot].description if shot is not None else None
+                doc = _Doc(clip, shot, start, end, inside, word_tokens)
+                doc.fields = {
+                    "words": Counter(t for ts in word_tokens for t in ts),
+                    "description": Counter(tokens(description or "")),
+                    "name": Counter(dict.fromkeys(name_tokens, 1)),  # once per name, however often it repeats
+                }
+                doc.length = sum(FIELD_WEIGHTS[f] * sum(c.values()) for f, c in doc.fields.items())
+                self.docs.append(doc)
+        self.avg_length = sum(d.length for d in self.docs) / len(self.docs) if self.docs else 1.0
+        self.avg_length = max(self.avg_length, 1.0)
+        df: Counter[str] = Counter()
+        for doc in self.docs:
+            df.update({t for c in doc.fields.values() for t in c})
+        self.df = df
+
+    def idf(self, term: str) -> float:
+        n = self.df.get(term, 0)
+        return math.log(1 + (len(self.docs) - n + 0.5) / (n + 0.5))
+
+    def search(self, query: str, limit: int | None = 10, min_score: float = 0.0) -> list[SearchHit]:
+        """The shots matching ``query``, best first (see the module docstring); only hits with a
+        score above zero and at least ``min_score``."""
+        if len(query) > MAX_QUERY_CHARS:
+            raise SearchError(f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS} are searched")
+        # Query terms, each with the first word the user wrote for it.
+        terms: dict[str, str] = {}
+        for raw in _TOKEN.findall(_CAMEL.sub(" ", query)):
+            for term in tokens(raw):
+                terms.setdefault(term, raw)
+        if not terms:
+            raise SearchError(f"the query {query!r} has no words to search for (only stop words or punctuation)")
+        idf = {t: self.idf(t) for t in terms}
+        total_idf = sum(idf.values())
+        hits = []
+        for doc in self.docs:
+            share = bm25 = 0.0
+            found: list[str] = []
+            norm = 1 - B + B * doc.length / self.avg_length
+            for term in terms:
+                tf = sum(FIELD_WEIGHTS[f] * c.get(term, 0) for f, c in doc.fields.items())
+                if tf <= 0:
+                    continue
+                saturation = tf * (K1 + 1) / (tf + K1 * norm)
+                bm25 += idf[term] * saturation
+                share += idf[term] * min(1.0, tf)
+                found.append(term)
+            score = share / total_idf if total_idf > 0 else 0.0
+            if not found or score < min_score:
+                continue
+            hits.append(self._hit(doc, found, terms, score, bm25))
+        hits.sort(key=lambda h: (-h.score, -h.bm25, h.clip_id, h.shot or 0))
+        return hits if limit is None else hits[:limit]
+
+    def _hit(self, doc: _Doc, found: list[str], terms: dict[str, str], score: float, bm25: float) -> SearchHit:
+        clip = doc.clip
+        source_in, source_out = doc.start, doc.end
+        why: list[str] = []
+        spoken = [(w, set(ts) & set(found)) for w, ts in zip(doc.words, doc.word_tokens) if set(ts) & set(found)]
+        if spoken:
+            window = _densest(spoken)
+            first, last = window[0][0], window[-1][0]
+            source_in = max(doc.start, first.start - WORD_PAD_SECONDS)
+            source_out = min(doc.end, last.end + WORD_PAD_SECONDS)
+            if source_out - source_in < 0.1:  # word times outside the shot (clock drift): keep the shot
+                source_in, source_out = doc.start, doc.end
+            said = ", ".join(f"'{_clean(w.text)}' at {w.start:.1f} s" for w, _ in window[:6])
+            more = f" and {len(window) - 6} more" if len(window) > 6 else ""
+            why.append(f"said {said}{more}")
+        description = clip.shots[doc.shot].description if doc.shot is not None else None
+        in_description = [t for t in found if doc.fields["description"].get(t)]
+        if in_description and description:
+            why.append(f"described as '{_clean(description, 160)}'")
+        in_name = [t for t in found if doc.fields["name"].get(t)]
+        if in_name:
+            why.append(f"file name {clip.media.name} ({', '.join(terms[t] for t in in_name)})")
+        return SearchHit(
+            clip_id=clip.id,
+            clip_name=clip.media.name,
+            shot=doc.shot,
+            source_in_seconds=round(source_in, 3),
+            source_out_seconds=round(max(source_out, source_in + 0.001), 3),
+            shot_in_seconds=round(doc.start, 3),
+            shot_out_seconds=round(max(doc.end, doc.start + 0.001), 3),
+            score=round(min(1.0, score), 4),
+            bm25=round(bm25, 4),
+            matched=[terms[t] for t in found],
+            why="; ".join(why),
+            has_video=clip.media.has_video,
+        )
+
+
+def _densest(spoken: list[tuple[Word, set[str]]]) -> list[tuple[Word, set[str]]]:
+    """The run of matched words, at most WORD_WINDOW_SECONDS long, covering the most query terms
+    (then the most matches, then the earliest)."""
+    best: list[tuple[Word, set[str]]] = []
+    best_key: tuple[int, int] = (-1, -1)
+    for i, (word, _) in enumerate(spoken):
+        j = i
+        while j + 1 < len(spoken) and spoken[j + 1][0].end - word.start <= WORD_WINDOW_SECONDS:
+            j += 1
+        window = spoken[i : j + 1]
+        key = (len(set().union(*(terms for _, terms in window))), len(window))
+        if key > best_key:
+            best, best_key = window, key
+    return best
+
+
+def _clean(text: str, limit: int = 60) -> str:
+    text = " ".join("".join(ch for ch in text if ch.isprintable()).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def search_shots(
+    analysis: AnalysisResult, query: str, limit: int | None = 10, min_score: float = 0.0
+) -> list[SearchHit]:
+    """:meth:`ShotIndex.search` over a fresh index of ``analysis``."""
+    return ShotIndex(analysis).search(query, limit, min_score)
