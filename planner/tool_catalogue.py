@@ -439,9 +439,9 @@ class ToolCatalogue:
         return sorted((t for t in self.tools("generate") if mode in t.modes), key=lambda t: (self.cost_rate(t), t.id))
 
     def measurements(self, tool_id: str | None = None) -> list[Measurement]:
-        sql, args = "SELECT * FROM user.measurements", ()
+        sql, args = "SELECT * FROM user.measurements", []
         if tool_id is not None:
-            sql, args = sql + " WHERE tool_id=?", (tool_id,)
+            sql, args = sql + " WHERE tool_id=?", [tool_id]
         rows = self._conn.execute(sql + " ORDER BY measured_at, seq", args).fetchall()
         return [Measurement(**{k: r[k] for k in Measurement.model_fields}) for r in rows]
 
