@@ -147,10 +147,31 @@ def timecode_to_frames(tc: str, rate: Fraction, drop_frame: bool | None = None) 
     return -frames if neg else frames
 
 
+def round_ratio_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` to the nearest integer, halves away from zero: the one rounding rule.
+
+    Every conversion of an exact time to whole frames (or samples) goes through here, so a clip lands on
+    the same frame whichever format wrote it. Integer arithmetic: callers that already hold the two
+    products (seconds × rate) skip building a :class:`Fraction`.
+    """
+    if denominator == 0:
+        raise ZeroDivisionError(f"cannot round {numerator}/0 to a frame")
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((-2 * numerator + denominator) // (2 * denominator))
+
+
+def round_half_up(value: Fraction | int) -> int:
+    """Nearest integer to an exact ``value``, halves away from zero (2.5 → 3, -2.5 → -3)."""
+    value = Fraction(value)
+    return round_ratio_half_up(value.numerator, value.denominator)
+
+
 def seconds_to_frames(seconds: float | Fraction, rate: Fraction) -> int:
     """Nearest frame to a time in seconds (half rounds up), the one rounding rule we use."""
-    value = Fraction(seconds) * rate
-    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
+    return round_half_up(Fraction(seconds) * rate)
 
 
 def frames_to_seconds(frames: int, rate: Fraction) -> Fraction:

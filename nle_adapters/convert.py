@@ -29,7 +29,7 @@ from nle_adapters.errors import TimelineParseError
 from nle_adapters.input_guard import decode_timeline_text, read_timeline_file
 from nle_adapters.loss_report import LossItem, LossReport, analyze_losses
 from nle_adapters.otio_json_guard import check_otio_json
-from nle_adapters.timeline_facts import stamp_drop_frame
+from nle_adapters.timeline_facts import meta_view, stamp_drop_frame
 from nle_adapters.timeline_sanity import check_timeline_sanity
 from nle_adapters.write_files import WriteError, edl_per_video_track, is_bundle_path, write_outputs
 
@@ -208,8 +208,8 @@ def plan_file(
             files.append((path, text))
             outputs.append(str(path))
         losses = analyze_losses(timeline, target, edl_track=options.edl_track)
-        meta = timeline.metadata.get("montage_bridge") or {}
-        warnings = list(meta.get("warnings") or []) if hasattr(meta, "get") else []
+        meta = meta_view(timeline)
+        warnings = list(meta.get("warnings") or [])
         if warnings:
             losses.append(
                 LossItem(feature="unread lines", count=len(warnings), detail="skipped: " + "; ".join(warnings[:2]))
@@ -227,7 +227,7 @@ def plan_file(
                         "an NLE that does not gather the numbered files shows a still (import as numbered stills)",
                     )
                 )
-        if hasattr(meta, "get") and meta.get("rate_inferred"):
+        if meta.get("rate_inferred"):
             losses.append(
                 LossItem(
                     feature="rate", count=1, detail=f"the EDL states no rate: read at {meta.get('rate')} (use --rate)"

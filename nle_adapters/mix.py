@@ -30,7 +30,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from nle_adapters.timeline_facts import META, frames_at, timeline_rate
+from nle_adapters.timeline_facts import META, frames_at, meta_view, our_meta, timeline_rate
 
 # Micro-fade at every audio cut: long enough to remove the click of a cut mid-waveform, short
 # enough not to be heard as a fade (5 ms; NLE defaults range 2-10 ms).
@@ -143,8 +143,8 @@ def gain_at(keys: list[list[float]], frame: float) -> float:
 
 def clip_mix(clip: otio.core.SerializableObject) -> dict:
     """A clip's ``mix`` (see the module doc): ``{"volume": [...], "fade_in": s, "fade_out": s}`` or {}."""
-    meta = clip.metadata.get(META) if META in clip.metadata else None
-    mix = meta.get("mix") if meta is not None and "mix" in meta else None
+    meta = meta_view(clip)
+    mix = meta["mix"] if "mix" in meta else None
     if not mix:
         return {}
     out: dict = {}
@@ -170,8 +170,8 @@ def set_clip_mix(clip: otio.core.SerializableObject, mix: dict) -> None:
 
 def timeline_captions(timeline: otio.schema.Timeline) -> list[dict]:
     """The timeline's captions: ``[{"start": frame, "end": frame, "text": str}]`` (module doc), or []."""
-    meta = timeline.metadata.get(META) if META in timeline.metadata else None
-    if meta is None or "captions" not in meta:
+    meta = meta_view(timeline)
+    if "captions" not in meta:
         return []
     out = []
     for cue in meta["captions"]:
@@ -203,10 +203,7 @@ def _audio_role(track: otio.schema.Track) -> str:
 
 def _ref_meta(clip: otio.schema.Clip) -> dict:
     ref = clip.media_reference
-    if ref is None or META not in ref.metadata:
-        return {}
-    value = ref.metadata[META]
-    return dict(value) if hasattr(value, "keys") else {}
+    return our_meta(ref) if ref is not None else {}
 
 
 def _spans(track: otio.schema.Track, rate: Fraction) -> list[tuple[otio.core.Composable, int, int, bool, bool]]:

@@ -107,9 +107,10 @@ def _check_schema(schema: Any, known: dict[str, int], source: str, path: list[st
 
 
 def _check_time(node: dict[str, Any], source: str, path: list[str]) -> None:
-    value, rate = node.get("value"), node.get("rate")
-    for label, number in (("value", value), ("rate", rate)):
+    for label in ("value", "rate"):
+        number = node.get(label)
         if not isinstance(number, (int, float)) or isinstance(number, bool) or not math.isfinite(number):
             raise TimelineParseError(source, f"time {label} {number!r} at {_where(path)} is not a finite number")
+    rate = node["rate"]
     if rate <= 0:
         raise TimelineParseError(source, f"frame rate {rate!r} at {_where(path)} must be positive")

@@ -41,6 +41,7 @@ import opentimelineio as otio
 from analysis.models import AnalysisResult, ClipAnalysis
 from kernel.errors import MontageError
 from kernel.media import MediaItem
+from kernel.media_url import path_to_url
 from kernel.timebase import format_rate, rescale_frames, seconds_to_frames
 from nle_adapters.mix import apply_mix, ducking_for_style
 from planner.models import Cut, EditPlan, PlanMarker
@@ -97,7 +98,7 @@ def media_reference(
     meta: dict[str, object] = {"rate": format_rate(rate)}
     meta.update({k: v for k, v in facts.items() if v is not None})
     return otio.schema.ExternalReference(
-        target_url=Path(path).resolve().as_uri(),
+        target_url=path_to_url(Path(path).resolve()),
         available_range=_range(start_frame, frames, rate),
         metadata={META: meta},
     )

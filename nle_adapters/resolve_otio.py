@@ -34,6 +34,8 @@ from nle_adapters.timeline_facts import (
     exact_rate,
     frames_at,
     media_rate,
+    meta_view,
+    our_meta,
     parse_rate_cached,
     rt,
     time_range,
@@ -110,7 +112,7 @@ def _shape(shaped: otio.schema.Timeline, time: TimelineTime, undo: list[tuple[An
         start = DEFAULT_START_FRAMES_SECONDS * time.rate
         put(shaped, "global_start_time", rt(int(start), time.rate))
     put_meta(shaped, RESOLVE_META, {"Resolve OTIO Meta Version": "1.0"})
-    meta = dict(shaped.metadata[META]) if META in shaped.metadata else {}
+    meta = our_meta(shaped)
     meta["rate"] = format_rate(time.rate)
     meta["drop_frame"] = time.drop_frame
     meta["resolve_shaped"] = True
@@ -132,14 +134,13 @@ def _shape(shaped: otio.schema.Timeline, time: TimelineTime, undo: list[tuple[An
         # timeline's own rate keeps its source range (media_rate's answer, minus its lookups).
         same = False
         if source_range is not None and ref is not None and not len(clip.metadata):
-            ref_meta = ref.metadata
-            if len(ref_meta) and META in ref_meta:
-                ours = ref_meta[META]
-                text = ours["rate"] if "rate" in ours else None
-                if text:
-                    same = same_rate.get(text)
-                    if same is None:
-                        same = same_rate[text] = parse_rate_cached(str(text)) == time.rate
+            ours = meta_view(ref)
+            text = ours["rate"] if "rate" in ours else None
+            if text:
+                known = same_rate.get(text)
+                if known is None:
+                    known = same_rate[text] = parse_rate_cached(str(text)) == time.rate
+                same = known
         ct = None
         if not same and (source_range is None or media_rate(clip, time.rate) != time.rate):
             ct = clip_time(clip, time.rate)
@@ -147,7 +148,7 @@ def _shape(shaped: otio.schema.Timeline, time: TimelineTime, undo: list[tuple[An
             # rate, so every clip's record position (the sum of the lengths before it) stays exact: a
             # media-rate length rounds each clip and the rounding piles up along a track.
             put(clip, "source_range", time_range(ct.source_in, ct.duration, ct.rate, time.rate))
-            meta = dict(clip.metadata[META]) if len(clip.metadata) and META in clip.metadata else {}
+            meta = our_meta(clip)
             meta.update(source_rate=format_rate(ct.rate), record_frames=ct.duration)
             put_meta(clip, META, meta)
         if isinstance(ref, external):
@@ -234,12 +235,12 @@ def resolve_import_problems(text: str) -> list[str]:
         a_start, a_len = _seconds(avail.get("start_time")), _seconds(avail.get("duration"))
         s_start = _seconds(source.get("start_time")) if isinstance(source, dict) else None
         s_len = _seconds(source.get("duration")) if isinstance(source, dict) else None
-        if None in (a_start, a_len, s_start, s_len):
+        if a_start is None or a_len is None or s_start is None or s_len is None:
             problems.append(f"{label}: source_range or available_range is not a time range")
             continue
         # Half a frame of slack at the rate of the range itself: float rates (23.976) round-trip inexactly.
         slack = Fraction(1, 2) / rate_from_float(float(avail["start_time"]["rate"]))
-        if s_start + slack < a_start or s_start + s_len > a_start + a_len + slack:  # type: ignore[operator]
+        if s_start + slack < a_start or s_start + s_len > a_start + a_len + slack:
             problems.append(
                 f"{label}: source_range {float(s_start):.3f}s+{float(s_len):.3f}s lies outside its media "
                 f"{float(a_start):.3f}s+{float(a_len):.3f}s (source ranges count from the media's start timecode)"
@@ -256,7 +257,7 @@ def from_resolve_shape(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
         rate = clip_time(clip, time.rate).rate
         if rate == time.rate or exact_rate(clip.source_range.duration.rate) == time.rate:
             continue  # the length is already in timeline frames (ours, or a same-rate clip)
-        meta = clip.metadata[META] if len(clip.metadata) and META in clip.metadata else {}
+        meta = meta_view(clip)
         recorded = meta["record_frames"] if "record_frames" in meta else None
         if recorded is None:
             media_frames = frames_at(clip.source_range.duration, rate)

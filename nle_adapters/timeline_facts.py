@@ -7,14 +7,16 @@ All counts returned here are integer frames; ranges are half-open.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-from urllib.parse import unquote, urlparse
+from typing import Any
 
 import opentimelineio as otio
 
-from kernel.timebase import format_rate, parse_rate, rate_from_float, supports_drop_frame
+from kernel.media_url import url_to_path
+from kernel.timebase import format_rate, parse_rate, rate_from_float, round_half_up, supports_drop_frame
 
 META = "montage_bridge"
 
@@ -43,10 +45,6 @@ def parse_rate_cached(text: str) -> Fraction:
     return parse_rate(text)
 
 
-def _round_half_up(value: Fraction) -> int:
-    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
-
-
 def frames_at(time: otio.opentime.RationalTime, rate: Fraction) -> int:
     """``time`` as an integer frame count at ``rate`` (nearest frame, half up)."""
     value = time.value
@@ -55,15 +53,16 @@ def frames_at(time: otio.opentime.RationalTime, rate: Fraction) -> int:
         whole = int(value)
         if whole == value:
             return whole  # the common case: already a whole frame at this rate
-        return _round_half_up(Fraction(value).limit_denominator(1000))
+        return round_half_up(Fraction(value).limit_denominator(1000))
     if time.rate <= 0:
         return 0
-    return _round_half_up(Fraction(value).limit_denominator(1000) / exact_rate(time.rate) * rate)
+    return round_half_up(Fraction(value).limit_denominator(1000) / exact_rate(time.rate) * rate)
 
 
-def _meta(obj: otio.core.SerializableObject):
-    """``obj.metadata["montage_bridge"]`` as a dict ({} when absent). Uses ``in`` rather than ``.get``:
-    OTIO's AnyDictionary ``.get`` raises and catches KeyError internally, which is slow."""
+def meta_view(obj: otio.core.SerializableObject) -> Mapping[str, Any]:
+    """``obj.metadata["montage_bridge"]`` to read ({} when absent or not a mapping): the live value, so
+    do not change it (:func:`our_meta` gives a copy). Uses ``in`` rather than ``.get``: OTIO's
+    AnyDictionary ``.get`` raises and catches KeyError internally, which is slow."""
     try:
         metadata = obj.metadata
     except AttributeError:
@@ -86,7 +85,7 @@ class TimelineTime:
 
 def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
     """The timeline's exact rate: our metadata, else the start time's rate, else the first item's."""
-    meta = _meta(timeline)
+    meta = meta_view(timeline)
     if "rate" in meta and meta["rate"]:
         return parse_rate_cached(str(meta["rate"]))
     if timeline.global_start_time is not None and timeline.global_start_time.rate > 0:
@@ -117,7 +116,7 @@ def stated_drop_frame(obj: otio.core.SerializableObject) -> bool | None:
 
     Our readers and ``plan_to_otio`` store ``drop_frame``; a ``start_timecode`` with a ``;`` also says DF.
     """
-    meta = _meta(obj)
+    meta = meta_view(obj)
     if "drop_frame" in meta and meta["drop_frame"] is not None:
         return bool(meta["drop_frame"])
     if "start_timecode" in meta and ";" in str(meta["start_timecode"] or ""):
@@ -136,11 +135,11 @@ def timeline_time(timeline: otio.schema.Timeline) -> TimelineTime:
 
 def media_rate(clip: otio.schema.Clip, fallback: Fraction) -> Fraction:
     """The exact rate of ``clip``'s media: metadata first, then the source start's float rate."""
-    meta = _meta(clip)
+    meta = meta_view(clip)
     if "source_rate" in meta and meta["source_rate"]:
         return parse_rate_cached(str(meta["source_rate"]))
     ref = clip.media_reference
-    ref_meta = _meta(ref) if ref is not None else {}
+    ref_meta = meta_view(ref) if ref is not None else {}
     if "rate" in ref_meta and ref_meta["rate"]:
         return parse_rate_cached(str(ref_meta["rate"]))
     if clip.source_range is not None and clip.source_range.start_time.rate > 0:
@@ -211,19 +210,6 @@ def stamp_drop_frame(timeline: otio.schema.Timeline) -> None:
     timeline.metadata[META]["drop_frame"] = time.drop_frame
 
 
-@lru_cache(maxsize=4096)
-def url_to_path(url: str) -> str:
-    """A media ``target_url`` as a plain path: ``file:///a%20b`` → ``/a b``; bare paths pass through."""
-    if url.startswith("file:"):
-        parsed = urlparse(url)
-        path = unquote(parsed.path)
-        # file:///C:/x and file://localhost/C:/x → C:/x (Windows drive letters)
-        if len(path) >= 3 and path[0] == "/" and path[2] == ":" and path[1].isalpha():
-            path = path[1:]
-        return path
-    return url
-
-
 def media_url(clip: otio.schema.Clip) -> str | None:
     """``clip``'s media URL, or None for missing/generator references."""
     ref = clip.media_reference
@@ -243,6 +229,8 @@ __all__ = [
     "media_drop_frame",
     "media_rate",
     "media_url",
+    "meta_view",
+    "our_meta",
     "rt",
     "stamp_drop_frame",
     "stated_drop_frame",
@@ -253,9 +241,6 @@ __all__ = [
 ]
 
 
-def our_meta(obj: otio.core.SerializableObject) -> dict:
-    """``obj.metadata["montage_bridge"]`` as a plain dict copy ({} when absent), safe to keep and change.
-
-    For callers outside the writers (the Resolve bridge) that used to take it from the fake Resolve.
-    """
-    return dict(_meta(obj))
+def our_meta(obj: otio.core.SerializableObject) -> dict[str, Any]:
+    """``obj.metadata["montage_bridge"]`` as a plain dict copy ({} when absent), safe to keep and change."""
+    return dict(meta_view(obj))

@@ -27,13 +27,13 @@ from typing import Any
 import opentimelineio as otio
 
 from kernel.atomic_io import write_text_atomic
-from kernel.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float
+from kernel.media_url import url_to_path as path_of
+from kernel.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float, round_half_up
 from nle_adapters.mix import clip_mix
 from nle_adapters.plan_to_otio import META
 from nle_adapters.reframe_meta import clip_reframe, resolve_properties, window_moves
 from nle_adapters.resolve_otio import resolve_import_problems, to_resolve_shape
 from nle_adapters.timeline_facts import our_meta
-from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.apply import BuildResult, Log, apply_spec, import_spec_file, pool_items_for
 from resolve_bridge.capabilities import Capabilities
@@ -69,8 +69,7 @@ def _frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
     source_rate = _exact(t.rate)
     if source_rate == rate and float(t.value).is_integer():
         return int(t.value)
-    value = Fraction(t.value) * rate / source_rate
-    return int(value + Fraction(1, 2))
+    return round_half_up(Fraction(t.value) * rate / source_rate)
 
 
 def timeline_format(timeline: otio.schema.Timeline) -> tuple[Fraction, bool, int, int, int]:

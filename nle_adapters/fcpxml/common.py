@@ -9,6 +9,7 @@ import opentimelineio as otio
 
 from kernel.timebase import rate_from_float, seconds_to_frames
 from nle_adapters.timeline_facts import media_rate as facts_media_rate
+from nle_adapters.timeline_facts import meta_view
 
 META = "montage_bridge"
 FCPXML_META = "fcpxml"
@@ -44,8 +45,8 @@ def frames_of(time: otio.opentime.RationalTime, rate: Fraction) -> int:
 def timeline_rate(timeline: otio.schema.Timeline) -> Fraction | None:
     """Exact timeline rate: ``metadata.montage_bridge.rate``, else the ``global_start_time`` rate,
     else the first item's duration rate; None for a timeline with no timed content."""
-    meta = timeline.metadata.get(META)
-    if meta and meta.get("rate"):
+    meta = meta_view(timeline)
+    if meta.get("rate"):
         return Fraction(str(meta["rate"]))
     if timeline.global_start_time is not None:
         return rate_from_float(timeline.global_start_time.rate)

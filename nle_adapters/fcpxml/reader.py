@@ -38,6 +38,7 @@ What becomes what (docs: DESIGN.md "Interchange formats"):
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -46,6 +47,7 @@ from urllib.parse import urljoin, urlparse
 
 import opentimelineio as otio
 
+from kernel.media_url import path_to_url
 from kernel.timebase import format_rate, frames_to_timecode, supports_drop_frame
 from nle_adapters.errors import TimelineParseError
 from nle_adapters.fcpxml.common import FCPXML_META, META
@@ -179,7 +181,7 @@ class _Reader:
         self.formats: dict[str, tuple[Fraction | None, int | None, int | None]] = {}
         self.assets: dict[str, _Asset] = {}
         self.effects: dict[str, tuple[str, str]] = {}
-        self.media: dict[str, object] = {}
+        self.media: dict[str, ET.Element] = {}
         self.rate = Fraction(24)
         self._depth = 0
         self._ranges: dict[tuple[str, Fraction], tuple[int, int]] = {}
@@ -189,7 +191,7 @@ class _Reader:
     def _reset_timeline_state(self) -> None:
         """What one timeline collects besides its items (reported in its metadata)."""
         self.warnings: list[str] = []
-        self.captions: list[tuple[object, Fraction, Fraction, int]] = []  # (element, start, end, depth)
+        self.captions: list[tuple[ET.Element, Fraction, Fraction, int]] = []  # (element, start, end, depth)
         self.hidden: list[str] = []  # components outside their sync clip's range
 
     # ---- attributes --------------------------------------------------------------------------
@@ -222,13 +224,15 @@ class _Reader:
             rid = element.get("id")
             if element.tag == "format" and rid:
                 rate = None
-                if element.get("frameDuration"):
+                frame_duration = element.get("frameDuration")
+                if frame_duration:
                     try:
-                        rate = rate_from_frame_duration(element.get("frameDuration"))
+                        rate = rate_from_frame_duration(frame_duration)
                     except FcpxmlTimeError as exc:
                         raise self.doc.fail(element, f"format {rid}: {exc}") from exc
-                width = int(element.get("width")) if (element.get("width") or "").isdigit() else None
-                height = int(element.get("height")) if (element.get("height") or "").isdigit() else None
+                width_text, height_text = element.get("width") or "", element.get("height") or ""
+                width = int(width_text) if width_text.isdigit() else None
+                height = int(height_text) if height_text.isdigit() else None
                 self.formats[rid] = (rate, width, height)
             elif element.tag == "effect" and rid:
                 self.effects[rid] = (element.get("name") or "", element.get("uid") or "")
@@ -242,8 +246,8 @@ class _Reader:
             if src is None:
                 reps = element.findall("media-rep")
                 original = [r for r in reps if r.get("kind", "original-media") == "original-media"]
-                chosen = (original or reps or [None])[0]
-                src = chosen.get("src") if chosen is not None else None
+                chosen = (original or reps)[:1]
+                src = chosen[0].get("src") if chosen else None
             fmt = self.formats.get(element.get("format") or "")
             has_video = element.get("hasVideo") == "1"
             self.assets[rid] = _Asset(
@@ -382,13 +386,14 @@ class _Reader:
 
     def _caption_meta(self, caption, origin: Fraction, rate: Fraction) -> dict:
         element, start, end, depth = caption
-        meta = {"name": element.get("name") or "", "role": element.get("role") or ""}
+        meta: dict[str, str | int] = {"name": element.get("name") or "", "role": element.get("role") or ""}
         text = " ".join("".join(t.itertext()).strip() for t in element.findall("text")).strip()
         if text:
             meta["text"] = text
         if depth == 0:  # in the timeline's own time (a caption inside a compound clip has none)
-            meta["start_frame"] = to_frames(start - origin, rate)
-            meta["duration_frames"] = to_frames(end - origin, rate) - meta["start_frame"]
+            start_frame = to_frames(start - origin, rate)
+            meta["start_frame"] = start_frame
+            meta["duration_frames"] = to_frames(end - origin, rate) - start_frame
         return meta
 
     def standalone_clip(self, element, event: str | None) -> otio.schema.Timeline:
@@ -402,7 +407,7 @@ class _Reader:
         if element.tag == "ref-clip":
             media = self.media.get(element.get("ref") or "")
             sequence = media.find("sequence") if media is not None else None
-            if sequence is None:
+            if media is None or sequence is None:
                 raise self.doc.fail(element, f"<ref-clip> media {element.get('ref')!r} holds no sequence")
             return self._sequence_timeline(sequence, element.get("name") or media.get("name") or "", fcpxml_meta)
         self._reset_timeline_state()
@@ -470,7 +475,7 @@ class _Reader:
                     if "dissolve" in (child.get("name") or "").lower() or not child.get("name")
                     else otio.schema.TransitionTypes.Custom,
                 )
-                meta = {}
+                meta: dict[str, object] = {}
                 filt = child.find("filter-video")
                 if filt is not None and filt.get("ref") in self.effects:
                     meta["effect_name"], meta["effect_uid"] = self.effects[filt.get("ref")]
@@ -852,7 +857,7 @@ class _Reader:
     def _mc_clip(self, element, start, end, local_start, name) -> _Entry:
         media = self.media.get(element.get("ref") or "")
         multicam = media.find("multicam") if media is not None else None
-        if multicam is None:
+        if media is None or multicam is None:
             raise self.doc.fail(element, f"<mc-clip> refers to media {element.get('ref')!r}, which holds no multicam")
         angles = multicam.findall("mc-angle")
         video_angle = audio_angle = None
@@ -879,7 +884,7 @@ class _Reader:
         if audio_angle is not None and audio_angle != video_angle:
             heard = next((a for a in angles if a.get("angleID") == audio_angle), None)
             found = self._angle_media(heard, local_start) if heard is not None else None
-            if found is not None:
+            if heard is not None and found is not None:
                 entry.companion = (found[0], found[1], heard.get("name"))
             else:
                 self.warnings.append(f"<mc-clip> {name!r}: its audio angle has no media at the clip's start")
@@ -1072,7 +1077,7 @@ def read_fcpxml_file(path: str | Path):
     # The same guarded read as `convert`: regular files only, the size cap counted as bytes arrive.
     data = read_timeline_bytes(target)
     base = path if path.is_dir() else path.parent
-    return read_fcpxml_string(data, source=str(target), base_url=base.resolve().as_uri() + "/")
+    return read_fcpxml_string(data, source=str(target), base_url=path_to_url(base.resolve()) + "/")
 
 
 __all__ = ["read_fcpxml_file", "read_fcpxml_string"]

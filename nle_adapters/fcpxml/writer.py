@@ -25,18 +25,18 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import PurePosixPath, PureWindowsPath
-from urllib.parse import quote, unquote, urlparse
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
 from kernel.errors import MontageError
+from kernel.media_url import is_url, path_to_url
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.fcpxml.common import (
     CROSS_DISSOLVE_UID,
     DEFAULT_WRITE_VERSION,
     FCPXML_META,
-    META,
     WRITE_VERSIONS,
     frames_of,
     media_rate,
@@ -45,7 +45,7 @@ from nle_adapters.fcpxml.common import (
 from nle_adapters.fcpxml.time import conform_rate_name, format_time, frame_duration
 from nle_adapters.mix import clip_mix, timeline_captions
 from nle_adapters.reframe_meta import fcpxml_clip_elements as reframe_elements
-from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, stated_drop_frame
+from nle_adapters.timeline_facts import TimelineTime, drop_frame_rule, media_drop_frame, meta_view, stated_drop_frame
 
 AUDIO_CROSSFADE_UID = "FFAudioTransition"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -86,20 +86,18 @@ def _format_name(rate: Fraction, width: int, height: int) -> str | None:
 
 def _file_url(url: str) -> str:
     """A ``file://`` URL for FCP: URLs pass through, bare paths (POSIX or Windows) are converted."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("file", "http", "https") or (len(parsed.scheme) > 1 and "://" in url):
-        return url
-    if re.match(r"^[A-Za-z]:[\\/]", url):
-        return PureWindowsPath(url).as_uri()
-    if url.startswith("/"):
-        return PurePosixPath(url).as_uri()
-    return "file:" + quote(url.replace("\\", "/"))
+    converted = path_to_url(url)
+    if converted.startswith("file:") or is_url(converted):
+        return converted
+    return "file:" + path_to_url(url.replace("\\", "/"))  # relative: FCP wants the scheme all the same
 
 
 def _positive_int(value: object) -> int | None:
+    if not isinstance(value, (int, float, str, Fraction)):
+        return None
     try:
-        number = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = int(value)
+    except (ValueError, OverflowError):  # "wide", inf
         return None
     return number if number > 0 else None
 
@@ -216,7 +214,7 @@ class _Writer:
         if isinstance(ref, otio.schema.ImageSequenceReference):
             raise UnsupportedFeature(f"clip {clip.name!r}: FCPXML cannot hold image sequences; render them to a movie")
         # A missing reference still gets an asset so the clip stays in place (offline) with its name.
-        return "file:///Missing%20Media/" + quote(clip.name or "clip")
+        return path_to_url("/Missing Media/" + (clip.name or "clip"))
 
     def scan(self, stack: otio.schema.Stack, rate: Fraction) -> None:
         """First pass: one asset per media file, flagged with how the timeline uses it."""
@@ -243,7 +241,7 @@ class _Writer:
                         asset.start = Fraction(frames_of(avail.start_time, mrate)) / mrate
                         asset.end = asset.start + Fraction(frames_of(avail.duration, mrate)) / mrate
                         asset.known_range = True
-                    meta = (ref.metadata.get(META) or {}) if ref is not None else {}
+                    meta = meta_view(ref) if ref is not None else {}
                     # What the media really holds, when the pipeline recorded it (else: how it is used).
                     asset.has_video = bool(meta.get("has_video", False))
                     asset.has_audio = bool(meta.get("has_audio", False)) or bool(meta.get("audio_channels"))
@@ -392,6 +390,8 @@ class _Writer:
         if isinstance(ref, otio.schema.GeneratorReference):
             return self._generator(item, entry, rate, offset, lane_attr, duration, enabled)
         key = self._media_key(item)
+        if key is None:  # only generator references have no asset, and they were written above
+            raise FcpxmlWriteError(f"clip {item.name!r} has no media reference to write as an asset")
         asset = self.assets[key]
         mrate = asset.rate
         src_in = Fraction(frames_of(item.trimmed_range().start_time, mrate)) / mrate
@@ -636,7 +636,7 @@ def write_timeline(timeline: otio.schema.Timeline, version: str = DEFAULT_WRITE_
     version = str(version)
     writer = _Writer(version)
     rate = timeline_rate(timeline) or Fraction(24)
-    meta = timeline.metadata.get(META) or {}
+    meta = meta_view(timeline)
     writer.width = int(meta.get("width") or 1920)
     writer.height = int(meta.get("height") or 1080)
     # DF/NDF by the one rule every writer uses (DESIGN.md Time rule 3): the source's choice, else DF

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from fractions import Fraction
+from typing import overload
 
 import opentimelineio as otio
 
@@ -31,6 +32,10 @@ from nle_adapters.xml_safety import parse_xml
 _ITEM_TAGS = ("clipitem", "transitionitem", "generatoritem")
 
 
+@overload
+def _text(el: ET.Element | None, path: str, default: str) -> str: ...
+@overload
+def _text(el: ET.Element | None, path: str, default: None = None) -> str | None: ...
 def _text(el: ET.Element | None, path: str, default: str | None = None) -> str | None:
     if el is None:
         return default
@@ -51,6 +56,10 @@ class _BadNumber(ValueError):
         self.path, self.value = path, value
 
 
+@overload
+def _int(el: ET.Element | None, path: str, default: int) -> int: ...
+@overload
+def _int(el: ET.Element | None, path: str, default: None = None) -> int | None: ...
 def _int(el: ET.Element | None, path: str, default: int | None = None) -> int | None:
     value = _text(el, path)
     if value is None:

@@ -24,22 +24,22 @@ import uuid
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from typing import Generic, TypeVar
-from urllib.parse import quote
 
 import opentimelineio as otio
 
+from kernel.media_url import path_to_url
 from kernel.timebase import frames_to_timecode, nominal_fps, rescale_frames
 from nle_adapters.errors import UnsupportedFeature
 from nle_adapters.mix import clip_mix
 from nle_adapters.reframe_meta import clip_reframe, xmeml_motion_filter
 from nle_adapters.timeline_facts import (
     ClipTime,
-    _meta,
     clip_time,
     exact_rate,
     frames_at,
     media_drop_frame,
     media_url,
+    meta_view,
     stated_drop_frame,
     timeline_time,
     url_to_path,
@@ -54,16 +54,11 @@ def pathurl(url_or_path: str, flavor: str = "premiere") -> str:
     Windows drive letters become ``C%3a`` for Premiere (as Premiere writes) and ``C:`` for Resolve.
     """
     path = url_to_path(url_or_path)
-    if _WIN_DRIVE.match(path):
-        path = path.replace("\\", "/")
-    if _WIN_DRIVE.match(path):
-        drive, rest = path[0], path[2:]
-        if flavor == "premiere":
-            return f"file://localhost/{drive}%3a{quote(rest, safe='/')}"
-        return f"file:///{drive}:{quote(rest, safe='/')}"
-    if not path.startswith("/"):
-        return quote(path, safe="/")  # a relative path stays relative: there is no right absolute guess
-    return ("file://localhost" if flavor == "premiere" else "file://") + quote(path, safe="/")
+    url = path_to_url(path, host="localhost" if flavor == "premiere" else "")
+    if flavor == "premiere" and _WIN_DRIVE.match(path):
+        drive_end = len("file://localhost/C:")
+        url = f"{url[: drive_end - 1]}%3a{url[drive_end:]}"  # Premiere's spelling of the drive colon
+    return url  # a relative path stays a relative reference: there is no right absolute guess
 
 
 def _image_sequence_url(clip: otio.schema.Clip, ref: otio.schema.ImageSequenceReference) -> str:
@@ -276,14 +271,14 @@ class _Writer:
         if ct.media_frames is not None:
             _sub(el, "duration", ct.media_frames)
         media_start = ct.media_start or 0
-        ref_meta = _meta(ref) if ref is not None else {}
+        ref_meta = meta_view(ref) if ref is not None else {}
         drop = media_drop_frame(clip, ct.rate, self.time, self.drop_stated)
         _timecode_el(el, media_start, ct.rate, drop)
         media = _sub(el, "media")
         video = _sub(media, "video")
         chars = _sub(video, "samplecharacteristics")
         _rate_el(chars, ct.rate)
-        meta = _meta(self.timeline)
+        meta = meta_view(self.timeline)
         framed = (clip_reframe(clip) or {}).get("source") or (None, None)  # the reframe's pixels, when unstated
         _sub(chars, "width", ref_meta.get("width") or framed[0] or meta.get("width") or 1920)
         _sub(chars, "height", ref_meta.get("height") or framed[1] or meta.get("height") or 1080)
@@ -378,16 +373,16 @@ class _Writer:
         framed = clip_reframe(clip)
         if framed is None:
             return
-        meta = _meta(self.timeline)
+        meta = meta_view(self.timeline)
         sequence = (int(meta.get("width") or 1920), int(meta.get("height") or 1080))
-        ref_meta = _meta(clip.media_reference) if clip.media_reference is not None else {}
+        ref_meta = meta_view(clip.media_reference) if clip.media_reference is not None else {}
         file_size = (int(ref_meta["width"]), int(ref_meta["height"])) if ref_meta.get("width") else None
         parent.append(xmeml_motion_filter(framed, sequence, media_rate, self.time.rate, file_size))
 
     def marker_el(self, parent: ET.Element, marker: otio.schema.Marker, local: int) -> None:
         el = _sub(parent, "marker")
         _sub(el, "name", marker.name)
-        comment = _meta(marker).get("comment")
+        comment = meta_view(marker).get("comment")
         _sub(el, "comment", comment or "")
         duration = frames_at(marker.marked_range.duration, self.time.rate)
         _sub(el, "in", local)
@@ -468,7 +463,7 @@ class _Writer:
         fmt = _sub(video, "format")
         chars = _sub(fmt, "samplecharacteristics")
         _rate_el(chars, rate)
-        meta = _meta(self.timeline)
+        meta = meta_view(self.timeline)
         _sub(chars, "width", meta.get("width") or 1920)
         _sub(chars, "height", meta.get("height") or 1080)
         _sub(chars, "anamorphic", "FALSE")

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import opentimelineio as otio
 
 from kernel.atomic_io import write_text_atomic
+from kernel.media_url import url_to_path as path_of
 from kernel.timebase import format_rate, rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import META, media_reference
 from nle_adapters.resolve_otio import resolve_import_problems
 from nle_adapters.timeline_facts import our_meta
-from nle_adapters.timeline_facts import url_to_path as path_of
 from nle_adapters.write_files import WriteError, serialize_timeline
 from resolve_bridge.fake.constants import EXPORT_CONSTANTS, EXPORT_FORMATS
 from resolve_bridge.spec import resolve_rate_name

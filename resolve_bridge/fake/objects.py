@@ -499,7 +499,11 @@ class FakeMediaPool(_Remote):
         with self._state.quiet():
             for part in [p for p in path.split("/") if p]:
                 found = next((f for f in folder._subfolders if f._name == part), None)
-                folder = found or self.AddSubFolder(folder, part)
+                if found is None:
+                    found = self.AddSubFolder(folder, part)
+                if found is None:  # AddSubFolder refuses only a non-folder or an empty name
+                    raise ValueError(f"the fake media pool cannot make bin {part!r} of {path!r}")
+                folder = found
         return folder
 
     def _all_items(self) -> list[FakeMediaPoolItem]:
@@ -1038,7 +1042,8 @@ class FakeTimeline(_MarkerMethods, _Remote):
         if duration < 1:
             return None
         if record is None:
-            record = track.end() if track.end() is not None else self.GetStartFrame()
+            end = track.end()
+            record = end if end is not None else self.GetStartFrame()
         if item.GetName() in self._state.switches.nudge_clip_names:
             record += 1
         if not track.free(record, record + duration):
@@ -1098,7 +1103,7 @@ class FakeTimeline(_MarkerMethods, _Remote):
         return timecode_to_frames(self._start_tc, rate, drop and supports_drop_frame(rate))
 
     def GetEndFrame(self) -> int:
-        ends = [t.end() for ts in self._tracks.values() for t in ts if t.end() is not None]
+        ends = [end for ts in self._tracks.values() for t in ts if (end := t.end()) is not None]
         return max(ends, default=self.GetStartFrame())
 
     def GetStartTimecode(self) -> str:
@@ -1399,15 +1404,18 @@ class FakeProjectManager(_Remote):
         super().__init__(state, "pm")
         self._resolve = resolve
         self._projects: dict[str, FakeProject] = {}
-        self._current = self.CreateProject("Untitled Project")
+        self._current = self._open_new("Untitled Project")
+
+    def _open_new(self, name: str) -> FakeProject:
+        project = FakeProject(self._state, self._resolve, name)
+        self._projects[name] = project
+        self._current = project
+        return project
 
     def CreateProject(self, projectName: str, mediaLocationPath: str | None = None) -> FakeProject | None:
         if not projectName or projectName in self._projects:
             return None
-        project = FakeProject(self._state, self._resolve, projectName)
-        self._projects[projectName] = project
-        self._current = project
-        return project
+        return self._open_new(projectName)
 
     def LoadProject(self, projectName: str) -> FakeProject | None:
         project = self._projects.get(projectName)
