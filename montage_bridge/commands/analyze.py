@@ -26,7 +26,9 @@ from analysis.models import AnalysisResult
 from kernel.atomic_io import write_text_atomic
 from kernel.errors import MediaError, MontageError
 from kernel.timebase import format_rate
+from montage_bridge import json_output
 from montage_bridge.console import err, out
+from montage_bridge.json_output import JsonOpt
 
 
 class AnalyzeError(MontageError):
@@ -160,7 +162,7 @@ def analyze(
     jobs: Annotated[
         Optional[int], typer.Option("--jobs", "-j", min=1, help="Clips analyzed in parallel (default: CPU count).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as JSON on stdout, no table.")] = False,
+    as_json: JsonOpt = False,
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="Also write the analysis JSON to this file.")
     ] = None,
@@ -189,13 +191,15 @@ def analyze(
     if schema:
         out.out(json.dumps(AnalysisResult.model_json_schema(), indent=2), highlight=False)
         return
+    if as_json:
+        json_output.begin("analyze")
     if not paths:
         raise AnalyzeError("give at least one media file or folder to analyze (PATH...), or --schema")
     if transcripts is not None and not speech:
         raise typer.BadParameter("--transcripts needs --speech", param_hint="--transcripts")
     files, notes = _expand(paths, recursive)
     for note in notes:
-        err.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
+        json_output.warn(note)
     if not files:
         raise MediaError("no media files found in the given paths")
     options = EngineOptions(
@@ -223,13 +227,23 @@ def analyze(
     text = analysis.model_dump_json(indent=2) + "\n"
     if output is not None:
         write_text_atomic(output, text)
-    if transcripts is not None:
-        for path in _write_transcripts(result, transcripts):
-            err.print(f"wrote {path}", highlight=False)
+    written = _write_transcripts(result, transcripts) if transcripts is not None else []
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)
     for failure in result.failures:
-        err.print(f"[yellow]skipped:[/] {failure.message}", highlight=False)
+        json_output.warn(f"skipped: {failure.message}")
     if as_json:
-        out.out(text, highlight=False, end="")
+        json_output.emit(
+            json_output.AnalyzeResult(
+                analysis=analysis,
+                files=len(result.clips),
+                cached=result.cached,
+                seconds=round(seconds, 3),
+                skipped=[json_output.AnalyzeFailure(path=str(f.path), message=f.message) for f in result.failures],
+                output=None if output is None else str(output),
+                transcripts=[str(p) for p in written],
+            )
+        )
     else:
         out.print(_summary(result, seconds))
         if output is not None:

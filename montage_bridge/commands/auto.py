@@ -9,8 +9,11 @@ import typer
 from rich.table import Table
 
 from kernel.timebase import format_rate, frames_to_seconds, parse_rate
-from montage_bridge.console import err, out
-from montage_bridge.pipeline import run_auto
+from montage_bridge import json_output
+from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
+from montage_bridge.pipeline import AutoResult, run_auto
+from montage_bridge.production_run import GENERATED_BIN, production_options
 from montage_bridge.progress import ProgressOpt, ProgressReporter
 from montage_bridge.remote_media import GpuOptions
 from nle_adapters.formats import DEFAULT_FORMATS, FORMATS
@@ -128,9 +131,33 @@ def auto(
             "checked frame for frame), while the timelines still link what --link says.",
         ),
     ] = "originals",
+    generate_missing: Annotated[
+        bool,
+        typer.Option(
+            "--generate-missing",
+            help="Run a production plan (--production-plan, else one sourced from the brief's shot list) after a "
+            "budget check: generate its missing shots on the --gpu worker (quality-checked, regenerated once, else "
+            "footage) into OUTPUT/generated, and cut them into the edit.",
+        ),
+    ] = False,
+    production_plan: Annotated[
+        Optional[Path],
+        typer.Option("--production-plan", help="Production plan JSON for --generate-missing (plan, dashboard)."),
+    ] = None,
+    generate_param: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--generate-param",
+            help="--generate-missing setting key=value: width, height, fps, steps, guidance_scale, seed, "
+            "negative_prompt, max_frames (repeatable; wins over the tool catalogue's).",
+        ),
+    ] = None,
     progress: ProgressOpt = "auto",
+    as_json: JsonOpt = False,
 ) -> None:
     """Cut the footage (to the music's beats) and write OTIO, FCPXML, FCP7 XML and EDL timelines."""
+    if as_json:
+        json_output.begin("auto")
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
@@ -147,12 +174,16 @@ def auto(
         raise typer.BadParameter(f"{analyze_on!r}: choose originals or proxies", param_hint="--analyze-on")
     if gpu_required and not gpu:
         raise typer.BadParameter("--gpu-required needs --gpu URL", param_hint="--gpu-required")
+    if (production_plan or generate_param) and not generate_missing:
+        raise typer.BadParameter("needs --generate-missing", param_hint="--production-plan/--generate-param")
+    if generate_missing and not gpu:
+        raise typer.BadParameter("--generate-missing needs --gpu URL (the worker that generates)", param_hint="--gpu")
     gpu_options = GpuOptions(url=gpu, token=gpu_token, required=gpu_required) if gpu else None
     the_brief = _with_flags(load_brief(brief) if brief else Brief(), mode=mode, aspect=aspect, pace=pace)
     clips_wanted = [name for value in must_include or [] for name in value.split(",") if name.strip()]
     llm_config = load_llm_config() if llm else None
 
-    with ProgressReporter("auto", progress) as bar:
+    with ProgressReporter("auto", progress, as_json=as_json) as bar:
         report = bar.stages(lambda phase: {"analysis": "files", "reframe": "clips"}.get(phase, "steps"))
         started: set[str] = set()
 
@@ -186,11 +217,94 @@ def auto(
             save_plan=save_plan,
             link=link,
             analyze_on=analyze_on,
+            production=production_options(gpu_options, production_plan, generate_param or [], remote)
+            if generate_missing and gpu_options is not None
+            else None,
         )
         report.finish()  # type: ignore[attr-defined]
     plan = result.plan
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)  # one line each, however long
+        json_output.warn(warning)
+    music_info = result.analysis.music
+    if not as_json:
+        _print_summary(result)
+        for path in [*result.files, *result.picture]:
+            out.print(f"wrote {path}")
+        if gpu_options is not None:
+            if not plan.remote_ops:
+                out.print("gpu: the plan requests no remote operations")
+            for done in result.processed.values():
+                out.print(f"processed {done.clip_id} ({'+'.join(done.ops)}): {done.path}")
+        if result.production is not None:
+            for made in result.production.generated.values():
+                out.print(f"generated shot {made.shot_index + 1} ({made.tool}, job {made.job_id}): {made.path}")
+    stem = result.files[0].stem if result.files else plan.name
+    caption_files: list[Path] = []
+    if captions:
+        from montage_bridge.commands.auto_finish import add_captions
+
+        caption_files = add_captions(result.timeline, output, stem, chosen, speech_model)
+        if not as_json:
+            for path in caption_files:
+                out.print(f"wrote {path}")
+    rendered = None
+    if render:
+        from montage_bridge.commands.auto_finish import render_preview
+
+        rendered = render_preview(result.timeline, output / f"{stem}.mp4", progress, as_json=as_json)
+    built = None
+    if resolve:
+        from montage_bridge.commands.resolve import send_to_resolve
+
+        # The worker's outputs go into their own "processed" bin, beside the originals.
+        processed = {"processed": [str(done.path) for done in result.processed.values()]}
+        if result.production is not None:  # generated clips: their own bin
+            processed[GENERATED_BIN] = [str(path) for path in result.production.paths]
+        built = send_to_resolve(result.timeline, bins=processed)
+    from montage_bridge.commands.render import QC_FAILED_EXIT
+
+    code = 1 if built is not None and not built.ok else QC_FAILED_EXIT if rendered and not rendered.ok else 0
+    if as_json:
+        error = None
+        if built is not None and not built.ok:
+            message = f"the timeline files are written, but Resolve's timeline is not complete: {built.lines()[0]}"
+            error = json_output.ErrorInfo(message=message, kind="partial", exit_code=code)
+        elif rendered is not None and not rendered.ok:
+            message = f"{rendered.output}: rendered, but the quality check failed: {'; '.join(rendered.failures)}"
+            error = json_output.ErrorInfo(message=message, kind="check_failed", exit_code=code)
+        json_output.emit(
+            json_output.AutoResult(
+                name=plan.name,
+                rate=json_output.rate_text(plan.rate),
+                start_timecode=plan.start_timecode,
+                style=plan.style,
+                planner=plan.planner,
+                duration_frames=plan.duration_frames,
+                duration_seconds=round(float(frames_to_seconds(plan.duration_frames, plan.rate)), 6),
+                cuts=sum(1 for c in plan.cuts if c.kind == "video"),
+                clips_used=len({c.clip_id for c in plan.cuts}),
+                clips_analyzed=len(result.analysis.clips),
+                cut_points=result.cut_points,
+                cuts_on_beat=result.cuts_on_beat if music_info else None,
+                tempo_bpm=round(music_info.beat_grid.tempo_bpm, 3) if music_info else None,
+                files=[str(p) for p in result.files],
+                picture=[str(p) for p in result.picture],
+                captions=[str(p) for p in caption_files],
+                processed=[
+                    json_output.ProcessedClip(clip_id=d.clip_id, ops=list(d.ops), path=str(d.path))
+                    for d in result.processed.values()
+                ],
+                render=json_output.RenderResult.from_report(rendered) if rendered is not None else None,
+                resolve=json_output.ResolveBuild.from_build(built) if built is not None else None,
+            ),
+            error=error,
+        )
+    if code:
+        raise typer.Exit(code)
+
+
+def _print_summary(result: AutoResult) -> None:
+    plan = result.plan
     table = Table(
         title=f"{plan.name} — {format_rate(plan.rate)} fps, starts {plan.start_timecode}, "
         f"{plan.style or 'default'} style, {plan.planner}"
@@ -210,35 +324,6 @@ def auto(
         f"{music_info.beat_grid.tempo_bpm:.2f} BPM" if music_info else "—",
     )
     out.print(table)
-    for path in [*result.files, *result.picture]:
-        out.print(f"wrote {path}")
-    if gpu_options is not None:
-        if not plan.remote_ops:
-            out.print("gpu: the plan requests no remote operations")
-        for done in result.processed.values():
-            out.print(f"processed {done.clip_id} ({'+'.join(done.ops)}): {done.path}")
-    stem = result.files[0].stem if result.files else plan.name
-    if captions:
-        from montage_bridge.commands.auto_finish import add_captions
-
-        for path in add_captions(result.timeline, output, stem, chosen, speech_model):
-            out.print(f"wrote {path}")
-    rendered_ok = True
-    if render:
-        from montage_bridge.commands.auto_finish import render_preview
-
-        rendered_ok = render_preview(result.timeline, output / f"{stem}.mp4", progress)
-    if resolve:
-        from montage_bridge.commands.resolve import send_to_resolve
-
-        # The worker's outputs go into their own "processed" bin, beside the originals.
-        processed = {"processed": [str(done.path) for done in result.processed.values()]}
-        if not send_to_resolve(result.timeline, bins=processed).ok:
-            raise typer.Exit(1)
-    if not rendered_ok:
-        from montage_bridge.commands.render import QC_FAILED_EXIT
-
-        raise typer.Exit(QC_FAILED_EXIT)
 
 
 def _with_flags(brief: Brief, **flags: str | None) -> Brief:

@@ -11,6 +11,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from kernel.atomic_io import write_text_atomic
+from montage_bridge import json_output
 from montage_bridge.console import err
 from montage_bridge.progress import ProgressReporter
 from nle_adapters.mix import set_timeline_captions
@@ -19,7 +20,7 @@ from render import captions as cap
 from render.errors import RenderError
 from render.layout import Layout, layout_timeline
 from render.loudness import DEFAULT_TARGET
-from render.render import RenderOptions, render_timeline
+from render.render import RenderOptions, RenderReport, render_timeline
 
 
 def caption_layout(timeline: otio.schema.Timeline) -> tuple[Layout, bool]:
@@ -66,13 +67,12 @@ def add_captions(
     words = cap.retime_words(layout, transcripts) if transcripts else []
     cues = cap.build_cues(words, float(layout.duration / layout.rate)) if words else []
     if not cues:
-        err.print("[yellow]warning:[/] no speech survives the edit: no captions written", soft_wrap=True)
+        json_output.warn("no speech survives the edit: no captions written")
         return []
     if on_screen:
-        err.print(
-            "[yellow]warning:[/] the timeline has no dialogue track: the captions are what the clips on screen "
-            "say (their sound is not in the mix)",
-            soft_wrap=True,
+        json_output.warn(
+            "the timeline has no dialogue track: the captions are what the clips on screen "
+            "say (their sound is not in the mix)"
         )
     set_timeline_captions(timeline, cues_to_frames(cues, layout.rate))
     written = write_timeline_files(timeline, out_dir, stem, formats)
@@ -83,12 +83,14 @@ def add_captions(
     return [p for p in written if p.suffix in (".srt", ".vtt", ".fcpxml")]
 
 
-def render_preview(timeline: otio.schema.Timeline, output: Path, progress: str = "auto") -> bool:
-    """Render ``timeline`` to ``output`` with the render defaults and print the report (with the
-    quality check). True when every check passed. ``progress``: a ``--progress`` mode."""
+def render_preview(
+    timeline: otio.schema.Timeline, output: Path, progress: str = "auto", *, as_json: bool = False
+) -> RenderReport:
+    """Render ``timeline`` to ``output`` with the render defaults and check it; print the report
+    unless ``as_json`` (the caller puts it in its JSON result). ``progress``: a ``--progress`` mode."""
     from montage_bridge.commands.render import _print_report
 
-    with ProgressReporter("auto", progress) as bar:
+    with ProgressReporter("auto", progress, as_json=as_json) as bar:
         bar.start("render", "render", item=output.name, unit="seconds")
         report = render_timeline(
             timeline,
@@ -97,8 +99,12 @@ def render_preview(timeline: otio.schema.Timeline, output: Path, progress: str =
             progress=lambda done, total: bar.update("render", done=done, total=total),
         )
         bar.end("render")
-    _print_report(report)
-    return report.ok
+    if as_json:
+        for warning in report.warnings:
+            json_output.warn(warning)
+    else:
+        _print_report(report)
+    return report
 
 
 __all__ = ["add_captions", "caption_layout", "cues_to_frames", "render_preview", "transcribe"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from montage_bridge.console import err, out
+from montage_bridge import json_output
+from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from nle_adapters.convert import CONVERT_FORMATS, ConvertOptions, convert
 
 
@@ -39,13 +40,15 @@ def convert_command(
     rate: Annotated[
         Optional[str], typer.Option("--rate", help="Frame rate of an EDL input, e.g. 24000/1001 (default: inferred).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the loss report as JSON.")] = False,
+    as_json: JsonOpt = False,
     relink: Annotated[
         Optional[str],
         typer.Option("--relink", help="originals | proxies: switch the media (frame-exact, checked; see proxies)."),
     ] = None,
 ) -> None:
     """Convert timelines between formats with frame-exact adapters and report what the target cannot hold."""
+    if as_json:
+        json_output.begin("convert")
     transform = None
     if relink is not None:
         from proxies.relink import TARGETS, relink_timeline
@@ -56,7 +59,7 @@ def convert_command(
         def transform(timeline) -> None:  # type: ignore[no-untyped-def]
             report = relink_timeline(timeline, relink)
             for missing in report.missing:
-                err.print(f"[yellow]warning:[/] no {relink[:-1] if relink == 'proxies' else 'original'} for {missing}")
+                json_output.warn(f"no {relink[:-1] if relink == 'proxies' else 'original'} for {missing}")
 
     options = ConvertOptions(
         to=to,
@@ -68,7 +71,7 @@ def convert_command(
     )
     reports = convert(source, target, options)
     if as_json:
-        print(json.dumps([r.model_dump() for r in reports], indent=2, ensure_ascii=False))
+        json_output.emit(json_output.ConvertResult.from_reports(reports))
         return
     table = Table(title="Conversion loss report")
     table.add_column("input")

@@ -10,7 +10,9 @@ from rich.table import Table
 
 from analysis.beats import analyze_music
 from kernel.timebase import format_rate, frames_to_seconds
-from montage_bridge.console import err, out
+from montage_bridge import json_output
+from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from planner.brief import Brief, brief_from_mapping, load_brief
 from planner.llm_config import load_llm_config
 from planner.make_plan import make_plan
@@ -53,8 +55,11 @@ def plan(
         Optional[str],
         typer.Option("--llm-base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1."),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Make an edit plan from an analysis and a brief, and write it as JSON."""
+    if as_json:
+        json_output.begin("plan")
     the_brief = brief_with_flags(
         brief,
         mode=mode,
@@ -78,11 +83,30 @@ def plan(
 
     picture, failed = try_write_edit_picture(target.parent, result, analysis, warnings=[*result.warnings])
     for warning in [*result.warnings, *failed]:
-        err.print(f"[yellow]warning:[/] {warning}")
+        json_output.warn(warning)
+    seconds = float(frames_to_seconds(result.duration_frames, result.rate))
+    if as_json:
+        json_output.emit(
+            json_output.PlanResult(
+                plan_file=str(target),
+                name=result.name,
+                rate=json_output.rate_text(result.rate),
+                aspect=result.aspect,
+                mode=result.mode,
+                style=result.style,
+                planner=result.planner,
+                cuts=sum(1 for c in result.cuts if c.kind == "video"),
+                clips_used=len({c.clip_id for c in result.cuts}),
+                clips_analyzed=len(analysis.clips),
+                duration_frames=result.duration_frames,
+                duration_seconds=round(seconds, 6),
+                picture=[str(p) for p in picture],
+            )
+        )
+        return
     table = Table(title=f"{result.name} — {format_rate(result.rate)} fps, {result.aspect}, style {result.style}")
     for column in ("planner", "cuts", "clips used", "duration"):
         table.add_column(column, justify="right")
-    seconds = float(frames_to_seconds(result.duration_frames, result.rate))
     table.add_row(
         result.planner,
         str(sum(1 for c in result.cuts if c.kind == "video")),

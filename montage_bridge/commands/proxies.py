@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from montage_bridge import json_output
 from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from montage_bridge.progress import ProgressOpt, ProgressReporter
 
 _TIMELINE_SUFFIXES = {".otio", ".otioz", ".fcpxml", ".fcpxmld", ".xml", ".edl", ".aaf"}
@@ -55,10 +57,13 @@ def proxies_command(
     ] = "resolve",
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also the footage in nested folders.")] = False,
     progress: ProgressOpt = "auto",
+    as_json: JsonOpt = False,
 ) -> None:
     """Proxies with each original's exact rate, frame count, start timecode, audio channels and name.
 
     Resumable: proxies that already match are kept; run it again after an interruption."""
+    if as_json:
+        json_output.begin("proxies")
     from kernel.proxy_recipe import CODECS
     from proxies.make import LAYOUTS, make_proxy, proxy_path
 
@@ -77,13 +82,15 @@ def proxies_command(
     if not originals:
         raise typer.BadParameter(f"{source}: no media found", param_hint="FOLDER_OR_TIMELINE")
     results: list[ProxyResult] = []
-    with ProgressReporter("proxies", progress, transient=False) as bar:
+    skipped: list[Path] = []
+    with ProgressReporter("proxies", progress, as_json=as_json, transient=False) as bar:
         for path in originals:
             bar.start(path.name, "proxy", item=path.name, unit="frames")
             try:
                 media = probe_media(path)
                 if not media.has_video:
                     bar.end(path.name, "skipped", message="no picture")
+                    skipped.append(path)
                     continue
                 bar.update(path.name, total=media.frames)
                 result = make_proxy(
@@ -97,6 +104,34 @@ def proxies_command(
                 result = ProxyResult(path, proxy_path(path, layout), "failed", str(exc))
             bar.end(path.name, "failed" if result.status == "failed" else "done", message=result.status)
             results.append(result)
+    failed = sum(1 for r in results if r.status == "failed")
+    if as_json:
+        error = None
+        if failed:
+            message = f"{failed} of {len(results)} proxies could not be made (see result.proxies)"
+            error = json_output.ErrorInfo(message=message, kind="partial", exit_code=1)
+        json_output.emit(
+            json_output.ProxiesResult(
+                codec=codec,
+                layout=layout,
+                max_width=box[0],
+                max_height=box[1],
+                proxies=[
+                    json_output.ProxyItem(
+                        original=str(r.original),
+                        proxy=str(r.proxy),
+                        status=r.status,
+                        detail=r.detail,  # type: ignore[arg-type]
+                    )
+                    for r in results
+                ],
+                skipped=[str(p) for p in skipped],
+            ),
+            error=error,
+        )
+        if failed:
+            raise typer.Exit(1)
+        return
     table = Table(title=f"Proxies ({codec}, {layout} layout)")
     table.add_column("original")
     table.add_column("proxy")
@@ -104,5 +139,5 @@ def proxies_command(
     for result in results:
         table.add_row(result.original.name, str(result.proxy), result.detail or result.status)
     out.print(table)
-    if any(r.status == "failed" for r in results):
+    if failed:
         raise typer.Exit(1)

@@ -7,7 +7,6 @@ failed (the file is kept; the failures are listed).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,7 +14,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from montage_bridge import json_output
 from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from montage_bridge.progress import ProgressOpt, ProgressReporter
 from nle_adapters.convert import read_timelines
 from render.errors import RenderError
@@ -105,15 +106,15 @@ def render_command(
     ] = 1,
     rate: Annotated[Optional[str], typer.Option("--rate", help="Frame rate of an EDL input (EDLs state none).")] = None,
     check: Annotated[bool, typer.Option("--check/--no-check", help="Run the quality check on the result.")] = True,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as JSON (and progress as JSON lines on stderr).")
-    ] = False,
+    as_json: JsonOpt = False,
     progress: ProgressOpt = "auto",
 ) -> None:
     """Render a timeline to a video file in one ffmpeg pass, mixed, loudness-normalised and checked.
 
     Exit code 0: rendered and checked; 2: nothing rendered (the error says why); 3: rendered but a quality check failed.
     """
+    if as_json:
+        json_output.begin("render")
     if codec not in CODECS:
         raise typer.BadParameter(f"{codec!r}: choose from {', '.join(CODECS)}", param_hint="--codec")
     if clip_audio not in ("auto", "on", "off"):
@@ -148,11 +149,25 @@ def render_command(
         )
         bar.end("render")  # an exception ends it "failed" on the way out
     if as_json:
-        print(json.dumps(report.as_dict(), indent=2))
+        emit_render(report)
     else:
         _print_report(report)
     if not report.ok:
         raise typer.Exit(QC_FAILED_EXIT)
+
+
+def emit_render(report: RenderReport) -> None:
+    """``render --json``: the report, ``ok: false`` (kind check_failed) when a quality check failed."""
+    for warning in report.warnings:
+        json_output.warn(warning)
+    error = None
+    if not report.ok:
+        error = json_output.ErrorInfo(
+            message=f"{report.output}: rendered, but the quality check failed: {'; '.join(report.failures)}",
+            kind="check_failed",
+            exit_code=QC_FAILED_EXIT,
+        )
+    json_output.emit(json_output.RenderResult.from_report(report), error=error)
 
 
 def _print_report(report: RenderReport) -> None:

@@ -20,7 +20,9 @@ from rich.table import Table
 from analysis.models import AnalysisResult
 from kernel.errors import MontageError
 from kernel.timebase import format_rate
+from montage_bridge import json_output
 from montage_bridge.console import err, out
+from montage_bridge.json_output import JsonOpt
 from nle_adapters.convert import read_timelines
 from nle_adapters.plan_to_otio import build_timeline
 from planner.models import EditPlan
@@ -53,12 +55,26 @@ def install_cmd(
             help="auto (by the edition and version found), lua, python or both. Free Resolve 21.1+ lists only Lua.",
         ),
     ] = "auto",
+    as_json: JsonOpt = False,
 ) -> None:
     """Put the Montage Bridge entries in Resolve's Workspace ▸ Scripts menu (Utility folder), in Lua and/or Python."""
+    if as_json:
+        json_output.begin("resolve install")
     if launchers not in ("auto", "lua", "python", "both"):
         raise typer.BadParameter("choose auto, lua, python or both", param_hint="--launchers")
     folder = scripts_dir(platform, all_users=all_users)
     result = install(folder, uninstall=uninstall, launchers=launchers)
+    if as_json:
+        json_output.emit(
+            json_output.InstallResult(
+                folder=str(folder),
+                uninstall=uninstall,
+                written=[str(p) for p in result.written],
+                removed=[str(p) for p in result.removed],
+                reasons=list(result.reasons),
+            )
+        )
+        return
     if uninstall:
         out.print(
             f"removed {len(result.removed)} Montage Bridge entr{'y' if len(result.removed) == 1 else 'ies'} "
@@ -101,13 +117,22 @@ def pool_cmd(
     ] = None,
     selected: Annotated[bool, typer.Option("--selected", help="Read the clips selected in the media pool.")] = False,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Include sub-bins.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the media items as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """List the media pool's clips as the analysis pipeline sees them (path, rate, frames, start TC…)."""
+    if as_json:
+        json_output.begin("resolve pool")
     connection = connect()
     scan = read_media_items(connection.resolve, bin_path=bin_path, selected=selected, recursive=recursive)
     if as_json:
-        print(json.dumps(json.loads(scan.model_dump_json()), indent=1))
+        data = json.loads(scan.model_dump_json())
+        for line in scan.skipped:
+            json_output.warn(f"skipped: {line}")
+        json_output.emit(
+            json_output.PoolResult(
+                resolve=connection.capabilities.label, clips=data["clips"], audio=data["audio"], skipped=data["skipped"]
+            )
+        )
         return
     table = Table(title=f"media pool — {connection.capabilities.label}")
     for column in ("bin", "clip", "rate", "frames", "start TC", "size", "audio ch", "path"):
@@ -202,13 +227,22 @@ def build_cmd(
     ] = "auto",
     name: Annotated[Optional[str], typer.Option("--name", help="Timeline name (never overwrites: suffixed).")] = None,
     bin_name: Annotated[str, typer.Option("--bin", help="Bin for clips imported into the pool.")] = "Montage Bridge",
+    as_json: JsonOpt = False,
 ) -> None:
     """Build a timeline in Resolve from a plan or timeline file, then verify every clip landed."""
+    if as_json:
+        json_output.begin("resolve build")
     if method not in ("auto", "append", "import"):
         raise typer.BadParameter("choose append, import or auto", param_hint="--method")
     if import_format not in ("auto", "otio", "fcpxml", "xml"):
         raise typer.BadParameter("choose otio, fcpxml, xml or auto", param_hint="--import-format")
     timeline = load_timeline(plan_or_timeline, analysis)
     result = send_to_resolve(timeline, method=method, import_format=import_format, name=name, bin_name=bin_name)
+    if as_json:
+        error = None
+        if not result.ok:
+            message = f"Resolve's timeline is not as planned: {result.lines()[0]}"
+            error = json_output.ErrorInfo(message=message, kind="partial", exit_code=1)
+        json_output.emit(json_output.ResolveBuild.from_build(result), error=error)
     if not result.ok:
         raise typer.Exit(1)

@@ -18,7 +18,9 @@ import typer
 from rich.table import Table
 
 from kernel.errors import MontageError
+from montage_bridge import json_output
 from montage_bridge.console import err, out
+from montage_bridge.json_output import JsonOpt
 from montage_bridge.watch.config import load_config
 from montage_bridge.watch.daemon import JOURNAL_NAME, WatchDaemon
 from montage_bridge.watch.journal import Journal
@@ -54,8 +56,17 @@ def watch(
             "--metrics-port", min=0, max=65535, help="Serve Prometheus /metrics on 127.0.0.1:PORT (0: any free port)."
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Watch an inbox: each job folder that lands becomes timeline files in the outbox."""
+    """Watch an inbox: each job folder that lands becomes timeline files in the outbox.
+
+    --json works with status, retry, repair and --once (a daemon that keeps running prints no result)."""
+    if as_json:
+        json_output.begin(f"watch {inbox}" if inbox in ("status", "retry", "repair") else "watch")
+        if inbox not in ("status", "retry", "repair") and not once:
+            raise typer.BadParameter(
+                "--json needs --once: a watching daemon has no result to print", param_hint="--json"
+            )
     config = load_config(config_file)
     if journal_file is not None:
         config = config.model_copy(update={"journal": journal_file})
@@ -64,15 +75,24 @@ def watch(
             raise WatchUsageError(f"unexpected argument {job!r}: `watch repair` rebuilds the whole journal")
         if out_dir is None:
             raise WatchUsageError("missing --out OUTBOX: repair rebuilds the journal from the outbox's job folders")
-        _repair(out_dir, config.journal or out_dir / JOURNAL_NAME)
+        _repair(out_dir, config.journal or out_dir / JOURNAL_NAME, as_json)
         return
     if inbox in ("status", "retry"):
         journal = _open_journal(config.journal, out_dir)
         if inbox == "status":
-            _print_status(journal)
+            if as_json:
+                json_output.emit(_status_result(journal))
+            else:
+                _print_status(journal)
         else:
             count = journal.retry(job)
             resolve = journal.retry_resolve(job)
+            if as_json:
+                result = json_output.WatchRetryResult(
+                    journal=str(journal.path), failed_jobs=count, resolve_builds=resolve
+                )
+                json_output.emit(result)
+                return
             out.print(f"{count} failed job(s) will run again at the daemon's next scan")
             if resolve:
                 out.print(f"{resolve} written job(s) will be built in Resolve again at the daemon's next full rescan")
@@ -97,13 +117,33 @@ def watch(
         if metrics is not None:
             metrics.close()
     if once:
-        out.print(f"{len(summary.written)} job(s) written, {len(summary.failed)} failed")
+        if as_json:
+            error = None
+            if summary.failed:
+                message = f"{len(summary.failed)} job(s) failed: `montage-bridge watch status` says why"
+                error = json_output.ErrorInfo(message=message, kind="partial", exit_code=1)
+            run = json_output.WatchRunResult(written=list(summary.written), failed=list(summary.failed))
+            json_output.emit(run, error=error)
+        else:
+            out.print(f"{len(summary.written)} job(s) written, {len(summary.failed)} failed")
         if summary.failed:
             raise typer.Exit(1)
 
 
-def _repair(outbox: Path, journal: Path) -> None:
+def _repair(outbox: Path, journal: Path, as_json: bool = False) -> None:
     result = repair(outbox, journal)
+    if as_json:
+        json_output.emit(
+            json_output.WatchRepairResult(
+                journal=str(journal),
+                healthy=result.healthy,
+                damage=result.damage,
+                moved_to=None if result.moved_to is None else str(result.moved_to),
+                rebuilt=list(result.rebuilt),
+                rerun=list(result.rerun),
+            )
+        )
+        return
     if result.healthy:
         out.print(f"{journal}: the journal is sound; nothing to repair")
         return
@@ -128,6 +168,42 @@ def _open_journal(journal: Optional[Path], out_dir: Optional[Path]) -> Journal:
             raise WatchUsageError("say which journal: --out OUTBOX, --journal FILE, or --config FILE with journal = …")
         journal = out_dir / JOURNAL_NAME
     return Journal(journal, create=False)
+
+
+def _status_result(journal: Journal) -> json_output.WatchStatusResult:
+    jobs = journal.jobs()
+    files = journal.files()
+    per_job: dict[str, int] = {}
+    for f in files:
+        per_job[f.job] = per_job.get(f.job, 0) + 1
+    counts = {s: sum(1 for j in jobs if j.state == s) for s in _STATE_STYLE}
+    return json_output.WatchStatusResult(
+        journal=str(journal.path),
+        jobs=[
+            json_output.WatchJob(
+                name=j.name,
+                state=j.state,
+                files=per_job.get(j.name, 0),
+                writes=j.writes,
+                attempts=j.attempts,
+                analysis_seconds=j.analysis_seconds,
+                total_seconds=j.total_seconds,
+                finished=j.finished,
+                resolve_state=j.resolve_state,
+                resolve_error=j.resolve_error,
+                error=j.error,
+                output=j.output,
+            )
+            for j in jobs
+        ],
+        counts={s: n for s, n in counts.items() if n},
+        files_waiting=sum(1 for f in files if f.state == "seen"),
+        not_built_in_resolve=_unbuilt(jobs),
+    )
+
+
+def _unbuilt(jobs: list) -> list[str]:
+    return [j.name for j in jobs if j.state == "written" and j.resolve_state in ("pending", "problem", "retry")]
 
 
 def _print_status(journal: Journal) -> None:
@@ -163,6 +239,6 @@ def _print_status(journal: Journal) -> None:
     counts = {s: sum(1 for j in jobs if j.state == s) for s in _STATE_STYLE}
     waiting = sum(1 for f in files if f.state == "seen")
     out.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs yet", f"; {waiting} file(s) waiting")
-    unbuilt = [j.name for j in jobs if j.state == "written" and j.resolve_state in ("pending", "problem", "retry")]
+    unbuilt = _unbuilt(jobs)
     if unbuilt:
         out.print(f"[yellow]warning:[/] {len(unbuilt)} written job(s) not built in Resolve: {', '.join(unbuilt[:5])}")

@@ -23,7 +23,7 @@ def test_json_follows_the_models_and_the_facts(sample_media: Path, facts: dict, 
     out = tmp_path / "analysis.json"
     proc = run_cli("analyze", str(sample_media / "footage"), "--jobs", "2", "--json", "-o", str(out), env=cache_env)
     assert proc.returncode == 0, proc.stderr
-    result = AnalysisResult.model_validate_json(proc.stdout)
+    result = AnalysisResult.model_validate(json.loads(proc.stdout)["result"]["analysis"])
     assert AnalysisResult.model_validate_json(out.read_text()) == result
     assert sorted(c.media.name for c in result.clips) == sorted(facts["clips"])
     for clip in result.clips:
@@ -62,7 +62,7 @@ def test_speech_writes_srt_and_json(cache_env, tmp_path: Path) -> None:
     folder = tmp_path / "subs"
     proc = run_cli("analyze", str(SPEECH), "--speech", "--transcripts", str(folder), "--json", env=cache_env)
     assert proc.returncode == 0, proc.stderr
-    (clip,) = AnalysisResult.model_validate_json(proc.stdout).clips
+    (clip,) = AnalysisResult.model_validate(json.loads(proc.stdout)["result"]["analysis"]).clips
     assert clip.transcript is not None and "fox" in clip.transcript.segments[0].text.lower()
     assert "fox" in (folder / "hello_fox.srt").read_text().lower()
     assert json.loads((folder / "hello_fox.json").read_text())["segments"][0]["words"]

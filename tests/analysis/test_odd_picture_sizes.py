@@ -39,5 +39,5 @@ def test_a_very_wide_but_real_picture_is_analyzed(tmp_path: Path) -> None:
     media = clip(tmp_path / "wide.mp4", "4096x16", ["-c:v", "libx264", "-pix_fmt", "yuv420p"])
     proc = run_cli("analyze", str(media), "--json", timeout=120)
     assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout)
+    result = json.loads(proc.stdout)["result"]["analysis"]
     assert result["clips"][0]["shots"], result

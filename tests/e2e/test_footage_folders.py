@@ -140,7 +140,7 @@ def test_analyze_uses_the_same_rules(tmp_path: Path, sample_media: Path) -> None
     proc = run_cli("analyze", str(footage), "--json")
     assert proc.returncode == 0, proc.stderr
     assert len([w for w in _warnings(proc.stderr) if "not footage" in w]) == 1
-    clips = json.loads(proc.stdout)["clips"]
+    clips = json.loads(proc.stdout)["result"]["analysis"]["clips"]
     assert sorted(c["media"]["name"] for c in clips) == ["beach_2398.mp4", "city_25.mov", "interview_2997.mp4"]
 
 

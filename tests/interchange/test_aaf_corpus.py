@@ -58,7 +58,7 @@ def test_convert_aaf_to_every_format(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "cut.fcpxml").is_file()
-    json.loads(proc.stdout)  # the loss report is machine-readable
+    assert json.loads(proc.stdout)["result"]["conversions"]  # the loss report is machine-readable
     back = otio.adapters.read_from_file(str(tmp_path / "cut.fcpxml"), adapter_name="mb_fcpxml")
     assert len([i for i in back.video_tracks()[0] if isinstance(i, otio.schema.Transition)]) == 5
 

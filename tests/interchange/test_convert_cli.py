@@ -22,7 +22,7 @@ PREMIERE = TEST_DATA / "fcp7xml" / "otio-fcp-adapter__premiere_example.xml"
 def test_xmeml_to_edl_writes_one_edl_per_video_track_and_reports(tmp_path: Path) -> None:
     result = run_cli("convert", str(PREMIERE), str(tmp_path / "cut.edl"), "--json")
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = json.loads(result.stdout)["result"]["conversions"]
     assert len(report) == 1 and report[0]["format"] == "xml" and report[0]["target"] == "edl"
     features = {item["feature"]: item for item in report[0]["losses"]}
     assert features["video tracks"]["count"] == 3
@@ -49,7 +49,7 @@ def test_folder_to_folder_with_json(tmp_path: Path) -> None:
     shutil.copy(TEST_DATA / "fcp7xml" / "otio-fcp-adapter__hiero_xml_export.xml", src / "hiero.xml")
     result = run_cli("convert", str(src), str(tmp_path / "out"), "--to", "xml", "--xmeml-version", "5", "--json")
     assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = json.loads(result.stdout)["result"]["conversions"]
     assert {Path(r["outputs"][0]).name for r in report} == {
         "otio-cmx3600-adapter__transition_duration.xml",
         "otio-cmx3600-adapter__avid_example.xml",
@@ -166,7 +166,7 @@ def test_xmeml_to_fcpxml_version_and_back(tmp_path: Path) -> None:
     assert '<fcpxml version="1.11">' in text
     back = run_cli("convert", str(tmp_path / "cut.fcpxml"), str(tmp_path / "again.xml"), "--json")
     assert back.returncode == 0, back.stderr
-    assert json.loads(back.stdout)[0]["format"] == "fcpxml"
+    assert json.loads(back.stdout)["result"]["conversions"][0]["format"] == "fcpxml"
     original = read_xmeml(src.read_bytes())
     again = read_xmeml((tmp_path / "again.xml").read_bytes())
     assert len(list(again.find_clips())) == len(list(original.find_clips()))

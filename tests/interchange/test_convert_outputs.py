@@ -44,7 +44,7 @@ def test_inputs_sharing_a_name_keep_their_suffix_and_every_output_survives(tmp_p
     out = tmp_path / "out"
     result = run_cli("convert", str(src), str(out), "--to", "fcpxml", "--json")
     assert result.returncode == 0, result.stderr
-    reports = json.loads(result.stdout)
+    reports = json.loads(result.stdout)["result"]["conversions"]
     assert sorted(p.name for p in out.iterdir()) == [
         "Cut.otio.fcpxml",
         "cut.edl.fcpxml",

@@ -73,7 +73,7 @@ def test_a_track_of_gaps_is_skipped_and_reported(tmp_path: Path) -> None:
     proc = run_cli("convert", str(src), str(out / "cut.edl"), "--json")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["cut.edl", "cut_V3.edl"]  # no empty cut_V2.edl
-    (report,) = json.loads(proc.stdout)
+    (report,) = json.loads(proc.stdout)["result"]["conversions"]
     empty = [item for item in report["losses"] if item["feature"] == "empty tracks"]
     assert len(empty) == 1 and empty[0]["count"] == 1 and empty[0]["detail"].startswith("V2 ")
     for name, clips in (("cut.edl", 2), ("cut_V3.edl", 1)):

@@ -96,7 +96,7 @@ def test_convert_reports_first_image_links_and_fcpxml_refuses(tmp_path: Path) ->
     otio.adapters.write_to_file(_timeline(), str(src), adapter_name="otio_json")
     result = run_cli("convert", str(src), str(tmp_path / "vfx.xml"), "--json")
     assert result.returncode == 0, result.stderr
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["result"]["conversions"]
     assert {item["feature"] for item in report["losses"]} >= {"image sequences"}
     assert b"sh010_comp.1001.exr</pathurl>" in (tmp_path / "vfx.xml").read_bytes()
     refused = run_cli("convert", str(src), str(tmp_path / "vfx.fcpxml"))

@@ -38,9 +38,10 @@ def test_render_command_writes_a_checked_mp4_and_reports_loudness(coded, tmp_pat
     source = write_otio(short_timeline(coded), tmp_path / "cut.otio")
     out = tmp_path / "cut.mp4"
     code = main(["render", str(source), "-o", str(out), "--json", "--crf", "30"])
-    report = json.loads(capsys.readouterr().out)
-    assert code == 0, report
-    assert report["ok"] and report["frames"] == report["frames_rendered"] == 48
+    doc = json.loads(capsys.readouterr().out)  # the --json envelope (docs/json-output.md)
+    assert code == 0, doc
+    report = doc["result"]
+    assert doc["ok"] and report["frames"] == report["frames_rendered"] == 48
     assert abs(report["loudness_after"]["integrated_lufs"] + 16) <= 1  # the default target, -16 LUFS
     assert report["loudness_after"]["true_peak_dbtp"] <= -1
     assert report["loudness_before"]["integrated_lufs"] < -17
@@ -112,8 +113,9 @@ def test_a_failed_quality_check_keeps_the_file_and_exits_3(coded, tmp_path, caps
     source = write_otio(tl, tmp_path / "cut.otio")
     out = tmp_path / "cut.mp4"
     assert main(["render", str(source), "-o", str(out), "--loudness", "off", "--json"]) == 3
-    report = json.loads(capsys.readouterr().out)
-    assert not report["ok"] and any("silence" in f for f in report["failures"])
+    doc = json.loads(capsys.readouterr().out)
+    assert not doc["ok"] and doc["error"]["kind"] == "check_failed"
+    assert any("silence" in f for f in doc["result"]["failures"])
     assert out.is_file()
 
 

@@ -13,7 +13,7 @@ def test_render_json_progress_reaches_the_timelines_length(coded, tmp_path) -> N
     source = write_otio(short_timeline(coded), tmp_path / "cut.otio")
     proc = run_cli("render", str(source), "-o", str(tmp_path / "cut.mp4"), "--json", "--no-check")
     assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)  # stdout holds the report alone
+    report = json.loads(proc.stdout)["result"]  # stdout holds the report alone
     lines = progress_lines(proc.stderr, "render")
     assert {line["task"] for line in lines} == {"render"}
     assert lines[0]["item"] == "cut.mp4" and lines[0]["unit"] == "seconds"

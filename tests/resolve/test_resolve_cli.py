@@ -16,7 +16,7 @@ def test_pool_lists_media_items(sample_media: Path, facts: dict) -> None:
     env = {"MONTAGE_RESOLVE": f"fake:{sample_media / 'footage'}"}
     result = run_cli("resolve", "pool", "--json", env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    clips = {c["media"]["name"]: c["media"] for c in json.loads(result.stdout)["clips"]}
+    clips = {c["media"]["name"]: c["media"] for c in json.loads(result.stdout)["result"]["clips"]}
     assert set(clips) == set(facts["clips"])
     for name, fact in facts["clips"].items():
         assert clips[name]["rate"] == fact["rate"] and clips[name]["frames"] == fact["frames"]
