@@ -20,6 +20,15 @@ from analysis.models import AnalysisResult
 from kernel.atomic_io import write_text_atomic
 from kernel.errors import MediaError
 from kernel.media import MediaItem
+from montage_bridge.production_run import (
+    GENERATED_DIR,
+    ProductionOptions,
+    ProductionRun,
+    check_budget,
+    place_production,
+    run_production,
+    tag_generated,
+)
 from montage_bridge.remote_media import (
     PROCESSED_DIR,
     GpuOptions,
@@ -49,6 +58,7 @@ class AutoResult:
     warnings: list[str] = field(default_factory=list)
     processed: dict[str, ProcessedMedia] = field(default_factory=dict)  # clip id → media the timeline uses
     picture: list[Path] = field(default_factory=list)  # edit.html and edit.png (dashboard.picture)
+    production: ProductionRun | None = None  # auto --generate-missing: what was generated and placed
 
     @property
     def cuts_on_beat(self) -> int:
@@ -89,6 +99,7 @@ def run_auto(
     save_plan: bool = False,
     link: str = "originals",
     analyze_on: str = "originals",
+    production: ProductionOptions | None = None,
 ) -> AutoResult:
     """Cut the footage in ``footage_dir`` (to ``music``, if any) and write timeline files into ``out_dir``.
 
@@ -110,8 +121,14 @@ def run_auto(
     analysis decodes each clip's proxy where one exists (faster; checked frame for frame against
     its original first), while the plan and every timeline still name the originals.
 
+    ``production`` (``auto --generate-missing``): once the edit is planned, the production plan (given,
+    or made from the analysis and brief) is checked against the brief's budget and deadline, its
+    ``generate`` shots are generated on the worker into ``out_dir/generated`` and cut into the edit
+    (``montage_bridge.production_run``); the realised plan is written as ``out_dir/production.json``.
+
     Outputs appear only on success: a run that fails leaves no ``out_dir`` it created (nor a
-    ``processed`` file it downloaded), and an ``out_dir`` that existed keeps what it held.
+    ``processed`` file it downloaded), and an ``out_dir`` that existed keeps what it held — except
+    generated clips, which cost GPU time: ``out_dir/generated`` is kept so a rerun reuses them.
     """
     brief = brief or Brief()
     music = music or brief.music
@@ -155,6 +172,7 @@ def run_auto(
             save_plan=save_plan,
             link=link,
             analyze_on=analyze_on,
+            production=production,
         )
 
 
@@ -225,6 +243,7 @@ def _cut(
     save_plan: bool,
     link: str = "originals",
     analyze_on: str = "originals",
+    production: ProductionOptions | None = None,
 ) -> AutoResult:
     """The body of :func:`run_auto` once the inputs are checked: analyze, plan, process, write."""
     out_dir = output.path
@@ -288,9 +307,14 @@ def _cut(
         remote = run_remote_ops(plan, analysis, out_dir, gpu, gpu_progress)
         processed = remote.processed
         warnings.extend(remote.warnings)
+    made: ProductionRun | None = None
+    if production is not None:
+        plan, analysis, made = _produce(plan, analysis, brief, production, output, warnings, progress)
     if progress:
         progress("writing", 0, 1)
     timeline = build_timeline(plan, analysis)
+    if made is not None:
+        tag_generated(timeline, made)
     if plan.aspect != "16:9":  # vertical/square: each clip's crop follows its subject (reframe/)
         from reframe.timeline import reframe_timeline, speech_by_path
 
@@ -321,7 +345,48 @@ def _cut(
         warnings=warnings,
         processed=processed,
         picture=picture,
+        production=made,
     )
+
+
+def _produce(
+    plan: EditPlan,
+    analysis: AnalysisResult,
+    brief: Brief,
+    production: ProductionOptions,
+    output: OutputFolder,
+    warnings: list[str],
+    progress: Progress | None,
+) -> tuple[EditPlan, AnalysisResult, ProductionRun]:
+    """``auto --generate-missing``: the production plan, its budget check, generation and placement."""
+    if progress:
+        progress("production plan", 0, 1)
+    if production.plan is not None:
+        wanted = production.plan
+    elif production.make_plan is not None:
+        wanted = production.make_plan(analysis, brief)
+    else:
+        raise PlanningError("--generate-missing needs a production plan: pass --production-plan FILE")
+    check_budget(wanted)  # before any GPU time is spent
+    warnings.extend(wanted.notes)
+    if progress:
+        progress("generating", 0, 1)
+    output.create()
+    made = run_production(
+        wanted,
+        analysis,
+        output.path,
+        production.gpu,
+        settings=production.settings,
+        progress=production.progress,
+        tool_params=production.tool_params,
+        client=production.client,
+    )
+    warnings.extend(made.warnings)
+    plan, analysis, placed = place_production(plan, analysis, made)
+    warnings.extend(placed)
+    write_text_atomic(output.path / "production.json", made.plan.model_dump_json(indent=2) + "\n")
+    return plan, analysis, made
 
 
 def _not_in_timeline(plan: EditPlan, timeline: otio.schema.Timeline) -> list[str]:
@@ -395,7 +460,18 @@ class OutputFolder:
             self._created_top = top
 
     def restore(self) -> None:
-        """Undo this run's traces: folders it created go; an existing folder loses only new processed files."""
+        """Undo this run's traces: folders it created go; an existing folder loses only new processed files.
+        Generated clips (``generated/``) stay: they cost GPU time and a rerun reuses them."""
+        generated = self.path / GENERATED_DIR
+        if self._created_top is not None and generated.is_dir() and any(generated.iterdir()):
+            for entry in self.path.iterdir():
+                if entry.name == GENERATED_DIR:
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            return
         if self._created_top is not None:
             shutil.rmtree(self._created_top, ignore_errors=True)
             return
