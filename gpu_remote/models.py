@@ -97,6 +97,16 @@ class OutputRef(BaseModel):
     url: str
 
 
+class QueueInfo(BaseModel):
+    """Where a queued job stands (``GET /v1/jobs``): what runs before it, on how many slots."""
+
+    ahead: int = Field(description="queued jobs of the same route that run before this one (priority, then age)")
+    running: int = Field(default=0, description="jobs running now on the workers that serve this route")
+    slots: int = Field(default=0, description="slots of the live workers that serve this route")
+    starts_in_s: float | None = Field(default=None, description="estimated seconds until it starts; None: unknown")
+    reason: str | None = Field(default=None, description="what holds it besides the queue (no worker, retry wait)")
+
+
 class Job(BaseModel):
     """What ``GET /v1/jobs/{id}`` returns."""
 
@@ -120,6 +130,7 @@ class Job(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     route: str | None = Field(default=None, description="the queue this job goes to (op and model)")
     not_before: float | None = Field(default=None, description="queued for an automatic retry: not run before this")
+    queue: QueueInfo | None = Field(default=None, description="queued jobs: position, slots, estimated start")
 
 
 class JobList(BaseModel):

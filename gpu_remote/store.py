@@ -360,6 +360,16 @@ class JobStore:
             )
         return cur.rowcount
 
+    def queue_of(self, route: str) -> list[tuple[str, str, float]]:
+        """(id, op, not_before) of the queued jobs of ``route`` in the order workers claim them."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, op, not_before FROM jobs WHERE state='queued' AND route=? "
+                "ORDER BY priority DESC, created_at",
+                (route,),
+            ).fetchall()
+        return [(r["id"], r["op"], float(r["not_before"] or 0.0)) for r in rows]
+
     def queued_routes(self) -> dict[str, int]:
         with self.db.connect() as conn:
             rows = conn.execute("SELECT route, COUNT(*) FROM jobs WHERE state='queued' GROUP BY route").fetchall()
@@ -389,7 +399,7 @@ class JobStore:
         successful runs in the store), which is all there is at the start.
         """
         rate = elapsed_s * (1.0 - fraction) / fraction if fraction >= 0.02 and elapsed_s > 0 else None
-        typical = self._typical_run_s(op)
+        typical = self.typical_run_s(op)
         history = max(0.0, typical - elapsed_s) if typical is not None else None
         if rate is None and history is None:
             return None
@@ -400,10 +410,12 @@ class JobStore:
             eta = weight * rate + (1.0 - weight) * history
         return round(float(eta), 1)  # type: ignore[arg-type]
 
-    def _typical_run_s(self, op: str) -> float | None:
+    def typical_run_s(self, op: str) -> float | None:
+        """Mean run time of the last 20 successful runs of ``op`` (None before the first); cached
+        30 s (2 s while there is none yet), dropped when a job of ``op`` succeeds here."""
         cache = self.__dict__.setdefault("_typical_cache", {})
         hit = cache.get(op)
-        if hit is not None and time.monotonic() - hit[0] < 30.0:
+        if hit is not None and time.monotonic() - hit[0] < (30.0 if hit[1] is not None else 2.0):
             return hit[1]
         with self.db.connect() as conn:
             rows = conn.execute(
@@ -486,7 +498,10 @@ class JobStore:
 
     def succeed(self, job_id: str, attempt: int, outputs: list[dict[str, Any]], result: dict[str, Any]) -> bool:
         """Commit the outputs of attempt ``attempt``; False if the attempt lost its lease (fenced)."""
-        return self._finish(job_id, attempt, JobState.succeeded, outputs=outputs, result=result)
+        done = self._finish(job_id, attempt, JobState.succeeded, outputs=outputs, result=result)
+        if done:
+            self.__dict__.get("_typical_cache", {}).clear()  # a new run time to average in
+        return done
 
     def fail(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
         """Attempt ``attempt`` failed. A retryable error with runs left re-queues the job after a

@@ -11,12 +11,20 @@ from gpu_remote.errors import BrokerUnavailable
 from gpu_remote.events import long_poll, sse_stream
 from gpu_remote.models import Job, JobList, JobSpec
 from gpu_remote.ops import OPS
+from gpu_remote.queue_eta import annotate_queued
 from gpu_remote.routes.deps import MAX_JSON_BODY, base_url, check_job_id, error_response, worker_of
 from gpu_remote.routing import route_for
 from gpu_remote.store import StoreError
 from gpu_remote.url_guard import UnsafeUrl, check_url
 
 router = APIRouter()
+
+
+def _job(request: Request, job_id: str) -> Job:
+    """The job, with its queue position and estimated times when it is queued."""
+    worker = worker_of(request)
+    job = worker.store.get(job_id, base_url(request))
+    return annotate_queued(worker.store, worker.registry, [job])[0]
 
 
 @router.put("/v1/jobs/{job_id}", response_model=Job)
@@ -77,7 +85,7 @@ async def put_job(job_id: str, request: Request, response: Response) -> Job:
             503, f"{exc}; job {job_id} is saved: repeat the request", job=job.model_dump(mode="json")
         )
     response.status_code = 201 if created else 200
-    return store.get(job_id, base_url(request))
+    return await run_in_threadpool(_job, request, job_id)
 
 
 @router.get("/v1/jobs", response_model=JobList)
@@ -88,19 +96,21 @@ def list_jobs(
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> JobList:
     wanted = [check_job_id(i) for i in ids.split(",") if i] if ids else None
-    return JobList(jobs=worker_of(request).store.list_jobs(wanted, updated_since, limit, base_url(request)))
+    worker = worker_of(request)
+    jobs = worker.store.list_jobs(wanted, updated_since, limit, base_url(request))
+    return JobList(jobs=annotate_queued(worker.store, worker.registry, jobs))
 
 
 @router.get("/v1/jobs/{job_id}", response_model=Job)
 def get_job(job_id: str, request: Request) -> Job:
-    return worker_of(request).store.get(check_job_id(job_id), base_url(request))
+    return _job(request, check_job_id(job_id))
 
 
 @router.post("/v1/jobs/{job_id}/cancel", response_model=Job)
 def cancel_job(job_id: str, request: Request) -> Job:
     store = worker_of(request).store
     store.request_cancel(check_job_id(job_id))
-    return store.get(job_id, base_url(request))
+    return _job(request, job_id)
 
 
 @router.post("/v1/jobs/{job_id}/retry", response_model=Job)
@@ -111,7 +121,7 @@ def retry_job(job_id: str, request: Request, force: bool = False) -> Job:
         worker.dispatcher.notify(job_id)
     except BrokerUnavailable:
         worker.dispatcher.wake()  # saved as queued: the re-publisher sends it when it can
-    return worker.store.get(job_id, base_url(request))
+    return _job(request, job_id)
 
 
 @router.delete("/v1/jobs/{job_id}")

@@ -252,17 +252,49 @@ def status(
             json_output.GpuStatusResult(worker=worker, jobs=[json_output.GpuJob.from_job(j) for j in jobs])
         )
         return
-    table = Table("job", "op", "state", "progress", "attempt", "error")
+    table = Table("job", "op", "state", "progress", "eta", "attempt", "error")
     for job in jobs:
         table.add_row(
             job.id,
             job.op,
             job.state.value,
-            f"{job.progress.fraction:.0%} {job.progress.stage}",
+            _progress_text(job),
+            _eta_text(job),
             str(job.attempt),
             job.error.message if job.error else "",
         )
     out.print(table)
+
+
+def _seconds(value: float) -> str:
+    value = max(0.0, value)
+    if value < 90:
+        return f"{value:.0f} s"
+    if value < 5400:
+        return f"{value / 60:.0f} min"
+    return f"{value / 3600:.1f} h"
+
+
+def _progress_text(job) -> str:  # type: ignore[no-untyped-def]
+    """A running job's fraction and stage; a queued job's place: jobs ahead, slots, what holds it."""
+    queue = getattr(job, "queue", None)
+    if job.state.value != "queued" or queue is None:
+        return f"{job.progress.fraction:.0%} {job.progress.stage}"
+    slots = f"{queue.slots} slot{'s' if queue.slots != 1 else ''}"
+    text = f"{queue.ahead} ahead, {queue.running} running on {slots}"
+    return f"{text}; {queue.reason}" if queue.reason else text
+
+
+def _eta_text(job) -> str:  # type: ignore[no-untyped-def]
+    """Estimated time to done (and, queued, to start), from the worker's measured throughput."""
+    eta = job.progress.eta_s
+    queue = getattr(job, "queue", None)
+    if job.state.value == "queued" and queue is not None and queue.starts_in_s is not None:
+        starts = f"starts in ~{_seconds(queue.starts_in_s)}"
+        return f"{starts}, done in ~{_seconds(eta)}" if eta is not None else starts
+    if job.state.value in ("queued", "running") and eta is not None:
+        return f"~{_seconds(eta)} left"
+    return ""
 
 
 @gpu_app.command("fetch")
