@@ -43,7 +43,7 @@ test: $(STAMP)
 # as a local wheel; elsewhere pip fetches the same version from PyPI.
 test-generate: $(STAMP)
 	$(BIN)/python -m pip install --quiet "torch==2.13.0" -e ".[generate]"
-	$(BIN)/python -m pytest tests/gpu_remote/test_generate.py
+	$(BIN)/python -m pytest tests/gpu_remote/test_generate.py tests/e2e/test_generate_missing.py
 
 # Thousands of mutated timelines per reader (FCPXML, xmeml, EDL, OTIO, AAF); `make test` runs a few
 # hundred. FUZZ_CASES / FUZZ_SEED change the count and the seed; findings are saved to fuzz-findings/.
