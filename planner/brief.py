@@ -86,6 +86,11 @@ class Brief(Model):
     # existing footage when over.
     budget: float | None = Field(None, ge=0, description="money cap for GPU work and LLM calls (catalogue currency)")
     deadline_seconds: float | None = Field(None, gt=0, description="wall-time cap for production work, seconds")
+    # The shots the edit needs, in words (``shots = ["a dog on the beach", "title: Summer"]``): the
+    # production planner (planner.sourcing) finds footage for each or generates it.
+    shots: list[Annotated[str, Field(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=500, description="shots the edit needs, described in words, in order"
+    )
 
 
 _ALIASES = {
