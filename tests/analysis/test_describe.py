@@ -34,11 +34,9 @@ COLOURS = ["red", "blue", "green", "yellow"]
 BGR = {"red": (0, 0, 255), "blue": (255, 0, 0), "green": (0, 128, 0), "yellow": (0, 255, 255)}
 
 
-@pytest.fixture(scope="module")
-def colour_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four 0.5 s shots of flat colour at 10 fps (frames 0-4 red, 5-9 blue, 10-14 green, 15-19 yellow)."""
-    target = tmp_path_factory.mktemp("describe") / "colours.mp4"
-    graph = ";".join(f"color=c={c}:s=160x90:r=10:d=0.5,format=yuv420p[v{i}]" for i, c in enumerate(COLOURS))
+def make_colour_clip(target: Path, seconds: float) -> Path:
+    """Four shots of flat colour, ``seconds`` each, at 10 fps: red, blue, green, yellow."""
+    graph = ";".join(f"color=c={c}:s=160x90:r=10:d={seconds},format=yuv420p[v{i}]" for i, c in enumerate(COLOURS))
     graph += ";" + "".join(f"[v{i}]" for i in range(len(COLOURS))) + f"concat=n={len(COLOURS)}:v=1:a=0[out]"
     subprocess.run(
         [ffmpeg_path(), "-hide_banner", "-loglevel", "error", "-y", "-filter_complex", graph, "-map", "[out]"]
@@ -46,6 +44,12 @@ def colour_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
     )
     return target
+
+
+@pytest.fixture(scope="module")
+def colour_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four 0.5 s shots (frames 0-4 red, 5-9 blue, 10-14 green, 15-19 yellow)."""
+    return make_colour_clip(tmp_path_factory.mktemp("describe") / "colours.mp4", 0.5)
 
 
 def make_analysis(path: Path) -> AnalysisResult:
@@ -193,3 +197,30 @@ def test_no_vision_model_means_no_descriptions(colour_clip: Path) -> None:
     assert vision is not None and vision.model == "llava" and vision.base_url == "http://h:1/v1"
     with pytest.raises(DescribeError, match="no API key for shot descriptions"):
         VisionSettings(model="gpt-4o").client_key()
+
+
+def test_search_command_describes_once_and_finds_by_description(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`montage-bridge search --vision-model`: the shots are described (from the analysis thumbnails),
+    the descriptions are searched, and a second search asks the model nothing."""
+    from montage_bridge.cli import main
+
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    make_colour_clip(folder / "colours.mp4", 1.5)  # long enough for the shot detector to cut each colour
+    monkeypatch.setenv("MONTAGE_CACHE_DIR", str(tmp_path / "cache"))
+    seen: list[str] = []
+    with FakeLLMServer(describing_responder(seen)) as server:
+        args = ["search", "yellow card", str(folder), "--no-speech", "--json"]
+        args += ["--vision-model", "fake-vision", "--llm-base-url", server.base_url]
+        assert main(args) == 0
+        doc = json.loads(capsys.readouterr().out)
+        asked = len(server.requests)
+        assert asked == 4 and doc["result"]["described"] == 4 and seen == COLOURS
+        top = doc["result"]["hits"][0]
+        assert "described as 'A flat yellow card" in top["why"] and top["matched"] == ["yellow", "card"]
+        assert top["source_in_seconds"] == pytest.approx(4.5, abs=0.15) and top["source_out_seconds"] == 6.0
+        assert main(args) == 0
+        again = json.loads(capsys.readouterr().out)
+        assert len(server.requests) == asked and again["result"]["hits"] == doc["result"]["hits"]
