@@ -338,14 +338,14 @@ def _beat_dp(localscore: np.ndarray, per_beat: np.ndarray, tightness: float) -> 
         penalty = tightness * (np.log(offsets) - np.log(fpb)) ** 2
         step = max(1, near)
         for b in range(0, n, step):
-            i = np.arange(b, min(n, b + step))
-            loc = i[:, None] - offsets[None, :]
+            block = np.arange(b, min(n, b + step))
+            loc = block[:, None] - offsets[None, :]
             score = np.where(loc >= 0, cumscore[np.maximum(loc, 0)] - penalty, -np.inf)
             best = np.argmax(score, axis=1)
-            best_score = score[np.arange(i.size), best]
+            best_score = score[np.arange(block.size), best]
             found = np.isfinite(best_score)
-            cumscore[i] = localscore[i] + np.where(found, best_score, 0.0)
-            backlink[i] = np.where(found, i - offsets[best], -1)
+            cumscore[block] = localscore[block] + np.where(found, best_score, 0.0)
+            backlink[block] = np.where(found, block - offsets[best], -1)
     else:
         for i in range(n):
             fpb = float(per_beat[i])

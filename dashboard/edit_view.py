@@ -332,7 +332,7 @@ def _quality(plan: EditPlan) -> dict[str, str]:
         if isinstance(value, (int, float)):
             out[key.replace("_", " ")] = f"{value:.2f}"
     lengths = getattr(quality, "shot_seconds", None)
-    if lengths is not None and getattr(lengths, "count", 0):
+    if lengths is not None and getattr(lengths, "count", None):
         out["shot length median"] = f"{lengths.median:.2f} s"
         if lengths.style_bounds:
             low, high = lengths.style_bounds

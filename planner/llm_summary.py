@@ -87,8 +87,8 @@ def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dic
                 return summary
     # Still too big: drop the weakest clips (never must-include ones) until it fits. Entry sizes
     # add up (plus a comma each), so measure each once instead of re-serialising the whole summary.
-    entries = {c.id: _clip_entry(c, 0, SHOT_STEPS[-1]) for c in clips}
-    size = {cid: len(json.dumps(e, separators=(",", ":"))) + 1 for cid, e in entries.items()}
+    smallest = {c.id: _clip_entry(c, 0, SHOT_STEPS[-1]) for c in clips}
+    size = {cid: len(json.dumps(e, separators=(",", ":"))) + 1 for cid, e in smallest.items()}
     base = len(json.dumps({"clips": [], "music": music_entry, "clips_omitted": len(clips)}, separators=(",", ":")))
     total = base + sum(size.values())
     kept = {c.id for c in clips}
@@ -100,7 +100,7 @@ def summarize(analysis: AnalysisResult, brief: Brief, budget_tokens: int) -> dic
         kept.discard(victim.id)
         total -= size[victim.id]
     return {
-        "clips": [entries[c.id] for c in clips if c.id in kept],
+        "clips": [smallest[c.id] for c in clips if c.id in kept],
         "music": music_entry,
         "clips_omitted": len(clips) - len(kept),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -130,7 +130,7 @@ class Style(Model):
     name: str
     aliases: list[str] = Field(default_factory=list)
     description: str = ""
-    modes: list[Mode] = Field(default_factory=lambda: ["music_montage", "talking_head", "highlights"])
+    modes: list[Mode] = Field(default_factory=lambda: list(get_args(Mode)))
     aspect: Aspect | None = None
     pacing: Pacing = Field(default_factory=Pacing)
     transitions: TransitionRules = Field(default_factory=TransitionRules)

@@ -68,7 +68,8 @@ def relink_timeline(timeline: otio.schema.Timeline, to: str) -> RelinkReport:
             report.already += 1
             continue
         if to == "proxies":
-            original, counterpart = path, (find_proxy(path) if path.is_file() else None)
+            original: Path | None = path
+            counterpart = find_proxy(path) if path.is_file() else None
         else:
             remembered = Path(url_to_path(str(meta.get("original_url")))) if meta and meta.get("original_url") else None
             counterpart = remembered if remembered and remembered.is_file() else original_of(path)

@@ -9,12 +9,12 @@ from there; an editor sees position keyframes they can adjust.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 
 from nle_adapters.reframe_meta import KEY
@@ -107,7 +107,7 @@ def reframe_timeline(
             progress(f"reframe: {clip.name}", done, len(todo))
         time = clip_time(clip, rate)
         first = time.source_in - (time.media_start or 0)
-        count = max(1, int(np.ceil(time.duration * time.rate / rate)))
+        count = max(1, math.ceil(time.duration * time.rate / rate))
         path = url_to_path(media_url(clip) or "")
         meta = reframe_clip(
             Path(path),

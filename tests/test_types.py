@@ -18,16 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 BASELINE = {
     "kernel": 0,
-    "analysis": 4,
-    "dashboard": 1,
+    "analysis": 0,
+    "dashboard": 0,
     "gpu_remote": 0,
     "montage_bridge": 5,
-    "nle_adapters": 42,  # 33 in xmeml/reader.py (Optional-int arithmetic), 18 in fcpxml/reader.py
-    "planner": 4,
-    "proxies": 1,
-    "reframe": 1,
+    "nle_adapters": 0,
+    "planner": 1,
+    "proxies": 0,
+    "reframe": 0,
     "render": 0,
-    "resolve_bridge": 10,
+    "resolve_bridge": 0,
 }
 
 

@@ -340,7 +340,12 @@ class WatchDaemon:
 
         for sig in previous:
             signal.signal(sig, handler)
-        return lambda: [signal.signal(sig, h) for sig, h in previous.items()] and None
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
 
     def _shutdown(self) -> None:
         deadline = time.monotonic() + self.config.shutdown_grace_seconds
