@@ -319,10 +319,15 @@ class _Sourcer:
             why = "no footage matches its words"
         elif not good and any(h.score >= self.threshold for h in hits):
             strong = next(h for h in hits if h.score >= self.threshold)
-            why = (
-                f"the footage that matches ({strong.clip_name}, score {strong.score:.2f}) has no "
-                f"{need.seconds:g} s left that is not used by an earlier shot or is too short"
+            length = strong.shot_out_seconds - strong.shot_in_seconds
+            where = (
+                f"the footage that matches ({strong.clip_name} shot at {strong.shot_in_seconds:.2f} s, "
+                f"score {strong.score:.2f})"
             )
+            if length < need.seconds - _EPS:
+                why = f"{where} is {length:.2f} s long, shorter than the {need.seconds:g} s needed"
+            else:
+                why = f"{where} has no {need.seconds:g} s left that an earlier shot does not use"
         else:
             why = (
                 f"no footage matches well enough (best: {best.clip_name}, "

@@ -191,6 +191,12 @@ def test_search_in_process_and_errors(
     first = hello["result"]["hits"][0]
     assert first["clip_id"] == "fox" and first["source_out_seconds"] < fox["result"]["hits"][0]["source_in_seconds"]
 
+    # An analysis JSON (analyze --output) is searched as it is, descriptions included.
+    saved = speech_folder.parent / "analysis.json"
+    saved.write_text(AnalysisResult(clips=[clip("kids", [None, "Children build a sandcastle."])]).model_dump_json())
+    found = search_json(main, capsys, "sandcastles", str(saved))["result"]["hits"]
+    assert [(h["clip_id"], h["shot"], h["source_in_seconds"]) for h in found] == [("kids", 1, 4.0)]
+
     assert main(["search", "giraffe", str(speech_folder)]) == 0
     assert "no shot matches 'giraffe'" in capsys.readouterr().out
 

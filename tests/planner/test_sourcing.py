@@ -160,7 +160,9 @@ def test_never_reuses_a_range(catalogue: ToolCatalogue) -> None:
     no_overlaps(plan)
     third = plan.shots[2].source
     assert third.kind == "generate"
-    assert "has no 1.5 s left that is not used by an earlier shot" in third.reason
+    assert "(beach.mp4 shot at 0.00 s, score 1.00) has no 1.5 s left that an earlier shot does not use" in third.reason
+    short = source_shots([need(0, "dog running on the beach", seconds=6)], footage(), Brief(), catalogue)
+    assert "is 4.00 s long, shorter than the 6 s needed" in short.shots[0].source.reason
 
 
 WORDS = ["dog", "beach", "waves", "city", "night", "sunset", "children", "skyline", "bakery", "giraffe"]
