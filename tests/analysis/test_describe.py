@@ -224,3 +224,17 @@ def test_search_command_describes_once_and_finds_by_description(
         assert main(args) == 0
         again = json.loads(capsys.readouterr().out)
         assert len(server.requests) == asked and again["result"]["hits"] == doc["result"]["hits"]
+
+
+def test_a_missing_file_is_skipped_with_a_warning(colour_clip: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone.mp4"
+    gone.write_bytes(colour_clip.read_bytes())
+    with FakeLLMServer(describing_responder([])) as server, AnalysisCache(tmp_path / "cache") as cache:
+        analysis = make_analysis(gone)
+        gone.unlink()
+        report = describe_shots(analysis, settings(server))  # no cache: the frames are what is missing
+        assert report.calls == 0 and report.skipped == 4
+        assert report.warnings[0] == "colours shot 1: no frame could be read to describe it"
+        report = describe_shots(analysis, settings(server), cache)  # the cache needs its fingerprint first
+        assert report.calls == 0 and report.skipped == 4
+        assert report.warnings[0].startswith(f"colours: cannot read {gone} to describe it")
