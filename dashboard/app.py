@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.page import DASHBOARD_HTML
+from dashboard.production import ProductionSettings, mount_production
 from montage_bridge.watch.journal import RUNNING_STATES, Journal
 
 COOKIE = "mb_dashboard"
@@ -54,6 +55,7 @@ class DashboardConfig:
     heartbeat_seconds: float = 15.0
     worker_timeout: float = 3.0
     extra: dict[str, Any] = field(default_factory=dict)
+    production: ProductionSettings | None = None  # the production endpoints (dashboard.production)
 
     @property
     def outbox_dir(self) -> Path | None:
@@ -398,5 +400,6 @@ def create_app(config: DashboardConfig) -> FastAPI:
         state.cache(fresh=False)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    mount_production(app, config.production or ProductionSettings(), config.worker_url, config.worker_token)
     app.state.dashboard = state
     return app
