@@ -42,7 +42,10 @@ class QueueState(Model):
     worker: str | None = Field(None, description="the worker's URL; None when no worker was asked")
     slots: int = Field(1, ge=1, le=10_000, description="jobs the live workers run at once")
     running_remaining_s: list[float] = Field(default_factory=list, description="seconds left of each running job")
-    queued: int = Field(0, ge=0, description="jobs waiting ahead of ours")
+    queued_done_s: list[float] = Field(
+        default_factory=list, description="seconds until each queued job is done, the worker's own estimate"
+    )
+    queued: int = Field(0, ge=0, description="jobs waiting ahead of ours whose run time the worker cannot tell")
     queued_job_s: float | None = Field(
         None, ge=0, description="seconds each queued job is assumed to take; None: as long as this plan's jobs"
     )
@@ -115,10 +118,10 @@ def _with_estimates(
     queued_each = queue.queued_job_s
     if queued_each is None:
         queued_each = sum(own_jobs) / len(own_jobs) if own_jobs else 0.0
-    # Slots free at these times (seconds from now), after the jobs already running and queued.
-    free = [0.0] * queue.slots
-    for remaining in sorted(queue.running_remaining_s, reverse=True):
-        heapq.heapreplace(free, free[0] + max(0.0, remaining))
+    # Slots free at these times (seconds from now), after the jobs already running and queued: the
+    # last job each slot runs ends last, so the slots free up at the latest known end times.
+    ends = sorted(max(0.0, t) for t in [*queue.running_remaining_s, *queue.queued_done_s])
+    free = sorted(ends[-queue.slots :] + [0.0] * max(0, queue.slots - len(ends)))
     for _ in range(queue.queued):
         heapq.heapreplace(free, free[0] + queued_each)
     external_wait = free[0]
@@ -154,7 +157,7 @@ def _with_estimates(
         if queue.queued and queue.queued_job_s is None and own_jobs:
             added.append(
                 f"{queue.queued} job(s) queued on the worker, each assumed to take as long as this plan's "
-                f"average job ({queued_each:.0f} s): the worker does not say what they are"
+                f"average job ({queued_each:.0f} s): the worker has not measured their ops yet"
             )
         if own_jobs and not settings.price_set:
             added.append(

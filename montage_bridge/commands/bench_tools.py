@@ -117,9 +117,21 @@ def read_queue(client: GpuClient, op: str = "generate") -> QueueState:
     if unseen > 0:
         notes.append(f"{unseen} running job(s) not found in the job list: counted as ending now")
         remaining.extend([0.0] * unseen)
+    # Queued jobs: the worker replays its queue with each op's measured run time (progress.eta_s of a
+    # queued job is when it should be done); those it cannot tell are counted, assumed like ours.
+    waiting = [j for j in recent if j.state.value == "queued"]
+    done_s = [float(j.progress.eta_s) for j in waiting if j.progress.eta_s is not None]
+    unknown = max(0, int(health.get("queued", 0)) - len(done_s))
     queued = int(health.get("queued", 0))
     notes.append(f"worker {client.url}: {slots} slot(s) for {op}, {len(remaining)} job(s) running, {queued} queued")
-    return QueueState(worker=client.url, slots=slots, running_remaining_s=remaining, queued=queued, notes=notes)
+    return QueueState(
+        worker=client.url,
+        slots=slots,
+        running_remaining_s=remaining,
+        queued_done_s=done_s,
+        queued=unknown,
+        notes=notes,
+    )
 
 
 def _normal(name: str) -> str:

@@ -91,6 +91,11 @@ def test_the_worker_queue_delays_the_plan(cat: ToolCatalogue) -> None:
     assert first.queue_wait_seconds == pytest.approx(100) and first.wall_seconds == pytest.approx(140)
     assert second.queue_wait_seconds == pytest.approx(100) and second.wall_seconds == pytest.approx(140)
     assert out.total.queue_wait_seconds == pytest.approx(100) and out.total.wall_seconds == pytest.approx(140)
+    # The worker's own estimates of when its queued jobs are done: slots free at the two latest ends.
+    told = QueueState(slots=2, running_remaining_s=[100.0], queued_done_s=[150.0, 250.0])
+    out = estimate_plan(ProductionPlan(shots=[gen(0, "fast"), gen(1, "fast")]), cat, told)
+    assert [s.estimate.queue_wait_seconds for s in out.shots] == pytest.approx([150, 190])
+    assert out.total.wall_seconds == pytest.approx(190 + 40)  # the second waits for the first, not for 250
     unknown = estimate_plan(ProductionPlan(shots=[gen(0, "fast")]), cat, QueueState(slots=1, queued=3))
     assert unknown.total.queue_wait_seconds == pytest.approx(120)  # 3 jobs assumed as long as ours (40 s)
     assert any("each assumed to take as long as this plan's average job" in n for n in unknown.notes)
