@@ -93,7 +93,10 @@ def search(
         Optional[str], typer.Option("--vision-model", help="Vision-capable model that describes shots.")
     ] = None,
     llm_config: Annotated[
-        Optional[Path], typer.Option("--llm-config", help="TOML/JSON file with an [llm] table.")
+        Optional[Path],
+        typer.Option(
+            "--llm-config", help="TOML/JSON file of LLM settings (its llm table: vision_model, base_url, api_key)."
+        ),
     ] = None,
     llm_base_url: Annotated[
         Optional[str], typer.Option("--llm-base-url", help="OpenAI-compatible base URL for the vision model.")
@@ -157,8 +160,9 @@ def search(
         )
         return
     table = Table(
-        title=f"{len(hits)} shot(s) for {escape(repr(query))} — {len(index.docs)} searched, "
-        f"{spoken} clip(s) with speech, {described} shot(s) described"
+        title=f"{len(hits)} shot(s) for {escape(repr(query))}",
+        caption=f"{len(index.docs)} shot(s) of {len(analysis.clips)} clip(s) searched, {spoken} with speech, "
+        f"{described} described",
     )
     for name, justify in [("#", "right"), ("score", "right"), ("clip", "left"), ("shot", "right")]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
