@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from analysis.models import AnalysisResult
 from planner.shot_search import SearchHit
+from planner.tool_catalogue import CatalogueSettings, Tool
 
 VERSION = 1
 SCHEMA_PREFIX = "montage-bridge/"
@@ -408,6 +409,34 @@ class InstallResult(Result):
     reasons: list[str] = Field(description="Why these launchers (the edition and version found), one line each.")
 
 
+class GpuQualityCheck(Result):
+    """One check of the quality gate."""
+
+    name: str = Field(description="finite, black, frozen, flicker, similarity, first/last_frame_similarity, ...")
+    ok: bool = Field(description="The check passed.")
+    value: Any = Field(description="The figure measured.")
+    limit: Any = Field(description="The limit it is held against.")
+
+
+class GpuQuality(Result):
+    """The quality gate's report on a generated or processed clip, as stored with the job."""
+
+    ok: bool = Field(description="Every check passed.")
+    checks: list[GpuQualityCheck] = Field(description="Each check that ran.")
+    problems: list[str] = Field(description="What failed, one sentence each.")
+    metrics: dict[str, Any] = Field(description="The figures measured (frames sampled, luma, motion, similarity).")
+
+
+class GpuQueue(Result):
+    """Where a queued job stands."""
+
+    ahead: int = Field(description="Queued jobs of the same route that run first.")
+    running: int = Field(description="Jobs running on the workers that serve its route.")
+    slots: int = Field(description="Slots of the live workers that serve its route.")
+    starts_in_s: Optional[float] = Field(description="Estimated seconds until it starts, or null.")
+    reason: Optional[str] = Field(description="What holds it besides the queue (no live worker, retry wait), or null.")
+
+
 class GpuJob(Result):
     """A job on the GPU worker."""
 
@@ -419,10 +448,23 @@ class GpuJob(Result):
     attempt: int = Field(description="Attempts so far.")
     cancel_requested: bool = Field(description="A cancel was asked and the job has not stopped yet.")
     error: Optional[str] = Field(description="Why the job failed, or null.")
+    eta_s: Optional[float] = Field(description="Estimated seconds until it is done (queued or running), or null.")
+    queue: Optional[GpuQueue] = Field(description="A queued job's place and estimated start, else null.")
+    quality: Optional[GpuQuality] = Field(description="The quality gate's report on its clip, or null.")
 
     @classmethod
     def from_job(cls, job: Any) -> GpuJob:
         """From a ``gpu_remote.models.Job``."""
+        report = job.result.get("quality") if isinstance(job.result, dict) else None
+        quality = None
+        if isinstance(report, dict):
+            quality = GpuQuality(
+                ok=bool(report.get("ok")),
+                checks=[GpuQualityCheck(**c) for c in report.get("checks", [])],
+                problems=list(report.get("problems", [])),
+                metrics=dict(report.get("metrics", {})),
+            )
+        queue = getattr(job, "queue", None)
         return cls(
             id=job.id,
             op=job.op,
@@ -432,6 +474,9 @@ class GpuJob(Result):
             attempt=job.attempt,
             cancel_requested=job.cancel_requested,
             error=job.error.message if job.error else None,
+            eta_s=job.progress.eta_s if not job.state.terminal else None,
+            queue=GpuQueue(**queue.model_dump()) if queue is not None else None,
+            quality=quality,
         )
 
 
@@ -520,6 +565,13 @@ class SearchResult(Result):
     with_speech: int = Field(description="Clips with transcribed speech.")
 
 
+class ToolsListResult(Result):
+    """`tools list`: the tool catalogue and the price it is costed at."""
+
+    settings: CatalogueSettings = Field(description="The price per GPU-hour, its currency and where it was set.")
+    tools: list[Tool] = Field(description="Every tool (of --op), with its figures: measured or default.")
+
+
 # The commands with --json and their result models: the published schemas (docs/json-output.md).
 RESULTS: dict[str, type[Result]] = {
     "auto": AutoResult,
@@ -544,6 +596,7 @@ RESULTS: dict[str, type[Result]] = {
     "gpu retry": GpuJobsResult,
     "gpu delete": GpuDeleteResult,
     "gpu workers": GpuWorkersResult,
+    "tools list": ToolsListResult,
 }
 
 

@@ -10,7 +10,9 @@ from typing import Annotated, Optional
 import typer
 from pydantic import ValidationError
 
+from montage_bridge import json_output
 from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from planner.tool_catalogue import CatalogueError, ToolSpec, open_catalogue
 
 tools_app = typer.Typer(
@@ -31,10 +33,13 @@ def _when(stamp: float | None) -> str:
 def list_tools(
     op: Annotated[Optional[str], typer.Option("--op", help="Only tools of this op (generate, proxy ...).")] = None,
     catalogue: CatalogueOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tools as JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Every tool with its capabilities and figures: measured (when, on what) or default."""
     from rich.table import Table
+
+    if as_json:
+        json_output.begin("tools list")
 
     with open_catalogue(catalogue) as cat:
         tools = cat.tools(op)
@@ -43,7 +48,7 @@ def list_tools(
     if op is not None and not tools:
         raise CatalogueError(f"no tool runs op {op!r} in the catalogue")
     if as_json:
-        print(json.dumps({"settings": settings.model_dump(), "tools": [t.model_dump() for t in tools]}, indent=1))
+        json_output.emit(json_output.ToolsListResult(settings=settings, tools=tools))
         return
     price = f"{settings.price_per_gpu_hour:.2f} {settings.currency}/GPU-hour" + (
         "" if settings.price_set else " (default: set with `montage-bridge tools price AMOUNT`)"

@@ -208,7 +208,7 @@ def test_the_tools_commands(tmp_path: Path) -> None:
     assert added.returncode == 0 and "user: gen-cli (generate)" in added.stdout, added.stderr
     listed = run_cli("tools", "list", "--json", env=env)
     assert listed.returncode == 0, listed.stderr
-    doc = json.loads(listed.stdout)
+    doc = json.loads(listed.stdout)["result"]  # the --json envelope (docs/json-output.md)
     assert doc["settings"]["price_per_gpu_hour"] == 2.5 and doc["settings"]["currency"] == "EUR"
     assert {t["id"]: t["origin"] for t in doc["tools"]}["gen-cli"] == "user"
     table = run_cli("tools", "list", "--op", "generate", env=env)
