@@ -16,15 +16,18 @@ The reported :attr:`SearchHit.score` is 0..1: the IDF-weighted share of the quer
 holds, each term counting at most once and with its field's weight (1.0 = every term said or seen,
 rare terms counting more; a term only in the file name counts 0.6). It does not depend on the shot's
 length, so a threshold on it means the same in every folder. Hits are ordered by that score, then by
-the raw BM25F value (more occurrences, shorter shots first). When the query matches spoken words, the hit's source range is the densest cluster of
-matched words (at most :data:`WORD_WINDOW_SECONDS` long, padded by :data:`WORD_PAD_SECONDS`, inside
-the shot); otherwise it is the whole shot. Times are seconds from the first frame of the file.
+the raw BM25F value (more occurrences, shorter shots first). When the query matches spoken words,
+the hit's source range is the densest cluster of matched words (at most :data:`WORD_WINDOW_SECONDS`
+long, padded by :data:`WORD_PAD_SECONDS`, inside the shot); otherwise it is the whole shot. Times
+are seconds from the first frame of the file. Scoring walks an inverted index (term → shots), so a
+query costs in proportion to the shots that hold its words.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,11 +152,15 @@ class ShotIndex:
         self.docs: list[_Doc] = []
         for clip in analysis.clips:
             words = _clip_words(clip)
+            starts = [w.start for w in words]
             name_tokens = tokens(clip.id) + tokens(Path(clip.media.name).stem)
             spans = _spans(clip)
             for n, (shot, start, end) in enumerate(spans):
                 last = n == len(spans) - 1
-                inside = [w for w in words if start <= w.start < end or (last and w.start >= end)]
+                # Words by their start: [start, end) of the shot; the last shot also takes any after it.
+                lo = bisect_left(starts, start) if n else 0
+                hi = len(words) if last else bisect_left(starts, end)
+                inside = words[lo:hi]
                 word_tokens = [tokens(w.text) for w in inside]
                 description = clip.shots[shot].description if shot is not None else None
                 doc = _Doc(clip, shot, start, end, inside, word_tokens)
@@ -166,10 +173,15 @@ class ShotIndex:
                 self.docs.append(doc)
         self.avg_length = sum(d.length for d in self.docs) / len(self.docs) if self.docs else 1.0
         self.avg_length = max(self.avg_length, 1.0)
-        df: Counter[str] = Counter()
-        for doc in self.docs:
-            df.update({t for c in doc.fields.values() for t in c})
-        self.df = df
+        # Postings: term → [(doc index, weighted term frequency)]; a term's document frequency is its length.
+        postings: dict[str, dict[int, float]] = {}
+        for k, doc in enumerate(self.docs):
+            for name, counts in doc.fields.items():
+                for term, count in counts.items():
+                    row = postings.setdefault(term, {})
+                    row[k] = row.get(k, 0.0) + FIELD_WEIGHTS[name] * count
+        self.postings = {term: list(row.items()) for term, row in postings.items()}
+        self.df = {term: len(row) for term, row in self.postings.items()}
 
     def idf(self, term: str) -> float:
         n = self.df.get(term, 0)
@@ -189,25 +201,25 @@ class ShotIndex:
             raise SearchError(f"the query {query!r} has no words to search for (only stop words or punctuation)")
         idf = {t: self.idf(t) for t in terms}
         total_idf = sum(idf.values())
-        hits = []
-        for doc in self.docs:
-            share = bm25 = 0.0
-            found: list[str] = []
-            norm = 1 - B + B * doc.length / self.avg_length
-            for term in terms:
-                tf = sum(FIELD_WEIGHTS[f] * c.get(term, 0) for f, c in doc.fields.items())
-                if tf <= 0:
-                    continue
-                saturation = tf * (K1 + 1) / (tf + K1 * norm)
-                bm25 += idf[term] * saturation
-                share += idf[term] * min(1.0, tf)
-                found.append(term)
-            score = share / total_idf if total_idf > 0 else 0.0
-            if not found or score < min_score:
-                continue
-            hits.append(self._hit(doc, found, terms, score, bm25))
-        hits.sort(key=lambda h: (-h.score, -h.bm25, h.clip_id, h.shot or 0))
-        return hits if limit is None else hits[:limit]
+        share: dict[int, float] = {}
+        bm25: dict[int, float] = {}
+        found: dict[int, list[str]] = {}
+        for term in terms:  # in query order, so each hit's ``matched`` follows the query
+            for k, tf in self.postings.get(term, []):
+                norm = 1 - B + B * self.docs[k].length / self.avg_length
+                bm25[k] = bm25.get(k, 0.0) + idf[term] * tf * (K1 + 1) / (tf + K1 * norm)
+                share[k] = share.get(k, 0.0) + idf[term] * min(1.0, tf)
+                found.setdefault(k, []).append(term)
+        ranked = []
+        for k, part in share.items():
+            score = part / total_idf if total_idf > 0 else 0.0
+            if score >= min_score:
+                doc = self.docs[k]
+                ranked.append((-round(min(1.0, score), 4), -round(bm25[k], 4), doc.clip.id, doc.shot or 0, k, score))
+        ranked.sort()
+        if limit is not None:
+            ranked = ranked[:limit]
+        return [self._hit(self.docs[k], found[k], terms, score, bm25[k]) for *_, k, score in ranked]
 
     def _hit(self, doc: _Doc, found: list[str], terms: dict[str, str], score: float, bm25: float) -> SearchHit:
         clip = doc.clip

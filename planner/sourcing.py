@@ -50,6 +50,7 @@ from planner.tool_catalogue import ToolCatalogue
 FOOTAGE_THRESHOLD = 0.45  # share of the need's words a shot must match to be used as it is
 PARTIAL_THRESHOLD = 0.15  # … to lend a frame to image-to-video
 MAX_ALTERNATIVES = 4
+MAX_CANDIDATES = 60  # best search hits considered per need
 DEFAULT_SHOT_SECONDS = 4.0
 _EPS = 0.02  # seconds: ranges that touch do not overlap; a range this much short still fits
 
@@ -229,7 +230,7 @@ class _Sourcer:
     def _candidates(self, need: ShotNeed) -> tuple[list[SearchHit], list[tuple[SearchHit, tuple[float, float]]]]:
         """(every video hit, best first; the hits with a free range of the need's length)."""
         try:
-            hits = [h for h in self.index.search(need.description, limit=None) if h.has_video]
+            hits = [h for h in self.index.search(need.description, limit=MAX_CANDIDATES) if h.has_video]
         except SearchError:
             return [], []
         fitting = []
@@ -355,6 +356,18 @@ class _Sourcer:
         )
 
 
+def _memo(choose: ToolChooser) -> ToolChooser:
+    """``choose`` asked once per mode (a catalogue reads its database each time)."""
+    seen: dict[str, list[str]] = {}
+
+    def chosen(mode: GenerateMode) -> list[str]:
+        if mode not in seen:
+            seen[mode] = list(choose(mode))
+        return seen[mode]
+
+    return chosen
+
+
 def _overlaps(hit: SearchHit, span: tuple[float, float], other: SearchHit, other_span: tuple[float, float]) -> bool:
     return hit.clip_id == other.clip_id and span[0] < other_span[1] - _EPS and other_span[0] < span[1] - _EPS
 
@@ -379,6 +392,7 @@ def source_shots(
     nothing can be generated and shots without footage become title cards."""
     if choose_tool is None:
         choose_tool = chooser_from_catalogue(catalogue) if catalogue is not None else (lambda mode: [])
+    choose_tool = _memo(choose_tool)
     sourcer = _Sourcer(analysis, choose_tool, threshold, partial_threshold)
     ordered = sorted(needs, key=lambda n: n.index)
     chosen: dict[int, _Choice] = {}
