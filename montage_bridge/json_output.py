@@ -39,6 +39,7 @@ import typer
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from analysis.models import AnalysisResult
+from planner.production import ProductionPlan
 from planner.shot_search import SearchHit
 from planner.tool_catalogue import CatalogueSettings, Tool
 
@@ -260,6 +261,13 @@ class PlanResult(Result):
     duration_frames: int = Field(description="Plan length in frames.")
     duration_seconds: float = Field(description="Plan length in seconds.")
     picture: list[str] = Field(description="The edit's picture written beside the plan (edit.html, edit.png).")
+    production: Optional[ProductionPlan] = Field(
+        description="With --estimate: the production plan — each of the brief's shots with its source, alternatives "
+        "and estimate, the totals, the budget and deadline and the changes made to fit them; null without it."
+    )
+    production_file: Optional[str] = Field(
+        description="With --estimate: the production plan JSON written; null without it."
+    )
 
 
 class Loss(Result):
@@ -607,35 +615,39 @@ def envelope_models(command: str) -> tuple[type[BaseModel], type[BaseModel]]:
     ident = schema_id(command)
     const = Literal[ident]  # type: ignore[valid-type]
     title = "".join(w.capitalize() for w in command.split())
-    common: dict[str, Any] = {
-        "schema_": (const, Field(alias="schema", description=f"Always '{ident}': the document's kind and version.")),
-        "warnings": (
-            list[str],
-            Field(description="Things the user should know, one sentence each (also printed on stderr)."),
-        ),
-    }
-    config = ConfigDict(extra="forbid", populate_by_name=True)
-    ok = create_model(  # type: ignore[call-overload]
-        f"{title}Ok",
-        __config__=config,
-        __doc__=f"`{command} --json` when it succeeded (exit code 0).",
-        schema_=common["schema_"],
-        ok=(Literal[True], Field(description="true: the command did all it was asked.")),
-        result=(result, Field(description=result.__doc__)),
-        warnings=common["warnings"],
+    schema_field = (const, Field(alias="schema", description=f"Always '{ident}': the document's kind and version."))
+    warnings_field = (
+        list[str],
+        Field(description="Things the user should know, one sentence each (also printed on stderr)."),
     )
-    failed = create_model(  # type: ignore[call-overload]
-        f"{title}Failed",
-        __config__=config,
-        __doc__=f"`{command} --json` when it failed (a non-zero exit code).",
-        schema_=common["schema_"],
-        ok=(Literal[False], Field(description="false: see error.")),
-        error=(ErrorInfo, Field(description="What went wrong.")),
-        result=(
+    config = ConfigDict(extra="forbid", populate_by_name=True)
+    ok_fields: dict[str, Any] = {
+        "schema_": schema_field,
+        "ok": (Literal[True], Field(description="true: the command did all it was asked.")),
+        "result": (result, Field(description=result.__doc__)),
+        "warnings": warnings_field,
+    }
+    failed_fields: dict[str, Any] = {
+        "schema_": schema_field,
+        "ok": (Literal[False], Field(description="false: see error.")),
+        "error": (ErrorInfo, Field(description="What went wrong.")),
+        "result": (
             Optional[result],
             Field(None, description="What was done when part of the work succeeded (kinds check_failed, partial)."),
         ),
-        warnings=common["warnings"],
+        "warnings": warnings_field,
+    }
+    ok: type[BaseModel] = create_model(
+        f"{title}Ok",
+        __config__=config,
+        __doc__=f"`{command} --json` when it succeeded (exit code 0).",
+        **ok_fields,
+    )
+    failed: type[BaseModel] = create_model(
+        f"{title}Failed",
+        __config__=config,
+        __doc__=f"`{command} --json` when it failed (a non-zero exit code).",
+        **failed_fields,
     )
     return ok, failed
 
@@ -643,7 +655,8 @@ def envelope_models(command: str) -> tuple[type[BaseModel], type[BaseModel]]:
 def json_schema(command: str) -> dict[str, Any]:
     """The published JSON Schema (draft 2020-12) of ``command --json``'s output."""
     ok, failed = envelope_models(command)
-    schema = TypeAdapter(Union[ok, failed]).json_schema()  # type: ignore[valid-type]
+    adapter: TypeAdapter[Any] = TypeAdapter(Union[ok, failed])  # type: ignore[arg-type, valid-type]
+    schema = adapter.json_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": schema_id(command),
