@@ -413,17 +413,24 @@ def test_twice_failed_gate_falls_back_to_footage(
 # ---- the real op with the tiny random pipeline (the [generate] extra) ---------------------------------
 
 
-def test_tiny_pipeline_generates_a_shot_that_lands_in_the_timeline(job: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["text_to_video", "image_to_video"])
+def test_tiny_pipeline_generates_a_shot_that_lands_in_the_timeline(
+    job: dict[str, Path], tmp_path: Path, mode: str
+) -> None:
+    """Real op, real gate. Text-to-video: the random model's clip moves and is neither black nor flashing,
+    so it passes; image-to-video from a frame of `wide`: the gate also compares the first frame with that
+    frame, and a random model may fail it — then the shot is generated once more, then footage."""
     pytest.importorskip("diffusers", reason="needs the [generate] extra (torch, diffusers)")
     from tests.gpu_remote.test_generate import build_tiny_wan
 
-    model = build_tiny_wan(tmp_path / "tiny-wan-t2v", image_to_video=False)
+    i2v = mode == "image_to_video"
+    model = build_tiny_wan(tmp_path / "tiny-wan", image_to_video=i2v)
     plan = _plan()
-    cat = plan["shots"][2]
-    cat["need"]["index"] = 1
-    cat["alternatives"] = plan["shots"][1]["alternatives"]
-    plan["shots"] = [plan["shots"][0], cat]
-    plan_file = tmp_path / "t2v.json"
+    shot = plan["shots"][1] if i2v else plan["shots"][2]
+    shot["need"]["index"] = 1
+    shot["alternatives"] = plan["shots"][1]["alternatives"]
+    plan["shots"] = [plan["shots"][0], shot]
+    plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(plan))
     out = tmp_path / "out"
     real = start_worker(tmp_path / "worker", env={"MONTAGE_GENERATE_MODEL": str(model)})
@@ -434,13 +441,21 @@ def test_tiny_pipeline_generates_a_shot_that_lands_in_the_timeline(job: dict[str
         real.stop()
     assert proc.returncode == 0, proc.stderr
     journal = json.loads((out / "generated" / "production-run.json").read_text())
-    states = [a["state"] for a in journal["shots"]["1"]["attempts"]]
-    # The real gate judged real frames: accepted, or rejected then judged again.
+    attempts = journal["shots"]["1"]["attempts"]
+    states = [a["state"] for a in attempts]
+    if not i2v:
+        assert states == ["accepted"], journal
+    # The real gate judged real frames: accepted, or rejected and generated once more with another seed.
     assert states in (["accepted"], ["rejected", "accepted"], ["rejected", "rejected"]), journal
+    assert len({a["seed"] for a in attempts}) == len(attempts)
+    assert all("ok" in a["quality"] for a in attempts)
     clips = {c.metadata["montage_bridge"]["clip_id"]: c for c, _ in _v1(out / "Gen Cut.otio")}
     if states[-1] == "accepted":
         generated = [c for c in clips.values() if "generated" in c.metadata["montage_bridge"]]
-        assert len(generated) == 1 and generated[0].metadata["montage_bridge"]["generated"]["prompt"] == "a cat"
-        assert probe_media(next((out / "generated").glob("shot-002-*.generate.mp4"))).frames == 9
+        assert (
+            len(generated) == 1
+            and generated[0].metadata["montage_bridge"]["generated"]["prompt"] == shot["source"]["prompt"]
+        )
+        assert probe_media(next((out / "generated").glob("shot-002-*.generate.mp4"))).frames == (13 if i2v else 9)
     else:
-        assert "other" in clips and "failed the quality gate" in proc.stderr
+        assert "other" in clips and "failed the quality gate" in " ".join(proc.stderr.split())
