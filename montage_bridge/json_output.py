@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from analysis.models import AnalysisResult
 from planner.production import ProductionPlan
 from planner.shot_search import SearchHit
-from planner.tool_catalogue import CatalogueSettings, Tool
+from planner.tool_catalogue import CatalogueSettings, Tool, ToolBench
 
 VERSION = 1
 SCHEMA_PREFIX = "montage-bridge/"
@@ -580,6 +580,17 @@ class ToolsListResult(Result):
     tools: list[Tool] = Field(description="Every tool (of --op), with its figures: measured or default.")
 
 
+class BenchToolsResult(Result):
+    """`bench-tools`: the tools measured on the worker and recorded in the catalogue, and those skipped or failed."""
+
+    worker: str = Field(description="The worker's URL.")
+    gpu: str = Field(description="What ran the jobs: the worker's GPU name(s), or 'CPU (N cores)'.")
+    catalogue: str = Field(description="The user's tool catalogue file the measurements were recorded in.")
+    results: list[ToolBench] = Field(
+        description="One per catalogue tool considered: measured (samples and fitted figures), skipped (why) or failed."
+    )
+
+
 # The commands with --json and their result models: the published schemas (docs/json-output.md).
 RESULTS: dict[str, type[Result]] = {
     "auto": AutoResult,
@@ -605,6 +616,7 @@ RESULTS: dict[str, type[Result]] = {
     "gpu delete": GpuDeleteResult,
     "gpu workers": GpuWorkersResult,
     "tools list": ToolsListResult,
+    "bench-tools": BenchToolsResult,
 }
 
 

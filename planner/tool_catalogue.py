@@ -122,6 +122,34 @@ class Tool(ToolSpec):
         return max(1, math.ceil(output_seconds / self.max_seconds - 1e-9))
 
 
+class Sample(Model):
+    """One bench job (or the median of its repeats): output seconds and the time it took."""
+
+    output_seconds: float = Field(ge=0)
+    slot_seconds: float = Field(ge=0, description="worker started_at → finished_at")
+    wall_seconds: float = Field(ge=0, description="submit → outputs downloaded, this machine")
+    steps: int | None = None
+
+
+class ToolBench(Model):
+    """What ``bench-tools`` did with one tool: measured (samples and the figures fitted), skipped or failed."""
+
+    tool: str
+    op: str
+    status: Literal["measured", "skipped", "failed"]
+    reason: str = ""
+    samples: list[Sample] = Field(default_factory=list)
+    measurement: Measurement | None = None
+
+
+class BenchReport(Model):
+    """A ``bench-tools`` run: the worker, what ran its jobs, one entry per tool considered."""
+
+    worker: str
+    gpu: str
+    results: list[ToolBench] = Field(default_factory=list)
+
+
 class CatalogueSettings(Model):
     price_per_gpu_hour: float = Field(DEFAULT_PRICE_PER_GPU_HOUR, ge=0)
     currency: str = Field(DEFAULT_CURRENCY, min_length=1, max_length=8)

@@ -25,17 +25,24 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from pydantic import Field
 
 from kernel.errors import MontageError
-from kernel.media import Model
-from montage_bridge.console import err, out
+from montage_bridge.console import out
+from montage_bridge.json_output import JsonOpt
 from montage_bridge.progress import ProgressOpt, ProgressReporter
 from planner.estimate import QueueState
-from planner.tool_catalogue import Measurement, Tool, ToolCatalogue, open_catalogue
+from planner.tool_catalogue import (
+    BenchReport,
+    Measurement,
+    Sample,
+    Tool,
+    ToolBench,
+    ToolCatalogue,
+    open_catalogue,
+)
 
 if TYPE_CHECKING:
     from gpu_remote.client import GpuClient
@@ -48,28 +55,6 @@ RECENT_S = 6 * 3600.0  # running jobs are looked for among those that changed th
 
 class BenchError(MontageError):
     """bench-tools cannot run as asked."""
-
-
-class Sample(Model):
-    output_seconds: float = Field(ge=0)
-    slot_seconds: float = Field(ge=0, description="worker started_at → finished_at")
-    wall_seconds: float = Field(ge=0, description="submit → outputs downloaded, this machine")
-    steps: int | None = None
-
-
-class ToolBench(Model):
-    tool: str
-    op: str
-    status: Literal["measured", "skipped", "failed"]
-    reason: str = ""
-    samples: list[Sample] = Field(default_factory=list)
-    measurement: Measurement | None = None
-
-
-class BenchReport(Model):
-    worker: str
-    gpu: str
-    results: list[ToolBench] = Field(default_factory=list)
 
 
 # -- reading the worker ---------------------------------------------------------------------------
@@ -436,15 +421,18 @@ def bench_tools(
     catalogue: Annotated[
         Optional[Path], typer.Option("--catalogue", help="User catalogue file (default: per-user data folder).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    as_json: JsonOpt = False,
     progress: ProgressOpt = "auto",
 ) -> None:
     """Run each tool the worker offers on a small generated input and record its measured speed."""
     from rich.table import Table
 
     from gpu_remote.client import GpuClient
+    from montage_bridge import json_output
     from montage_bridge.progress import resolve_mode
 
+    if as_json:
+        json_output.begin("bench-tools")
     width, sep, height = size.partition("x")
     if not sep or not width.isdigit() or not height.isdigit() or int(width) % 2 or int(height) % 2:
         raise BenchError(f"--size {size!r}: WIDTHxHEIGHT with even numbers, e.g. 640x360")
@@ -461,8 +449,19 @@ def bench_tools(
             progress_mode=resolve_mode(progress, as_json=as_json),
         )
         path = cat.path
+    failed = [r for r in report.results if r.status == "failed"]
+    measured = sum(r.status == "measured" for r in report.results)
+    for result in failed:
+        json_output.warn(f"bench of {result.tool} failed: {result.reason}")
     if as_json:
-        print(report.model_dump_json(indent=1))
+        document = json_output.BenchToolsResult(
+            worker=report.worker, gpu=report.gpu, catalogue=str(path), results=report.results
+        )
+        if failed and not measured:
+            json_output.emit(document, error=json_output.ErrorInfo(
+                message="no tool could be measured", kind="failed", exit_code=1))  # fmt: skip
+            raise typer.Exit(1)
+        json_output.emit(document)
         return
     table = Table(title=f"bench-tools — {report.worker} ({report.gpu})")
     for column in ("tool", "op", "status", "GPU s / out s", "wall s / out s", "overhead s", "note"):
@@ -485,10 +484,6 @@ def bench_tools(
     for (op_name, reason), ids in skipped.items():
         table.add_row(ids[0] + (f" (+{len(ids) - 1})" if len(ids) > 1 else ""), op_name, "skipped", "", "", "", reason)
     out.print(table)
-    measured = sum(r.status == "measured" for r in report.results)
     out.print(f"recorded {measured} measurement(s) in {path}")
-    failed = [r for r in report.results if r.status == "failed"]
-    for result in failed:
-        err.print(f"[red]failed:[/] {result.tool}: {result.reason}")
     if failed and not measured:
         raise typer.Exit(1)

@@ -55,9 +55,35 @@ def plan(
         Optional[str],
         typer.Option("--llm-base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1."),
     ] = None,
+    estimate: Annotated[
+        bool,
+        typer.Option(
+            "--estimate",
+            help="Also source the brief's shots (footage, generation, titles) and print per shot and in total the "
+            "tool, GPU seconds, money and wall time, fitted to the budget and deadline "
+            "(writes ANALYSIS.production.json).",
+        ),
+    ] = False,
+    production: Annotated[
+        Optional[Path], typer.Option("--production", help="With --estimate: estimate this production plan JSON.")
+    ] = None,
+    budget: Annotated[
+        Optional[float], typer.Option("--budget", help="Money cap for GPU work and LLM calls (catalogue currency).")
+    ] = None,
+    deadline: Annotated[
+        Optional[float], typer.Option("--deadline", help="Wall-time cap for production work, seconds.")
+    ] = None,
+    worker: Annotated[
+        Optional[str],
+        typer.Option("--worker", envvar="MONTAGE_GPU_URL", help="With --estimate: count this GPU worker's queue."),
+    ] = None,
+    token: Annotated[
+        Optional[str], typer.Option("--token", envvar="MONTAGE_GPU_TOKEN", help="GPU worker token.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Make an edit plan from an analysis and a brief, and write it as JSON."""
+    """Make an edit plan from an analysis and a brief, and write it as JSON (with --estimate, the
+    production plan too: where each of the brief's shots comes from and what it costs)."""
     if as_json:
         json_output.begin("plan")
     the_brief = brief_with_flags(
@@ -70,15 +96,32 @@ def plan(
         name=name,
         style=style,
         music=music,
+        budget=budget,
+        deadline_seconds=deadline,
     )
     analysis = load_analysis(analysis_file)
     if the_brief.music is not None and (analysis.music is None or music is not None):
         # The brief names music the analysis has not seen (or the flag replaces it): analyze it now.
         analysis = analysis.model_copy(update={"music": analyze_music(the_brief.music)})
     config = load_llm_config(llm_config, model=llm_model, base_url=llm_base_url) if llm else None
+    fitted = None
+    if estimate or production is not None:  # before anything is written: a missing shot list stops here
+        from montage_bridge.commands import plan_estimate
+
+        fitted = plan_estimate.production_estimate(
+            analysis, the_brief, production=production, worker=worker, token=token
+        )
     result = make_plan(analysis, the_brief, the_brief.style, llm=config)
     target = output or analysis_file.with_name(analysis_file.name.removesuffix(".json") + ".plan.json")
     write_plan(result, target)
+    production_file = None
+    if fitted is not None:
+        production_file = target.with_name(target.name.removesuffix(".json").removesuffix(".plan") + ".production.json")
+        plan_estimate.write_production(fitted.plan, production_file)
+        if not fitted.fits:
+            for note in fitted.plan.notes:
+                if note.startswith("cannot "):
+                    json_output.warn(note)
     from dashboard.picture import try_write_edit_picture  # edit.html/edit.png beside the plan
 
     picture, failed = try_write_edit_picture(target.parent, result, analysis, warnings=[*result.warnings])
@@ -101,6 +144,8 @@ def plan(
                 duration_frames=result.duration_frames,
                 duration_seconds=round(seconds, 6),
                 picture=[str(p) for p in picture],
+                production=fitted.plan if fitted else None,
+                production_file=str(production_file) if production_file else None,
             )
         )
         return
@@ -114,5 +159,12 @@ def plan(
         f"{seconds:.2f} s ({result.duration_frames} fr)",
     )
     out.print(table)
-    for path in [target, *picture]:
+    if fitted is not None:
+        out.print(plan_estimate.estimate_table(fitted.plan))
+        for line in plan_estimate.cap_lines(fitted.plan):
+            out.print(line)
+        for note in fitted.plan.notes:
+            if not note.startswith("cannot "):  # those went to stderr as warnings
+                out.print(f"[dim]note:[/] {note}")
+    for path in [target, *picture, *([production_file] if production_file else [])]:
         out.print(f"wrote {path}")

@@ -51,7 +51,7 @@ def test_bench_tools_measures_what_the_worker_offers_and_estimates_hold(worker_f
     done = run_cli("bench-tools", "--worker", worker.url, *args, "--lengths", "0.5,2", "--size", "160x120",
                    "--json", env=env, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = json.loads(done.stdout)["result"]  # the --json envelope (docs/json-output.md)
     by_tool = {r["tool"]: r for r in report["results"]}
     assert report["gpu"].startswith("CPU (") or "cuda" in report["gpu"].lower() or "nvidia" in report["gpu"].lower()
     # Progress went to stderr as JSON lines (--json), one task per tool, each ended.
@@ -181,7 +181,7 @@ def test_bench_tools_measures_generate_with_a_tiny_pipeline(worker_factory, tmp_
     env = {"MONTAGE_GPU_TOKEN": TOKEN, "MONTAGE_TOOL_CATALOGUE": str(catalogue_file)}
     done = run_cli("bench-tools", "--worker", worker.url, "--tool", "tiny-wan", "--json", env=env, timeout=600)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout)["results"][0]
+    result = json.loads(done.stdout)["result"]["results"][0]
     assert result["status"] == "measured", result
     assert [s["steps"] for s in result["samples"]] == [1, 2, 2]
     with ToolCatalogue(catalogue_file) as cat:

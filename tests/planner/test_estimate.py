@@ -6,6 +6,7 @@ of 3.6 per GPU-hour is 0.001 per GPU-second)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from planner.estimate import EstimateError, QueueState, estimate_plan, fit_plan
 from planner.production import ImageRef, LLMUsage, ProductionPlan, ProductionShot, ShotNeed, ShotSource
 from planner.tool_catalogue import ToolCatalogue, ToolSpec
+from tests.conftest import REPO, run_cli
 
 
 def _tool(
@@ -184,3 +186,80 @@ def test_the_caps_default_to_the_plans_own_and_are_recorded(cat: ToolCatalogue) 
     result = fit_plan(ProductionPlan(shots=[gen(0, "best")]), cat, budget=0.1, deadline_seconds=500)
     assert result.plan.budget == 0.1 and result.plan.deadline_seconds == 500
     assert result.fits and result.plan.shots[0].source.tool == "fast"
+
+
+# -- `plan --estimate`, as a user runs it ------------------------------------------------------------
+
+
+def _analysis_and_brief(tmp_path: Path, **brief: object) -> tuple[Path, Path]:
+    from tests.planner.test_sourcing import footage
+
+    analysis = tmp_path / "day.json"
+    analysis.write_text(footage().model_dump_json())
+    fields = {"name": "Day", "mode": "highlights", **brief}
+    brief_file = tmp_path / "brief.json"
+    brief_file.write_text(json.dumps(fields))
+    return analysis, brief_file
+
+
+SHOTS = ["a dog running on the beach", "a hot air balloon over mountains at dawn", "title: Summer 2026"]
+
+
+def test_plan_estimate_prints_the_table_and_fits_the_budget(tmp_path: Path) -> None:
+    analysis, brief = _analysis_and_brief(tmp_path, shots=SHOTS, budget=0.1)
+    env = {"MONTAGE_TOOL_CATALOGUE": str(tmp_path / "tools.sqlite")}
+    done = run_cli("plan", str(analysis), "--brief", str(brief), "--estimate", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Production estimate — Day: 3 shot(s)" in done.stdout
+    assert "budget 0.10 USD" in done.stdout and "(within)" in done.stdout
+    plan = ProductionPlan.model_validate_json((tmp_path / "day.production.json").read_text())
+    assert [s.source.kind for s in plan.shots] == ["footage", "generate", "title"]
+    # The best text-to-video tool costs 0.24 for 4 s at the default price: over 0.10, so a cheaper one.
+    assert plan.shots[1].source.tool != "generate-wan2.1-t2v-14b" and plan.within_budget and plan.budget == 0.1
+    assert any(n.startswith("shot 1: generate with generate-wan2.1-t2v-14b") for n in plan.notes)
+    assert plan.shots[1].estimate.cost == pytest.approx(plan.total.cost) and plan.total.cost > 0
+    assert (tmp_path / "day.plan.json").is_file(), "the edit plan is made as without --estimate"
+
+
+def test_plan_estimate_json_is_the_published_envelope(tmp_path: Path) -> None:
+    import jsonschema
+
+    analysis, brief = _analysis_and_brief(tmp_path, shots=SHOTS)
+    env = {"MONTAGE_TOOL_CATALOGUE": str(tmp_path / "tools.sqlite")}
+    done = run_cli("plan", str(analysis), "--brief", str(brief), "--estimate", "--deadline", "30", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    schema = json.loads((REPO / "docs" / "json-schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    production = ProductionPlan.model_validate(doc["result"]["production"])
+    assert production == ProductionPlan.model_validate_json(Path(doc["result"]["production_file"]).read_text())
+    # No tool makes 4 s within 30 s by the default figures (LTX-Video: 15 + 6 * 4 + 5): the shot falls back
+    # to its last alternative, a title card, and the notes say why.
+    assert production.deadline_seconds == 30 and production.within_deadline
+    assert production.shots[1].source.kind == "title"
+    assert [a.tool for a in production.shots[1].alternatives[:1]] == ["generate-ltx-video"]
+    assert any("to fit the brief's deadline" in n for n in production.notes)
+    assert doc["result"]["production_file"].endswith("day.production.json")
+
+
+def test_plan_estimate_of_a_production_file_and_what_it_refuses(tmp_path: Path) -> None:
+    analysis, brief = _analysis_and_brief(tmp_path)  # no shot list
+    env = {"MONTAGE_TOOL_CATALOGUE": str(tmp_path / "tools.sqlite")}
+    refused = run_cli("plan", str(analysis), "--brief", str(brief), "--estimate", env=env)
+    assert refused.returncode == 2 and "the brief has no shot list" in refused.stderr
+    assert not (tmp_path / "day.plan.json").exists(), "nothing is written when the estimate cannot be made"
+    made = tmp_path / "made.json"
+    made.write_text(ProductionPlan(shots=[gen(0, "generate-ltx-video", seconds=8.0)], budget=5.0).model_dump_json())
+    done = run_cli("plan", str(analysis), "--brief", str(brief), "--production", str(made), env=env)
+    assert done.returncode == 0, done.stderr
+    plan = ProductionPlan.model_validate_json((tmp_path / "day.production.json").read_text())
+    # LTX-Video by its default figures: 15 + 6 * 8 GPU-seconds (one job: it makes up to 10 s).
+    assert plan.total.gpu_seconds == pytest.approx(15 + 6 * 8) and plan.budget == 5.0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"shots": [{"need": {"index": 0}}]}')
+    broken = run_cli("plan", str(analysis), "--brief", str(brief), "--production", str(bad), env=env)
+    assert (
+        broken.returncode == 2
+        and "--production" in broken.stderr
+        and "bad.json: not a production plan" in broken.stderr
+    )
