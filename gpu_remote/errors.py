@@ -20,10 +20,13 @@ class ClientError(GpuRemoteError):
 class OpError(GpuRemoteError):
     """An operation failed on its input; ``code`` is the job error code (e.g. invalid_input)."""
 
-    def __init__(self, message: str, code: str = "op_failed", retryable: bool = False) -> None:
+    def __init__(
+        self, message: str, code: str = "op_failed", retryable: bool = False, result: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.retryable = retryable
+        self.result = result  # kept with the failed job (e.g. the quality report that failed it)
 
 
 class Canceled(Exception):

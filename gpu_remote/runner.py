@@ -22,6 +22,7 @@ from gpu_remote.errors import Canceled, OpError
 from gpu_remote.models import Job, JobErrorInfo, Progress
 from gpu_remote.ops import OPS, OpContext
 from gpu_remote.ops.base import kill_recorded_groups
+from gpu_remote.quality import assess_processed
 from gpu_remote.store import JobStore
 
 log = logging.getLogger("montage_bridge.gpu_remote.runner")
@@ -175,6 +176,15 @@ class Runner:
             ctx.check_cancel()
             result = op.run(ctx, parsed)
             ctx.check_cancel()
+            if op.quality_source and "video" in result.outputs:
+                quality = assess_processed(result.outputs["video"], inputs[op.quality_source])
+                result.result = {**result.result, "quality": quality}
+                if not quality["ok"]:
+                    raise OpError(
+                        "the processed clip failed the quality gate: " + "; ".join(quality["problems"]),
+                        code="quality_failed",
+                        result=result.result,
+                    )
             outputs = []
             for name, path in result.outputs.items():
                 sha, size = self.blobs.add_file(path)
@@ -194,7 +204,8 @@ class Runner:
             elif exc.reason != "lease_lost":
                 self.store.canceled(job.id, attempt)
         except OpError as exc:
-            self.store.fail(job.id, attempt, JobErrorInfo(code=exc.code, message=str(exc), retryable=exc.retryable))
+            error = JobErrorInfo(code=exc.code, message=str(exc), retryable=exc.retryable)
+            self.store.fail(job.id, attempt, error, result=exc.result)
         except Exception as exc:  # an op bug must fail the job, not kill the runner thread
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
             self.store.fail(

@@ -503,12 +503,13 @@ class JobStore:
             self.__dict__.get("_typical_cache", {}).clear()  # a new run time to average in
         return done
 
-    def fail(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
+    def fail(self, job_id: str, attempt: int, error: JobErrorInfo, result: dict[str, Any] | None = None) -> bool:
         """Attempt ``attempt`` failed. A retryable error with runs left re-queues the job after a
-        backoff (an automatic retry); otherwise the job ends ``failed``. False if fenced off."""
+        backoff (an automatic retry); otherwise the job ends ``failed``, keeping ``result`` (what
+        the op found, e.g. a failed quality report). False if fenced off."""
         if error.retryable and self._retry_later(job_id, attempt, error):
             return True
-        return self._finish(job_id, attempt, JobState.failed, error=error)
+        return self._finish(job_id, attempt, JobState.failed, error=error, result=result)
 
     def _retry_later(self, job_id: str, attempt: int, error: JobErrorInfo) -> bool:
         now = time.time()

@@ -174,6 +174,9 @@ class Op:
     run: Callable[[OpContext, Any], OpResult]
     backend: Callable[[], str]
     optional_inputs: tuple[str, ...] = ()
+    # A processed clip: its output "video" is checked against this input by the quality gate
+    # (gpu_remote/quality.assess_processed), the report kept in result["quality"].
+    quality_source: str | None = None
 
 
 def media_duration_s(path: Path) -> float | None:

@@ -196,7 +196,9 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
     )
     if not quality["ok"] and params.quality_gate == "fail":
         raise OpError(
-            "the generated clip failed the quality gate: " + "; ".join(quality["problems"]), code="quality_failed"
+            "the generated clip failed the quality gate: " + "; ".join(quality["problems"]),
+            code="quality_failed",
+            result={"quality": quality},
         )
     out = ctx.work_dir / "generated.mp4"
     count, width, height = _write_video(frames, out, params.fps)

@@ -66,10 +66,11 @@ def run(ctx: OpContext, params: StabilizeParams) -> OpResult:
 
 OP = Op(
     name="stabilize",
-    version="2",  # 2: the output carries the source start timecode explicitly
+    version="3",  # 2: the output carries the source start timecode explicitly; 3: quality gate
     description="Two-pass ffmpeg vid.stab stabilization of one video.",
     params=StabilizeParams,
     inputs=("video",),
+    quality_source="video",
     run=run,
     backend=lambda: "ffmpeg vid.stab two-pass (CPU)",
 )

@@ -185,10 +185,11 @@ def run(ctx: OpContext, params: UpscaleParams) -> OpResult:
 
 OP = Op(
     name="upscale",
-    version="3",  # 3: live action runs realesrgan-x4plus; colour matrix/range/tags kept through RGB
+    version="4",  # 3: live action runs realesrgan-x4plus; colour matrix/range/tags kept through RGB; 4: quality gate
     description="Upscale a video 2-4x: Real-ESRGAN on a GPU, else ffmpeg lanczos (labelled in the result).",
     params=UpscaleParams,
     inputs=("video",),
+    quality_source="video",
     run=run,
     backend=lambda: _backend("auto"),
 )

@@ -194,6 +194,10 @@ def submit(
     finals = _follow(client, job_ids, progress, as_json)
     failed = 0
     for jid, job in finals.items():
+        report = _quality(job)
+        if report and not as_json:  # one line a job, like the saved lines: JOB, "quality", verdict, checks
+            line = f"{jid}\tquality\t{_quality_summary(report)}\t{_quality_checks_line(report)}"
+            (out if job.state.value == "succeeded" else err).print(line, soft_wrap=True)  # type: ignore[attr-defined]
         if job.state.value == "succeeded":  # type: ignore[attr-defined]
             # Identical inputs share a job; each input still gets its own output file.
             for path in paths_of[jid]:
@@ -252,8 +256,9 @@ def status(
             json_output.GpuStatusResult(worker=worker, jobs=[json_output.GpuJob.from_job(j) for j in jobs])
         )
         return
-    table = Table("job", "op", "state", "progress", "eta", "attempt", "error")
+    table = Table("job", "op", "state", "progress", "eta", "attempt", "quality", "error")
     for job in jobs:
+        report = _quality(job)
         table.add_row(
             job.id,
             job.op,
@@ -261,9 +266,68 @@ def status(
             _progress_text(job),
             _eta_text(job),
             str(job.attempt),
+            _quality_summary(report) if report else "",
             job.error.message if job.error else "",
         )
     out.print(table)
+    if job_ids:  # jobs named: each one's quality report in full
+        for job in jobs:
+            _print_quality(job)
+
+
+def _quality(job) -> dict | None:  # type: ignore[no-untyped-def]
+    """The quality-gate report stored with a job (generated and processed clips), or None."""
+    report = job.result.get("quality") if isinstance(job.result, dict) else None
+    return report if isinstance(report, dict) else None
+
+
+def _quality_summary(report: dict) -> str:
+    checks = [c for c in report.get("checks", []) if isinstance(c, dict)]
+    failed = [str(c.get("name")) for c in checks if not c.get("ok")]
+    if report.get("ok"):
+        return f"passed ({len(checks)} checks)" if checks else "passed"
+    return f"FAILED: {', '.join(failed)}" if failed else "FAILED"
+
+
+def _quality_checks_line(report: dict) -> str:
+    """Every check on one line: ``name=figure (limit L) pass|FAIL; …``."""
+    parts = [
+        f"{c.get('name')}={_figure(c.get('value'))} (limit {_figure(c.get('limit'))}) "
+        + ("pass" if c.get("ok") else "FAIL")
+        for c in report.get("checks", [])
+        if isinstance(c, dict)
+    ]
+    return "; ".join(parts)
+
+
+def _figure(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def _print_quality(job) -> None:  # type: ignore[no-untyped-def]
+    """Which quality checks ran on the job's clip, whether each passed, its figure and limit."""
+    report = _quality(job)
+    if report is None:
+        return
+    out.print(f"quality gate of {job.id}: {_quality_summary(report)}")
+    checks = [c for c in report.get("checks", []) if isinstance(c, dict)]
+    if checks:
+        table = Table("check", "result", "value", "limit")
+        for check in checks:
+            table.add_row(
+                str(check.get("name", "?")),
+                "pass" if check.get("ok") else "FAIL",
+                _figure(check.get("value")),
+                _figure(check.get("limit")),
+            )
+        out.print(table)
+    else:  # a report from before checks were listed: its figures
+        for name, value in sorted(report.get("metrics", {}).items()):
+            out.print(f"  {name}: {_figure(value)}")
+    for problem in report.get("problems", []):
+        out.print(f"  problem: {problem}")
 
 
 def _seconds(value: float) -> str:
