@@ -7,6 +7,7 @@ items it affects and what happens to them, so an editor knows before opening the
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import cached_property
 
 import opentimelineio as otio
 from pydantic import BaseModel, Field
@@ -121,162 +122,251 @@ def xmeml_moved_fades(transitions: list[otio.schema.Transition], rate: Fraction)
     return moved
 
 
+class _Contents:
+    """What a timeline holds that some format cannot: each list gathered once, on first use."""
+
+    def __init__(self, timeline: otio.schema.Timeline) -> None:
+        self.timeline = timeline
+        self.time = timeline_time(timeline)
+        self.rate = self.time.rate
+        self.videos = _tracks(timeline, otio.schema.TrackKind.Video)
+        self.audios = _tracks(timeline, otio.schema.TrackKind.Audio)
+        self.clips: list[otio.schema.Clip] = list(timeline.find_clips())
+
+    @cached_property
+    def transitions(self) -> list[otio.schema.Transition]:
+        return list(self.timeline.find_children(descended_from_type=otio.schema.Transition))
+
+    @cached_property
+    def nested(self) -> list[otio.core.Composition]:
+        """Stacks and Tracks nested in a track: the EDL leaves both out (xmeml and FCPXML nest them)."""
+        kinds = (otio.schema.Stack, otio.schema.Track)
+        return [item for track in self.timeline.tracks for item in track if isinstance(item, kinds)]
+
+    @cached_property
+    def mixed_rate_clips(self) -> list[otio.schema.Clip]:
+        return [c for c in self.clips if clip_time(c, self.rate).rate != self.rate]
+
+    @cached_property
+    def disabled_clips(self) -> list[otio.schema.Clip]:
+        return [c for c in self.clips if not c.enabled]
+
+    @cached_property
+    def effects(self) -> list[otio.schema.Clip]:
+        """A clip for each effect that is not a speed change (a clip with two counts twice)."""
+        return [c for c in self.clips for e in c.effects if not isinstance(e, _SPEED_EFFECTS)]
+
+    @cached_property
+    def speed_changes(self) -> list[otio.schema.Clip]:
+        return [c for c in self.clips for e in c.effects if isinstance(e, _SPEED_EFFECTS)]
+
+    @cached_property
+    def clip_markers(self) -> list[otio.schema.Marker]:
+        return [m for c in self.clips for m in c.markers]
+
+    @cached_property
+    def timeline_markers(self) -> list[otio.schema.Marker]:
+        return list(self.timeline.tracks.markers)
+
+    @cached_property
+    def _mixes(self) -> list[tuple[otio.schema.Clip, dict]]:
+        return [(c, clip_mix(c)) for c in self.clips]
+
+    @cached_property
+    def volume_keyframed(self) -> list[otio.schema.Clip]:
+        return [c for c, mix in self._mixes if mix.get("volume")]
+
+    @cached_property
+    def micro_faded(self) -> list[otio.schema.Clip]:
+        return [c for c, mix in self._mixes if mix.get("fade_in") or mix.get("fade_out")]
+
+    @cached_property
+    def captions(self) -> list[dict]:
+        return timeline_captions(self.timeline)
+
+
+_SPEED_EFFECTS = (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame)
+_NO_CAPTIONS = {
+    "edl": "CMX 3600 has no captions",
+    "xml": "FCP7 XML has no captions",
+    "resolve-otio": "Resolve's OTIO import ignores them",
+}
+
+
 def analyze_losses(timeline: otio.schema.Timeline, fmt: str, edl_track: int | None = None) -> list[LossItem]:
     """The losses of writing ``timeline`` as ``fmt`` (``edl``, ``xml``, ``fcpxml``, ``otio``, ``resolve-otio``)."""
-    time = timeline_time(timeline)
-    videos = _tracks(timeline, otio.schema.TrackKind.Video)
-    audios = _tracks(timeline, otio.schema.TrackKind.Audio)
-    clips = list(timeline.find_clips())
-    transitions = [t for t in timeline.find_children(descended_from_type=otio.schema.Transition)]
-    # Stacks and Tracks nested in a track: the EDL leaves both out (xmeml and FCPXML nest them).
-    nested = [s for track in timeline.tracks for s in track if isinstance(s, (otio.schema.Stack, otio.schema.Track))]
-    mixed = [c for c in clips if clip_time(c, time.rate).rate != time.rate]
-    disabled = [c for c in clips if not c.enabled]
-    effects = [
-        c for c in clips for e in c.effects if not isinstance(e, (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame))
-    ]
-    retimed = [
-        c for c in clips for e in c.effects if isinstance(e, (otio.schema.LinearTimeWarp, otio.schema.FreezeFrame))
-    ]
-    markers = [m for c in clips for m in c.markers]
-    stack_markers = list(timeline.tracks.markers)
-    losses: list[LossItem] = []
-    mixes = [(c, clip_mix(c)) for c in clips]
-    levels = [c for c, m in mixes if m.get("volume")]
-    micro = [c for c, m in mixes if m.get("fade_in") or m.get("fade_out")]
-    captions = timeline_captions(timeline)
-    if fmt in ("edl", "xml", "resolve-otio"):
-        where = {"edl": "CMX 3600 has no captions", "xml": "FCP7 XML has no captions"}.get(
-            fmt, "Resolve's OTIO import ignores them"
-        )
-        losses += _count(captions, "captions", f"{where}: use the .srt/.vtt sidecar (or the FCPXML)")
+    held = _Contents(timeline)
+    losses = _caption_losses(held, fmt) + _mix_losses(held, fmt)
     if fmt == "edl":
-        losses += _count(levels, "volume", "an EDL has no audio levels: the music ducking keyframes are not written")
-        losses += _count(micro, "micro-fades", "an EDL has no audio fades: micro-fades at audio cuts are not written")
+        losses += _edl_losses(held, edl_track)
     elif fmt == "xml":
-        losses += _count(
-            micro,
+        losses += _xmeml_losses(held)
+    elif fmt == "fcpxml":
+        losses += _fcpxml_losses(timeline)
+    elif fmt == "resolve-otio":
+        custom = [c for c in held.clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
+        losses += _count(custom, "clip metadata", "Resolve drops custom clip metadata on import")
+    return losses
+
+
+def _caption_losses(held: _Contents, fmt: str) -> list[LossItem]:
+    if fmt not in _NO_CAPTIONS:
+        return []
+    return _count(held.captions, "captions", f"{_NO_CAPTIONS[fmt]}: use the .srt/.vtt sidecar (or the FCPXML)")
+
+
+def _mix_losses(held: _Contents, fmt: str) -> list[LossItem]:
+    """Volume keyframes (the music ducking) and micro-fades at audio cuts the format cannot hold."""
+    if fmt == "edl":
+        return _count(
+            held.volume_keyframed, "volume", "an EDL has no audio levels: the music ducking keyframes are not written"
+        ) + _count(
+            held.micro_faded, "micro-fades", "an EDL has no audio fades: micro-fades at audio cuts are not written"
+        )
+    if fmt == "xml":
+        return _count(
+            held.micro_faded,
             "micro-fades",
             "FCP7 XML keyframes fall on whole frames: 5 ms micro-fades at audio cuts are not written",
         )
-    elif fmt == "resolve-otio":
-        losses += _count(
-            levels + micro,
+    if fmt == "resolve-otio":
+        return _count(
+            held.volume_keyframed + held.micro_faded,
             "volume",
             "Resolve's OTIO import ignores the mix: ducking keyframes and micro-fades are not applied "
             "(the API build sets fades with SetFades on 21.1+)",
         )
-    if fmt == "edl":
-        if len(videos) > 1:
-            if edl_track is None:
-                losses.append(
-                    LossItem(
-                        feature="video tracks",
-                        count=len(videos) - 1,
-                        detail="an EDL holds one video track: V2 and up are written to separate EDL files",
-                    )
-                )
-            else:
-                losses.append(
-                    LossItem(
-                        feature="video tracks",
-                        count=len(videos) - 1,
-                        detail=f"only V{edl_track} is written (--edl-track); the other video tracks are left out",
-                    )
-                )
-        if edl_track not in (None, 1) and audios:
-            losses.append(
-                LossItem(feature="audio tracks", count=len(audios), detail="audio is written only with video track 1")
+    return []
+
+
+def _edl_losses(held: _Contents, edl_track: int | None) -> list[LossItem]:
+    """CMX 3600: one video track a list, dissolves only, no nesting, no levels, no media facts."""
+    rate, clips = held.rate, held.clips
+    losses = _edl_track_losses(held, edl_track) + _edl_transition_losses(held)
+    losses += edl_source_time_losses(held.timeline)
+    losses += _edl_empty_tracks(held, edl_track)
+    losses += _count(held.disabled_clips, "disabled clips", "an EDL cannot disable an event: written as enabled")
+    losses += _count(held.nested, "nested sequences", "an EDL cannot nest: nested stacks are left out")
+    losses += _count(
+        [m for m in held.clip_markers if frames_at(m.marked_range.duration, rate) > 0],
+        "marker durations",
+        "LOC markers have no duration",
+    )
+    losses += _count(held.timeline_markers, "timeline markers", "only clip markers are written (as * LOC)")
+    losses += _count(held.effects, "effects", "only speed (M2) is written")
+    with_range = [c for c in clips if c.media_reference is not None and c.media_reference.available_range]
+    losses += _count(with_range, "media ranges", "an EDL does not store media length or start TC")
+    return losses
+
+
+def _edl_track_losses(held: _Contents, edl_track: int | None) -> list[LossItem]:
+    videos, audios = held.videos, held.audios
+    losses: list[LossItem] = []
+    if len(videos) > 1:
+        if edl_track is None:
+            detail = "an EDL holds one video track: V2 and up are written to separate EDL files"
+        else:
+            detail = f"only V{edl_track} is written (--edl-track); the other video tracks are left out"
+        losses.append(LossItem(feature="video tracks", count=len(videos) - 1, detail=detail))
+    if edl_track not in (None, 1) and audios:
+        losses.append(
+            LossItem(feature="audio tracks", count=len(audios), detail="audio is written only with video track 1")
+        )
+    if len(audios) > 2:
+        losses.append(
+            LossItem(
+                feature="audio tracks beyond A2",
+                count=len(audios) - 2,
+                detail="written with A3, A4… channel codes, which not every CMX 3600 reader accepts",
             )
-        if len(audios) > 2:
-            losses.append(
-                LossItem(
-                    feature="audio tracks beyond A2",
-                    count=len(audios) - 2,
-                    detail="written with A3, A4… channel codes, which not every CMX 3600 reader accepts",
-                )
-            )
-        to_black = []
-        for track in videos + audios:
-            items = list(track)
-            for i, item in enumerate(items):
-                if isinstance(item, otio.schema.Transition):
-                    before = items[i - 1] if i > 0 else None
-                    after = items[i + 1] if i + 1 < len(items) else None
-                    if not isinstance(before, otio.schema.Clip) and not isinstance(after, otio.schema.Clip):
-                        to_black.append(item)
-        # A fade from or to a gap (black, silence) is a dissolve from or to the BL reel: kept. One with
-        # no clip on either side has nothing to dissolve.
-        losses += _count(to_black, "fades", "a dissolve with no clip on either side is left out")
-        non_dissolve = [t for t in transitions if t.transition_type != otio.schema.TransitionTypes.SMPTE_Dissolve]
-        losses += _count(
-            non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"
         )
-        moved = [t for t in transitions if frames_at(t.in_offset, time.rate) > 0]
-        losses += _count(
-            moved,
-            "transition alignment",
-            "a CMX dissolve starts at the cut: the cut moves to the dissolve's start (same frames on screen)",
-        )
-        losses += edl_source_time_losses(timeline)
-        written = edl_video_tracks(timeline)
-        empty = [n for n in range(1, len(videos) + 1) if n not in written and edl_track in (None, n)]
-        if empty:
-            names = ", ".join(f"V{n}" for n in empty)
-            losses.append(
-                LossItem(
-                    feature="empty tracks",
-                    count=len(empty),
-                    detail=f"{names} hold no clip an EDL can describe (only gaps or nested sequences): no EDL for them",
-                )
-            )
-        losses += _count(disabled, "disabled clips", "an EDL cannot disable an event: written as enabled")
-        losses += _count(nested, "nested sequences", "an EDL cannot nest: nested stacks are left out")
-        losses += _count(
-            [m for m in markers if frames_at(m.marked_range.duration, time.rate) > 0],
-            "marker durations",
-            "LOC markers have no duration",
-        )
-        losses += _count(stack_markers, "timeline markers", "only clip markers are written (as * LOC)")
-        losses += _count(effects, "effects", "only speed (M2) is written")
-        with_range = [c for c in clips if c.media_reference is not None and c.media_reference.available_range]
-        losses += _count(with_range, "media ranges", "an EDL does not store media length or start TC")
-    elif fmt == "xml":
-        losses += _count(mixed, "mixed rates", "clipitem in/out are at the sequence rate: source in points are rounded")
-        fades = xmeml_moved_fades(transitions, time.rate)
-        asym = [
-            t
-            for t in transitions
-            if frames_at(t.in_offset, time.rate)
-            and frames_at(t.out_offset, time.rate)
-            and t.in_offset != t.out_offset
-            and not any(t is f for f in fades)
-        ]
-        losses += _count(asym, "transition alignment", "uneven dissolves are re-centred (same frames on screen)")
-        losses += _count(
-            fades,
-            "fades",
-            "a dissolve from or to a gap (black) or a track's edge is written start-black/end-black, which "
-            "starts or ends at the clip's edge: the clip's edge moves over the part of the dissolve on the "
-            "gap's side (same frames on screen)",
-        )
-        losses += _count(
-            [m for m in markers + stack_markers if m.color != otio.schema.MarkerColor.RED],
-            "marker colours",
-            "xmeml markers have no colour",
-        )
-        losses += _count(effects, "effects", "effects are not written")
-        losses += _count(
-            retimed, "speed changes", "not written: each clip plays at 100 % from its in point for its timeline length"
-        )
-    elif fmt == "fcpxml":
-        # The FCPXML writer's own account (nle_adapters.fcpxml.losses), as "N × what" sentences.
-        for sentence in fcpxml_losses(timeline):
-            count, _, what = sentence.partition(" × ")
-            losses.append(LossItem(feature=what.split(" (")[0], count=int(count), detail=what))
-    elif fmt == "resolve-otio":
-        custom = [c for c in clips if any(k not in ("montage_bridge",) for k in c.metadata.keys())]
-        losses += _count(custom, "clip metadata", "Resolve drops custom clip metadata on import")
+    return losses
+
+
+def _edl_transition_losses(held: _Contents) -> list[LossItem]:
+    # A fade from or to a gap (black, silence) is a dissolve from or to the BL reel: kept. One with
+    # no clip on either side has nothing to dissolve.
+    to_black = [t for track in held.videos + held.audios for t in _transitions_between_no_clips(track)]
+    losses = _count(to_black, "fades", "a dissolve with no clip on either side is left out")
+    dissolve = otio.schema.TransitionTypes.SMPTE_Dissolve
+    non_dissolve = [t for t in held.transitions if t.transition_type != dissolve]
+    losses += _count(
+        non_dissolve, "transitions", "only dissolves exist in CMX 3600; other transitions become dissolves"
+    )
+    moved = [t for t in held.transitions if frames_at(t.in_offset, held.rate) > 0]
+    losses += _count(
+        moved,
+        "transition alignment",
+        "a CMX dissolve starts at the cut: the cut moves to the dissolve's start (same frames on screen)",
+    )
+    return losses
+
+
+def _transitions_between_no_clips(track: otio.schema.Track) -> list[otio.schema.Transition]:
+    items = list(track)
+    found = []
+    for i, item in enumerate(items):
+        if isinstance(item, otio.schema.Transition):
+            before = items[i - 1] if i > 0 else None
+            after = items[i + 1] if i + 1 < len(items) else None
+            if not isinstance(before, otio.schema.Clip) and not isinstance(after, otio.schema.Clip):
+                found.append(item)
+    return found
+
+
+def _edl_empty_tracks(held: _Contents, edl_track: int | None) -> list[LossItem]:
+    written = edl_video_tracks(held.timeline)
+    empty = [n for n in range(1, len(held.videos) + 1) if n not in written and edl_track in (None, n)]
+    if not empty:
+        return []
+    names = ", ".join(f"V{n}" for n in empty)
+    detail = f"{names} hold no clip an EDL can describe (only gaps or nested sequences): no EDL for them"
+    return [LossItem(feature="empty tracks", count=len(empty), detail=detail)]
+
+
+def _xmeml_losses(held: _Contents) -> list[LossItem]:
+    """FCP7 XML: sequence-rate in/out points, centred dissolves, colourless markers, no effects or speed."""
+    rate, transitions = held.rate, held.transitions
+    losses = _count(
+        held.mixed_rate_clips, "mixed rates", "clipitem in/out are at the sequence rate: source in points are rounded"
+    )
+    fades = xmeml_moved_fades(transitions, rate)
+    uneven = [
+        t
+        for t in transitions
+        if frames_at(t.in_offset, rate)
+        and frames_at(t.out_offset, rate)
+        and t.in_offset != t.out_offset
+        and not any(t is f for f in fades)
+    ]
+    losses += _count(uneven, "transition alignment", "uneven dissolves are re-centred (same frames on screen)")
+    losses += _count(
+        fades,
+        "fades",
+        "a dissolve from or to a gap (black) or a track's edge is written start-black/end-black, which "
+        "starts or ends at the clip's edge: the clip's edge moves over the part of the dissolve on the "
+        "gap's side (same frames on screen)",
+    )
+    losses += _count(
+        [m for m in held.clip_markers + held.timeline_markers if m.color != otio.schema.MarkerColor.RED],
+        "marker colours",
+        "xmeml markers have no colour",
+    )
+    losses += _count(held.effects, "effects", "effects are not written")
+    losses += _count(
+        held.speed_changes,
+        "speed changes",
+        "not written: each clip plays at 100 % from its in point for its timeline length",
+    )
+    return losses
+
+
+def _fcpxml_losses(timeline: otio.schema.Timeline) -> list[LossItem]:
+    """The FCPXML writer's own account (nle_adapters.fcpxml.losses), as "N × what" sentences."""
+    losses = []
+    for sentence in fcpxml_losses(timeline):
+        count, _, what = sentence.partition(" × ")
+        losses.append(LossItem(feature=what.split(" (")[0], count=int(count), detail=what))
     return losses
 
 

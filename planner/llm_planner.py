@@ -389,90 +389,39 @@ class LLMPlanner:
         """Checked picks → a conformed, validated plan; or the problems to send back."""
         if not picks:
             return None, ["the shot list is empty"]
-        clips = {c.id: c for c in analysis.clips}
-        checked: list[tuple[_Pick, ClipAnalysis, Shot, int, int]] = []
-        problems: list[str] = []
-        for n, p in enumerate(picks, 1):
-            clip = clips.get(p.pick.clip_id)
-            result = self._check_pick(n, p.pick, clip, style)
-            if isinstance(result, str):
-                problems.append(result)
-            else:
-                assert clip is not None
-                checked.append((p, clip, *result))
+        checked, problems = self._check_picks(picks, analysis, style)
         if problems:
             return None, problems
-        usable = [c for c in analysis.clips if c.media.has_video and c.shots] or [checked[0][1]]
+        usable = [c for c in analysis.clips if c.media.has_video and c.shots] or [checked[0].clip]
         aspect = brief.aspect or style.aspect or "16:9"
         setup = timeline_setup(usable, brief.rate, aspect)
         rate = setup.rate
         music = analysis.music if brief.mode != "talking_head" else None
-        on_beat = music is not None and style.pacing.cut_on != "any"
-        grid = beat_frames(music, rate) if music is not None else []
+        grid = beat_frames(music, rate) if music is not None and style.pacing.cut_on != "any" else None
         target = seconds_to_frames(target_seconds, rate)
-        end = min((f for f in grid if f > 0), key=lambda f: (abs(f - target), f), default=target) if on_beat else target
-        cuts: list[Cut] = []
-        markers: list[PlanMarker] = []
-        pos = 0
-        last_beat = -1
-        left_out = 0
-        for n, (p, clip, shot, lo, hi) in enumerate(checked, 1):
-            if pos >= end:
-                left_out += 1
-                continue
-            media_rate = clip.media.rate
-            room = rescale_frames(shot.end - lo, media_rate, rate)
-            while room > 0 and rescale_frames(room, rate, media_rate) > shot.end - lo:
-                room -= 1
-            want = max(1, rescale_frames(hi - lo, media_rate, rate))
-            if on_beat:
-                reachable = [f for f in grid if pos < f <= min(pos + room, end)]
-                if not reachable:
-                    problems.append(
-                        f"shot {n} ({clip.id}): {p.pick.source_in_seconds:g} s leaves only "
-                        f"{room / float(rate):.2f} s in its shot, less than the next beat: pick a longer range"
-                    )
-                    continue
-                stop = min(reachable, key=lambda f: (abs(f - (pos + want)), f))
-            else:
-                stop = min(pos + min(want, room), end)
-            if stop <= pos:
-                continue
-            length = stop - pos
-            src_len = rescale_frames(length, rate, media_rate)
-            if p.beat != last_beat and p.beat < len(beats):
-                markers.append(PlanMarker(frame=pos, name=beats[p.beat].title[:80], kind="chapter", color="GREEN"))
-                last_beat = p.beat
-            title = beats[p.beat].title if p.beat < len(beats) else ""
-            cuts.append(
-                Cut(
-                    clip_id=clip.id,
-                    source_in=lo,
-                    source_out=lo + src_len,
-                    record_in=pos,
-                    record_out=stop,
-                    reason=f"llm [{title[:60]}]: {p.pick.reason[:300]}".strip(),
-                )
-            )
-            pos = stop
-        if problems:
-            return None, problems
-        if not cuts:
+        # On the beat: the edit ends on the beat nearest the target length.
+        end = min((f for f in grid if f > 0), key=lambda f: (abs(f - target), f), default=target) if grid else target
+        laid = _lay_down(checked, beats, rate, grid, end)
+        if laid.problems:
+            return None, laid.problems
+        if not laid.cuts:
             return None, ["no shot could be placed"]
-        problems.extend(self._reuse_problems(cuts, style))
-        used = {c.clip_id for c in cuts}
+        problems = self._reuse_problems(laid.cuts, style)
+        used = {c.clip_id for c in laid.cuts}
+        known = {c.id for c in analysis.clips}
         problems.extend(
             f"must-include clip {clip_id!r} is not used: add a shot from it"
             for clip_id in brief.must_include
-            if clip_id in clips and clip_id not in used
+            if clip_id in known and clip_id not in used
         )
-        warnings = [f"{left_out} shot(s) past the target length were left out"] if left_out else []
+        warnings = [f"{laid.left_out} shot(s) past the target length were left out"] if laid.left_out else []
+        pos = laid.record_out
         plan = EditPlan(
             name=brief.name,
             **setup.plan_fields(),
-            cuts=cuts,
+            cuts=laid.cuts,
             music=MusicBed(path=str(music.path), record_in=0, record_out=pos) if music is not None else None,
-            markers=sorted([*markers, *(music_markers(music, rate, pos) if music else [])], key=lambda m: m.frame),
+            markers=sorted([*laid.markers, *(music_markers(music, rate, pos) if music else [])], key=lambda m: m.frame),
             planner=f"llm:{self.config.model}",
             warnings=warnings,
             aspect=aspect,
@@ -480,17 +429,28 @@ class LLMPlanner:
             style=style.name,
             # Fixes the footage needs follow from the shots chosen, by the same rules as the heuristics.
             remote_ops=remote_ops_for(
-                list(analysis.clips), cuts, setup.width, setup.height, style.rules.stabilize_shake
+                list(analysis.clips), laid.cuts, setup.width, setup.height, style.rules.stabilize_shake
             ),
         )
         problems.extend(plan_problems(plan, analysis, style=style, brief=brief))
-        short = (target - plan.duration_frames) / float(rate)
-        if short > style.rules.duration_tolerance_seconds:
-            if brief.mode == "music_montage" and brief.target_duration_seconds is None:
-                problems.append(f"the edit is {short:.1f} s shorter than the {target_seconds:.1f} s target: add shots")
-            elif brief.mode != "music_montage":
-                plan.warnings.append(f"the edit is {short:.1f} s shorter than the {target_seconds:.1f} s target")
+        problems.extend(_length_problems(plan, brief, style, rate, target, target_seconds))
         return plan, list(dict.fromkeys(problems))
+
+    def _check_picks(
+        self, picks: list[_Pick], analysis: AnalysisResult, style: Style
+    ) -> tuple[list[_Checked], list[str]]:
+        """Each pick against its clip and shots: the ones that hold, and what is wrong with the others."""
+        clips = {c.id: c for c in analysis.clips}
+        checked: list[_Checked] = []
+        problems: list[str] = []
+        for n, p in enumerate(picks, 1):
+            clip = clips.get(p.pick.clip_id)
+            result = self._check_pick(n, p.pick, clip, style)
+            if isinstance(result, str):
+                problems.append(result)
+            elif clip is not None:
+                checked.append(_Checked(p, clip, *result))
+        return checked, problems
 
     @staticmethod
     def _reuse_problems(cuts: list[Cut], style: Style) -> list[str]:
@@ -511,6 +471,103 @@ class LLMPlanner:
                     )
                     break
         return problems
+
+
+@dataclass
+class _Checked:
+    """A pick that holds: its clip, the shot it lies in and its source frames ``[source_in, source_out)``."""
+
+    pick: _Pick
+    clip: ClipAnalysis
+    shot: Shot
+    source_in: int
+    source_out: int
+
+
+@dataclass
+class _Laid:
+    """The picks laid end to end on the timeline."""
+
+    cuts: list[Cut]
+    markers: list[PlanMarker]  # a chapter marker where each story beat begins
+    record_out: int  # where the last cut ends
+    left_out: int  # picks past the end of the edit
+    problems: list[str]
+
+
+def _lay_down(
+    checked: list[_Checked], beats: list[StoryBeat], rate: Fraction, grid: list[int] | None, end: int
+) -> _Laid:
+    """Lay the checked picks end to end up to ``end``, each cut ending on a beat of ``grid`` (None: anywhere)."""
+    laid = _Laid([], [], 0, 0, [])
+    last_beat = -1
+    pos = 0
+    for n, c in enumerate(checked, 1):
+        if pos >= end:
+            laid.left_out += 1
+            continue
+        media_rate = c.clip.media.rate
+        room = _room_in_shot(c, rate)
+        want = max(1, rescale_frames(c.source_out - c.source_in, media_rate, rate))
+        if grid is not None:
+            reachable = [f for f in grid if pos < f <= min(pos + room, end)]
+            if not reachable:
+                laid.problems.append(
+                    f"shot {n} ({c.clip.id}): {c.pick.pick.source_in_seconds:g} s leaves only "
+                    f"{room / float(rate):.2f} s in its shot, less than the next beat: pick a longer range"
+                )
+                continue
+            stop = min(reachable, key=lambda f: (abs(f - (pos + want)), f))
+        else:
+            stop = min(pos + min(want, room), end)
+        if stop <= pos:
+            continue
+        beat = c.pick.beat
+        if beat != last_beat and beat < len(beats):
+            laid.markers.append(PlanMarker(frame=pos, name=beats[beat].title[:80], kind="chapter", color="GREEN"))
+            last_beat = beat
+        laid.cuts.append(_cut(c, beats, pos, stop, rate))
+        pos = stop
+    laid.record_out = pos
+    return laid
+
+
+def _room_in_shot(c: _Checked, rate: Fraction) -> int:
+    """Timeline frames from the pick's in point to its shot's end (never reaching past the shot)."""
+    media_rate = c.clip.media.rate
+    frames_left = c.shot.end - c.source_in
+    room = rescale_frames(frames_left, media_rate, rate)
+    while room > 0 and rescale_frames(room, rate, media_rate) > frames_left:
+        room -= 1
+    return room
+
+
+def _cut(c: _Checked, beats: list[StoryBeat], record_in: int, record_out: int, rate: Fraction) -> Cut:
+    src_len = rescale_frames(record_out - record_in, rate, c.clip.media.rate)
+    title = beats[c.pick.beat].title if c.pick.beat < len(beats) else ""
+    return Cut(
+        clip_id=c.clip.id,
+        source_in=c.source_in,
+        source_out=c.source_in + src_len,
+        record_in=record_in,
+        record_out=record_out,
+        reason=f"llm [{title[:60]}]: {c.pick.pick.reason[:300]}".strip(),
+    )
+
+
+def _length_problems(
+    plan: EditPlan, brief: Brief, style: Style, rate: Fraction, target: int, target_seconds: float
+) -> list[str]:
+    """A music montage that falls short of its (style's) length goes back to the model; other modes keep
+    the plan with a warning in it."""
+    short = (target - plan.duration_frames) / float(rate)
+    if short <= style.rules.duration_tolerance_seconds:
+        return []
+    if brief.mode == "music_montage" and brief.target_duration_seconds is None:
+        return [f"the edit is {short:.1f} s shorter than the {target_seconds:.1f} s target: add shots"]
+    if brief.mode != "music_montage":
+        plan.warnings.append(f"the edit is {short:.1f} s shorter than the {target_seconds:.1f} s target")
+    return []
 
 
 def plan_with_llm(
