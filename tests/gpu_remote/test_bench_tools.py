@@ -137,6 +137,18 @@ def test_read_queue_and_an_estimate_behind_it(worker_factory, tmp_path: Path) ->
     assert any(worker.url in n and "1 queued" in n for n in out.notes)
     for job_id in ("queue-long-0001", "queue-next-0002"):
         client.cancel(job_id)
+    # `plan --estimate --worker URL` reads the same queue.
+    from tests.planner.test_estimate import SHOTS, _analysis_and_brief
+
+    analysis, brief = _analysis_and_brief(tmp_path, shots=SHOTS)
+    env = {"MONTAGE_GPU_TOKEN": TOKEN, "MONTAGE_TOOL_CATALOGUE": str(tmp_path / "tools.sqlite")}
+    done = run_cli(
+        "plan", str(analysis), "--brief", str(brief), "--estimate", "--worker", worker.url, "--json", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    notes = json.loads(done.stdout)["result"]["production"]["notes"]
+    assert any(n.startswith(f"worker {worker.url}: 1 slot(s) for generate") for n in notes), notes
+    assert not any("no worker asked" in n for n in notes)
 
 
 def test_bench_tools_says_what_is_wrong(tmp_path: Path) -> None:
