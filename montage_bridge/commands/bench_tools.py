@@ -139,6 +139,24 @@ def make_clip(path: Path, seconds: float, size: str, tag: str) -> Path:
     return path
 
 
+def make_image(path: Path, size: str) -> Path:
+    """A test-pattern still (PNG) at ``size``: the conditioning frame of image-to-video benches."""
+    from kernel.ffmpeg_tools import run_ffmpeg
+
+    run_ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=1", "-frames:v", "1", str(path)])
+    return path
+
+
+def generate_inputs(tool: Tool, work: Path) -> tuple[str, dict[str, Path]]:
+    """The worker's generate mode and conditioning images for benching ``tool`` in a mode it makes."""
+    if "text_to_video" in tool.modes or not tool.modes:
+        return "t2v", {}
+    size = f"{int(tool.params.get('width', 832))}x{int(tool.params.get('height', 480))}"
+    if "image_to_video" in tool.modes:
+        return "i2v", {"image": make_image(work / "first.png", size)}
+    return "flf2v", {"image": make_image(work / "first.png", size), "last_image": make_image(work / "last.png", size)}
+
+
 def make_tone(path: Path, seconds: float, tag: str) -> Path:
     from kernel.ffmpeg_tools import run_ffmpeg
 
@@ -245,12 +263,13 @@ def bench_tool(
 
     if tool.op == "generate":
         fps = int(tool.params.get("fps", tool.fps or 16))
+        mode, images = generate_inputs(tool, work)
         for frames, steps in _generate_plan(tool):
             runs = []
             for _ in range(repeat):
                 params = {**tool.params, "prompt": BENCH_PROMPT, "num_frames": frames, "steps": steps,
-                          "mode": "t2v", "quality_gate": "report", "seed": int(uuid.uuid4().int % 2**31)}  # fmt: skip
-                sample = run_job(client, "generate", {}, params, work)
+                          "mode": mode, "quality_gate": "report", "seed": int(uuid.uuid4().int % 2**31)}  # fmt: skip
+                sample = run_job(client, "generate", images, params, work)
                 runs.append(sample.model_copy(update={"output_seconds": frames / fps, "steps": steps}))
                 tick()
             samples.append(_median(runs))

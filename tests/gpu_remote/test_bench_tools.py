@@ -198,3 +198,23 @@ def test_bench_tools_measures_generate_with_a_tiny_pipeline(worker_factory, tmp_
     assert [s["steps"] for s in result["samples"]] == [1, 2, 2]
     with ToolCatalogue(catalogue_file) as cat:
         assert cat.get("tiny-wan").measured
+
+
+def test_image_to_video_tools_are_benched_with_a_frame_of_their_size(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from montage_bridge.commands.bench_tools import generate_inputs
+
+    with ToolCatalogue(tmp_path / "tools.sqlite") as cat:
+        t2v, i2v = cat.get("generate-wan2.1-t2v-1.3b"), cat.get("generate-wan2.1-i2v-14b-720p")
+        flf = ToolSpec(id="flf-only", op="generate", modes=["first_last_frame"], params={"width": 64, "height": 48},
+                       gpu_s_per_output_s=1, wall_s_per_output_s=1)  # fmt: skip
+        flf_tool = cat.add_tool(flf)
+    assert generate_inputs(t2v, tmp_path) == ("t2v", {})
+    mode, images = generate_inputs(i2v, tmp_path)
+    assert mode == "i2v" and Image.open(images["image"]).size == (1280, 720)
+    mode, images = generate_inputs(flf_tool, tmp_path)
+    assert mode == "flf2v" and {k: Image.open(v).size for k, v in images.items()} == {
+        "image": (64, 48),
+        "last_image": (64, 48),
+    }
