@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import queue
 import secrets
 import shutil
 import threading
@@ -25,7 +26,8 @@ from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import SHA256_RE, UPLOAD_ID_RE, UploadStatus
 
 HASH_CHUNK = 1 << 20
-STORE_BLOCK = 4 << 20  # bytes an upload gathers before writing and hashing them in a thread
+SINK_BLOCK = 1 << 20  # received bytes handed to the writing thread at a time
+SINK_BACKLOG = 32 << 20  # bytes received but not yet stored before the event loop stops reading
 
 
 class BlobError(GpuRemoteError):
@@ -207,68 +209,32 @@ class BlobStore:
         path = self._upload_path(upload_id)
         written = status.offset
         hasher = self._hasher_at(upload_id, path, written)
-        with path.open("r+b") as handle:
-            handle.seek(written)
-
-            stored = [written]  # bytes written so far
-            hashed = [written]  # bytes hashed so far
-
-            def write(blocks: list[bytes]) -> None:  # in a thread (releases the GIL)
-                for piece in blocks:  # the received chunks as they are: no copy into one block
-                    handle.write(piece)
-                    stored[0] += len(piece)
-
-            def digest(blocks: list[bytes]) -> None:  # in another thread, beside the write
-                for piece in blocks:
-                    hasher.update(piece)
-                    hashed[0] += len(piece)
-
-            async def store(blocks: list[bytes]) -> None:
-                results = await asyncio.gather(
-                    asyncio.to_thread(write, blocks), asyncio.to_thread(digest, blocks), return_exceptions=True
-                )
-                for result in results:
-                    if isinstance(result, BaseException):
-                        raise result
-
-            # The socket is read on the event loop while the previous block is written and hashed
-            # in two threads, so receiving, hashing and writing overlap instead of taking turns.
-            pending: asyncio.Future[None] | None = None
+        # The event loop only receives: each chunk goes, as it came, to one thread that writes and
+        # hashes it (both release the GIL), so the socket is read while earlier bytes are stored.
+        sink = _Sink(path, written, hasher, asyncio.get_running_loop())
+        try:
+            received = written
             block: list[bytes] = []
             held = 0  # bytes in ``block``
-            try:
-                async for chunk in chunks:
-                    if written + held + len(chunk) > status.size:
-                        raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
-                    if not chunk:
-                        continue
-                    block.append(chunk)
-                    held += len(chunk)
-                    if held >= STORE_BLOCK:
-                        if pending is not None:
-                            await pending
-                            pending = None
-                        data, block = block, []
-                        pending = asyncio.ensure_future(store(data))
-                        written += held
-                        held = 0
-            finally:
-                try:
-                    if pending is not None:
-                        await pending
-                    if block:
-                        write(block)
-                        digest(block)
-                finally:
-                    written = stored[0]  # a failed write (disk full) keeps only what was stored whole
-                # Keep what arrived intact (a cut connection leaves a valid prefix to resume from)
-                # but drop a partial overflow write.
-                handle.flush()
-                handle.truncate(min(written, status.size))
-                if hashed[0] != written:  # the write failed part-way: hash what the file holds
-                    hasher = self._hasher_at(upload_id, path, written)
-                with self._hash_lock:
-                    self._hashers[upload_id] = (written, hasher)
+            async for chunk in chunks:
+                if received + len(chunk) > status.size:
+                    raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
+                if not chunk:
+                    continue
+                received += len(chunk)
+                block.append(chunk)
+                held += len(chunk)
+                if held >= SINK_BLOCK:
+                    await sink.put(block, held)
+                    block, held = [], 0
+            if block:
+                await sink.put(block, held)
+        finally:
+            # Keep what arrived intact (a cut connection leaves a valid prefix to resume from); a
+            # failed write (disk full) keeps only the chunks that were stored whole.
+            written, hasher = await sink.close()
+            with self._hash_lock:
+                self._hashers[upload_id] = (written, hasher)
         with self.db.connect() as conn:
             conn.execute("UPDATE uploads SET updated_at=? WHERE id=?", (time.time(), upload_id))
         if written < status.size:
@@ -315,3 +281,71 @@ class BlobStore:
         for row in rows:
             self._upload_path(row["id"]).unlink(missing_ok=True)
         return len(rows)
+
+
+class _Sink:
+    """One thread that appends an upload's bytes to its file and hashes them, in arrival order.
+
+    The event loop hands it blocks of received chunks (:meth:`put`, which waits only while more
+    than :data:`SINK_BACKLOG` bytes are not yet stored, so memory stays bounded) and collects the
+    result with :meth:`close`: the bytes stored and the hash state covering exactly those bytes. A
+    piece is hashed only after it is written whole; if a write fails (disk full) the thread stops,
+    the file is cut back to the whole pieces and :meth:`close` raises the error.
+    """
+
+    def __init__(self, path: Path, offset: int, hasher: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.fd = os.open(path, os.O_WRONLY)
+        self.offset = offset  # bytes stored and hashed (only the thread writes it)
+        self.sent = offset  # bytes handed over (only the event loop writes it)
+        self.hasher = hasher
+        self.loop = loop
+        self.error: BaseException | None = None
+        self.queue: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self.room = asyncio.Event()
+        self.waiting = False
+        self.thread = threading.Thread(target=self._run, name="upload-sink", daemon=True)
+        self.thread.start()
+
+    async def put(self, block: list[bytes], size: int) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(block)
+        self.sent += size
+        while self.sent - self.offset > SINK_BACKLOG and self.error is None:
+            self.room.clear()
+            self.waiting = True
+            if self.sent - self.offset <= SINK_BACKLOG:  # the thread caught up before it saw ``waiting``
+                break
+            await self.room.wait()
+        self.waiting = False
+
+    def _run(self) -> None:
+        try:
+            os.lseek(self.fd, self.offset, os.SEEK_SET)
+            while (block := self.queue.get()) is not None:
+                for piece in block:
+                    view = memoryview(piece)
+                    while view:
+                        view = view[os.write(self.fd, view) :]
+                    self.hasher.update(piece)
+                    self.offset += len(piece)
+                if self.waiting and self.sent - self.offset <= SINK_BACKLOG // 2:
+                    self.waiting = False
+                    self.loop.call_soon_threadsafe(self.room.set)
+        except BaseException as exc:  # disk full, I/O error: reported by put() / close()
+            self.error = exc
+            self.loop.call_soon_threadsafe(self.room.set)
+            while self.queue.get() is not None:  # nothing after a failed write is stored
+                pass
+
+    async def close(self) -> tuple[int, Any]:
+        """Wait for the stored bytes; returns (bytes stored, hash state of them). Raises a write error."""
+        self.queue.put(None)
+        await asyncio.to_thread(self.thread.join)
+        try:
+            os.ftruncate(self.fd, self.offset)  # a partial write of the failing piece goes
+        finally:
+            os.close(self.fd)
+        if self.error is not None:
+            raise self.error
+        return self.offset, self.hasher

@@ -33,7 +33,8 @@ from kernel.atomic_io import write_text_atomic
 from kernel.paths import state_dir
 
 DEFAULT_URL = "http://127.0.0.1:8765"
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 256 << 20  # bytes per PATCH (streamed from the file; a cut request resumes mid-way)
+READ_BYTES = 1 << 20  # file reads per socket write while streaming a PATCH body
 MIME_BY_SUFFIX = {
     ".mp4": "video/mp4",
     ".mov": "video/quicktime",
@@ -221,15 +222,16 @@ class GpuClient:
         return ref
 
     def _send_from(self, path: Path, status: UploadStatus) -> UploadStatus:
-        """PATCH the rest of ``path`` from ``status.offset`` in chunks; returns the final status."""
+        """PATCH the rest of ``path`` from ``status.offset``, up to ``chunk_bytes`` a request, each
+        request's body streamed from the file (never held whole); returns the final status."""
         offset = status.offset
         with path.open("rb") as handle:
             while offset < status.size:
-                handle.seek(offset)
-                chunk = handle.read(min(self.chunk_bytes, status.size - offset))
+                length = min(self.chunk_bytes, status.size - offset)
                 resp = self.session.patch(
                     f"{self.url}/v1/uploads/{status.upload_id}",
-                    data=chunk,
+                    # urllib3 sends each piece with sendall; the stubs only know bytes pieces.
+                    data=_FileRegion(handle, path, offset, length),  # type: ignore[arg-type]
                     headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
                     timeout=self.timeout,
                 )
@@ -237,7 +239,7 @@ class GpuClient:
                     raise ClientError(f"{path.name} changed while uploading (hash mismatch): run the command again")
                 if resp.status_code != 204:
                     raise ClientError(f"upload chunk refused with {resp.status_code}: {resp.text[:200]}")
-                self.uploaded_bytes += len(chunk)
+                self.uploaded_bytes += length
                 offset = int(resp.headers["Upload-Offset"])
         return UploadStatus(upload_id=None, sha256=status.sha256, size=status.size, offset=offset, complete=True)
 
@@ -416,6 +418,30 @@ class GpuClient:
             name = f"{stem}.{job.op}{suffix}" if len(job.outputs) == 1 else f"{stem}.{job.op}.{out.name}{suffix}"
             results[out.name] = self.download(out.sha256, folder / name)
         return results
+
+
+class _FileRegion:
+    """``length`` bytes of an open file from ``offset``, as a request body that requests streams:
+    its length gives the Content-Length, iterating reads the file 1 MiB at a time into one reused
+    buffer (each piece is on the socket before the next read)."""
+
+    def __init__(self, handle: Any, path: Path, offset: int, length: int) -> None:
+        self.handle, self.path, self.offset, self.length = handle, path, offset, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[memoryview]:
+        self.handle.seek(self.offset)
+        buffer = bytearray(min(READ_BYTES, self.length))
+        view = memoryview(buffer)
+        left = self.length
+        while left > 0:
+            got = self.handle.readinto(view[: min(len(buffer), left)])
+            if not got:
+                raise ClientError(f"{self.path.name} got shorter while uploading: run the command again")
+            yield view[:got]
+            left -= got
 
 
 def _detail(resp: requests.Response) -> str:

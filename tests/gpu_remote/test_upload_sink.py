@@ -1,0 +1,110 @@
+"""How an upload's bytes reach the disk (issue #12): the event loop receives, one thread writes and
+hashes. Memory stays bounded when the disk is slower than the network, a failed write keeps a
+whole-piece prefix whose hash state is right (the upload resumes from it), and the client streams
+each PATCH body from the file instead of holding it in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import os
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from gpu_remote import blobs as blobs_module
+from gpu_remote.blobs import BlobStore
+from gpu_remote.client import _FileRegion
+from gpu_remote.db import open_database
+from gpu_remote.errors import ClientError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> BlobStore:
+    return BlobStore(
+        tmp_path / "data", open_database(None, tmp_path), max_upload_bytes=64 << 20, disk_budget_bytes=1 << 30
+    )
+
+
+def _pieces(data: bytes, size: int):
+    async def body():
+        for at in range(0, len(data), size):
+            yield data[at : at + size]
+            await asyncio.sleep(0)
+
+    return body()
+
+
+def _fake_os(write):
+    """``os`` for gpu_remote.blobs with ``write`` replaced (nothing else in the process is touched)."""
+    fake = types.SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
+    fake.write = write
+    return fake
+
+
+def test_a_slow_disk_bounds_what_the_worker_holds(store: BlobStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blobs_module, "SINK_BLOCK", 16 << 10)
+    monkeypatch.setattr(blobs_module, "SINK_BACKLOG", 64 << 10)
+    backlog: list[int] = []
+    real_put = blobs_module._Sink.put
+
+    async def put(self, block, size):  # noqa: ANN001 - records the backlog after each hand-over
+        await real_put(self, block, size)
+        backlog.append(self.sent - self.offset)
+
+    def slow_write(fd: int, data) -> int:  # noqa: ANN001 - os.write's signature
+        time.sleep(0.002)
+        return os.write(fd, data)
+
+    monkeypatch.setattr(blobs_module._Sink, "put", put)
+    monkeypatch.setattr(blobs_module, "os", _fake_os(slow_write))
+    data = os.urandom(1 << 20)
+    status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "a.bin", pinned=set())
+    assert status.upload_id is not None
+    done = asyncio.run(store.append(status.upload_id, 0, _pieces(data, 8 << 10)))
+    assert done.complete and store.path(done.sha256).read_bytes() == data
+    assert backlog and max(backlog) <= (64 << 10) + (16 << 10)  # the backlog plus the block handed over
+
+
+def test_a_failed_write_keeps_whole_pieces_and_the_upload_resumes(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(300_000)
+    status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "b.bin", pinned=set())
+    assert status.upload_id is not None
+    budget = [100_000]  # bytes the "disk" takes before it is full
+
+    def full_disk_write(fd: int, view) -> int:  # noqa: ANN001 - os.write's signature
+        if budget[0] <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        n = min(len(view), budget[0], 7_000)  # short writes, and the failing piece lands part-way
+        budget[0] -= n
+        return os.write(fd, view[:n])
+
+    monkeypatch.setattr(blobs_module, "os", _fake_os(full_disk_write))
+    with pytest.raises(OSError) as info:
+        asyncio.run(store.append(status.upload_id, 0, _pieces(data, 30_000)))
+    assert info.value.errno == errno.ENOSPC
+    held = store.upload_status(status.upload_id).offset
+    assert held == 90_000  # three whole 30,000-byte pieces; the fourth's partial write is cut off
+    upload_file = store.root / "uploads" / status.upload_id
+    assert upload_file.read_bytes() == data[:held]
+    monkeypatch.setattr(blobs_module, "os", os)  # space again: resume where the worker says
+    done = asyncio.run(store.append(status.upload_id, held, _pieces(data[held:], 30_000)))
+    assert done.complete and store.path(done.sha256).read_bytes() == data
+
+
+def test_client_streams_a_file_region_and_refuses_a_file_that_shrank(tmp_path: Path) -> None:
+    src = tmp_path / "clip.bin"
+    data = os.urandom(3 * (1 << 20) + 5)
+    src.write_bytes(data)
+    with src.open("rb") as handle:
+        region = _FileRegion(handle, src, 1000, len(data) - 1000)
+        assert len(region) == len(data) - 1000
+        pieces = [bytes(piece) for piece in region]
+        assert b"".join(pieces) == data[1000:] and max(map(len, pieces)) <= 1 << 20
+        with pytest.raises(ClientError, match="got shorter"):
+            list(_FileRegion(handle, src, 1000, len(data)))
