@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resolve": ("montage_bridge.commands.resolve", "app"),
     "worker": ("montage_bridge.commands.worker", "worker_app"),
     "gpu": ("montage_bridge.commands.gpu", "gpu_app"),
+    "bench-tools": ("montage_bridge.commands.bench_tools", "bench_tools"),
+    "tools": ("montage_bridge.commands.tools", "tools_app"),
 }
 
 
