@@ -26,7 +26,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from gpu_remote.blobs import sha256_file
 from gpu_remote.errors import ClientError
 from gpu_remote.models import BlobRef, Capabilities, Event, Job, JobSpec, JobState, UploadStatus
 from kernel.atomic_io import write_text_atomic
@@ -52,6 +51,14 @@ SUFFIX_BY_MIME = {"video/mp4": ".mp4", "application/json": ".json", "image/png":
 def default_state_dir() -> Path:
     explicit = os.environ.get("MONTAGE_GPU_STATE")
     return Path(explicit) if explicit else state_dir() / "gpu"
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 hex of a file (the worker's own function, imported when first needed: the worker's
+    blob store brings asyncio and SQLite, which an upload whose hash is cached never needs)."""
+    from gpu_remote.blobs import sha256_file as worker_sha256_file
+
+    return worker_sha256_file(path)
 
 
 class HashCache:
