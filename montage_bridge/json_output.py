@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from analysis.models import AnalysisResult
 from planner.production import ProductionPlan
 from planner.shot_search import SearchHit
-from planner.tool_catalogue import CatalogueSettings, Tool, ToolBench
+from planner.tool_catalogue import CatalogueSettings, Measurement, Tool, ToolBench
 
 VERSION = 1
 SCHEMA_PREFIX = "montage-bridge/"
@@ -580,6 +580,34 @@ class ToolsListResult(Result):
     tools: list[Tool] = Field(description="Every tool (of --op), with its figures: measured or default.")
 
 
+class ToolsShowResult(Result):
+    """`tools show`: one tool and every measurement recorded for it."""
+
+    tool: Tool = Field(description="The tool, with the figures estimates use (measured or default).")
+    measurements: list[Measurement] = Field(description="Every measurement `bench-tools` recorded for it.")
+
+
+class ToolsPriceResult(Result):
+    """`tools price`: what an hour of the worker costs (set, or shown)."""
+
+    settings: CatalogueSettings = Field(description="The price per GPU-hour, its currency and where it was set.")
+    catalogue: str = Field(description="The user's tool catalogue file.")
+
+
+class ToolsAddResult(Result):
+    """`tools add`: the tools added to (or overridden in) the user's catalogue."""
+
+    catalogue: str = Field(description="The user's tool catalogue file.")
+    tools: list[Tool] = Field(description="The tools as the catalogue now holds them.")
+
+
+class ToolsRemoveResult(Result):
+    """`tools remove`: a tool taken out of the user's catalogue."""
+
+    catalogue: str = Field(description="The user's tool catalogue file.")
+    removed: str = Field(description="The tool id whose row and measurements were removed.")
+
+
 class BenchToolsResult(Result):
     """`bench-tools`: the tools measured on the worker and recorded in the catalogue, and those skipped or failed."""
 
@@ -616,6 +644,10 @@ RESULTS: dict[str, type[Result]] = {
     "gpu delete": GpuDeleteResult,
     "gpu workers": GpuWorkersResult,
     "tools list": ToolsListResult,
+    "tools show": ToolsShowResult,
+    "tools price": ToolsPriceResult,
+    "tools add": ToolsAddResult,
+    "tools remove": ToolsRemoveResult,
     "bench-tools": BenchToolsResult,
 }
 

@@ -31,7 +31,8 @@ Every command that prints a result takes `--json`: stdout then holds exactly one
 (UTF-8, pretty-printed), so `montage-bridge auto Footage/ --json | jq .result.files` works. Progress
 goes to stderr (with `--json`, `--progress auto` means JSON lines: [progress.md](progress.md)), and so
 do warnings and the one-line error; child processes' output is sent to stderr too. The exit code is
-the one the command has without `--json`.
+the one the command has without `--json`. `dashboard` and `worker serve|celery` run servers and
+print no result, so they have no `--json`; `watch INBOX` takes it only with `--once`.
 
 ## The envelope
 
@@ -52,7 +53,7 @@ the work was done (kinds `check_failed` and `partial`):
 
 | key | type | |
 |---|---|---|
-| `schema` | string | `montage-bridge/<command>@<version>`: the command's words joined by `-` (`watch-status`, `gpu-status`) |
+| `schema` | string | `montage-bridge/<command>@<version>`, the command's words joined by `-` (`gpu-status`) |
 | `ok` | boolean | `true`: the command did all it was asked (exit code 0) |
 | `result` | object | the command's result, below; absent on failure unless part of the work was done |
 | `warnings` | list of string | what the user should know, one sentence each (also on stderr) |
@@ -149,7 +150,7 @@ def page() -> str:
     text = INTRO.replace("{error_table}", _error_table()).replace("{command_rows}", "\n".join(rows))
     # Every type a result uses, once, in the order they first appear.
     defs: dict[str, dict[str, Any]] = {}
-    for cmd, model in json_output.RESULTS.items():
+    for model in json_output.RESULTS.values():
         schema = model.model_json_schema()
         for key, value in schema.get("$defs", {}).items():
             if key in own:

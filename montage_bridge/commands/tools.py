@@ -80,11 +80,17 @@ def list_tools(
 def show_tool(
     tool_id: Annotated[str, typer.Argument(help="Tool id (see `tools list`).")],
     catalogue: CatalogueOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """One tool as JSON, with every measurement recorded for it."""
+    """One tool as JSON, with every measurement recorded for it (--json: in the envelope)."""
+    if as_json:
+        json_output.begin("tools show")
     with open_catalogue(catalogue) as cat:
         tool = cat.get(tool_id)
         measurements = cat.measurements(tool_id)
+    if as_json:
+        json_output.emit(json_output.ToolsShowResult(tool=tool, measurements=measurements))
+        return
     doc = {**tool.model_dump(), "measurements": [m.model_dump() for m in measurements]}
     print(json.dumps(doc, indent=1))
 
@@ -94,8 +100,11 @@ def price(
     amount: Annotated[Optional[float], typer.Argument(help="Money per GPU-hour (omit to show it).")] = None,
     currency: Annotated[Optional[str], typer.Option("--currency", help="Currency code, e.g. USD or EUR.")] = None,
     catalogue: CatalogueOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set (or show) what an hour of the worker costs; estimates multiply GPU seconds by it."""
+    if as_json:
+        json_output.begin("tools price")
     with open_catalogue(catalogue) as cat:
         if amount is not None:
             settings = cat.set_price(amount, currency)
@@ -104,6 +113,9 @@ def price(
         else:
             settings = cat.settings()
         path = cat.path
+    if as_json:
+        json_output.emit(json_output.ToolsPriceResult(settings=settings, catalogue=str(path)))
+        return
     where = {"catalogue": str(path), "environment": "MONTAGE_GPU_PRICE", "default": "built-in default"}
     out.print(
         f"price per GPU-hour: {settings.price_per_gpu_hour:.2f} {settings.currency} ({where[settings.price_from]})"
@@ -114,8 +126,11 @@ def price(
 def add(
     file: Annotated[Path, typer.Argument(help="JSON file: one tool, or a list of tools (fields as `tools show`).")],
     catalogue: CatalogueOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Add tools to your catalogue, or override shipped ones by id."""
+    if as_json:
+        json_output.begin("tools add")
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -133,19 +148,30 @@ def add(
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "tool"
             raise CatalogueError(f"{file}: tool #{number}: {where}: {err['msg']}") from exc
+    added = []
     with open_catalogue(catalogue) as cat:
         for spec in specs:
             tool = cat.add_tool(spec)
-            out.print(f"{tool.origin}: {tool.id} ({tool.op}) in {cat.path}")
+            added.append(tool)
+            if not as_json:
+                out.print(f"{tool.origin}: {tool.id} ({tool.op}) in {cat.path}")
+        path = cat.path
+    json_output.emit(json_output.ToolsAddResult(catalogue=str(path), tools=added))
 
 
 @tools_app.command("remove")
 def remove(
     tool_id: Annotated[str, typer.Argument(help="Tool id in your catalogue.")],
     catalogue: CatalogueOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove your row and measurements of a tool (a shipped tool goes back to its defaults)."""
+    if as_json:
+        json_output.begin("tools remove")
     with open_catalogue(catalogue) as cat:
         cat.remove_tool(tool_id)
         path = cat.path
+    if as_json:
+        json_output.emit(json_output.ToolsRemoveResult(catalogue=str(path), removed=tool_id))
+        return
     out.print(f"removed {tool_id} from {path}")

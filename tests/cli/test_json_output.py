@@ -103,6 +103,28 @@ def test_watch_repair_status_retry_and_once(tmp_path: Path) -> None:
     assert doc["error"]["kind"] == "usage" and "--once" in doc["error"]["message"]
 
 
+def test_tools_show_price_add_list_remove(tmp_path: Path) -> None:
+    env = {"MONTAGE_TOOL_CATALOGUE": str(tmp_path / "tools.sqlite")}
+    doc, _ = run_json("tools list", env=env)
+    first = doc["result"]["tools"][0]
+    doc, _ = run_json("tools show", first["id"], env=env)
+    assert doc["result"]["tool"] == first and doc["result"]["measurements"] == []
+    doc, _ = run_json("tools price", "3.5", "--currency", "EUR", env=env)
+    assert doc["result"]["settings"]["price_per_gpu_hour"] == 3.5 and doc["result"]["settings"]["currency"] == "EUR"
+    spec = tmp_path / "tool.json"
+    spec.write_text(json.dumps({**first, "id": "my-copy"}), encoding="utf-8")
+    doc, _ = run_json("tools add", str(spec), env=env)
+    (added,) = doc["result"]["tools"]
+    assert added["id"] == "my-copy" and added["origin"] == "user"
+    doc, _ = run_json("tools remove", "my-copy", env=env)
+    assert doc["result"]["removed"] == "my-copy" and doc["result"]["catalogue"] == str(tmp_path / "tools.sqlite")
+    doc, _ = run_json("tools show", "my-copy", env=env, exit_code=2)
+    assert doc["error"]["kind"] == "failed" and "my-copy" in doc["error"]["message"]
+    spec.write_text("{not json", encoding="utf-8")
+    doc, _ = run_json("tools add", str(spec), env=env, exit_code=2)
+    assert "not valid JSON" in doc["error"]["message"]
+
+
 def test_a_usage_error_before_the_command_starts_is_json_too(tmp_path: Path) -> None:
     doc, proc = run_json("render", str(tmp_path / "cut.otio"), "--no-such-flag", exit_code=2)
     assert doc["error"]["kind"] == "usage" and "--no-such-flag" in doc["error"]["message"]
