@@ -368,7 +368,6 @@ def _produce(
     else:
         raise PlanningError("--generate-missing needs a production plan: pass --production-plan FILE")
     check_budget(wanted)  # before any GPU time is spent
-    warnings.extend(wanted.notes)
     if progress:
         progress("generating", 0, 1)
     output.create()

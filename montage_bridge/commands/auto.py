@@ -236,6 +236,8 @@ def auto(
             for done in result.processed.values():
                 out.print(f"processed {done.clip_id} ({'+'.join(done.ops)}): {done.path}")
         if result.production is not None:
+            for note in result.production.plan.notes:
+                out.print(f"production plan: {note}")
             for made in result.production.generated.values():
                 out.print(f"generated shot {made.shot_index + 1} ({made.tool}, job {made.job_id}): {made.path}")
     stem = result.files[0].stem if result.files else plan.name

@@ -17,6 +17,7 @@ Three levels, each saying what is real:
 from __future__ import annotations
 
 import json
+import re
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -158,8 +159,11 @@ def test_a_worker_without_a_model_falls_back_to_footage_and_a_rerun_spends_nothi
 ) -> None:
     out = tmp_path / "out"
     args = ["--gpu", worker.url, "--generate-missing", "--production-plan", str(job["plan"]), *SMALL]
-    proc = _auto(job, out, *args, env={"MONTAGE_GPU_TOKEN": TOKEN})
+    proc = _auto(job, out, *args, "--progress", "json", env={"MONTAGE_GPU_TOKEN": TOKEN})
     assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    followed = [e for e in lines if e.get("task") == "generate shot 2"]
+    assert followed and followed[-1]["state"] == "failed", followed  # the job's progress, then its end
     said = " ".join(proc.stderr.split())
     assert "shot 2 (the ball rolls on): generation failed after 1 attempt(s)" in said
     assert "model_unavailable" in said and "used footage other 1.00–3.00 s instead" in said
@@ -191,6 +195,39 @@ def test_a_worker_without_a_model_falls_back_to_footage_and_a_rerun_spends_nothi
     assert again.returncode == 0, again.stderr
     assert "used footage other" in " ".join(again.stderr.split())
     assert [(j["id"], j["attempt"]) for j in _generate_jobs(worker)] == [(j["id"], j["attempt"]) for j in jobs]
+
+
+def test_a_brief_shot_list_is_sourced_estimated_and_fitted_to_the_budget(
+    job: dict[str, Path], worker: WorkerProc, tmp_path: Path
+) -> None:
+    brief = tmp_path / "brief.toml"
+    brief.write_text(
+        'name = "Gen Cut"\nmode = "highlights"\nduration = 6\nrate = "25"\nbudget = 0.001\n'
+        'shots = ["a red ball rolling on grass", "title: The End"]\n'
+    )
+    before = len(_generate_jobs(worker))
+    proc = run_cli(
+        "auto",
+        str(job["footage"]),
+        "--brief",
+        str(brief),
+        "--formats",
+        "otio",
+        "-o",
+        str(tmp_path / "out"),
+        "--gpu",
+        worker.url,
+        "--generate-missing",
+        env={"MONTAGE_CACHE_DIR": str(job["cache"]), "MONTAGE_GPU_TOKEN": TOKEN, "MONTAGE_GPU_PRICE": "2"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    plan = ProductionPlan.model_validate_json((tmp_path / "out" / "production.json").read_text())
+    assert [s.need.description for s in plan.shots] == ["a red ball rolling on grass", "title: The End"]
+    # Generating the ball would cost more than the 0.001 budget: the estimate step chose its title card.
+    assert [s.source.kind for s in plan.shots] == ["title", "title"] and plan.within_budget
+    assert "production plan: " in proc.stdout and plan.budget == 0.001
+    assert len(_generate_jobs(worker)) == before  # nothing was sent to the worker
 
 
 def test_bad_production_plan_and_flags_are_clear_errors(job: dict[str, Path], tmp_path: Path) -> None:
@@ -436,7 +473,10 @@ def test_tiny_pipeline_generates_a_shot_that_lands_in_the_timeline(
     real = start_worker(tmp_path / "worker", env={"MONTAGE_GENERATE_MODEL": str(model)})
     try:
         args = ["--gpu", real.url, "--generate-missing", "--production-plan", str(plan_file), *SMALL]
-        proc = _auto(job, out, *args, "--generate-param", "fps=8", env={"MONTAGE_GPU_TOKEN": TOKEN})
+        if not i2v:  # and into Resolve (the fake): the generated clip gets its own bin
+            args += ["--resolve"]
+        env = {"MONTAGE_GPU_TOKEN": TOKEN, "MONTAGE_RESOLVE": "fake", "MONTAGE_RESOLVE_PROFILE": "studio-19"}
+        proc = _auto(job, out, *args, "--generate-param", "fps=8", env=env)
     finally:
         real.stop()
     assert proc.returncode == 0, proc.stderr
@@ -445,6 +485,8 @@ def test_tiny_pipeline_generates_a_shot_that_lands_in_the_timeline(
     states = [a["state"] for a in attempts]
     if not i2v:
         assert states == ["accepted"], journal
+        assert "importing 1 file(s) into bin 'Generated'" in proc.stderr
+        assert re.search(r"\(append\): (\d+)/\1 clips placed", proc.stdout), proc.stdout  # every clip placed
     # The real gate judged real frames: accepted, or rejected and generated once more with another seed.
     assert states in (["accepted"], ["rejected", "accepted"], ["rejected", "rejected"]), journal
     assert len({a["seed"] for a in attempts}) == len(attempts)
