@@ -270,6 +270,7 @@ class _Outcome:
     reason: str = ""
     permanent: bool = False
     clip: GeneratedClip | None = None
+    worker_seconds: float | None = None  # the job's started_at → finished_at on the worker
 
 
 class RunJournal:
@@ -432,14 +433,17 @@ class _Runner:
         known = next((a for a in self.journal.attempts(index) if a.get("job_id") == job_id), None)
         if known is not None and known.get("state") in ("rejected", "failed"):
             # Judged on an earlier run: the verdict stands, no GPU time is spent on it again.
-            return _Outcome(job_id, seed, False, known.get("reason", "failed"), bool(known.get("permanent")))
+            ran = known.get("worker_seconds")
+            return _Outcome(
+                job_id, seed, False, known.get("reason", "failed"), bool(known.get("permanent")), worker_seconds=ran
+            )
         stem = f"shot-{index + 1:03d}-{job_id.removeprefix('mb-')[:12]}"
         saved = self.folder / f"{stem}.generate.mp4"
         if known is not None and known.get("state") == "accepted" and saved.is_file():
             clip = self.accept(shot, job_id, seed, saved, known.get("quality") or {})
             if clip is not None:
                 self.report(key, 1.0, "done")
-                return _Outcome(job_id, seed, True, clip=clip)
+                return _Outcome(job_id, seed, True, clip=clip, worker_seconds=known.get("worker_seconds"))
         self.journal.record(index, job_id, state="submitted", seed=seed, attempt=attempt)
         self.report(key, 0.0, "queued")
         try:
@@ -480,6 +484,13 @@ class _Runner:
                 raise ClientError(f"job {job_id} did not finish within {self.timeout_s:g} s")
 
     def judge(self, shot: ProductionShot, job: Job, seed: int, stem: str) -> _Outcome:
+        outcome = self._judge(shot, job, seed, stem)
+        if job.started_at is not None and job.finished_at is not None:
+            outcome.worker_seconds = max(0.0, job.finished_at - job.started_at)
+            self.journal.record(shot.need.index, job.id, worker_seconds=round(outcome.worker_seconds, 3))
+        return outcome
+
+    def _judge(self, shot: ProductionShot, job: Job, seed: int, stem: str) -> _Outcome:
         index = shot.need.index
         if job.state == JobState.succeeded:
             quality = dict(job.result.get("quality") or {})
@@ -597,6 +608,7 @@ def run_production(
         pending = retry
     run.submitted = runner.submitted
     by_index = {s.need.index: s for s in realised.shots}
+    realised.notes.extend(_measured_notes(todo, history))
     failures = []
     for shot in todo:
         index = shot.need.index
@@ -626,6 +638,31 @@ def run_production(
     if failures and gpu.required:
         raise ProductionRunError(failures[0] + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""))
     return run
+
+
+def _measured_notes(todo: list[ProductionShot], history: dict[int, list[_Outcome]]) -> list[str]:
+    """What the worker took (its own started→finished times) against the estimate, per shot and in all."""
+    notes = []
+    total_ran = total_estimated = 0.0
+    jobs = 0
+    for shot in todo:
+        ran = [o.worker_seconds for o in history[shot.need.index] if o.worker_seconds is not None]
+        if not ran:
+            continue
+        jobs += len(ran)
+        total_ran += sum(ran)
+        total_estimated += shot.estimate.gpu_seconds
+        estimated = f"estimated {shot.estimate.gpu_seconds:.1f} s" if shot.estimate.gpu_seconds else "no estimate"
+        notes.append(
+            f"shot {shot.need.index + 1}: {len(ran)} job(s), {sum(ran):.1f} s on the worker ({estimated}"
+            + (", figures not measured" if shot.estimate.gpu_seconds and not shot.estimate.measured else "")
+            + ")"
+        )
+    if jobs:
+        notes.append(
+            f"generation: {jobs} job(s), {total_ran:.1f} s on the worker in all, estimated {total_estimated:.1f} s"
+        )
+    return notes
 
 
 # -- placement ---------------------------------------------------------------------------------------

@@ -183,6 +183,7 @@ def test_a_worker_without_a_model_falls_back_to_footage_and_a_rerun_spends_nothi
     realised = ProductionPlan.model_validate_json((out / "production.json").read_text())
     assert realised.shots[1].source.kind == "footage" and realised.shots[1].source.clip_id == "other"
     assert realised.shots[2].source.kind == "generate"  # nothing to replace it with
+    assert any(n.startswith("generation: 2 job(s),") for n in realised.notes), realised.notes
     journal = json.loads((out / "generated" / "production-run.json").read_text())
     assert [a["state"] for a in journal["shots"]["1"]["attempts"]] == ["failed"]
     assert journal["shots"]["1"]["attempts"][0]["permanent"] is True
@@ -297,7 +298,9 @@ class RecordedWorker:
             "op_version": "2",
             "state": "succeeded",
             "attempt": 1,
-            "created_at": now,
+            "created_at": now - 3.0,
+            "started_at": now - 2.5,
+            "finished_at": now,
             "updated_at": now,
             "fingerprint": "f" * 64,
             "outputs": [{"name": "video", "sha256": "0" * 64, "size": 1, "mime": "video/mp4", "url": "/x"}],
@@ -331,6 +334,7 @@ class RecordedWorker:
 def _run(job: dict[str, Path], out: Path, worker: RecordedWorker, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MONTAGE_CACHE_DIR", str(job["cache"]))
     plan = ProductionPlan.model_validate(_plan())
+    plan.shots[1].estimate.gpu_seconds = 4.0
     options = ProductionOptions(
         gpu=GpuOptions(url="http://127.0.0.1:9", max_parallel=1),
         plan=plan,
@@ -364,6 +368,10 @@ def test_a_clip_that_fails_the_gate_is_regenerated_once_then_placed_and_tagged_i
     assert shot2.job_id == retry and shot2.path == out / "generated" / f"shot-002-{retry[3:15]}.generate.mp4"
     assert probe_media(shot2.path).frames == 13
     assert set(worker.deleted) == set(worker.submits)  # the rejected clip and both kept ones are released
+    # What the worker took (its started→finished times), against the estimate.
+    notes = ProductionPlan.model_validate_json((out / "production.json").read_text()).notes
+    assert "shot 2: 2 job(s), 5.0 s on the worker (estimated 4.0 s)" in notes
+    assert "generation: 3 job(s), 7.5 s on the worker in all, estimated 4.0 s" in notes
 
     # Placement: shot 2 at 2.0 s for 1.5 s (38 frames at 25 fps), shot 3 at 3.5 s for 1 s.
     cuts = {c.clip_id: c for c in result.plan.cuts}
