@@ -161,11 +161,7 @@ def page() -> str:
     order += sorted(k for k in defs if k not in order)
     for key in dict.fromkeys(order):
         value = defs[key]
-        used_by = [f"`{c}`" for c, m in json_output.RESULTS.items() if m.__name__ == key]
-        heading = f"### {key}\n\n"
-        if used_by:
-            heading += f"The result of {', '.join(used_by)}. "
-        heading += (value.get("description") or "").strip() + "\n\n"
+        heading = f"### {key}\n\n" + (value.get("description") or "").strip() + "\n\n"
         sections.append(heading + _fields_table(value, own) + "\n")
     return text + "\n" + "\n".join(sections)
 
