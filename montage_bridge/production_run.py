@@ -309,10 +309,11 @@ def _input_digest(client: GpuClient, inputs: dict[str, Path]) -> str:
     return hashlib.sha256(joined.encode()).hexdigest()
 
 
-def _seed(settings: GenerateSettings, attempt: int, index: int) -> int:
-    """Attempt 0 uses the settings' seed; a regeneration a different one, fixed per shot (reruns agree)."""
+def _seed(settings: GenerateSettings, attempt: int, index: int, twin: int = 0) -> int:
+    """Attempt 0 uses the settings' seed (``twin``: the how-manyth shot of this run asking for the very same
+    job, which gets its own take); a regeneration a different seed, fixed per shot (reruns agree)."""
     if attempt == 0:
-        return settings.seed
+        return (settings.seed + 1_000_003 * twin) % 2**32
     return (settings.seed + 1 + 7919 * attempt + 104729 * index) % 2**32
 
 
@@ -338,6 +339,7 @@ class _Runner:
         self.timeout_s = timeout_s
         self.journal = RunJournal(self.folder / JOURNAL_NAME)
         self.used_ids = set(self.clips)
+        self.twins: dict[int, int] = {}  # shot index → its rank among shots asking for the same job
         self.submitted = 0
         self._lock = threading.Lock()
 
@@ -411,7 +413,7 @@ class _Runner:
             "height": s.height,
             "steps": s.steps,
             "guidance_scale": s.guidance_scale,
-            "seed": _seed(s, attempt, shot.need.index),
+            "seed": _seed(s, attempt, shot.need.index, self.twins.get(shot.need.index, 0)),
             "fps": s.fps,
             "quality_gate": "report",
         }
@@ -589,8 +591,13 @@ def run_production(
         gpu.timeout_s,
         tool_params,
     )
+    seen: set[str] = set()
     for shot in todo:  # conditioning frames first: a bad plan stops before any GPU time is spent
-        runner.job_of(shot, 0)
+        job_id = runner.job_of(shot, 0)[0]
+        while job_id in seen:  # two shots asking for the same clip get two takes, not one shared job
+            runner.twins[shot.need.index] = runner.twins.get(shot.need.index, 0) + 1
+            job_id = runner.job_of(shot, 0)[0]
+        seen.add(job_id)
     history: dict[int, list[_Outcome]] = {s.need.index: [] for s in todo}
     pending = list(todo)
     for attempt in (0, 1):

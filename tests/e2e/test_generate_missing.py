@@ -331,9 +331,11 @@ class RecordedWorker:
         self.deleted.append(job_id)
 
 
-def _run(job: dict[str, Path], out: Path, worker: RecordedWorker, monkeypatch: pytest.MonkeyPatch):
+def _run(
+    job: dict[str, Path], out: Path, worker: RecordedWorker, monkeypatch: pytest.MonkeyPatch, data: dict | None = None
+):
     monkeypatch.setenv("MONTAGE_CACHE_DIR", str(job["cache"]))
-    plan = ProductionPlan.model_validate(_plan())
+    plan = ProductionPlan.model_validate(data or _plan())
     plan.shots[1].estimate.gpu_seconds = 4.0
     options = ProductionOptions(
         gpu=GpuOptions(url="http://127.0.0.1:9", max_parallel=1),
@@ -453,6 +455,21 @@ def test_twice_failed_gate_falls_back_to_footage(
     assert not list((tmp_path / "out" / "generated").glob("shot-002-*.mp4"))  # a rejected clip is never downloaded
     cut = next(c for c in result.plan.cuts if c.record_in == 50)
     assert cut.clip_id == "other" and cut.source_in == 25
+
+
+def test_two_shots_asking_for_the_same_clip_get_two_takes(
+    job: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _plan()
+    cat = data["shots"][2]
+    data["shots"] = [data["shots"][0], {**cat, "need": {**cat["need"], "index": 1}}, cat]
+    worker = RecordedWorker([None, None])
+    result = _run(job, tmp_path / "out", worker, monkeypatch, data)
+    assert len(set(worker.submits)) == 2  # not one job shared (and released) by both
+    assert sorted(worker.params[j]["seed"] for j in worker.submits) == [0, 1_000_003]
+    made = result.production
+    assert made is not None and sorted(made.generated) == [1, 2]
+    assert made.generated[1].path != made.generated[2].path
 
 
 # ---- the real op with the tiny random pipeline (the [generate] extra) ---------------------------------
