@@ -30,6 +30,7 @@ Errors raised out of the command (``MontageError``, usage errors, interrupts, bu
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -83,20 +84,28 @@ class ErrorInfo(BaseModel):
 
 
 class Result(BaseModel):
-    """Base of every command's result: no keys beyond the documented ones."""
+    """Base of every command's result: no keys beyond the documented ones, and no infinite or NaN
+    number (JSON has none: a result must say null, not let the encoder turn it into one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- shared result parts
 
 
 class Loudness(Result):
-    """An EBU R128 measurement."""
+    """An EBU R128 measurement; a value that is minus infinity (digital silence) is null."""
 
-    integrated_lufs: float = Field(description="Integrated loudness, LUFS.")
-    lra_lu: float = Field(description="Loudness range, LU.")
-    true_peak_dbtp: float = Field(description="True peak, dBTP.")
+    integrated_lufs: Optional[float] = Field(description="Integrated loudness, LUFS; null for digital silence.")
+    lra_lu: Optional[float] = Field(description="Loudness range, LU; null when it cannot be measured.")
+    true_peak_dbtp: Optional[float] = Field(description="True peak, dBTP; null for digital silence.")
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict[str, Any]]) -> Optional[Loudness]:
+        """From ``render.render``'s measurement dict (None stays None; infinities become null)."""
+        if data is None:
+            return None
+        return cls(**{k: v if isinstance(v, (int, float)) and math.isfinite(v) else None for k, v in data.items()})
 
 
 class RenderResult(Result):
@@ -138,9 +147,9 @@ class RenderResult(Result):
             height=report.height,
             elapsed_seconds=data["elapsed_seconds"],
             speed=data["speed"],
-            loudness_before=data["loudness_before"],
+            loudness_before=Loudness.from_dict(data["loudness_before"]),
             normalization=data["normalization"],
-            loudness_after=data["loudness_after"],
+            loudness_after=Loudness.from_dict(data["loudness_after"]),
             frames_rendered=data["frames_rendered"],
             captions=data["captions"],
             caption_count=data["caption_count"],

@@ -76,6 +76,24 @@ def test_render_json_alone(auto_run, tmp_path: Path) -> None:
     assert progress_lines(proc.stderr)[-1]["state"] == "done"  # --json makes `--progress auto` JSON lines
 
 
+def test_a_failed_quality_check_is_ok_false_with_the_result(auto_run, sample_media: Path, tmp_path: Path) -> None:
+    """Digital silence where the timeline has music: rendered and kept, exit code 3, kind check_failed."""
+    from kernel.ffmpeg_tools import run_ffmpeg
+
+    _, _, out = auto_run
+    silent = tmp_path / "silent.wav"
+    run_ffmpeg(["-y", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo", "-t", "30", str(silent)])
+    text = (out / "footage.otio").read_text(encoding="utf-8")
+    assert str(sample_media / "music.wav") in text
+    source = tmp_path / "silent.otio"
+    source.write_text(text.replace(str(sample_media / "music.wav"), str(silent)), encoding="utf-8")
+    target = tmp_path / "silent.mp4"
+    doc, _ = run_json("render", str(source), "-o", str(target), "--size", "320x180", "--loudness", "off", exit_code=3)
+    assert doc["error"]["kind"] == "check_failed" and target.is_file()
+    assert any("silence" in failure for failure in doc["result"]["failures"])
+    assert doc["result"]["loudness_after"]["true_peak_dbtp"] is None  # minus infinity: null, as documented
+
+
 def test_analyze_then_plan_as_json(sample_media: Path, facts: dict, tmp_path: Path) -> None:
     written = tmp_path / "analysis.json"
     doc, _ = run_json("analyze", str(sample_media / "footage"), "-o", str(written))

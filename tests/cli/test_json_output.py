@@ -140,6 +140,29 @@ def test_a_command_without_json_is_not_given_an_envelope(tmp_path: Path) -> None
     assert proc.returncode == 2 and proc.stdout == "" and "No such option: --json" in proc.stderr
 
 
+def test_while_json_runs_everything_else_on_stdout_goes_to_stderr() -> None:
+    """Python prints, rich consoles and child processes (ffmpeg) writing to stdout land on stderr;
+    stdout receives the document alone, and is stdout again afterwards."""
+    code = (
+        "import os, subprocess, sys\n"
+        "from montage_bridge import json_output\n"
+        "from montage_bridge.console import out\n"
+        "json_output.begin('show')\n"
+        "print('python print')\n"
+        "out.print('rich print')\n"
+        "subprocess.run([sys.executable, '-c', 'print(\"child print\")'], check=True)\n"
+        "json_output.emit(json_output.ShowResult(page='/p/edit.html', url='file:///p/edit.html', opened=False))\n"
+        "json_output.finish(['show', '--json'], 0, None)\n"
+        "print('after')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    document, after = proc.stdout.rsplit("}\n", 1)
+    assert json.loads(document + "}")["result"]["page"] == "/p/edit.html" and after == "after\n"
+    for line in ("python print", "rich print", "child print"):
+        assert line in proc.stderr
+
+
 def test_finish_reports_a_command_that_wrote_no_document(capsys: pytest.CaptureFixture[str]) -> None:
     """The safety net: a --json command that returns without its document is a bug, said as JSON."""
     json_output.begin("show")

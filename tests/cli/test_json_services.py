@@ -121,10 +121,11 @@ def test_resolve_pool_and_build(sample_media: Path, facts: dict, tmp_path: Path)
     assert {c["media"]["name"] for c in doc["result"]["clips"]} == set(facts["clips"])
     assert doc["result"]["resolve"].startswith("DaVinci Resolve")
     plan = _plan_bundle(footage, tmp_path / "plan.json")
-    doc, _ = run_json("resolve build", str(plan), env=env)
+    doc, proc = run_json("resolve build", str(plan), env=env)
     built = doc["result"]
     assert built["ok"] and built["clips_placed"] == built["clips_expected"] == len(facts["clips"])
     assert built["timeline_name"].startswith("JSON cut")
+    assert "clips placed" in proc.stderr  # the summary a person reads moved to stderr, stdout is the document
     # Resolve drops a clip: exit code 1, ok false (kind partial), and the result says which.
     doc, proc = run_json("resolve build", str(plan), env={**env, "MONTAGE_RESOLVE_DROP": "city_25.mov"}, exit_code=1)
     assert doc["error"]["kind"] == "partial" and doc["result"]["ok"] is False
