@@ -18,17 +18,15 @@ from typing import Any
 
 from gpu_remote.models import Job, JobState, QueueInfo
 from gpu_remote.registry import Registry
+from gpu_remote.routing import unserved_reason
 from gpu_remote.store import JobStore
 
 
-def _running_left(store: JobStore, job_ids: list[str], now: float) -> list[float | None]:
-    """Seconds each running job has left (None when nothing measures it)."""
-    if not job_ids:
-        return []
+def _running_left(store: JobStore, owners: list[str], now: float) -> list[float | None]:
+    """Seconds each job running on ``owners`` has left (None when nothing measures it). Read from
+    the leases in the store, not the workers' last heartbeat, which may be 2 s old."""
     left: list[float | None] = []
-    for job in store.list_jobs(job_ids, limit=len(job_ids)):
-        if job.state is not JobState.running:
-            continue  # finished since the worker's last heartbeat: its slot is free
+    for job in store.running_on(owners):
         if job.progress.eta_s is not None:
             left.append(max(0.0, job.progress.eta_s - (now - job.updated_at)))
             continue
@@ -44,12 +42,11 @@ def _route_plan(
     """Queue info and estimated seconds-to-finish of every queued job of ``route``."""
     serving = [w for w in live if route in w.get("routes", [])]
     slots = sum(max(0, int(w.get("slots", 0))) for w in serving)
-    running_ids = sorted({jid for w in serving for jid in w.get("running", [])})
     queue = store.queue_of(route)
     infos: dict[str, QueueInfo] = {}
     finish: dict[str, float | None] = {}
-    reason = None if serving else f"no live worker serves {route}"
-    left = _running_left(store, running_ids, now)
+    reason = None if serving else unserved_reason(route, live)
+    left = _running_left(store, sorted(str(w["name"]) for w in serving), now)
     # The replay: when each slot is next free (seconds from now); None poisons what follows.
     known = all(x is not None for x in left)
     free: list[float] = sorted(float(x) for x in left if x is not None)[:slots]

@@ -663,6 +663,17 @@ class JobStore:
                 conn.execute("DELETE FROM webhooks WHERE job_id=?", (row["id"],))
         return [r["id"] for r in rows]
 
+    def running_on(self, owners: list[str]) -> list[Job]:
+        """Jobs running now under a lease held by one of ``owners`` (worker names)."""
+        if not owners:
+            return []
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM jobs WHERE state='running' AND lease_owner IN ({','.join('?' * len(owners))})",
+                owners,
+            ).fetchall()
+        return [_row_to_job(r) for r in rows]
+
     def running_attempts(self) -> dict[str, int]:
         """Job id → attempt of every running job (whose work folder is in use)."""
         with self.db.connect() as conn:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gpu_remote.errors import Canceled, OpError
 from gpu_remote.ops.base import Op, OpContext, OpResult
 from gpu_remote.quality import assess
+from gpu_remote.routing import check_model
 
 MODEL_ENV = "MONTAGE_GENERATE_MODEL"
 
@@ -35,6 +36,11 @@ class GenerateParams(BaseModel):
         default="t2v", description="t2v: prompt only; i2v: input 'image'; flf2v: inputs 'image' and 'last_image'"
     )
     prompt: str = Field(min_length=1, max_length=4000)
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the model folder's name this job needs (routes it to workers that have it); None: any",
+    )
     negative_prompt: str | None = Field(default=None, max_length=4000)
     num_frames: int = Field(default=81, ge=1, le=1000, description="frames to generate (Wan wants 4k+1)")
     width: int = Field(default=832, ge=8, le=4096, description="pixels, multiple of 8 (16 for most models)")
@@ -141,6 +147,7 @@ def run(ctx: OpContext, params: GenerateParams) -> OpResult:
     reason = available()
     if reason:
         raise OpError(reason, code="model_unavailable")
+    check_model("generate", params.model)
     import numpy as np
     import torch
     from PIL import Image

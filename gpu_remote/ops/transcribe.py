@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gpu_remote.errors import OpError
 from gpu_remote.ops.base import Op, OpContext, OpResult, media_duration_s
+from gpu_remote.routing import check_model
 
 
 class TranscribeParams(BaseModel):
@@ -25,6 +26,11 @@ class TranscribeParams(BaseModel):
     beam_size: int = Field(default=5, ge=1, le=10)
     vad_filter: bool = Field(default=False, description="skip silence with Silero VAD")
     word_timestamps: bool = False
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the Whisper model folder's name this job needs (routes it to workers that have it); None: any",
+    )
 
 
 def model_path() -> Path:
@@ -60,6 +66,7 @@ def _load(path: str, device: str, compute_type: str):  # type: ignore[no-untyped
 
 def run(ctx: OpContext, params: TranscribeParams) -> OpResult:
     src = ctx.inputs["audio"]
+    check_model("transcribe", params.model)
     path = model_path()
     if not (path / "model.bin").is_file():
         raise OpError(f"Whisper model folder {path} has no model.bin", code="model_unavailable")

@@ -11,6 +11,7 @@ from gpu_remote.hardware import gpus
 from gpu_remote.models import Capabilities, Health, Limits, OpInfo, WorkerInfo, WorkerList
 from gpu_remote.ops import OPS
 from gpu_remote.routes.deps import CHUNK_HINT, worker_of
+from gpu_remote.routing import split_route, unserved_reason
 
 router = APIRouter()
 
@@ -30,7 +31,10 @@ def health(request: Request) -> Health:
     served = {route for w in live for route in w.get("routes", [])}
     for route, waiting in sorted(worker.store.queued_routes().items()):
         if live and route not in served:
-            problems.append(f"{waiting} job(s) queued for {route}, which no live worker serves")
+            problem = f"{waiting} job(s) queued for {route}, which no live worker serves"
+            if split_route(route)[1] is not None:
+                problem += f": {unserved_reason(route, live)}"
+            problems.append(problem)
     status = "degraded" if problems else "busy" if running else "ready"
     return Health(
         status=status,
