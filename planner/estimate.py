@@ -104,16 +104,18 @@ def estimate_plan(plan: ProductionPlan, catalogue: ToolCatalogue, queue: QueueSt
     return _with_estimates(plan, catalogue, costs, queue, notes=True)
 
 
-def _with_estimates(
-    plan: ProductionPlan,
-    catalogue: ToolCatalogue,
-    costs: list[ShotCost],
-    queue: QueueState | None,
-    *,
-    notes: bool,
-) -> ProductionPlan:
-    settings = catalogue.settings()
-    queue = queue or QueueState(notes=["no worker asked: no queue wait counted, one slot assumed"])
+@dataclass
+class _Schedule:
+    """When each shot's first job starts and its last is back (seconds from now), and the plan's end."""
+
+    waits: list[float]
+    dones: list[float]
+    end: float
+    external_wait: float
+    queued_each: float
+
+
+def _schedule(costs: list[ShotCost], queue: QueueState) -> _Schedule:
     own_jobs = [slot for c in costs for slot, _ in c.jobs]
     queued_each = queue.queued_job_s
     if queued_each is None:
@@ -124,10 +126,10 @@ def _with_estimates(
     free = sorted(ends[-queue.slots :] + [0.0] * max(0, queue.slots - len(ends)))
     for _ in range(queue.queued):
         heapq.heapreplace(free, free[0] + queued_each)
-    external_wait = free[0]
-    shots: list[ProductionShot] = []
-    end = 0.0
-    for shot, cost in zip(plan.shots, costs):
+    external_wait = free[0] if own_jobs else 0.0
+    waits: list[float] = []
+    dones: list[float] = []
+    for cost in costs:
         first_start: float | None = None
         done = 0.0
         for slot, wall in cost.jobs:
@@ -135,29 +137,54 @@ def _with_estimates(
             heapq.heapreplace(free, start + slot)
             first_start = start if first_start is None else first_start
             done = max(done, start + wall)
-        end = max(end, done)
-        estimate = Estimate(
-            gpu_seconds=cost.gpu_seconds,
-            cost=cost.cost,
-            wall_seconds=done,
-            queue_wait_seconds=first_start or 0.0,
-            measured=cost.measured,
+        waits.append(first_start or 0.0)
+        dones.append(done)
+    return _Schedule(waits, dones, max(dones, default=0.0), external_wait, queued_each)
+
+
+_NO_WORKER = QueueState(notes=["no worker asked: no queue wait counted, one slot assumed"])
+
+
+def _with_estimates(
+    plan: ProductionPlan,
+    catalogue: ToolCatalogue,
+    costs: list[ShotCost],
+    queue: QueueState | None,
+    *,
+    notes: bool,
+) -> ProductionPlan:
+    settings = catalogue.settings()
+    queue = queue or _NO_WORKER
+    plan_s = _schedule(costs, queue)
+    shots = [
+        shot.model_copy(
+            update={
+                "estimate": Estimate(
+                    gpu_seconds=cost.gpu_seconds,
+                    cost=cost.cost,
+                    wall_seconds=done,
+                    queue_wait_seconds=wait,
+                    measured=cost.measured,
+                )
+            }
         )
-        shots.append(shot.model_copy(update={"estimate": estimate}))
+        for shot, cost, wait, done in zip(plan.shots, costs, plan_s.waits, plan_s.dones)
+    ]
     total = Estimate(
         gpu_seconds=sum(c.gpu_seconds for c in costs),
         cost=sum(c.cost for c in costs),
-        wall_seconds=end,
-        queue_wait_seconds=external_wait if own_jobs else 0.0,
+        wall_seconds=plan_s.end,
+        queue_wait_seconds=plan_s.external_wait,
         measured=all(c.measured for c in costs),
     )
     out = plan.model_copy(update={"shots": shots, "total": total, "currency": settings.currency})
     if notes:
+        own_jobs = any(c.jobs for c in costs)
         added = list(queue.notes)
         if queue.queued and queue.queued_job_s is None and own_jobs:
             added.append(
                 f"{queue.queued} job(s) queued on the worker, each assumed to take as long as this plan's "
-                f"average job ({queued_each:.0f} s): the worker has not measured their ops yet"
+                f"average job ({plan_s.queued_each:.0f} s): the worker has not measured their ops yet"
             )
         if own_jobs and not settings.price_set:
             added.append(
@@ -195,7 +222,7 @@ def _quality(catalogue: ToolCatalogue, source: ShotSource) -> float:
     return 0.2  # a title card where a picture was wanted
 
 
-def _label(catalogue: ToolCatalogue, source: ShotSource) -> str:
+def _label(source: ShotSource) -> str:
     if source.kind == "generate":
         return f"generate with {source.tool} ({source.mode})"
     if source.kind == "footage":
@@ -203,24 +230,29 @@ def _label(catalogue: ToolCatalogue, source: ShotSource) -> str:
     return f"title {source.text!r}"
 
 
-def _load(plan: ProductionPlan, budget: float | None, deadline: float | None, slots: int) -> tuple[float, float]:
+def _load(
+    costs: list[ShotCost],
+    sched: _Schedule,
+    llm_cost: float,
+    budget: float | None,
+    deadline: float | None,
+    slots: int,
+) -> tuple[float, float]:
     """(excess over the caps, the summed load of the dimensions that are over) — both 0 when it fits."""
     excess = secondary = 0.0
     if budget is not None:
-        money = plan.total.cost + plan.llm.cost
+        money = sum(c.cost for c in costs) + llm_cost
         load = money / budget if budget > 0 else (0.0 if money <= _EPS else 1.0 + money)
         if load > 1 + _EPS:
             excess += load - 1
             secondary += load
     if deadline is not None:
-        load = plan.total.wall_seconds / deadline
+        load = sched.end / deadline
         if load > 1 + _EPS:
             excess += load - 1
             # Wall time is set by the busiest slot: count the work of every shot, or two long shots on
             # two slots would each look useless to shorten.
-            secondary += sum(s.estimate.wall_seconds - s.estimate.queue_wait_seconds for s in plan.shots) / (
-                deadline * slots
-            )
+            secondary += sum(d - w for d, w in zip(sched.dones, sched.waits)) / (deadline * slots)
     return excess, secondary
 
 
@@ -256,49 +288,53 @@ def fit_plan(
     budget = plan.budget if budget is None else budget
     deadline = plan.deadline_seconds if deadline_seconds is None else deadline_seconds
     plan = plan.model_copy(update={"budget": budget, "deadline_seconds": deadline})
-    current = estimate_plan(plan, catalogue, queue)
     slots = queue.slots if queue else 1
-    costs = [shot_cost(catalogue, shot) for shot in current.shots]
+    the_queue = queue or _NO_WORKER
+    shots = list(plan.shots)
+    costs = [shot_cost(catalogue, shot) for shot in shots]
+    currency = catalogue.settings().currency
+    options: dict[int, list[tuple[ShotSource, list[ShotSource], ShotCost, float]]] = {}
     changes: list[str] = []
-    for _ in range(20 * max(1, len(plan.shots))):
-        excess, secondary = _load(current, budget, deadline, slots)
+    for _ in range(20 * max(1, len(shots))):
+        sched = _schedule(costs, the_queue)
+        excess, secondary = _load(costs, sched, plan.llm.cost, budget, deadline, slots)
         if excess <= _EPS:
             break
-        best: tuple[float, int, ShotSource, list[ShotSource], ProductionPlan, ShotCost] | None = None
-        for index, shot in enumerate(current.shots):
+        best: tuple[float, int, ShotSource, list[ShotSource], ShotCost, _Schedule] | None = None
+        for index, shot in enumerate(shots):
+            if index not in options:  # another source for this shot: (source, alternatives kept, cost, quality)
+                options[index] = [
+                    (source, rest, shot_cost(catalogue, shot, source), _quality(catalogue, source))
+                    for source, rest in _candidates(catalogue, shot)
+                ]
             old_quality = _quality(catalogue, shot.source)
-            for source, rest in _candidates(catalogue, shot):
-                cost = shot_cost(catalogue, shot, source)
-                trial_costs = [*costs[:index], cost, *costs[index + 1 :]]
-                trial_shots = list(current.shots)
-                trial_shots[index] = shot.model_copy(update={"source": source, "alternatives": rest})
-                trial = _with_estimates(
-                    current.model_copy(update={"shots": trial_shots}), catalogue, trial_costs, queue, notes=False
-                )
-                new_excess, new_secondary = _load(trial, budget, deadline, slots)
-                saving = (excess - new_excess) + 1e-3 * (secondary - new_secondary)
+            for source, rest, cost, quality in options[index]:
+                trial = [*costs[:index], cost, *costs[index + 1 :]]
+                trial_sched = _schedule(trial, the_queue)
+                new_excess, new_secondary = _load(trial, trial_sched, plan.llm.cost, budget, deadline, slots)
                 better = new_excess < excess - _EPS or (
                     new_excess <= excess + _EPS and new_secondary < secondary - _EPS
                 )
+                saving = (excess - new_excess) + 1e-3 * (secondary - new_secondary)
                 if not better or saving <= _EPS:
                     continue
-                loss = max(0.0, old_quality - _quality(catalogue, source)) + 0.01
-                score = loss / saving
+                score = (max(0.0, old_quality - quality) + 0.01) / saving
                 if best is None or score < best[0] - _EPS:
-                    best = (score, index, source, rest, trial, cost)
+                    best = (score, index, source, rest, cost, trial_sched)
         if best is None:
             break
-        _, index, source, _rest, trial, cost = best
-        old = current.shots[index]
-        saved_money = old.estimate.cost - trial.shots[index].estimate.cost
-        saved_time = current.total.wall_seconds - trial.total.wall_seconds
+        _, index, source, rest, cost, trial_sched = best
+        old = shots[index]
         changes.append(
-            f"shot {old.need.index}: {_label(catalogue, old.source)} → {_label(catalogue, source)} "
-            f"(saves {saved_money:.2f} {trial.currency} and {saved_time:.0f} s of wall time)"
+            f"shot {old.need.index}: {_label(old.source)} → {_label(source)} "
+            f"(saves {costs[index].cost - cost.cost:.2f} {currency} and "
+            f"{sched.end - trial_sched.end:.0f} s of wall time)"
         )
+        shots[index] = old.model_copy(update={"source": source, "alternatives": rest})
         costs[index] = cost
-        current = trial.model_copy(update={"notes": current.notes})
-    fits = _load(current, budget, deadline, slots)[0] <= _EPS
+        options.pop(index, None)
+    current = _with_estimates(plan.model_copy(update={"shots": shots}), catalogue, costs, queue, notes=True)
+    fits = current.within_budget and current.within_deadline
     notes = [*current.notes, *changes]
     if changes:
         why = " and ".join(w for w, cap in (("budget", budget), ("deadline", deadline)) if cap is not None)

@@ -401,6 +401,9 @@ class ToolCatalogue:
             f"INSERT INTO tools ({_TOOL_COLUMNS}) VALUES ({','.join('?' * 17)})", map(_spec_row, specs)
         )
         self._conn.execute("ATTACH DATABASE ? AS user", (str(self.path),))
+        self._tools: list[Tool] | None = None
+        self._by_id: dict[str, Tool] = {}
+        self._stored: dict[str, str] | None = None
         self._conn.execute("PRAGMA user.busy_timeout=30000")
 
     def close(self) -> None:
@@ -415,6 +418,7 @@ class ToolCatalogue:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         self._conn.execute("BEGIN IMMEDIATE")
+        self._tools = self._stored = None
         try:
             yield self._conn
         except BaseException:
@@ -425,7 +429,16 @@ class ToolCatalogue:
     # -- reading ---------------------------------------------------------------------------------
 
     def tools(self, op: str | None = None) -> list[Tool]:
-        """Every tool (the user's rows win by id), each with its latest measurement, by op then id."""
+        """Every tool (the user's rows win by id), each with its latest measurement, by op then id.
+
+        Read once per catalogue object (the planner asks thousands of times while fitting a plan) and
+        again after each write through it; another process's writes are seen by a new object."""
+        if self._tools is None:
+            self._tools = self._read_tools()
+            self._by_id = {t.id: t for t in self._tools}
+        return [t for t in self._tools if op is None or t.op == op]
+
+    def _read_tools(self) -> list[Tool]:
         rows = self._conn.execute(
             f"SELECT {_TOOL_COLUMNS}, 'user' AS layer FROM user.tools "
             f"UNION ALL SELECT {_TOOL_COLUMNS}, 'shipped' AS layer FROM main.tools "
@@ -438,8 +451,6 @@ class ToolCatalogue:
         }
         found: list[Tool] = []
         for row in rows:
-            if op is not None and row["op"] != op:
-                continue
             where = str(self.path) if row["layer"] == "user" else "planner/catalogue/tools.json"
             spec = _row_spec(row, where)
             origin = "shipped" if row["layer"] == "shipped" else "user override" if spec.id in shipped_ids else "user"
@@ -456,9 +467,9 @@ class ToolCatalogue:
         return found
 
     def get(self, tool_id: str) -> Tool:
-        for tool in self.tools():
-            if tool.id == tool_id:
-                return tool
+        self.tools()
+        if tool_id in self._by_id:
+            return self._by_id[tool_id]
         known = ", ".join(t.id for t in self.tools())
         raise CatalogueError(f"no tool {tool_id!r} in the catalogue ({self.path}); known: {known}")
 
@@ -474,7 +485,9 @@ class ToolCatalogue:
         return [Measurement(**{k: r[k] for k in Measurement.model_fields}) for r in rows]
 
     def settings(self) -> CatalogueSettings:
-        stored = {r["key"]: r["value"] for r in self._conn.execute("SELECT key, value FROM user.settings")}
+        if self._stored is None:
+            self._stored = {r["key"]: r["value"] for r in self._conn.execute("SELECT key, value FROM user.settings")}
+        stored = self._stored
         currency = stored.get("currency", self.shipped_currency)
         env = os.environ.get(PRICE_ENV)
         if env:

@@ -263,3 +263,15 @@ def test_plan_estimate_of_a_production_file_and_what_it_refuses(tmp_path: Path) 
         and "--production" in broken.stderr
         and "bad.json: not a production plan" in broken.stderr
     )
+
+
+def test_fitting_a_long_plan_takes_moments(cat: ToolCatalogue) -> None:
+    import time
+
+    alternative = FOOTAGE.model_copy(update={"match_score": 0.3})
+    plan = ProductionPlan(shots=[gen(k, "best", alternatives=[alternative]) for k in range(60)], budget=3.0)
+    started = time.perf_counter()
+    result = fit_plan(plan, cat, QueueState(slots=2), deadline_seconds=4000)
+    # 60 shots, dozens of changes: the search re-prices numbers, not models (it took ~30 s before).
+    assert time.perf_counter() - started < 10
+    assert result.fits and len(result.changes) >= 40 and result.plan.total.cost <= 3.0
