@@ -54,7 +54,7 @@ fuzz: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	# mypy + pydantic plugin: no package may gain a type error (tests/test_types.py holds the counts).
+	# mypy + pydantic plugin: zero type errors in every package (tests/test_types.py).
 	$(BIN)/python -m pytest -q tests/test_types.py
 
 bench: $(STAMP) .sample-media/facts.json

@@ -151,6 +151,9 @@ def _run(args: list[str]) -> tuple[int, tuple[str, str] | None]:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
         return 2, ("failed", str(exc))
     except typer.Exit as exc:
+        if exc.exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into Exit(130)
+            print("montage-bridge: interrupted", file=sys.stderr)
+            return 130, ("interrupted", "interrupted by the user (Ctrl-C)")
         return exc.exit_code, None
     except typer.Abort:
         print("montage-bridge: aborted", file=sys.stderr)
@@ -159,14 +162,11 @@ def _run(args: list[str]) -> tuple[int, tuple[str, str] | None]:
         print("montage-bridge: interrupted", file=sys.stderr)
         return 130, ("interrupted", "interrupted")
     except Exception as exc:  # click usage errors
-        import click
-
-        # typer >= 0.20 raises its vendored click's exceptions, which are not click.ClickException.
-        if isinstance(exc, click.ClickException) or (
-            callable(getattr(exc, "show", None)) and hasattr(exc, "exit_code")
-        ):
-            exc.show()
-            message = exc.format_message() if callable(getattr(exc, "format_message", None)) else str(exc)
+        # Duck-typed: typer >= 0.20 raises its vendored click's exceptions, which are not click.ClickException.
+        show, format_message = getattr(exc, "show", None), getattr(exc, "format_message", None)
+        if callable(show) and hasattr(exc, "exit_code"):  # click's (and typer's vendored click's) exceptions
+            show()
+            message = format_message() if callable(format_message) else str(exc)
             return exc.exit_code, ("usage", message)
         if os.environ.get("MONTAGE_DEBUG"):
             raise

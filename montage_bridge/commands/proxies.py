@@ -98,7 +98,7 @@ def proxies_command(
                     layout,
                     box,
                     codec,
-                    lambda _p, done, total, key=path.name: bar.update(key, done=done, total=total),
+                    (lambda key: lambda _p, done, total: bar.update(key, done=done, total=total))(path.name),
                 )
             except (ProxyError, MediaError) as exc:
                 result = ProxyResult(path, proxy_path(path, layout), "failed", str(exc))

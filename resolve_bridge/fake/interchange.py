@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import opentimelineio as otio
 
 from kernel.atomic_io import write_text_atomic
 from kernel.media_url import url_to_path as path_of
-from kernel.timebase import format_rate, rate_from_float, rescale_frames
+from kernel.timebase import format_rate, frames_to_timecode, parse_rate, rate_from_float, rescale_frames
 from nle_adapters.plan_to_otio import META, media_reference
 from nle_adapters.resolve_otio import resolve_import_problems
 from nle_adapters.timeline_facts import our_meta
@@ -65,8 +65,6 @@ def _locate(path: str, search_root: str | None) -> str | None:
 def _timeline_rate(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
     meta = our_meta(timeline)
     if "rate" in meta:
-        from kernel.timebase import parse_rate
-
         return parse_rate(str(meta["rate"])), bool(meta.get("drop_frame", False))
     if timeline.global_start_time is not None:
         return rate_from_float(timeline.global_start_time.rate), False
@@ -81,8 +79,6 @@ def _offline_props(clip: otio.schema.Clip, path: str, rate: Fraction) -> dict[st
     media_rate = rate_from_float(avail.start_time.rate) if avail else rate
     start = int(round(avail.start_time.value)) if avail else 0
     frames = int(round(avail.duration.value)) if avail else 0
-    from kernel.timebase import frames_to_timecode
-
     return {
         "Clip Name": os.path.basename(path) or clip.name,
         "File Name": os.path.basename(path),
@@ -96,126 +92,178 @@ def _offline_props(clip: otio.schema.Clip, path: str, rate: Fraction) -> dict[st
     }
 
 
+class _Placement(NamedTuple):
+    """One source clip conformed to a pool item: where it goes and which frames of the item it plays."""
+
+    kind: str  # "video" / "audio"
+    track: int  # 1-based
+    item: FakeMediaPoolItem
+    record: int  # timeline frames from the timeline's start
+    duration: int  # timeline frames
+    source_in: int  # media frames from the item's first frame
+    clip: otio.schema.Clip
+
+
+def _frames(time: otio.opentime.RationalTime, rate: Fraction) -> int:
+    """``time`` in whole frames at ``rate``, rounded as the fake always has (Python's ``round``)."""
+    return int(round(time.rescaled_to(float(rate)).value))
+
+
 def import_timeline(pool: FakeMediaPool, file_path: str, options: dict[str, Any]) -> FakeTimeline | None:
     """``MediaPool.ImportTimelineFromFile`` for the fake (see module docstring for the rules)."""
-    project = pool._project
     state = pool._state
-    path = Path(file_path)
-    if path.is_dir() and path.suffix.lower() == ".fcpxmld":
-        path = path / "Info.fcpxml"
-    suffix = path.suffix.lower()
-    if not path.is_file() or suffix not in _SUFFIXES:
+    path = _timeline_file(file_path)
+    if path is None:
         return None
+    suffix = path.suffix.lower()
+    name = str(options.get("timelineName") or path.stem)
     if suffix == ".otio" and state.version < (19, 1):
         return None  # OTIO import is documented from 19.1
-    name = str(options.get("timelineName") or path.stem)
-    if any(t._name == name for t in project._timelines):
+    if any(t._name == name for t in pool._project._timelines):
         state.import_refusals.append(f"a timeline named {name!r} exists")
         return None  # "succeeded once and returned None twice" (MCP-LOOP)
-    if suffix == ".otio":
-        # Resolve imports only OTIO shaped as it writes it; anything else is a silent None (MCP-LIM).
-        try:
-            problems = resolve_import_problems(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems = [str(exc)]
-        if problems:
-            state.import_refusals.extend(problems)
-            return None
-    try:
-        source = otio.adapters.read_from_file(str(path))
-    except Exception:
+    if suffix == ".otio" and not _shaped_as_resolve_writes(path, state):
+        return None  # Resolve imports only OTIO shaped as it writes it: anything else is a silent None (MCP-LIM)
+    source = _read_timeline(path)
+    if source is None:
         return None  # Resolve reports nothing useful either; the bridge explains
-    if isinstance(source, otio.schema.SerializableCollection):
-        source = next(iter(source.find_children(descended_from_type=otio.schema.Timeline)), None)
-    if not isinstance(source, otio.schema.Timeline):
-        return None
     rate, drop = _timeline_rate(source)
     try:
         rate_name = resolve_rate_name(rate, drop)
     except Exception:
         return None
-    import_clips = bool(options.get("importSourceClips", True))
-    search_root = options.get("sourceClipsPath")
-    folders = options.get("sourceClipsFolders") or [pool.GetCurrentFolder()]
-    placements: list[tuple[str, int, FakeMediaPoolItem, int, int, int, otio.schema.Clip]] = []
-    known = {os.path.normpath(i.GetClipProperty("File Path")): i for i in pool._all_items()}
+    placements = _conform(pool, source, rate, strict=suffix == ".otio", options=options)
+    if placements is None:
+        return None
+    timeline = pool._project._new_timeline(name, rate_name)
+    if timeline is None:
+        return None
+    _lay_out(timeline, source, placements, rate, drop)
+    if state.switches.import_sets_current:
+        pool._project._current_timeline = timeline
+    return timeline
+
+
+def _timeline_file(file_path: str) -> Path | None:
+    """The file to read (``Info.fcpxml`` inside an ``.fcpxmld`` bundle), or None for what Resolve cannot import."""
+    path = Path(file_path)
+    if path.is_dir() and path.suffix.lower() == ".fcpxmld":
+        path = path / "Info.fcpxml"
+    if not path.is_file() or path.suffix.lower() not in _SUFFIXES:
+        return None
+    return path
+
+
+def _shaped_as_resolve_writes(path: Path, state: Any) -> bool:
+    """OTIO in the shape Resolve writes (resolve_otio.resolve_import_problems); why not goes to the refusals."""
+    try:
+        problems = resolve_import_problems(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems = [str(exc)]
+    state.import_refusals.extend(problems)
+    return not problems
+
+
+def _read_timeline(path: Path) -> otio.schema.Timeline | None:
+    try:
+        source = otio.adapters.read_from_file(str(path))
+    except Exception:
+        return None
+    if isinstance(source, otio.schema.SerializableCollection):
+        source = next(iter(source.find_children(descended_from_type=otio.schema.Timeline)), None)
+    if not isinstance(source, otio.schema.Timeline) or source.tracks is None:
+        return None  # a timeline without a stack ("tracks": null) crashes OTIO's video_tracks()
+    return source
+
+
+def _conform(
+    pool: FakeMediaPool, source: otio.schema.Timeline, rate: Fraction, *, strict: bool, options: dict[str, Any]
+) -> list[_Placement] | None:
+    """Each clip of ``source`` matched to a pool item (found, imported, or an offline stand-in).
+
+    ``strict`` (OTIO import): a clip whose media is missing or whose source range lies outside its
+    media's timecode space refuses the whole import (None), as Resolve does.
+    """
+    state = pool._state
+    media = _MediaFinder(pool, options)
+    placements: list[_Placement] = []
     for kind, tracks in (("video", source.video_tracks()), ("audio", source.audio_tracks())):
         for index, track in enumerate(tracks, 1):
             for clip in track.find_clips():
-                ref = clip.media_reference
-                url = getattr(ref, "target_url", None)
+                url = getattr(clip.media_reference, "target_url", None)
                 if not url:
                     continue
                 wanted = path_of(url)
-                found = _locate(wanted, search_root)
-                if found is None and suffix == ".otio":
+                found = _locate(wanted, media.search_root)
+                if found is None and strict:
                     state.import_refusals.append(f"{wanted}: media not found")
                     return None  # OTIO import dies when media moved (MCP-LOOP)
-                local = os.path.normpath(found or wanted)
-                item = known.get(local)
-                if item is None and import_clips and found:
-                    item = pool._import_path(found)
-                elif item is None and not import_clips:
-                    item = next(
-                        (c for f in folders for c in f.GetClipList() if c.GetClipProperty("File Path") == local), None
-                    )
-                if item is None:
-                    item = pool.add_media(_offline_props(clip, local, rate))
-                known[local] = item
-                media_rate = item._rate
-                avail_start = item._start_frame
-                src = clip.source_range
-                src_start = int(round(src.start_time.rescaled_to(float(media_rate)).value))
-                first = src_start - avail_start
-                duration = int(round(src.duration.rescaled_to(float(rate)).value))
-                length = rescale_frames(duration, rate, media_rate)
-                if suffix == ".otio" and (first < 0 or (item._frames and first + length > item._frames)):
+                item = media.item_for(clip, found, wanted, rate)
+                source_in = _frames(clip.source_range.start_time, item._rate) - item._start_frame
+                duration = _frames(clip.source_range.duration, rate)
+                length = rescale_frames(duration, rate, item._rate)
+                if strict and (source_in < 0 or (item._frames and source_in + length > item._frames)):
                     state.import_refusals.append(f"{clip.name}: source range outside its media's timecode space")
                     return None  # range outside the media's timecode space (MCP-LIM)
-                record = int(round(track.range_of_child(clip).start_time.rescaled_to(float(rate)).value))
-                placements.append((kind, index, item, record, duration, max(first, 0), clip))
-    timeline = project._new_timeline(name, rate_name)
-    if timeline is None:
-        return None
-    if source.global_start_time is not None:
-        from kernel.timebase import frames_to_timecode
+                record = _frames(track.range_of_child(clip).start_time, rate)
+                placements.append(_Placement(kind, index, item, record, duration, max(source_in, 0), clip))
+    return placements
 
-        start = int(round(source.global_start_time.rescaled_to(float(rate)).value))
-        timeline.SetStartTimecode(frames_to_timecode(start, rate, drop))
-    n_video = len(source.video_tracks())
-    n_audio = len(source.audio_tracks())
-    while timeline.GetTrackCount("video") < n_video:
+
+class _MediaFinder:
+    """The pool item for a clip's media: one already in the pool, else imported (``importSourceClips``),
+    else one of the ``sourceClipsFolders`` clips, else an offline clip."""
+
+    def __init__(self, pool: FakeMediaPool, options: dict[str, Any]) -> None:
+        self.pool = pool
+        self.import_clips = bool(options.get("importSourceClips", True))
+        self.search_root: str | None = options.get("sourceClipsPath")
+        self.folders = options.get("sourceClipsFolders") or [pool.GetCurrentFolder()]
+        self.known = {os.path.normpath(i.GetClipProperty("File Path")): i for i in pool._all_items()}
+
+    def item_for(self, clip: otio.schema.Clip, found: str | None, wanted: str, rate: Fraction) -> FakeMediaPoolItem:
+        local = os.path.normpath(found or wanted)
+        item = self.known.get(local)
+        if item is None and self.import_clips and found:
+            item = self.pool._import_path(found)
+        elif item is None and not self.import_clips:
+            item = next(
+                (c for f in self.folders for c in f.GetClipList() if c.GetClipProperty("File Path") == local), None
+            )
+        if item is None:
+            item = self.pool.add_media(_offline_props(clip, local, rate))
+        self.known[local] = item
+        return item
+
+
+def _lay_out(
+    timeline: FakeTimeline, source: otio.schema.Timeline, placements: list[_Placement], rate: Fraction, drop: bool
+) -> None:
+    """Start timecode, tracks, the clips with their markers, then the timeline's own markers."""
+    if source.global_start_time is not None:
+        timeline.SetStartTimecode(frames_to_timecode(_frames(source.global_start_time, rate), rate, drop))
+    while timeline.GetTrackCount("video") < len(source.video_tracks()):
         timeline.AddTrack("video")
-    while timeline.GetTrackCount("audio") < n_audio:
+    while timeline.GetTrackCount("audio") < len(source.audio_tracks()):
         timeline.AddTrack("audio", "stereo")
     base = timeline.GetStartFrame()
-    for kind, index, item, record, duration, first, clip in placements:
-        length = rescale_frames(duration, rate, item._rate)
-        placed = timeline._place(item, kind, index, base + record, first, first + length, duration)
+    for p in placements:
+        length = rescale_frames(p.duration, rate, p.item._rate)
+        placed = timeline._place(
+            p.item, p.kind, p.track, base + p.record, p.source_in, p.source_in + length, p.duration
+        )
         if placed is None:
             continue
-        for marker in clip.markers:
-            offset = marker.marked_range.start_time - clip.source_range.start_time
-            placed._markers.add(
-                int(round(offset.rescaled_to(float(rate)).value)),
-                _RESOLVE_COLORS.get(marker.color, "Blue"),
-                marker.name,
-                "",
-                max(1, int(round(marker.marked_range.duration.rescaled_to(float(rate)).value))),
-                str(our_meta(marker).get("kind", "")),
-            )
+        for marker in p.clip.markers:
+            offset = marker.marked_range.start_time - p.clip.source_range.start_time
+            _add_marker(placed._markers, marker, _frames(offset, rate), rate, str(our_meta(marker).get("kind", "")))
     for marker in source.tracks.markers:
-        timeline._markers.add(
-            int(round(marker.marked_range.start_time.rescaled_to(float(rate)).value)),
-            _RESOLVE_COLORS.get(marker.color, "Blue"),
-            marker.name,
-            "",
-            max(1, int(round(marker.marked_range.duration.rescaled_to(float(rate)).value))),
-            "",
-        )
-    if state.switches.import_sets_current:
-        project._current_timeline = timeline
-    return timeline
+        _add_marker(timeline._markers, marker, _frames(marker.marked_range.start_time, rate), rate, "")
+
+
+def _add_marker(markers: Any, marker: otio.schema.Marker, frame: int, rate: Fraction, custom: str) -> None:
+    color = _RESOLVE_COLORS.get(marker.color, "Blue")
+    markers.add(frame, color, marker.name, "", max(1, _frames(marker.marked_range.duration, rate)), custom)
 
 
 def to_otio(timeline: FakeTimeline) -> otio.schema.Timeline:

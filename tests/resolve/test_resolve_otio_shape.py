@@ -168,3 +168,12 @@ def test_writer_shapes_in_place_and_puts_the_timeline_back(tmp_path: Path, monke
         resolve_otio.write_resolve_otio(timeline)
     monkeypatch.undo()
     assert otio.adapters.write_to_string(timeline, "otio_json") == before
+
+
+def test_fake_import_of_a_timeline_without_tracks_is_none_not_a_crash() -> None:
+    # "tracks": null passes the shape check (nothing in it is misshapen) but OTIO's video_tracks()
+    # dereferences the missing stack: the fake refused nothing and took the test process down.
+    fake = FakeResolve()
+    empty = Path(__file__).resolve().parents[1] / "data" / "fuzz" / "otio-timeline-tracks-null.otio"
+    assert fake.media_pool.ImportTimelineFromFile(str(empty), {"timelineName": "Empty"}) is None
+    assert fake.project.GetTimelineCount() == 0
