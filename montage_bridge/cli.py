@@ -151,10 +151,7 @@ def _run(args: list[str]) -> tuple[int, tuple[str, str] | None]:
         print(f"montage-bridge: error: {exc}", file=sys.stderr)
         return 2, ("failed", str(exc))
     except typer.Exit as exc:
-        if exc.exit_code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into Exit(130)
-            print("montage-bridge: interrupted", file=sys.stderr)
-            return 130, ("interrupted", "interrupted by the user (Ctrl-C)")
-        return exc.exit_code, None
+        code = exc.exit_code
     except typer.Abort:
         print("montage-bridge: aborted", file=sys.stderr)
         return 130, ("interrupted", "aborted")
@@ -176,7 +173,11 @@ def _run(args: list[str]) -> tuple[int, tuple[str, str] | None]:
         )
         print(f"montage-bridge: {message}", file=sys.stderr)
         return 70, ("internal", message)
-    return (code if isinstance(code, int) else 0), None
+    code = code if isinstance(code, int) else 0
+    if code == 130:  # typer turns Ctrl-C (KeyboardInterrupt) into Exit(130), which click returns
+        print("montage-bridge: interrupted", file=sys.stderr)
+        return 130, ("interrupted", "interrupted by the user (Ctrl-C)")
+    return code, None
 
 
 if __name__ == "__main__":
