@@ -446,12 +446,14 @@ class _Runner:
             if clip is not None:
                 self.report(key, 1.0, "done")
                 return _Outcome(job_id, seed, True, clip=clip, worker_seconds=known.get("worker_seconds"))
-        self.journal.record(index, job_id, state="submitted", seed=seed, attempt=attempt)
         self.report(key, 0.0, "queued")
         try:
-            self.client.submit("generate", inputs, params, job_id=job_id, out_dir=self.folder)
-            with self._lock:
-                self.submitted += 1
+            job = self._existing(job_id) if known is not None else None
+            if job is None:  # not on the worker yet (or no longer): send it
+                self.journal.record(index, job_id, state="submitted", seed=seed, attempt=attempt)
+                self.client.submit("generate", inputs, params, job_id=job_id, out_dir=self.folder)
+                with self._lock:
+                    self.submitted += 1
 
             def on_event(event: Any) -> None:
                 if event.type == "progress":
@@ -459,7 +461,8 @@ class _Runner:
                 elif event.type == "state":
                     self.report(key, -1.0, str(event.data.get("state") or ""))
 
-            job = self.follow(job_id, on_event)
+            if job is None or not job.state.terminal:
+                job = self.follow(job_id, on_event)
         except ClientError as exc:
             # The job may go on on the worker: not judged, so a rerun re-attaches to it.
             self.report(key, -1.0, "failed")
@@ -467,6 +470,12 @@ class _Runner:
         outcome = self.judge(shot, job, seed, stem)
         self.report(key, 1.0, "done" if outcome.ok else "failed")
         return outcome
+
+    def _existing(self, job_id: str) -> Job | None:
+        """The job as the worker has it after an interrupted run (re-attach: a finished job is judged as it
+        is, never run again), or None when the worker does not have it."""
+        found = [job for job in self.client.jobs([job_id]) if job.id == job_id]
+        return found[0] if found else None
 
     def follow(self, job_id: str, on_event: Callable[[Any], None]) -> Job:
         """Follow the job's events until it is finished. A ``completed`` event can be followed by another

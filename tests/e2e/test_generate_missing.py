@@ -27,6 +27,7 @@ import opentimelineio as otio
 import pytest
 import requests
 
+from gpu_remote.errors import ClientError
 from gpu_remote.models import Job, JobState
 from kernel.ffmpeg_tools import run_ffmpeg
 from kernel.probe import probe_media
@@ -280,7 +281,7 @@ class RecordedWorker:
     def __init__(self, verdicts: list[dict | None]) -> None:
         self.verdicts = list(verdicts)
         self.hashes = _Hashes()
-        self.jobs: dict[str, Job] = {}
+        self.records: dict[str, Job] = {}
         self.params: dict[str, dict] = {}
         self.submits: list[str] = []
         self.deleted: list[str] = []
@@ -306,14 +307,17 @@ class RecordedWorker:
             "outputs": [{"name": "video", "sha256": "0" * 64, "size": 1, "mime": "video/mp4", "url": "/x"}],
             "result": {"frames": params["num_frames"], "fps": params["fps"], "quality": quality},
         }
-        self.jobs[job_id] = Job.model_validate(record)
-        return self.jobs[job_id]
+        self.records[job_id] = Job.model_validate(record)
+        return self.records[job_id]
 
     def events(self, job_id: str, after: int = 0) -> list:
         return []  # the recorded jobs are already finished
 
     def job(self, job_id: str) -> Job:
-        return self.jobs[job_id]
+        return self.records[job_id]
+
+    def jobs(self, ids: list[str]) -> list[Job]:
+        return [self.records[i] for i in ids if i in self.records]
 
     def fetch(self, job: Job, out_dir: Path, stem: str) -> dict[str, Path]:
         assert job.state == JobState.succeeded
@@ -470,6 +474,30 @@ def test_two_shots_asking_for_the_same_clip_get_two_takes(
     made = result.production
     assert made is not None and sorted(made.generated) == [1, 2]
     assert made.generated[1].path != made.generated[2].path
+
+
+class LostContact(RecordedWorker):
+    """Takes the jobs, then the connection drops while following them (the jobs go on on the worker)."""
+
+    def events(self, job_id: str, after: int = 0) -> list:
+        raise ClientError(f"lost the event stream of job {job_id}")
+
+
+def test_a_rerun_after_lost_contact_re_attaches_to_the_finished_jobs(
+    job: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    first = LostContact([None, None])
+    lost = _run(job, out, first, monkeypatch)
+    assert lost.production is not None and not lost.production.generated and len(first.submits) == 2
+    assert any("lost the event stream" in w for w in lost.warnings)
+    # Meanwhile both jobs finished on the worker; the rerun finds them there and sends nothing.
+    second = RecordedWorker([])
+    second.records, second.params = first.records, first.params
+    again = _run(job, out, second, monkeypatch)
+    assert second.submits == [] and again.production is not None
+    assert sorted(again.production.generated) == [1, 2]
+    assert {again.production.generated[1].job_id, again.production.generated[2].job_id} == set(first.submits)
 
 
 # ---- the real op with the tiny random pipeline (the [generate] extra) ---------------------------------
