@@ -14,7 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
-from kernel.timebase import format_rate, frames_to_timecode, parse_rate
+from kernel.timebase import format_rate, frames_to_timecode, parse_rate, parse_timeline_rate
 
 
 def _to_rate(value: object) -> Fraction:
@@ -29,6 +29,20 @@ Rate = Annotated[
     PlainSerializer(format_rate, return_type=str),
 ]
 """An exact frame rate; serialized as ``"24000/1001"``."""
+
+
+def _to_timeline_rate(value: object) -> Fraction:
+    if isinstance(value, (str, int, float, Fraction)):
+        return parse_timeline_rate(value)
+    raise ValueError(f"not a frame rate: {value!r}")
+
+
+TimelineRate = Annotated[
+    Fraction,
+    BeforeValidator(_to_timeline_rate),
+    PlainSerializer(format_rate, return_type=str),
+]
+"""A rate a video timeline can run at (<= 300 fps); serialized as ``"30000/1001"``."""
 
 
 class Model(BaseModel):

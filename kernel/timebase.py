@@ -67,6 +67,22 @@ def parse_rate(value: str | int | float | Fraction) -> Fraction:
     return rate
 
 
+MAX_TIMELINE_RATE = 300
+"""Highest timeline (video) rate we accept from a user: NLE timelines top out at 120 fps and
+high-speed footage is conformed below this. A 48000 here is an audio sample rate typed by mistake."""
+
+
+def parse_timeline_rate(value: str | int | float | Fraction) -> Fraction:
+    """:func:`parse_rate`, limited to what a video timeline can run at (<= 300 fps)."""
+    rate = parse_rate(value)
+    if rate > MAX_TIMELINE_RATE:
+        raise ValueError(
+            f"{value!r} is not a timeline frame rate (at most {MAX_TIMELINE_RATE} fps; "
+            "48000 or 44100 is an audio sample rate): use e.g. 24000/1001, 25 or 30000/1001"
+        )
+    return rate
+
+
 def format_rate(rate: Fraction) -> str:
     """``Fraction(24000, 1001)`` → ``"24000/1001"``; integer rates print without a denominator."""
     return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"

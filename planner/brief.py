@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, ValidationError
 
 from kernel.errors import MontageError
-from kernel.media import Model, Rate
+from kernel.media import Model, TimelineRate
 from planner.style import Aspect, Mode
 from planner.toml_compat import TOMLDecodeError, loads
 
@@ -76,7 +76,7 @@ class Brief(Model):
     key_messages: list[str] = Field(default_factory=list, description="points the edit must make (talking head/LLM)")
     language: str | None = None
     music: Path | None = None
-    rate: Rate | None = Field(None, description="timeline rate (default: the clips' most common)")
+    rate: TimelineRate | None = Field(None, description="timeline rate (default: the clips' most common)")
     # Talking head: seconds of room kept around speech, pauses longer than this are cut.
     padding_seconds: float = Field(0.12, ge=0, le=2)
     min_silence_seconds: float = Field(0.45, gt=0, le=10)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from kernel.timebase import format_rate, frames_to_seconds, parse_rate
+from kernel.timebase import format_rate, frames_to_seconds, parse_timeline_rate
 from montage_bridge import json_output
 from montage_bridge.console import out
 from montage_bridge.json_output import JsonOpt
@@ -165,7 +165,7 @@ def auto(
             f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}", param_hint="--formats"
         )
     try:
-        timeline_rate = parse_rate(rate) if rate else None
+        timeline_rate = parse_timeline_rate(rate) if rate else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--rate") from exc
     if link not in ("originals", "proxies"):

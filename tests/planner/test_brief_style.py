@@ -49,6 +49,7 @@ def test_brief_words_and_aliases(tmp_path: Path) -> None:
         ("colour = 'red'\n", "colour"),
         ("duration = 0\n", "target_duration_seconds"),
         ("jl_cut_frames = -1\n", "jl_cut_frames"),
+        ("rate = 48000\n", "audio sample rate"),  # a sample rate typed as the timeline rate
     ],
 )
 def test_bad_briefs_name_the_field(tmp_path: Path, text: str, expected: str) -> None:

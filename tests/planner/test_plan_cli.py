@@ -148,3 +148,10 @@ def test_music_flag_is_analyzed_when_the_analysis_has_none(
     assert plan.music is not None and plan.music.path.endswith("music.wav")
     beats = {round(b * plan.rate) for b in facts["music"]["beats"]}
     assert all(c.record_in == 0 or min(abs(c.record_in - b) for b in beats) <= 1 for c in plan.cuts)
+
+
+def test_auto_refuses_an_audio_sample_rate_as_the_timeline_rate(tmp_path: Path) -> None:
+    proc = run_cli("auto", str(tmp_path), "--rate", "48000", "--output", str(tmp_path / "out"))
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "audio sample rate" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
