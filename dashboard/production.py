@@ -32,6 +32,7 @@ The routes sit behind the dashboard's guard (loopback only, or the token cookie/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -263,6 +264,17 @@ def _stream(work: Callable[[Emit], dict[str, Any]], done: Callable[[], None]) ->
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
 
 
+@contextlib.contextmanager
+def _llm_failures(planner: Any) -> Iterator[None]:
+    """The LLM planner's failures (server down, timeouts, no usable reply) as this step's error."""
+    from planner.llm_planner import LLMFailure
+
+    try:
+        yield
+    except LLMFailure as exc:
+        raise ProductionError(f"the LLM ({planner.config.model}) failed: {exc}") from exc
+
+
 class _Step:
     """Announces a step's start and end on the stream."""
 
@@ -289,7 +301,6 @@ class Pipeline:
         self.store = Productions(settings)
         self.worker_url = settings.worker_url or worker_url
         self.worker_token = settings.worker_token or worker_token
-        self._analyses: dict[str, AnalysisResult] = {}
 
     def llm_config(self) -> LLMConfig:
         return self.settings.llm or load_llm_config()
@@ -320,8 +331,6 @@ class Pipeline:
     def analysis(self, record: ProductionRecord, emit: Emit) -> AnalysisResult | None:
         if not record.footage:
             return None
-        if record.footage in self._analyses:
-            return self._analyses[record.footage]
         from analysis.engine import EngineOptions, analyze_paths
         from analysis.footage import find_footage
 
@@ -339,7 +348,6 @@ class Pipeline:
                 raise ProductionError(f"{record.footage}: none of its files is usable video")
             result = AnalysisResult(clips=engine.clips)
             step.done(f"{len(engine.clips)} clip(s) analysed, {len(engine.failures)} skipped")
-        self._analyses[record.footage] = result
         return result
 
     def context(self, record: ProductionRecord, emit: Emit) -> tuple[dict[str, Any], float]:
@@ -386,7 +394,8 @@ class Pipeline:
         context, target = self.context(record, emit)
         with _Step(emit, "beat sheet") as step:
             planner = self.planner(record, emit)
-            beats = planner._beat_sheet(context, target)  # one repair round included; lengths scaled to the target
+            with _llm_failures(planner):
+                beats = planner._beat_sheet(context, target)  # one repair round included; scaled to the target
             sheet = BeatSheet(beats=beats)
             record.beat_sheet = sheet.model_dump()
             record.shots = None
@@ -423,7 +432,8 @@ class Pipeline:
             f"Beats: {json.dumps(sheet.model_dump()['beats'])}\n"
             f"Schema: {json.dumps(schema_of(NeedList))}\nContext: {json.dumps(context)}"
         )
-        reply, error, _ = planner._ask([planner._system(), {"role": "user", "content": ask}], NeedList)
+        with _llm_failures(planner):
+            reply, error, _ = planner._ask([planner._system(), {"role": "user", "content": ask}], NeedList)
         if reply is None:
             raise ProductionError(f"the LLM's shot list was not usable: {error}")
         return [

@@ -108,7 +108,8 @@ def test_brief_to_production_plan_streams_every_step_and_records_llm_use(servers
     assert prompt.startswith("Task: beat_sheet") and '"clip0"' in prompt  # the footage's summary went along
 
     shots = events(url, f"/api/production/{pid}/shot-list")
-    assert steps(shots) == [("shot list", "started"), ("shot list", "done")]
+    analysed = [("analyze footage", "started"), ("analyze footage", "done")]  # from the analysis cache
+    assert steps(shots) == [("shot list", "started"), *analysed, ("shot list", "done")]
     kind, result = shots[-1]
     assert kind == "result", result
     needs = [ShotNeed.model_validate(s) for s in result["shots"]]
@@ -117,6 +118,7 @@ def test_brief_to_production_plan_streams_every_step_and_records_llm_use(servers
 
     planned = events(url, f"/api/production/{pid}/plan")
     assert steps(planned) == [
+        *analysed,
         ("source shots", "started"),
         ("source shots", "done"),
         ("estimate", "started"),
@@ -157,6 +159,17 @@ def test_the_budget_cap_refuses_the_next_llm_call(servers) -> None:
     listed = events(url, f"/api/production/{pid}/shot-list")
     assert listed[-1][0] == "result" and listed[-1][1]["shots"][0]["description"] == "a dog on a beach"
     assert "no LLM call" in [d for e, d in listed if e == "step"][-1]["detail"]
+
+
+def test_an_llm_that_fails_ends_the_stream_with_the_reason(tmp_path: Path) -> None:
+    with FakeLLMServer(lambda task, body: Answer(status=500)) as llm:
+        settings = ProductionSettings(
+            llm=LLMConfig(base_url=llm.base_url, model="fake", max_retries=0), prices=PRICES, folder=tmp_path / "p"
+        )
+        with running_dashboard(DashboardConfig(production=settings)) as url:
+            pid = events(url, "/api/production/brief", {"brief": {"budget": 100}})[-1][1]["id"]
+            kind, error = events(url, f"/api/production/{pid}/beat-sheet")[-1]
+    assert kind == "error" and error["message"] == "the LLM (fake) failed: the server answered HTTP 500"
 
 
 def test_bad_requests_are_clear_and_the_guard_holds(servers, tmp_path: Path) -> None:
