@@ -311,27 +311,35 @@ def bench_tool(
 
 
 def runnable(
-    tool: Tool, caps: Capabilities, models: dict[str, str], has_workers: bool, worker_ops: set[str]
+    tool: Tool, caps: Capabilities, models: dict[str, str], routes: set[str] | None
 ) -> tuple[str | None, str | None]:
-    """(input name, None) when the worker can run ``tool``, else (None, why not)."""
+    """(input name, None) when the worker can run ``tool``, else (None, why not).
+
+    ``routes`` are the queues the live workers serve (``/v1/workers``), None when none registered:
+    under Celery the gateway answering ``/v1/capabilities`` may lack the GPU packages its workers
+    have, so a route a worker serves wins over the gateway's own backend string."""
     info = next((o for o in caps.ops if o.name == tool.op), None)
     if info is None:
         return None, f"the worker does not offer op {tool.op}"
     if tool.op == "generate":
-        if info.backend != "diffusers":
-            return None, f"the worker cannot generate: {info.backend}"
+        served = routes is not None and "gpu.generate" in routes
+        if not served:
+            why = info.backend if info.backend != "diffusers" else "no live worker has a generation model"
+            return None, f"the worker cannot generate: {why}"
         have = models.get("generate")
         if have is None or tool.model is None or _normal(have) != _normal(tool.model):
             return None, f"the worker's generate model is {have or 'unknown'}, not {tool.model}"
         return None, None
-    if tool.op == "transcribe" and has_workers and tool.op not in worker_ops:
-        return None, f"no live worker serves {tool.op} (its model is missing there)"
+    if tool.op == "transcribe" and routes is not None and "gpu.transcribe" not in routes:
+        return None, "no live worker serves transcribe (its Whisper model is missing there)"
     if tool.op == "transcribe" and tool.model:
         have = models.get("transcribe", "tiny.en")
         if _normal(have) != _normal(tool.model):
             return None, f"the worker's Whisper model is {have}, not {tool.model}"
-    if tool.op == "upscale" and tool.params.get("method") == "realesrgan" and "realesrgan" not in info.backend:
-        return None, f"the worker has no Real-ESRGAN (its upscale runs {info.backend})"
+    if tool.op == "upscale" and tool.params.get("method") == "realesrgan":
+        served = "gpu.upscale.realesrgan" in routes if routes is not None else "realesrgan" in info.backend
+        if not served:
+            return None, f"the worker has no Real-ESRGAN (its upscale runs {info.backend})"
     required = [name for name in info.inputs if not name.endswith("?")]
     return (required[0] if required else None), None
 
@@ -357,7 +365,7 @@ def bench(
     models: dict[str, str] = {}
     for worker in workers:
         models.update({str(k): str(v) for k, v in (worker.get("models") or {}).items()})
-    worker_ops = {str(op) for w in workers for op in w.get("ops", [])}
+    routes = {str(r) for w in workers for r in w.get("routes", [])} if workers else None
     gpu = worker_gpu(caps)
     report = BenchReport(worker=client.url, gpu=gpu)
     chosen = [t for t in catalogue.tools() if (ops is None or t.op in ops) and (tools is None or t.id in tools)]
@@ -378,7 +386,7 @@ def bench(
         tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp,
     ):
         for tool in chosen:
-            name, why = runnable(tool, caps, models, bool(workers), worker_ops)
+            name, why = runnable(tool, caps, models, routes)
             total = 3 * repeat if tool.op == "generate" else len(lengths) * repeat
             progress.start(tool.id, "gpu", item=tool.id, total=total, unit="files", message=tool.op)
             if why:
