@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from fractions import Fraction
@@ -11,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.json_checks import progress_lines, run_json
+from tests.cli.json_checks import check_document, progress_lines, run_json
+from tests.conftest import REPO
 from tests.gpu_remote.conftest import TOKEN, WorkerProc, start_worker
 
 
@@ -92,6 +97,26 @@ def test_gpu_submit_status_fetch_cancel_retry_delete(worker: WorkerProc, tmp_pat
     assert doc["error"]["kind"] == "failed" and "not found" in doc["error"]["message"]
     doc, _ = run_json("gpu status", env=gpu_env(worker, tmp_path / "state", "wrong-token"), exit_code=2)
     assert "refused the token" in doc["error"]["message"]
+
+
+def test_ctrl_c_is_an_interrupted_document(worker: WorkerProc, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **gpu_env(worker, tmp_path / "state")}
+    args = ["gpu", "submit", "noop", "-p", "tag=ctrl-c", "-p", "duration_s=60", "--wait", "--json"]
+    command = [sys.executable, "-m", "montage_bridge", *args]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # wait until the job runs on the worker
+        seen.append(line)
+        if '"message":"running"' in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    finished = subprocess.CompletedProcess(args, proc.returncode, stdout, "".join(seen) + stderr)
+    doc = check_document("gpu submit", finished, 130)
+    assert doc["error"]["kind"] == "interrupted" and "montage-bridge: interrupted" in finished.stderr
+    job_id = json.loads(seen[-1])["task"]
+    run_json("gpu cancel", job_id, env=gpu_env(worker, tmp_path / "state"))  # the job went on: end it
 
 
 def _plan_bundle(footage: Path, path: Path) -> Path:
