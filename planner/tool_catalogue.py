@@ -306,24 +306,13 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE tools RENAME TO tools_v1")
     _run_script(conn, _SCHEMA)
     for row in old:
-        caps = json.loads(row["capabilities_json"] or "{}")
-        spec = ToolSpec(
-            id=row["id"],
-            op=row["op"],
-            model=row["model"],
-            params=json.loads(row["params_json"] or "{}"),
-            modes=caps.get("modes", []),
-            max_seconds=caps.get("max_seconds"),
-            resolutions=caps.get("resolutions", []),
-            fps=caps.get("fps"),
-            quality_notes=row["quality_notes"] or "",
-            gpu_s_per_output_s=row["seconds_per_output_second"],
-            wall_s_per_output_s=row["seconds_per_output_second"],
-            fixed_overhead_s=row["overhead_s"],
-            wall_overhead_s=row["overhead_s"],
-            figures_source="catalogue version 1",
-            price_per_gpu_hour=row["price_per_gpu_hour"],
-        )
+        try:
+            spec = _v1_spec(row)
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise CatalogueError(
+                f"tool {row['id']!r} of the version 1 catalogue cannot be migrated: {_first_error(exc)}; "
+                "fix or delete that row (sqlite3), or move the file away"
+            ) from exc
         conn.execute(f"INSERT INTO tools ({_TOOL_COLUMNS}) VALUES ({','.join('?' * 17)})", _spec_row(spec))
         if row["measured_at"] is not None:
             conn.execute(
@@ -341,6 +330,27 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
                 ),
             )
     conn.execute("DROP TABLE tools_v1")
+
+
+def _v1_spec(row: sqlite3.Row) -> ToolSpec:
+    caps = json.loads(row["capabilities_json"] or "{}")
+    return ToolSpec(
+        id=row["id"],
+        op=row["op"],
+        model=row["model"],
+        params=json.loads(row["params_json"] or "{}"),
+        modes=caps.get("modes", []),
+        max_seconds=caps.get("max_seconds"),
+        resolutions=caps.get("resolutions", []),
+        fps=caps.get("fps"),
+        quality_notes=row["quality_notes"] or "",
+        gpu_s_per_output_s=row["seconds_per_output_second"],
+        wall_s_per_output_s=row["seconds_per_output_second"],
+        fixed_overhead_s=row["overhead_s"],
+        wall_overhead_s=row["overhead_s"],
+        figures_source="catalogue version 1",
+        price_per_gpu_hour=row["price_per_gpu_hour"],
+    )
 
 
 MIGRATIONS = {1: _migrate_1_to_2}
@@ -371,7 +381,10 @@ def open_user_db(path: Path) -> sqlite3.Connection:
                 f"{path}: not a tool catalogue (tables {', '.join(sorted(tables))}, no schema version)"
             )
         while version < SCHEMA_VERSION:
-            MIGRATIONS[version](conn)
+            try:
+                MIGRATIONS[version](conn)
+            except CatalogueError as exc:
+                raise CatalogueError(f"{path}: {exc}") from exc
             version += 1
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")

@@ -175,6 +175,25 @@ def test_a_version_1_catalogue_is_migrated_in_place(tmp_path: Path) -> None:
         assert again.get("my-wan") == mine
 
 
+def test_a_version_1_row_that_cannot_be_migrated_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_SCHEMA)
+        conn.execute(
+            "INSERT INTO tools VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            ("broken", "generate", None, "{}", "{}", "", -5.0, 1.0, None, None, None),
+        )
+    conn.close()
+    with pytest.raises(
+        CatalogueError, match=r"old.sqlite: tool 'broken' of the version 1 catalogue cannot be migrated"
+    ):
+        ToolCatalogue(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("SELECT id FROM tools").fetchall() == [("broken",)]
+    conn.close()
+
+
 def test_files_that_are_not_this_catalogue_are_refused_clearly(tmp_path: Path) -> None:
     newer = tmp_path / "newer.sqlite"
     with sqlite3.connect(newer) as conn:
