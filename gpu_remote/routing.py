@@ -57,9 +57,11 @@ def unserved_reason(route: str, live: list[dict[str, Any]]) -> str:
 
 def local_ops() -> dict[str, str | None]:
     """Each op of this worker → None if it can run here, else why not (a missing model, a missing package)."""
-    from gpu_remote.ops import generate, transcribe
+    from gpu_remote.ops import OPS, generate, transcribe
 
-    reasons: dict[str, str | None] = {"noop": None, "stabilize": None, "upscale": None}
+    # Every registered op runs here unless it names what it lacks below: an op added to OPS is
+    # served (and its queue consumed) without a second list to keep in step.
+    reasons: dict[str, str | None] = dict.fromkeys(OPS)
     reasons["generate"] = generate.available()
     try:
         transcribe.model_path()
