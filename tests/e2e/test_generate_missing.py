@@ -434,6 +434,8 @@ def test_a_clip_that_fails_the_gate_is_regenerated_once_then_placed_and_tagged_i
     assert sorted(bins["Generated"]) == sorted(str(p) for p in made.paths)
     placed = current_project(fake).GetCurrentTimeline().GetItemListInTrack("video", 1)
     assert str(shot2.path) in {item.GetMediaPoolItem().GetClipProperty("File Path") for item in placed}
+    marks = current_project(fake).GetCurrentTimeline().GetMarkers()
+    assert {m["name"] for m in marks.values()} >= {f"Generated: {shot2.tool}", f"Generated: {shot3.tool}"}
 
     # A rerun into the same folder reuses both clips: nothing is submitted again.
     rerun = RecordedWorker([])
