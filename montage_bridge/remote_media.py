@@ -31,6 +31,7 @@ from kernel.media import MediaItem
 from kernel.probe import probe_media
 from kernel.timebase import format_rate
 from nle_adapters.plan_to_otio import META, media_reference
+from nle_adapters.timeline_facts import meta_view
 from planner.models import EditPlan
 from planner.remote_ops import fit_size, upscale_steps
 
@@ -265,7 +266,7 @@ def relink_timeline(timeline: otio.schema.Timeline, processed: dict[str, Process
     """
     changed = 0
     for clip in timeline.find_clips():
-        meta = clip.metadata.get(META) or {}
+        meta = meta_view(clip)
         done = processed.get(str(meta.get("clip_id", "")))
         if done is None or not isinstance(clip.media_reference, otio.schema.ExternalReference):
             continue

@@ -20,7 +20,7 @@ import opentimelineio as otio
 
 from kernel.media import MediaItem
 from kernel.probe import probe_media
-from nle_adapters.timeline_facts import META, url_to_path
+from nle_adapters.timeline_facts import META, meta_view, url_to_path
 from proxies.make import ProxyError, find_proxy, original_of, require_match
 
 TARGETS = ("proxies", "originals")
@@ -59,7 +59,7 @@ def relink_timeline(timeline: otio.schema.Timeline, to: str) -> RelinkReport:
     report = RelinkReport()
     for clip, ref in _references(timeline):
         path = Path(url_to_path(ref.target_url))
-        meta = ref.metadata.get(META) if hasattr(ref.metadata.get(META), "get") else None
+        meta = meta_view(ref)
         if meta and meta.get("has_video") is False:
             continue  # sound only (the music): proxies are of pictures
         # Our flag, or where the file lies (a format that does not keep our metadata, e.g. FCPXML).

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import ceil
 
+from kernel.timebase import round_half_up
 from nle_adapters.reframe_meta import ffmpeg_crop
 from render.layout import Gap, Layout, Piece, Run, TrackLayout
 from render.mix import MICRO_FADE_SECONDS, Ducking, ducking_filter
@@ -40,8 +41,7 @@ def _sec(value: Fraction | float) -> str:
 
 def sample_at(rec: int, rate: Fraction) -> int:
     """The audio sample (48 kHz) where record frame ``rec`` starts, half up: tracks share one grid."""
-    value = Fraction(rec) * AUDIO_RATE / rate
-    return int(value + Fraction(1, 2))
+    return round_half_up(Fraction(rec) * AUDIO_RATE / rate)
 
 
 @dataclass
