@@ -37,5 +37,10 @@ class Canceled(Exception):
         self.reason = reason
 
 
+class DatabaseUnavailable(GpuRemoteError):
+    """The job database cannot be reached (PostgreSQL stopped or restarting); nothing was written,
+    or a commit's outcome is unknown. Callers retry: every write of a run is fenced, so a repeat is safe."""
+
+
 class BrokerUnavailable(GpuRemoteError):
     """The job queue broker did not take a message; the job is saved and is sent when it returns."""

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from gpu_remote.db import SCHEMA as SQLITE_SCHEMA
+from gpu_remote.errors import DatabaseUnavailable
 
 # The SQLite schema in PostgreSQL's types: one table definition, so the two stores cannot drift.
 # INTEGER is 32-bit there (sizes and sequence numbers need 64), REAL single precision (times need double).
@@ -129,7 +130,7 @@ class PostgresDatabase:
             with self.connect(immediate=True) as conn:  # one process at a time creates the schema
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     conn.execute(statement)
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, DatabaseUnavailable) as exc:
             raise WorkerConfigError(f"cannot use the job database {self.url}: {exc}".strip()) from exc
 
     def _open(self) -> Any:
@@ -148,21 +149,44 @@ class PostgresDatabase:
         self._local.conn = (os.getpid(), conn)
         return conn
 
+    def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return DatabaseUnavailable(f"the job database {self.url} is unreachable: {first}")
+
     @contextlib.contextmanager
     def connect(self, *, immediate: bool = False) -> Iterator[_Conn]:
-        """A transaction: committed on success, rolled back on error (as the SQLite one)."""
+        """A transaction: committed on success, rolled back on error (as the SQLite one).
+
+        A lost server (refused connection, connection dropped mid-transaction or at commit)
+        raises :class:`DatabaseUnavailable`; other database errors pass through unchanged.
+        """
+        import psycopg
+
         cached = getattr(self._local, "conn", None)
         fresh = cached is None or cached[0] != os.getpid() or cached[1].closed or cached[1].broken
-        wrapper = _Conn(self, self._thread_conn(), fresh=fresh)
+        try:
+            wrapper = _Conn(self, self._thread_conn(), fresh=fresh)
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
         try:
             if immediate:
                 wrapper.execute("SELECT pg_advisory_xact_lock(?)", (IMMEDIATE_LOCK_KEY,))
             yield wrapper
+        except psycopg.OperationalError as exc:
+            if wrapper.conn.closed or wrapper.conn.broken:
+                raise self._unavailable(exc) from exc
+            wrapper.conn.rollback()
+            raise
         except BaseException:
             if not wrapper.conn.closed and not wrapper.conn.broken:
                 wrapper.conn.rollback()
             raise
-        wrapper.conn.commit()
+        try:
+            wrapper.conn.commit()
+        except psycopg.OperationalError as exc:
+            if wrapper.conn.closed or wrapper.conn.broken:
+                raise self._unavailable(exc) from exc
+            raise
 
     def close(self) -> None:
         cached = getattr(self._local, "conn", None)

@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from gpu_remote.blobs import BlobStore
-from gpu_remote.errors import Canceled, OpError
+from gpu_remote.errors import Canceled, DatabaseUnavailable, OpError
 from gpu_remote.models import Job, JobErrorInfo, Progress
 from gpu_remote.ops import OPS, OpContext
 from gpu_remote.ops.base import kill_recorded_groups
@@ -81,14 +81,41 @@ class Runner:
         self._wake.set()
 
     def _loop(self) -> None:
+        outage = 0.0
         while not self._stop.is_set():
             # Clear before claiming so a wake() that races with an empty claim is not lost.
             self._wake.clear()
-            job = self.store.claim(self.owner, self.settings.lease_s)
+            try:
+                job = self.store.claim(self.owner, self.settings.lease_s)
+                if job is not None:
+                    self.run_claimed(job)
+                outage = 0.0
+            except DatabaseUnavailable as exc:  # wait for the database; the runner thread lives on
+                if not outage:
+                    log.warning("%s: waiting for it", exc)
+                outage = min(5.0, max(0.5, outage * 2))
+                self._stop.wait(outage)
+                continue
+            except Exception:  # noqa: BLE001 - a runner thread must outlive any one failure
+                log.exception("runner pass failed")
+                self._stop.wait(1.0)
+                continue
             if job is None:
                 self._wake.wait(0.5)
-                continue
-            self.run_claimed(job)
+
+    def _until_stored(self, write, what: str):  # type: ignore[no-untyped-def]
+        """Run ``write`` (a fenced store write) until the database takes it: a run's end must not be
+        lost to a database restart. A write that lands after the lease expired is fenced off."""
+        wait = 0.5
+        while True:
+            try:
+                return write()
+            except DatabaseUnavailable as exc:
+                if self._stop.is_set():
+                    raise
+                log.warning("%s: %s; trying again in %.1f s", what, exc, wait)
+                self._stop.wait(wait)
+                wait = min(5.0, wait * 2)
 
     # -- one job ----------------------------------------------------------------------------
 
@@ -109,7 +136,10 @@ class Runner:
             if fraction < 1.0 and now - last_report[0] < 0.5:
                 return
             last_report[0] = now
-            self.store.progress(job.id, attempt, Progress(fraction=max(0.0, min(1.0, fraction)), stage=stage))
+            try:
+                self.store.progress(job.id, attempt, Progress(fraction=max(0.0, min(1.0, fraction)), stage=stage))
+            except DatabaseUnavailable:
+                pass  # progress is advisory: the next report (or the end) carries it
 
         started = time.monotonic()
         done = threading.Event()
@@ -119,14 +149,19 @@ class Runner:
             last_beat = time.monotonic()
             while not done.wait(0.2):
                 now = time.monotonic()
-                if now - last_beat >= self.settings.heartbeat_s:
-                    last_beat = now
-                    ours, cancel_requested = self.store.heartbeat(job.id, attempt, self.settings.lease_s)
-                    if not ours:
-                        reason[0] = "lease_lost"
-                        cancel.set()
-                else:
-                    cancel_requested = self.store.cancel_requested(job.id)
+                try:
+                    if now - last_beat >= self.settings.heartbeat_s:
+                        ours, cancel_requested = self.store.heartbeat(job.id, attempt, self.settings.lease_s)
+                        last_beat = now
+                        if not ours:
+                            reason[0] = "lease_lost"
+                            cancel.set()
+                    else:
+                        cancel_requested = self.store.cancel_requested(job.id)
+                except DatabaseUnavailable:
+                    # The job runs on; if the outage outlasts the lease, the reaper re-queues it
+                    # and the first heartbeat after the database returns finds the lease lost.
+                    cancel_requested = False
                 if cancel_requested:
                     cancel.set()
                 if now - started > spec.timeout_s:
@@ -170,7 +205,7 @@ class Runner:
                 work_dir=work_dir,
                 report=report,
                 cancel_event=cancel,
-                log=lambda msg: self.store.log(job.id, attempt, msg),
+                log=lambda msg: self._log(job.id, attempt, msg),
                 cancel_reason=reason,
             )
             ctx.check_cancel()
@@ -187,7 +222,7 @@ class Runner:
                     )
             outputs = []
             for name, path in result.outputs.items():
-                sha, size = self.blobs.add_file(path)
+                sha, size = self._until_stored(lambda p=path: self._add_output(p), f"job {job.id} output {name}")
                 outputs.append(
                     {
                         "name": name,
@@ -196,23 +231,49 @@ class Runner:
                         "mime": result.mimes.get(name, "application/octet-stream"),
                     }
                 )
-            if not self.store.succeed(job.id, attempt, outputs, result.result):
+            stored = self._until_stored(
+                lambda: self.store.succeed(job.id, attempt, outputs, result.result), f"job {job.id} result"
+            )
+            if not stored:
                 log.warning("job %s attempt %d finished after losing its lease; result discarded", job.id, attempt)
         except Canceled as exc:
             if exc.reason == "timeout":
-                self.store.fail(job.id, attempt, JobErrorInfo(code="timeout", message="job ran past its timeout_s"))
+                timeout = JobErrorInfo(code="timeout", message="job ran past its timeout_s")
+                self._until_stored(lambda: self.store.fail(job.id, attempt, timeout), f"job {job.id} timeout")
             elif exc.reason != "lease_lost":
-                self.store.canceled(job.id, attempt)
+                self._until_stored(lambda: self.store.canceled(job.id, attempt), f"job {job.id} cancel")
         except OpError as exc:
             error = JobErrorInfo(code=exc.code, message=str(exc), retryable=exc.retryable)
-            self.store.fail(job.id, attempt, error, result=exc.result)
+            found = exc.result
+            self._until_stored(lambda: self.store.fail(job.id, attempt, error, result=found), f"job {job.id}")
+        except DatabaseUnavailable:
+            raise  # before the op ran (reading its spec or inputs): the lease expires, the job is re-queued
         except Exception as exc:  # an op bug must fail the job, not kill the runner thread
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
-            self.store.fail(
-                job.id,
-                attempt,
-                JobErrorInfo(code="internal", message=f"{exc.__class__.__name__}: {exc}"[:500], retryable=False),
-            )
+            crash = JobErrorInfo(code="internal", message=f"{exc.__class__.__name__}: {exc}"[:500], retryable=False)
+            self._until_stored(lambda: self.store.fail(job.id, attempt, crash), f"job {job.id}")
+
+    def _log(self, job_id: str, attempt: int, message: str) -> None:
+        try:
+            self.store.log(job_id, attempt, message)
+        except DatabaseUnavailable:
+            pass  # a log line is not worth stopping a job for
+
+    def _add_output(self, path: Path) -> tuple[str, int]:
+        """Import an output file as a blob. A hard link keeps its bytes reachable if the blob
+        store moved the file but could not record it (database gone): the retry imports the link."""
+        keep = path.with_name(path.name + ".keep")
+        if path.exists() and not keep.exists():
+            try:
+                os.link(path, keep)
+            except OSError:
+                pass  # another filesystem: no safety link (a retry after a lost move then fails)
+        if path.exists():
+            added = self.blobs.add_file(path)
+        else:  # a previous try moved it into the store and its record did not commit
+            added = self.blobs.add_file(keep, move=False)
+        keep.unlink(missing_ok=True)
+        return added
 
 
 def reap_work_dirs(store: JobStore, work_root: Path) -> list[str]:

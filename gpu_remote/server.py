@@ -27,7 +27,7 @@ from gpu_remote import __version__
 from gpu_remote.auth import TokenAuth
 from gpu_remote.blobs import BlobError, BlobStore
 from gpu_remote.db import open_database
-from gpu_remote.errors import WorkerConfigError
+from gpu_remote.errors import DatabaseUnavailable, WorkerConfigError
 from gpu_remote.hardware import gpus
 from gpu_remote.registry import Heartbeat, Registry
 from gpu_remote.request_gate import RequestGate
@@ -201,13 +201,20 @@ class Worker:
         self.blobs.gc(self.store.pinned_blobs())
 
     def _reap_loop(self) -> None:
+        import logging
+
+        logger = logging.getLogger("montage_bridge.gpu_remote.server")
+        outage = False
         while not self._stop.wait(self.config.reaper_interval_s):
             try:
                 self._maintain()
+                outage = False
+            except DatabaseUnavailable as exc:  # one line per outage, not a traceback per pass
+                if not outage:
+                    logger.warning("maintenance paused: %s", exc)
+                outage = True
             except Exception:  # the reaper must survive a locked DB or a full disk
-                import logging
-
-                logging.getLogger("montage_bridge.gpu_remote.server").exception("maintenance pass failed")
+                logger.exception("maintenance pass failed")
 
 
 def create_app(worker: Worker) -> FastAPI:
@@ -248,6 +255,10 @@ def create_app(worker: Worker) -> FastAPI:
     @app.exception_handler(StoreError)
     async def _store_error(_request: Request, exc: StoreError) -> JSONResponse:
         return error_response(exc.status, str(exc), **exc.extra)
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _database_gone(_request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return error_response(503, f"{exc}; try again shortly")
 
     @app.exception_handler(BlobError)
     async def _blob_error(_request: Request, exc: BlobError) -> JSONResponse:
