@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
 from rich.table import Table
@@ -14,6 +14,9 @@ from montage_bridge import json_output
 from montage_bridge.console import err, out
 from montage_bridge.json_output import JsonOpt
 from montage_bridge.progress import ProgressOpt
+
+if TYPE_CHECKING:
+    from gpu_remote.models import Job
 
 gpu_app = typer.Typer(help="Send heavy per-clip work to a remote GPU worker.", no_args_is_help=True)
 
@@ -194,10 +197,10 @@ def submit(
     finals = _follow(client, job_ids, progress, as_json)
     failed = 0
     for jid, job in finals.items():
-        report = _quality(job)
+        report = _quality(cast("Job", job))
         if report and not as_json:  # one line a job, like the saved lines: JOB, "quality", verdict, checks
             line = f"{jid}\tquality\t{_quality_summary(report)}\t{_quality_checks_line(report)}"
-            (out if job.state.value == "succeeded" else err).print(line, soft_wrap=True)  # type: ignore[attr-defined]
+            (out if cast("Job", job).state.value == "succeeded" else err).print(line, soft_wrap=True)
         if job.state.value == "succeeded":  # type: ignore[attr-defined]
             # Identical inputs share a job; each input still gets its own output file.
             for path in paths_of[jid]:
@@ -275,7 +278,7 @@ def status(
             _print_quality(job)
 
 
-def _quality(job) -> dict | None:  # type: ignore[no-untyped-def]
+def _quality(job: Job) -> dict | None:
     """The quality-gate report stored with a job (generated and processed clips), or None."""
     report = job.result.get("quality") if isinstance(job.result, dict) else None
     return report if isinstance(report, dict) else None
@@ -306,7 +309,7 @@ def _figure(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def _print_quality(job) -> None:  # type: ignore[no-untyped-def]
+def _print_quality(job: Job) -> None:
     """Which quality checks ran on the job's clip, whether each passed, its figure and limit."""
     report = _quality(job)
     if report is None:
@@ -339,7 +342,7 @@ def _seconds(value: float) -> str:
     return f"{value / 3600:.1f} h"
 
 
-def _progress_text(job) -> str:  # type: ignore[no-untyped-def]
+def _progress_text(job: Job) -> str:
     """A running job's fraction and stage; a queued job's place: jobs ahead, slots, what holds it."""
     queue = getattr(job, "queue", None)
     if job.state.value != "queued" or queue is None:
@@ -349,7 +352,7 @@ def _progress_text(job) -> str:  # type: ignore[no-untyped-def]
     return f"{text}; {queue.reason}" if queue.reason else text
 
 
-def _eta_text(job) -> str:  # type: ignore[no-untyped-def]
+def _eta_text(job: Job) -> str:
     """Estimated time to done (and, queued, to start), from the worker's measured throughput."""
     eta = job.progress.eta_s
     queue = getattr(job, "queue", None)
