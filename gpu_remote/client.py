@@ -401,14 +401,23 @@ class GpuClient:
                 time.sleep(min(5.0, 0.2 * 2 ** min(reconnects, 5)))
 
     def wait(self, job_id: str, on_event: Callable[[Event], None] | None = None, timeout_s: float | None = None) -> Job:
-        """Follow the job's events until it ends; returns the final job."""
+        """Follow the job's events until it ends; returns the final job.
+
+        A ``completed`` event of an earlier run (the job was retried, or re-run with --force) does
+        not end the wait: the job must be finished now, else the new run's events are followed.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        for event in self.events(job_id):
-            if on_event:
-                on_event(event)
-            if deadline and time.monotonic() > deadline:
-                raise ClientError(f"job {job_id} did not finish within {timeout_s} s")
-        return self.job(job_id)
+        after = 0
+        while True:
+            for event in self.events(job_id, after):
+                after = event.seq
+                if on_event:
+                    on_event(event)
+                if deadline and time.monotonic() > deadline:
+                    raise ClientError(f"job {job_id} did not finish within {timeout_s} s")
+            job = self.job(job_id)
+            if job.state.terminal:
+                return job
 
     def fetch(self, job: Job, out_dir: Path | None = None, stem: str | None = None) -> dict[str, Path]:
         """Download a succeeded job's outputs as ``STEM.OP[.NAME].EXT`` into ``out_dir``."""
