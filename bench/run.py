@@ -20,6 +20,10 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 
+def _cpu(seconds: float | None, whose: str) -> str:
+    return "" if seconds is None else f", {seconds:.2f} CPU-s {whose}"
+
+
 def summary_rows() -> list[dict]:
     """The rows of the summary table, from the stored results (missing benchmarks are left out)."""
     rows: list[dict] = []
@@ -35,8 +39,9 @@ def summary_rows() -> list[dict]:
             rows.append(
                 {
                     "what": f"worker upload, {upload['mib']} MiB",
-                    "ours": f"{upload['ours_mib_s']} MiB/s",
-                    "anchor": f"{upload['raw_tcp_mib_s']} MiB/s (raw TCP to the same disk)",
+                    "ours": f"{upload['ours_mib_s']} MiB/s" + _cpu(upload.get("ours_cpu_s"), "client + worker"),
+                    "anchor": f"{upload['raw_tcp_mib_s']} MiB/s (raw TCP to the same disk)"
+                    + _cpu(upload.get("raw_tcp_cpu_s"), "sender + receiver"),
                     "ratio": upload["ratio"],
                     "target": upload["target"],
                     "pass": upload["pass"],
