@@ -16,7 +16,7 @@ import requests
 from gpu_remote.models import JobSpec
 from tests.gpu_remote.conftest import TOKEN, free_port, start_worker
 from tests.gpu_remote.pg_proc import PgCluster
-from tests.gpu_remote.test_celery import _states, _wait_all, _wait_until
+from tests.gpu_remote.test_celery import FAST, _states, _wait_all, _wait_until, procs, start_celery_worker  # noqa: F401
 
 
 @pytest.fixture
@@ -74,3 +74,38 @@ def test_jobs_survive_a_postgres_restart(cluster: PgCluster, tmp_path: Path) -> 
         assert client.health()["status"] in ("ready", "busy")
     finally:
         worker.stop()
+
+
+def test_a_celery_farm_survives_a_postgres_restart(cluster: PgCluster, tmp_path: Path, procs) -> None:  # noqa: F811
+    """The scale-out set-up the PostgreSQL store is for: gateway and two Celery workers on one
+    database and a real redis-server; the database stops under running and queued jobs."""
+    from tests.gpu_remote.redis_proc import RedisProc
+
+    redis = RedisProc(tmp_path / "redis", free_port())
+    redis.start()
+    store = cluster.create_database()
+    env = {"MONTAGE_WORKER_STORE": store}
+    data = tmp_path / "cluster"
+    gateway = start_worker(data, "--backend", "celery", "--broker", redis.url, *FAST, env=env)
+    client = gateway.client(tmp_path / "state")
+    try:
+        procs.extend(start_celery_worker(data, redis.url, f"pg{i}@test", lease_s=3, env=env) for i in range(2))
+        _wait_until(lambda: client.health()["workers"] == 2, 60, "both workers to register")
+        ids = []
+        for i in range(6):
+            spec = JobSpec(op="noop", params={"duration_s": 1.5, "steps": 15, "tag": f"farm{i}"})
+            ids.append(client.put_job(f"pg-farm-{i:04d}", spec)[0].id)
+        _wait_until(lambda: sum(j.state.value == "running" for j in client.jobs(ids)) == 2, 30, "two jobs to run")
+        cluster.stop("fast")
+        time.sleep(5.0)
+        cluster.start()
+        finals = _wait_all(client, ids, timeout=120)
+        for job in finals:
+            assert job.state.value == "succeeded", (job.id, job.state, job.error)
+            states = _states(client, job.id)
+            assert states.count("succeeded") == 1 and states.count("running") == job.attempt, (job.id, states)
+        assert all(p.poll() is None for p in procs), "a Celery worker died"
+        _wait_until(lambda: not any((data / "work").iterdir()), 15, "attempt folders to be removed")
+    finally:
+        gateway.stop()
+        redis.stop()
