@@ -377,7 +377,7 @@ whose "measured as" says *in-process* are not whole processes: the Resolve-shape
 the fake, not a time). Ratios: for speed rows anchor ÷ ours (higher is faster), otherwise ours ÷
 anchor.
 
-Machine: {machine}; measured {measured}.
+Machine: {machine}. Measured (row groups of `bench_process.py`, each with the load average around it): {measured}.
 
 """
 
@@ -408,18 +408,31 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     kept = previous.get("rows", {}) if args.only else {}
+    # When each group of rows was measured: with --only, the other groups keep an older run's figures.
+    when = previous.get("when", {}) if args.only else {}
+    for name in kept:
+        when.setdefault(name, previous.get("measured", "an earlier run"))
     for name, bench in BENCHES.items():
         if args.only and name not in args.only:
             continue
         print(f"-- {name}", file=sys.stderr, flush=True)
+        before = os.getloadavg()[0]
         kept[name] = bench(args.rounds)
+        when[name] = (
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (load {before:.1f} → {os.getloadavg()[0]:.1f})"
+        )
     rows = [r for name in BENCHES for r in kept.get(name, [])]
+    runs: dict[str, list[str]] = {}
+    for name in BENCHES:
+        if name in kept:
+            runs.setdefault(when[name], []).append(name)
     report = {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "measured": "; ".join(f"{', '.join(names)}: {at}" for at, names in runs.items()),
         "machine": f"{os.uname().machine}, {os.cpu_count()} CPUs, load average {load:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end (wall times suffer most from that load)",
         "rounds": args.rounds,
         "rows": kept,
+        "when": when,
     }
     RESULTS.parent.mkdir(exist_ok=True)
     write_text_atomic(RESULTS, json.dumps(report, indent=2) + "\n")

@@ -45,7 +45,9 @@ def summary_rows() -> list[dict]:
                     "ratio": upload["ratio"],
                     "target": upload["target"],
                     "pass": upload["pass"],
-                    "how": "whole process (bench_gpu_worker)",
+                    "how": "whole process (bench_gpu_worker"
+                    + (f", load {upload['load_average']}" if "load_average" in upload else "")
+                    + ")",
                 }
             )
         noop = data.get("noop_job_overhead_ms")
