@@ -61,6 +61,7 @@ class WorkerConfig:
     webhook_secret: str | None = None  # HMAC key of job webhooks; None: jobs cannot ask for one
     webhook_backoff_s: float = 1.0  # first webhook retry after this, doubling
     webhook_allow_private: bool = False  # webhooks may go to loopback/private addresses (in-house receivers)
+    webhook_ca_file: str | None = None  # CA bundle https webhook receivers are verified against (None: certifi)
 
 
 class Dispatcher(Protocol):
@@ -118,6 +119,7 @@ class Worker:
                 config.webhook_secret,
                 backoff_s=config.webhook_backoff_s,
                 allow_private=config.webhook_allow_private,
+                ca_file=config.webhook_ca_file,
             )
         self.heartbeat: Heartbeat | None = None
         self.blobs = BlobStore(

@@ -64,6 +64,7 @@ class WebhookDispatcher:
         interval_s: float = 0.5,
         allow_private: bool = False,
         resolver: Resolver = system_resolver,
+        ca_file: str | None = None,
     ) -> None:
         self.db = db
         self.secret = secret
@@ -74,6 +75,7 @@ class WebhookDispatcher:
         self.interval_s = interval_s
         self.allow_private = allow_private
         self.resolver = resolver
+        self.ca_file = ca_file  # CA bundle for https receivers; None: certifi's public CAs
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -176,7 +178,7 @@ class WebhookDispatcher:
         except (OSError, UnicodeError) as exc:
             return f"cannot resolve the webhook host: {exc}"[:500], False
         try:
-            status = post_pinned(target, body, headers, self.timeout_s)
+            status = post_pinned(target, body, headers, self.timeout_s, ca_file=self.ca_file)
         except Exception as exc:  # noqa: BLE001 - urllib3 and socket errors alike: retried
             return f"{type(exc).__name__}: {exc}"[:500], False
         if 200 <= status < 300:
@@ -184,10 +186,13 @@ class WebhookDispatcher:
         return f"HTTP {status}", False
 
 
-def post_pinned(target: Target, body: bytes, headers: dict[str, str], timeout_s: float) -> int:
+def post_pinned(
+    target: Target, body: bytes, headers: dict[str, str], timeout_s: float, *, ca_file: str | None = None
+) -> int:
     """POST ``body`` to the checked addresses of ``target`` (the first that accepts a connection; no
     second name lookup), presenting ``target.host`` as the Host header and, for https, as the TLS
-    server name whose certificate must verify; no redirects, no proxy. Returns the HTTP status."""
+    server name whose certificate must verify (against ``ca_file``, else certifi's public CAs); no
+    redirects, no proxy. Returns the HTTP status."""
     import urllib3
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -195,8 +200,8 @@ def post_pinned(target: Target, body: bytes, headers: dict[str, str], timeout_s:
     default_port = 443 if target.scheme == "https" else 80
     host = f"[{target.host}]" if ":" in target.host else target.host
     host_header = host if target.port == default_port else f"{host}:{target.port}"
-    ca_certs: str | None = None
-    if target.scheme == "https":
+    ca_certs: str | None = ca_file
+    if target.scheme == "https" and ca_certs is None:
         try:
             import certifi
 

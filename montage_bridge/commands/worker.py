@@ -32,6 +32,7 @@ def _config(
     store: str | None = None,
     webhook_secret: str | None = None,
     webhook_allow_private: bool = False,
+    webhook_ca_file: Path | None = None,
 ):  # type: ignore[no-untyped-def]
     from gpu_remote.runner import RunnerSettings
     from gpu_remote.server import WorkerConfig
@@ -51,6 +52,7 @@ def _config(
         store=store,
         webhook_secret=webhook_secret,
         webhook_allow_private=webhook_allow_private,
+        webhook_ca_file=str(webhook_ca_file.expanduser().resolve()) if webhook_ca_file else None,
     )
 
 
@@ -110,6 +112,17 @@ def serve_cmd(
             "link-local and cloud metadata addresses stay refused.",
         ),
     ] = False,
+    webhook_ca_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--webhook-ca-file",
+            envvar="MONTAGE_WEBHOOK_CA_FILE",
+            exists=True,
+            dir_okay=False,
+            help="PEM CA bundle that https webhook receivers' certificates are checked against "
+            "(default: the public CAs of certifi); for in-house receivers with a private CA.",
+        ),
+    ] = None,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No token (allowed on loopback only).")] = False,
     rotate_token: Annotated[bool, typer.Option("--rotate-token", help="Make a new token, print it once.")] = False,
 ) -> None:
@@ -135,6 +148,7 @@ def serve_cmd(
         store,
         webhook_secret,
         webhook_allow_private,
+        webhook_ca_file,
     )
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:

@@ -199,3 +199,55 @@ def test_a_worker_refuses_internal_webhooks_unless_allowed(worker_factory, tmp_p
         assert answer.status_code == 422 and "metadata" in answer.json()["error"]
     finally:
         receiver.close()
+
+
+def _self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for ``name`` and its key, made by the openssl command line tool."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command (apt-get install openssl) to make a test certificate")
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key)]
+        + ["-out", str(cert), "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_delivery_verifies_the_name_it_pinned(job_db, tmp_path: Path) -> None:
+    """Connecting to the resolved address must not weaken TLS: the certificate is checked against
+    the URL's host name (SNI and verification), so the right name is delivered and a wrong one not."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "hooks.example.test")
+    receiver = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    try:
+        port = receiver.server.server_address[1]
+        _hooked_job(job_db, "tls-hook-000001", f"https://hooks.example.test:{port}/hook")
+        _hooked_job(job_db, "tls-wrongname01", f"https://other.example.test:{port}/hook")
+        dispatcher = WebhookDispatcher(
+            job_db,
+            SECRET,
+            backoff_s=0.01,
+            max_attempts=1,
+            timeout_s=5,
+            allow_private=True,
+            resolver=lambda _host, _port: ["127.0.0.1"],
+            ca_file=str(cert),
+        )
+        assert dispatcher.deliver_due() == 2  # one delivered, one given up after its single try
+        assert [e["job_id"] for e in receiver.delivered()] == ["tls-hook-000001"]
+        headers, body, _status = receiver.calls[0]
+        assert headers["Host"] == f"hooks.example.test:{port}" and verify(SECRET, headers, body)
+        assert _last_error(job_db, "tls-hook-000001") is None
+        error = _last_error(job_db, "tls-wrongname01")
+        assert error is not None and ("certificate" in error.lower() or "hostname" in error.lower()), error
+    finally:
+        receiver.close()
