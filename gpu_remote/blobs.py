@@ -212,10 +212,10 @@ class BlobStore:
         # The event loop only receives: each chunk goes, as it came, to one thread that writes and
         # hashes it (both release the GIL), so the socket is read while earlier bytes are stored.
         sink = _Sink(path, written, hasher, asyncio.get_running_loop())
+        received = written
+        block: list[bytes] = []
+        held = 0  # bytes in ``block``
         try:
-            received = written
-            block: list[bytes] = []
-            held = 0  # bytes in ``block``
             async for chunk in chunks:
                 if received + len(chunk) > status.size:
                     raise BlobError(f"upload body runs past the announced size of {status.size} bytes", 413)
@@ -227,14 +227,16 @@ class BlobStore:
                 if held >= SINK_BLOCK:
                     await sink.put(block, held)
                     block, held = [], 0
-            if block:
-                await sink.put(block, held)
         finally:
-            # Keep what arrived intact (a cut connection leaves a valid prefix to resume from); a
-            # failed write (disk full) keeps only the chunks that were stored whole.
-            written, hasher = await sink.close()
-            with self._hash_lock:
-                self._hashers[upload_id] = (written, hasher)
+            # Keep what arrived intact (a cut connection or an overflowing body leaves a valid prefix
+            # to resume from); a failed write (disk full) keeps only the chunks stored whole.
+            try:
+                if block and sink.error is None:
+                    await sink.put(block, held)
+            finally:
+                written, hasher = await sink.close()
+                with self._hash_lock:
+                    self._hashers[upload_id] = (written, hasher)
         with self.db.connect() as conn:
             conn.execute("UPDATE uploads SET updated_at=? WHERE id=?", (time.time(), upload_id))
         if written < status.size:

@@ -97,6 +97,24 @@ def test_a_failed_write_keeps_whole_pieces_and_the_upload_resumes(
     assert done.complete and store.path(done.sha256).read_bytes() == data
 
 
+def test_a_cut_connection_keeps_every_byte_that_arrived(store: BlobStore) -> None:
+    from starlette.requests import ClientDisconnect
+
+    data = os.urandom(300_000)  # less than one hand-over block: all of it still in the event loop
+    status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "c.bin", pinned=set())
+    assert status.upload_id is not None
+
+    async def cut_after(n: int):
+        yield data[:n]
+        raise ClientDisconnect()
+
+    with pytest.raises(ClientDisconnect):
+        asyncio.run(store.append(status.upload_id, 0, cut_after(123_457)))
+    assert store.upload_status(status.upload_id).offset == 123_457
+    done = asyncio.run(store.append(status.upload_id, 123_457, _pieces(data[123_457:], 50_000)))
+    assert done.complete and store.path(done.sha256).read_bytes() == data
+
+
 def test_client_streams_a_file_region_and_refuses_a_file_that_shrank(tmp_path: Path) -> None:
     src = tmp_path / "clip.bin"
     data = os.urandom(3 * (1 << 20) + 5)
