@@ -6,3 +6,48 @@ the per-user folders (``paths``).
 It imports nothing from the rest of the project, so ``gpu_remote`` and every layer above can
 depend on it without depending on each other.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# The curated public API: each name, and the module that defines it. Imported on first use (PEP 562),
+# so ``import kernel`` stays cheap and a CLI start pays only for what it uses.
+_EXPORTS: dict[str, str] = {
+    "parse_rate": "kernel.timebase",
+    "parse_timeline_rate": "kernel.timebase",
+    "format_rate": "kernel.timebase",
+    "frames_to_timecode": "kernel.timebase",
+    "timecode_to_frames": "kernel.timebase",
+    "seconds_to_frames": "kernel.timebase",
+    "frames_to_seconds": "kernel.timebase",
+    "rescale_frames": "kernel.timebase",
+    "round_half_up": "kernel.timebase",
+    "TimecodeError": "kernel.timebase",
+    "MontageError": "kernel.errors",
+    "MediaError": "kernel.errors",
+    "atomic_writer": "kernel.atomic_io",
+    "write_bytes_atomic": "kernel.atomic_io",
+    "write_text_atomic": "kernel.atomic_io",
+    "MediaItem": "kernel.media",
+    "Rate": "kernel.media",
+    "TimelineRate": "kernel.media",
+    "probe_media": "kernel.probe",
+    "path_to_url": "kernel.media_url",
+    "url_to_path": "kernel.media_url",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
