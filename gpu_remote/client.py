@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -133,6 +134,20 @@ def _retry() -> Retry:
     )
 
 
+def worker_url(url: str) -> str:
+    """``url`` as the worker's base URL (no trailing slash); :class:`ClientError` naming it when it is
+    not an http(s) URL with a host (``--url --json`` once reached requests as the URL ``--json``)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ClientError(
+            f"worker URL {url!r} is not an http(s) URL with a host: give it as e.g. http://gpu-box:8765 "
+            "(--url or MONTAGE_GPU_URL)"
+        )
+    if parts.query or parts.fragment:
+        raise ClientError(f"worker URL {url!r} has a query or fragment: give only scheme, host, port and path")
+    return url.strip().rstrip("/")
+
+
 class GpuClient:
     """One worker at ``url`` with bearer ``token``; state (hash cache, job ledger) in ``state_dir``."""
 
@@ -146,7 +161,7 @@ class GpuClient:
         timeout: tuple[float, float] = (5.0, 120.0),
         pool_size: int = 16,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = worker_url(url)
         self.state_dir = state_dir or default_state_dir()
         self.hashes = HashCache(self.state_dir / "hashes.json")
         self.ledger = JobLedger(self.state_dir / "jobs.json")
