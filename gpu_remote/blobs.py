@@ -5,6 +5,13 @@ Layout under the data folder: ``blobs/ab/<sha256>`` for accepted blobs and
 64-hex sha256 or 32-hex upload id, never from anything else a client sends, so no request can
 reach outside these folders. An upload is promoted to a blob only once its bytes hash to the
 announced sha256.
+
+With a shared store (``--blobs s3://…``, :mod:`gpu_remote.blob_s3`) this folder is a cache of
+the machine it is on and the bucket is the source of truth between machines: a verified upload
+and every output are put to the bucket before they are reported, a blob missing here is fetched
+(sha256 checked, renamed into place), and the disk budget and LRU eviction cover this cache
+alone (read from the folder, since the job database is shared), never evicting a pinned blob or
+one the bucket does not hold yet.
 """
 
 from __future__ import annotations
@@ -17,13 +24,16 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gpu_remote.db import JobDatabase
 from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import SHA256_RE, UPLOAD_ID_RE, UploadStatus
+
+if TYPE_CHECKING:
+    from gpu_remote.blob_s3 import S3Blobs
 
 HASH_CHUNK = 1 << 20
 SINK_BLOCK = 1 << 20  # received bytes handed to the writing thread at a time
@@ -60,13 +70,30 @@ def _check_upload_id(upload_id: str) -> str:
 
 
 class BlobStore:
-    """Blobs and partial uploads under ``root``; metadata in ``db``."""
+    """Blobs and partial uploads under ``root``; metadata in ``db``.
 
-    def __init__(self, root: Path, db: JobDatabase, *, max_upload_bytes: int, disk_budget_bytes: int) -> None:
+    ``remote``: the shared store (S3) behind this folder, which then is a cache; ``pinned``: what
+    may not be evicted when a fetch needs room (the job store's live inputs and kept outputs).
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        db: JobDatabase,
+        *,
+        max_upload_bytes: int,
+        disk_budget_bytes: int,
+        remote: S3Blobs | None = None,
+        pinned: Callable[[], set[str]] | None = None,
+    ) -> None:
         self.root = root
         self.db = db
         self.max_upload_bytes = max_upload_bytes
         self.disk_budget_bytes = disk_budget_bytes
+        self.remote = remote
+        self._pinned = pinned
+        self._in_remote: set[str] = set()  # blobs the shared store is known to hold (they never change)
+        self._remote_lock = threading.Lock()
         for sub in ("blobs", "uploads", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(root / sub, 0o700)
@@ -82,21 +109,111 @@ class BlobStore:
         return self.root / "blobs" / sha[:2] / sha
 
     def has(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        """Whether the blob can be used. With a shared store: whether the bucket holds it (a blob
+        only this cache holds, e.g. an upload whose put failed, is put there now)."""
+        local = self.path(sha256).is_file()
+        if self.remote is None:
+            return local
+        if sha256 in self._in_remote:
+            return True
+        if local:
+            self._push(sha256)
+            return True
+        if self.remote.head(sha256) is None:
+            return False
+        self._in_remote.add(sha256)
+        return True
 
     def size(self, sha256: str) -> int:
-        return self.path(sha256).stat().st_size
+        path = self.path(sha256)
+        if self.remote is None or path.is_file():
+            return path.stat().st_size
+        size = self.remote.head(sha256)
+        if size is None:
+            raise BlobError(f"blob {sha256} not found in {self.remote.where}", 404)
+        return size
+
+    def fetch(self, sha256: str) -> Path:
+        """The blob as a local file: from this folder, or (shared store) fetched into it first.
+
+        The download goes to a temporary name, is hashed, and is renamed into place only if its
+        bytes are the blob's: an object that is not (corrupt, truncated, replaced) is refused
+        with 502 and removed from the bucket, so the next upload of the file replaces it.
+        """
+        path = self.path(sha256)
+        if path.is_file():
+            self._mark_used(path)
+            return path
+        if self.remote is None:
+            raise BlobError(f"blob {sha256} not found on this worker", 404)
+        size = self.remote.head(sha256)
+        if size is None:
+            raise BlobError(f"blob {sha256} not found on this worker nor in {self.remote.where}", 404)
+        if self.usage_bytes() + size > self.disk_budget_bytes:
+            self.gc(self._pinned() if self._pinned else set(), extra=size)
+            if self.usage_bytes() + size > self.disk_budget_bytes:
+                raise BlobError(
+                    f"the local blob cache {self.root / 'blobs'} has no room for blob {sha256[:12]} ({size} bytes) "
+                    "within the disk budget: finish or delete jobs, or raise --disk-budget-gb",
+                    507,
+                )
+        tmp = self.root / "tmp" / f"{sha256}.{secrets.token_hex(4)}.fetch"
+        try:
+            if not self.remote.get(sha256, tmp):
+                raise BlobError(f"blob {sha256} vanished from {self.remote.where} while being fetched", 404)
+            actual = sha256_file(tmp)
+            if actual != sha256:
+                got = tmp.stat().st_size
+                self.remote.delete(sha256)
+                self._in_remote.discard(sha256)
+                raise BlobError(
+                    f"the object for blob {sha256[:12]} in {self.remote.where} is corrupt ({got} bytes hashing to "
+                    f"{actual[:12]}): refused and removed from the bucket; upload the file again",
+                    502,
+                )
+            os.chmod(tmp, 0o600)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self._in_remote.add(sha256)
+        return path
 
     def touch(self, sha256: str) -> None:
         """Mark a blob used now (LRU eviction spares recently used blobs)."""
         with self.db.connect() as conn:
             conn.execute("UPDATE blobs SET last_used=? WHERE sha256=?", (time.time(), sha256))
+        if self.remote is not None:
+            self._mark_used(self.path(sha256))
+
+    @staticmethod
+    def _mark_used(path: Path) -> None:
+        """The cache's LRU clock is each file's mtime (the shared job database cannot say what this
+        machine holds)."""
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            pass
+
+    def _push(self, sha256: str) -> None:
+        """Put a blob this cache holds into the shared store (unless it is there already)."""
+        assert self.remote is not None
+        with self._remote_lock:
+            if sha256 in self._in_remote:
+                return
+        if self.remote.head(sha256) is None:
+            self.remote.put(self.path(sha256), sha256)
+        with self._remote_lock:
+            self._in_remote.add(sha256)
 
     def add_file(self, src: Path, *, move: bool = True) -> tuple[str, int]:
-        """Import a local file (an op's output) as a blob; returns (sha256, size)."""
+        """Import a local file (an op's output) as a blob; returns (sha256, size). With a shared
+        store the blob is in the bucket when this returns (else BlobStoreUnavailable: call again)."""
         sha = sha256_file(src)
         size = src.stat().st_size
         self._promote(src, sha, size, move=move)
+        if self.remote is not None:
+            self._push(sha)
         return sha, size
 
     def _promote(self, src: Path, sha: str, size: int, *, move: bool) -> None:
@@ -122,16 +239,53 @@ class BlobStore:
             )
 
     def usage_bytes(self) -> int:
+        if self.remote is not None:
+            return sum(size for _sha, size, _used in self._cached()) + sum(
+                entry.stat().st_size for entry in os.scandir(self.root / "uploads") if entry.is_file()
+            )
         with self.db.connect() as conn:
             row = conn.execute("SELECT COALESCE(SUM(size),0) FROM blobs").fetchone()
             up = conn.execute("SELECT COALESCE(SUM(size),0) FROM uploads").fetchone()
         return int(row[0]) + int(up[0])
 
-    def gc(self, pinned: set[str]) -> list[str]:
-        """Evict least-recently-used blobs not in ``pinned`` until usage fits the disk budget."""
+    def _cached(self) -> list[tuple[str, int, float]]:
+        """(sha256, size, last used) of every blob in this folder."""
+        found: list[tuple[str, int, float]] = []
+        for fan in os.scandir(self.root / "blobs"):
+            if not fan.is_dir():
+                continue
+            for entry in os.scandir(fan.path):
+                if SHA256_RE.match(entry.name):
+                    try:
+                        info = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    found.append((entry.name, info.st_size, info.st_mtime))
+        return found
+
+    def gc(self, pinned: set[str], *, extra: int = 0) -> list[str]:
+        """Evict least-recently-used blobs not in ``pinned`` until usage (plus ``extra`` bytes about to
+        arrive) fits the disk budget. With a shared store only this cache shrinks, and only blobs
+        the bucket holds go."""
         evicted: list[str] = []
-        usage = self.usage_bytes()
+        usage = self.usage_bytes() + extra
         if usage <= self.disk_budget_bytes:
+            return evicted
+        if self.remote is not None:
+            for sha, size, _used in sorted(self._cached(), key=lambda item: item[2]):
+                if usage <= self.disk_budget_bytes:
+                    break
+                if sha in pinned:
+                    continue
+                try:
+                    if sha not in self._in_remote and self.remote.head(sha) is None:
+                        continue  # the only copy: it goes to the bucket first (has() / add_file push it)
+                except GpuRemoteError:
+                    break  # bucket unreachable: nothing is known safe to drop
+                self._in_remote.add(sha)
+                self.path(sha).unlink(missing_ok=True)
+                usage -= size
+                evicted.append(sha)
             return evicted
         with self.db.connect() as conn:
             rows = conn.execute("SELECT sha256,size FROM blobs ORDER BY last_used").fetchall()
@@ -252,6 +406,10 @@ class BlobStore:
             path.unlink(missing_ok=True)
             raise BlobError(f"uploaded bytes hash to {actual}, not the announced {status.sha256}: upload again", 422)
         self._promote(path, actual, status.size, move=True)
+        if self.remote is not None:
+            # Off the event loop (a multipart put of a big file takes a while). BlobStoreUnavailable
+            # → 503; the blob stays here and is put at the next has() (the client's HEAD).
+            await asyncio.to_thread(self._push, actual)
         return UploadStatus(upload_id=None, sha256=actual, size=status.size, offset=status.size, complete=True)
 
     def _hasher_at(self, upload_id: str, path: Path, offset: int) -> Any:

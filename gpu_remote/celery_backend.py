@@ -212,18 +212,29 @@ def run_celery_worker(
     lease_s: float = 30.0,
     routes: list[str] | None = None,
     store: str | None = None,
+    blobs_url: str | None = None,
+    s3_endpoint: str | None = None,
+    s3_region: str | None = None,
+    disk_budget_bytes: int = 500 << 30,
 ) -> int:
     """Run a Celery worker (solo pool, one job at a time) over ``data_dir``; returns an exit code.
 
     It consumes the queues of ``routes`` (default: every route whose op can run here), registers
-    itself with those capabilities and heartbeats until it stops.
+    itself with those capabilities and heartbeats until it stops. With ``blobs_url``
+    (``s3://…``) its blobs come from and go to that shared store, ``data_dir/blobs`` caching them
+    within ``disk_budget_bytes``.
     """
     global _STATE
+    from gpu_remote.blob_s3 import open_blob_store_remote
     from gpu_remote.hardware import gpus
 
+    remote = open_blob_store_remote(blobs_url, endpoint_url=s3_endpoint, region=s3_region)
     db = open_database(store, data_dir)
     job_store = JobStore(db)
-    blobs = BlobStore(data_dir, db, max_upload_bytes=1 << 62, disk_budget_bytes=1 << 62)
+    budget = disk_budget_bytes if remote is not None else 1 << 62  # a shared folder is the gateway's to trim
+    blobs = BlobStore(
+        data_dir, db, max_upload_bytes=1 << 62, disk_budget_bytes=budget, remote=remote, pinned=job_store.pinned_blobs
+    )
     settings = RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=1)
     node = name.replace("%h", "").strip("@") or "celery"
     runner = Runner(job_store, blobs, data_dir / "work", settings, make_owner(node))

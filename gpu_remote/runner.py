@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from gpu_remote.blobs import BlobStore
+from gpu_remote.blob_s3 import BlobStoreUnavailable
+from gpu_remote.blobs import BlobError, BlobStore
 from gpu_remote.errors import Canceled, DatabaseUnavailable, OpError
 from gpu_remote.models import Job, JobErrorInfo, Progress
 from gpu_remote.ops import OPS, OpContext
@@ -194,10 +195,8 @@ class Runner:
             spec = self.store.spec(job.id)
             inputs: dict[str, Path] = {}
             for name, ref in spec.inputs.items():
-                if not self.blobs.has(ref.sha256):
-                    raise OpError(f"input {name} ({ref.sha256[:12]}) vanished from the worker", code="missing_input")
+                inputs[name] = self._fetch_input(name, ref.sha256, cancel, reason)
                 self.blobs.touch(ref.sha256)
-                inputs[name] = self.blobs.path(ref.sha256)
             ctx = OpContext(
                 job_id=job.id,
                 attempt=attempt,
@@ -252,6 +251,26 @@ class Runner:
             log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
             crash = JobErrorInfo(code="internal", message=f"{exc.__class__.__name__}: {exc}"[:500], retryable=False)
             self._until_stored(lambda: self.store.fail(job.id, attempt, crash), f"job {job.id}")
+
+    def _fetch_input(self, name: str, sha256: str, cancel: threading.Event, reason: list[str]) -> Path:
+        """An input as a local file; with a shared blob store (S3) fetched into this machine's cache.
+        While the store is unreachable the run waits (its lease kept by heartbeats), honouring
+        cancel and timeout; a blob that is gone or corrupt fails the job with a reason."""
+        wait = 0.5
+        while True:
+            try:
+                return self.blobs.fetch(sha256)
+            except BlobStoreUnavailable as exc:
+                log.warning("input %s (%s): %s; trying again in %.1f s", name, sha256[:12], exc, wait)
+                if cancel.wait(wait):
+                    raise Canceled(reason[0]) from exc
+                wait = min(5.0, wait * 2)
+            except BlobError as exc:
+                if exc.status == 404:
+                    message = f"input {name} ({sha256[:12]}) vanished from the worker"
+                    raise OpError(message, code="missing_input") from exc
+                code = "corrupt_input" if exc.status == 502 else "input_unavailable"
+                raise OpError(f"input {name}: {exc}", code=code, retryable=exc.status == 507) from exc
 
     def _log(self, job_id: str, attempt: int, message: str) -> None:
         try:

@@ -62,6 +62,9 @@ class WorkerConfig:
     webhook_backoff_s: float = 1.0  # first webhook retry after this, doubling
     webhook_allow_private: bool = False  # webhooks may go to loopback/private addresses (in-house receivers)
     webhook_ca_file: str | None = None  # CA bundle https webhook receivers are verified against (None: certifi)
+    blobs: str | None = None  # s3://BUCKET/PREFIX: shared blob store, data_dir/blobs its local cache; None: data_dir
+    s3_endpoint: str | None = None  # S3-compatible endpoint URL (None: boto3's default / AWS_ENDPOINT_URL)
+    s3_region: str | None = None  # None: boto3's default (AWS_DEFAULT_REGION)
 
 
 class Dispatcher(Protocol):
@@ -122,11 +125,15 @@ class Worker:
                 ca_file=config.webhook_ca_file,
             )
         self.heartbeat: Heartbeat | None = None
+        from gpu_remote.blob_s3 import open_blob_store_remote
+
         self.blobs = BlobStore(
             config.data_dir,
             self.db,
             max_upload_bytes=config.max_upload_bytes,
             disk_budget_bytes=config.disk_budget_bytes,
+            remote=open_blob_store_remote(config.blobs, endpoint_url=config.s3_endpoint, region=config.s3_region),
+            pinned=self.store.pinned_blobs,
         )
         self.dispatcher: Dispatcher
         self._lock_handle: Any = None

@@ -9,7 +9,6 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from gpu_remote.blobs import BlobError
 from gpu_remote.routes.deps import READ_CHUNK, worker_of
 
 router = APIRouter()
@@ -60,9 +59,8 @@ def head_blob(sha256: str, request: Request) -> Response:
 @router.get("/v1/blobs/{sha256}")
 def get_blob(sha256: str, request: Request) -> Response:
     blobs = worker_of(request).blobs
-    if not blobs.has(sha256):
-        raise BlobError(f"blob {sha256} not found on this worker", 404)
-    path, size = blobs.path(sha256), blobs.size(sha256)
+    path = blobs.fetch(sha256)  # 404 if absent; with a shared store (S3) fetched into this machine's cache
+    size = path.stat().st_size
     blobs.touch(sha256)
     headers = {"ETag": f'"{sha256}"', "Accept-Ranges": "bytes"}
     range_header = request.headers.get("range")

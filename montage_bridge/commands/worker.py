@@ -66,6 +66,28 @@ StoreOpt = Annotated[
     ),
 ]
 
+# One --blobs for the gateway and every Celery worker: the shared blob store (S3) they all use.
+BlobsOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--blobs",
+        envvar="MONTAGE_WORKER_BLOBS",
+        help="Shared blob store s3://BUCKET/PREFIX (any S3-compatible service; --data/blobs becomes this "
+        "machine's cache). Default: blobs live in --data. Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.",
+    ),
+]
+S3EndpointOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--s3-endpoint",
+        envvar="MONTAGE_S3_ENDPOINT",
+        help="Endpoint URL of the S3-compatible service, e.g. http://minio:9000 (default: AWS, or AWS_ENDPOINT_URL).",
+    ),
+]
+S3RegionOpt = Annotated[
+    Optional[str], typer.Option("--s3-region", help="S3 region (default: AWS_DEFAULT_REGION / AWS_REGION).")
+]
+
 
 @worker_app.command("serve")
 def serve_cmd(
@@ -95,6 +117,9 @@ def serve_cmd(
     backend: Annotated[str, typer.Option("--backend", help="embedded (default) or celery.")] = "embedded",
     broker: Annotated[Optional[str], typer.Option("--broker", help="Redis URL for --backend celery.")] = None,
     store: StoreOpt = None,
+    blobs: BlobsOpt = None,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = None,
     webhook_secret: Annotated[
         Optional[str],
         typer.Option(
@@ -150,6 +175,7 @@ def serve_cmd(
         webhook_allow_private,
         webhook_ca_file,
     )
+    config.blobs, config.s3_endpoint, config.s3_region = blobs, s3_endpoint, s3_region
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     if no_auth:
         auth, new_token = TokenAuth(None), None
@@ -182,6 +208,12 @@ def celery_cmd(
         ),
     ] = None,
     store: StoreOpt = None,
+    blobs: BlobsOpt = None,
+    s3_endpoint: S3EndpointOpt = None,
+    s3_region: S3RegionOpt = None,
+    disk_budget_gb: Annotated[
+        float, typer.Option("--disk-budget-gb", min=0.0, help="With --blobs s3://: room for this machine's cache.")
+    ] = 500.0,
 ) -> None:
     """Run one Celery worker (one per GPU) executing jobs queued through `worker serve --backend celery`."""
     from gpu_remote.celery_backend import run_celery_worker
@@ -192,5 +224,16 @@ def celery_cmd(
         if not route.startswith(ROUTE_PREFIX):
             raise WorkerConfigError(f"--routes: {route!r} is not a route (they start with {ROUTE_PREFIX!r})")
     sys.exit(
-        run_celery_worker(broker, data.expanduser().resolve(), name=name, lease_s=lease_s, routes=wanted, store=store)
+        run_celery_worker(
+            broker,
+            data.expanduser().resolve(),
+            name=name,
+            lease_s=lease_s,
+            routes=wanted,
+            store=store,
+            blobs_url=blobs,
+            s3_endpoint=s3_endpoint,
+            s3_region=s3_region,
+            disk_budget_bytes=int(disk_budget_gb * (1 << 30)),
+        )
     )
