@@ -26,6 +26,14 @@ past the end is appended. :func:`tag_generated` then marks every generated clip 
 ``metadata["montage_bridge"]["generated"] = {tool, prompt, job_id}`` (OTIO keeps it) and a clip marker
 ``Generated: TOOL`` whose comment holds the prompt and job id (the marker is what FCPXML, FCP7 XML,
 EDL and Resolve carry).
+
+Title cards (``title`` shots) become real clips too: :func:`render_titles` (run by :func:`place_production`)
+renders each with ffmpeg (:mod:`render.title_card`) into ``OUT/generated/title-003-<text>-<hash>.mov`` —
+the text centred on black at the edit's size and rate for the shot's exact length in frames, with a
+silent sound track of the edit's clips' channel count when they have sound — and places it like a
+generated clip. It is tagged ``metadata["montage_bridge"]["title"] = {text}`` with a ``Title: TEXT``
+marker; its file name carries the text too (what an EDL shows). A card that cannot be rendered (no
+font on this machine, ffmpeg failing) is a warning, and the shot keeps what the planner put there.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ MODE_PARAM = {"text_to_video": "t2v", "image_to_video": "i2v", "first_last_frame
 # Failures a new seed cannot fix: regenerating would only spend GPU time again.
 PERMANENT_CODES = frozenset({"model_unavailable", "invalid_params", "invalid_inputs"})
 MARKER_PREFIX = "Generated"
+TITLE_MARKER_PREFIX = "Title"
+TITLE_BACKGROUND = "black"
 
 # (key, op, fraction 0..1 or -1 when unknown, stage): the same shape as auto --gpu's remote progress.
 ProductionProgress = Callable[[str, str, float, str], None]
@@ -244,6 +254,21 @@ class GeneratedClip:
         return {"tool": self.tool, "prompt": self.prompt, "job_id": self.job_id}
 
 
+@dataclass(frozen=True)
+class TitleClip:
+    """A title card rendered to a file (:mod:`render.title_card`), probed."""
+
+    shot_index: int
+    clip_id: str
+    path: Path
+    media: MediaItem
+    text: str
+
+    @property
+    def tag(self) -> dict[str, str]:
+        return {"text": self.text}
+
+
 @dataclass
 class ProductionRun:
     """What running a production plan gave: the plan as realised, the clips and what to tell the user."""
@@ -254,10 +279,15 @@ class ProductionRun:
     left_out: list[int] = field(default_factory=list)  # generate shots with neither a clip nor footage
     warnings: list[str] = field(default_factory=list)
     submitted: int = 0  # jobs this run put on the worker (re-attached or new)
+    titles: dict[int, TitleClip] = field(default_factory=dict)  # shot index → rendered title card
+    folder: Path | None = None  # OUT/generated: where title cards are rendered (None: they are not)
 
     @property
     def paths(self) -> list[Path]:
-        return [clip.path for _, clip in sorted(self.generated.items())]
+        """Every file the run made (generated clips, title cards), in shot order: the Resolve bin's content."""
+        made: dict[int, Path] = {i: c.path for i, c in self.generated.items()}
+        made.update({i: t.path for i, t in self.titles.items()})
+        return [path for _, path in sorted(made.items())]
 
 
 @dataclass
@@ -587,7 +617,7 @@ def run_production(
     """
     todo = [s for s in plan.shots if s.source.kind == "generate"]
     realised = plan.model_copy(deep=True)
-    run = ProductionRun(plan=realised)
+    run = ProductionRun(plan=realised, folder=out_dir / GENERATED_DIR)
     if not todo:
         return run
     runner = _Runner(
@@ -726,25 +756,116 @@ def _fit(length: int, first: int, last: int, plan_rate: Any, media_rate: Any) ->
     return length
 
 
+def _sound_of(edit: EditPlan, analysis: AnalysisResult) -> tuple[int, int]:
+    """(channels, sample rate) a title card's silent track needs to match the edit's clips; (0, 0) when
+    none of the clips it cuts has sound."""
+    used = {c.clip_id for c in edit.cuts}
+    sounds = [(c.media.audio_channels, c.media.audio_sample_rate) for c in analysis.clips if c.id in used]
+    sounds = [(n, r) for n, r in sounds if n > 0]
+    if not sounds:
+        return 0, 0
+    rates = [r for _, r in sounds if r > 0]
+    return max(n for n, _ in sounds), (max(set(rates), key=rates.count) if rates else 48000)
+
+
+def _slug(text: str, limit: int = 32) -> str:
+    slug = "".join(ch if ch.isalnum() else "_" for ch in text).strip("_")
+    while "__" in slug:
+        slug = slug.replace("__", "_")
+    return slug[:limit].rstrip("_") or "title"
+
+
+def render_titles(run: ProductionRun, edit: EditPlan, analysis: AnalysisResult) -> list[str]:
+    """Render every ``title`` shot of ``run.plan`` into ``run.folder`` as a real clip (``run.titles``);
+    returns warnings. Each card is the shot's length in the edit's frames, at its size and rate; a card
+    already there (same text, size, rate, length and sound) is reused. A card that cannot be made is a
+    warning and its shot keeps what the planner put there."""
+    from render.title_card import TitleCardError, TitleCardSpec, find_title_font, render_title_card
+
+    shots = [s for s in run.plan.shots if s.source.kind == "title" and s.need.index not in run.titles]
+    if run.folder is None or not shots:
+        return []
+    warnings: list[str] = []
+    channels, sample_rate = _sound_of(edit, analysis)
+    taken = {c.id for c in analysis.clips} | {c.clip_id for c in run.generated.values()}
+    try:
+        font = find_title_font()
+    except TitleCardError as exc:
+        font = None
+        reason = str(exc)
+    else:
+        reason = "no font for drawtext on this machine (install fonts-dejavu-core, or set MONTAGE_TITLE_FONT to a .ttf)"
+    for shot in sorted(shots, key=lambda s: s.need.index):
+        index = shot.need.index
+        text = shot.source.text or shot.need.description
+        where = f"shot {index + 1} (title card {text[:40]!r})"
+        if font is None:
+            warnings.append(f"{where}: not rendered: {reason}; the edit keeps what the planner put there")
+            continue
+        try:
+            spec = TitleCardSpec(
+                text=text[:500],
+                width=edit.width,
+                height=edit.height,
+                rate=edit.rate,
+                frames=max(1, seconds_to_frames(shot.need.seconds, edit.rate)),
+                background=TITLE_BACKGROUND,
+                audio_channels=channels,
+                audio_sample_rate=sample_rate or 48000,
+            )
+        except ValidationError as exc:
+            warnings.append(
+                f"{where}: not rendered: {exc.errors()[0]['msg']}; the edit keeps what the planner put there"
+            )
+            continue
+        digest = hashlib.sha256((spec.model_dump_json() + font.name).encode()).hexdigest()[:10]
+        path = run.folder / f"title-{index + 1:03d}-{_slug(spec.text)}-{digest}.mov"
+        media = None
+        if path.is_file():  # made by an earlier run: reuse it when it is still readable and whole
+            try:
+                media = probe_media(path)
+            except MediaError:
+                media = None
+            if media is not None and media.frames != spec.frames:
+                media = None
+        if media is None:
+            try:
+                render_title_card(spec, path, font)
+                media = probe_media(path)
+            except (TitleCardError, MediaError) as exc:
+                warnings.append(f"{where}: not rendered: {exc}; the edit keeps what the planner put there")
+                continue
+        clip_id = f"title-{index + 1:03d}"
+        n = 2
+        while clip_id in taken:
+            clip_id = f"title-{index + 1:03d}-{n}"
+            n += 1
+        taken.add(clip_id)
+        run.titles[index] = TitleClip(shot_index=index, clip_id=clip_id, path=path, media=media, text=spec.text)
+    return warnings
+
+
 def place_production(
     edit: EditPlan, analysis: AnalysisResult, run: ProductionRun
 ) -> tuple[EditPlan, AnalysisResult, list[str]]:
-    """``edit`` with the run's generated clips (and footage fallbacks) cut in at their shots' places.
+    """``edit`` with the run's generated clips, title cards (and footage fallbacks) cut in at their shots' places.
 
-    Returns the new plan, the analysis with the generated clips added (probed, one shot each) and
-    warnings. Each shot starts at the sum of the earlier shots' lengths (timeline frames at the plan's
-    rate) and overwrites video track 1 for its own length, trimmed to what its media holds; a shot that
-    starts at or past the edit's end is appended. The result is validated like any plan.
+    Title cards are rendered first (:func:`render_titles`, into ``run.folder``). Returns the new plan,
+    the analysis with the generated clips and cards added (probed, one shot each) and warnings. Each
+    shot starts at the sum of the earlier shots' lengths (timeline frames at the plan's rate) and
+    overwrites video track 1 for its own length, trimmed to what its media holds; a shot that starts at
+    or past the edit's end is appended. The result is validated like any plan.
     """
+    warnings: list[str] = render_titles(run, edit, analysis)
     clips = list(analysis.clips)
     by_id = {c.id: c for c in clips}
-    for made in run.generated.values():
+    made_clips: list[GeneratedClip | TitleClip] = [*run.generated.values(), *run.titles.values()]
+    for made in made_clips:
         analysed = ClipAnalysis(id=made.clip_id, media=made.media, shots=[Shot(start=0, end=made.media.frames)])
         clips.append(analysed)
         by_id[made.clip_id] = analysed
     rate_of = {c.id: c.media.rate for c in clips}
     cuts = list(edit.cuts)
-    warnings: list[str] = []
     position = 0.0
     for shot in sorted(run.plan.shots, key=lambda s: s.need.index):
         index = shot.need.index
@@ -753,9 +874,13 @@ def place_production(
         wanted = max(1, seconds_to_frames(shot.need.seconds, edit.rate))
         generated = run.generated.get(index)
         fallback = run.fallbacks.get(index)
+        title = run.titles.get(index)
         if generated is not None:
             clip_id, first, last = generated.clip_id, 0, generated.media.frames
             reason = f"generated [{generated.tool}]: {generated.prompt[:200]}"
+        elif title is not None:
+            clip_id, first, last = title.clip_id, 0, title.media.frames
+            reason = f"title card: {title.text[:200]}"
         elif fallback is not None and fallback.clip_id in by_id:
             footage = by_id[fallback.clip_id]
             assert fallback.source_in_seconds is not None and fallback.source_out_seconds is not None
@@ -800,12 +925,29 @@ def place_production(
 
 
 def tag_generated(timeline: otio.schema.Timeline, run: ProductionRun) -> int:
-    """Mark the timeline's generated clips (metadata + a clip marker); returns how many were tagged."""
+    """Mark the timeline's generated clips and title cards (metadata + a clip marker); returns how many
+    were tagged."""
     by_id = {clip.clip_id: clip for clip in run.generated.values()}
+    titles = {clip.clip_id: clip for clip in run.titles.values()}
     tagged = 0
     for item in timeline.find_clips():
         ours = item.metadata.get("montage_bridge")
         clip_id = ours.get("clip_id") if ours is not None and "clip_id" in ours else None
+        title = titles.get(str(clip_id)) if clip_id is not None else None
+        if title is not None:
+            assert ours is not None
+            ours["title"] = title.tag
+            start = item.source_range.start_time if item.source_range is not None else otio.opentime.RationalTime()
+            item.markers.append(
+                otio.schema.Marker(
+                    name=f"{TITLE_MARKER_PREFIX}: {title.text[:80]}",
+                    marked_range=otio.opentime.TimeRange(start, otio.opentime.RationalTime(0, start.rate)),
+                    color=otio.schema.MarkerColor.PURPLE,
+                    metadata={"montage_bridge": {"comment": f"title card: {title.text}", "title": title.tag}},
+                )
+            )
+            tagged += 1
+            continue
         generated = by_id.get(str(clip_id)) if clip_id is not None else None
         if generated is None:
             continue
@@ -833,7 +975,9 @@ __all__ = [
     "GeneratedClip",
     "ProductionRun",
     "ProductionRunError",
+    "TitleClip",
     "place_production",
+    "render_titles",
     "run_production",
     "settings_from_pairs",
     "tag_generated",
