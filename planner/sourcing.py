@@ -3,7 +3,8 @@
 For each need, in order of preference:
 
 1. **On-screen text** (the need asks for a title, caption, lower third, end card …) → a **title** card.
-2. **Footage**: the best :mod:`planner.shot_search` match for the need's description whose score is at
+2. **Footage**: the best :mod:`planner.shot_search` match for the need's description (its words, and
+   the looks it names — dark, still, people … — against the analysis's measures) whose score is at
    least ``threshold`` and whose shot still has ``need.seconds`` free (a range already given to an
    earlier need is never used again). The range starts at the matched spoken words (else at the
    start of the shot's free part, so the rest stays in one piece) and stays inside the shot.
@@ -12,8 +13,9 @@ For each need, in order of preference:
    * ``first_last_frame`` when the need is a **transition** (it says transition, bridge, morph …) and
      the shots before and after it come from footage: the last frame of the one and the first frame
      of the other are the two ends of the bridge;
-   * ``image_to_video`` from a frame of the best *partial* match (score at least ``partial_threshold``),
-     so the generated shot looks like the rest of the footage;
+   * ``image_to_video`` from a frame of the best *partial* match (score at least ``partial_threshold``,
+     on more than the shot's length or shape), so the generated shot looks like the rest of the footage
+     ("a dog at night" over footage without dogs: a frame of a dark shot);
    * ``text_to_video`` from the description otherwise.
 4. A **title** card with the description when no tool can generate it.
 
@@ -335,7 +337,7 @@ class _Sourcer:
                 f"score {best.score:.2f} < {self.threshold:.2f})"
             )
         footage_alts = [self._footage(h, s, False) for h, s in below[: MAX_ALTERNATIVES - 1]]
-        partial = next((h for h in hits if h.score >= self.partial_threshold), None)
+        partial = next((h for h in hits if h.score >= self.partial_threshold and _about_the_picture(h)), None)
         generated: list[ShotSource] = []
         if partial is not None:
             frame = self._frame(partial)
@@ -366,6 +368,12 @@ def _memo(choose: ToolChooser) -> ToolChooser:
         return seen[mode]
 
     return chosen
+
+
+def _about_the_picture(hit: SearchHit) -> bool:
+    """Does the hit match more than the shot's length or shape (a long shot is no model for "a long walk")?"""
+    shape_only = {m.word for m in hit.features if m.feature in ("seconds", "aspect")}
+    return any(word not in shape_only for word in hit.matched)
 
 
 def _overlaps(hit: SearchHit, span: tuple[float, float], other: SearchHit, other_span: tuple[float, float]) -> bool:

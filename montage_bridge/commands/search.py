@@ -1,4 +1,5 @@
-"""`montage-bridge search "QUERY" [FOLDER]`: find shots by meaning — spoken words, descriptions, file names.
+"""`montage-bridge search "QUERY" [FOLDER]`: find shots by meaning — spoken words, descriptions, file names,
+and the looks the analysis measured (dark, bright, colourful, still, moving, faces … :mod:`planner.shot_search`).
 
 The folder is analysed first (from the cache when it was analysed before), with speech on, so the
 words said in each shot are searchable; with a vision model configured (``MONTAGE_LLM_VISION_MODEL``,
@@ -109,7 +110,8 @@ def search(
         Optional[Path], typer.Option("--cache-dir", help="Cache folder (default: $MONTAGE_CACHE_DIR or ~/.cache).")
     ] = None,
 ) -> None:
-    """Find shots by meaning: ranked shots with their source times and why they match."""
+    """Find shots by meaning: spoken words, descriptions, file names and measured looks ("dark static shot",
+    "people talking"); ranked shots with their source times and why they match."""
     if as_json:
         json_output.begin("search")
     if not query.strip():

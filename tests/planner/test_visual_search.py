@@ -127,6 +127,11 @@ def test_sourcing_uses_the_look(footage: tuple[Path, dict[str, str]]) -> None:
     # Only the look matches a dog at night: not enough to use as it is, enough to lend its frame.
     assert second.source.kind == "generate" and second.source.mode == "image_to_video"
     assert second.source.image is not None and second.source.image.clip_id in ("clip_a", "clip_b")
+    assert "brightness" in second.source.reason
+    # A shot's length or shape alone is no model for the picture: text-to-video, not a frame of it.
+    short = ShotNeed(index=0, description="short", seconds=1.0)
+    (only,) = source_shots([short], analysis, Brief(), choose_tool=tools, threshold=0.9).shots
+    assert only.source.kind == "generate" and only.source.mode == "text_to_video"
 
 
 def test_vocabulary_is_stemmed_like_queries() -> None:
