@@ -314,7 +314,7 @@ class BlobStore:
         if self.has(sha256):
             return UploadStatus(upload_id=None, sha256=sha256, size=size, offset=size, complete=True)
         if self.usage_bytes() + size > self.disk_budget_bytes:
-            self.gc(pinned)
+            self.gc(pinned, extra=size)  # room for the whole upload, not just for what is held now
             if self.usage_bytes() + size > self.disk_budget_bytes:
                 raise BlobError("the worker's disk budget is full: delete finished jobs and retry", 507)
         with self.db.connect(immediate=True) as conn:

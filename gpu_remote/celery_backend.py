@@ -33,7 +33,7 @@ from gpu_remote.db import open_database
 from gpu_remote.errors import BrokerUnavailable
 from gpu_remote.registry import Heartbeat, Registry
 from gpu_remote.routing import describe_worker, served_routes
-from gpu_remote.runner import Runner, RunnerSettings, make_owner
+from gpu_remote.runner import Runner, RunnerSettings, make_owner, reap_work_dirs
 from gpu_remote.store import JobStore
 
 log = logging.getLogger("montage_bridge.gpu_remote.celery")
@@ -238,6 +238,10 @@ def run_celery_worker(
     settings = RunnerSettings(lease_s=lease_s, heartbeat_s=max(0.5, lease_s / 6), slots=1)
     node = name.replace("%h", "").strip("@") or "celery"
     runner = Runner(job_store, blobs, data_dir / "work", settings, make_owner(node))
+    if remote is not None:
+        # A machine-local --data: no gateway sees this work folder, so what a killed predecessor
+        # left here (attempts no longer running, their recorded process groups) goes now.
+        reap_work_dirs(job_store, data_dir / "work")
     _STATE = _WorkerState(store=job_store, runner=runner, lease_s=lease_s)
     routes = routes or served_routes()
     gpu_list = gpus()

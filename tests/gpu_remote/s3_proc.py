@@ -35,12 +35,13 @@ def _free_port() -> int:
 class MotoServer:
     """``moto_server`` on 127.0.0.1:``port``; ``client()`` is a boto3 S3 client for it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, env: dict[str, str] | None = None) -> None:
         pytest.importorskip("boto3", reason="needs boto3: pip install 'montage-bridge[s3]'")
         pytest.importorskip("moto.server", reason="needs moto's server mode: pip install 'moto[server]'")
         self.folder = folder
         self.port = _free_port()
         self.proc: subprocess.Popen | None = None
+        self.env = env or {}  # e.g. INITIAL_NO_AUTH_ACTION_COUNT=0: check credentials like S3 does
         folder.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -55,7 +56,7 @@ class MotoServer:
             [*args, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **CREDENTIALS},
+            env={**os.environ, **CREDENTIALS, **self.env},
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -8,13 +8,14 @@ endpoint going down under running and starting jobs ends each job ``succeeded`` 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import av
@@ -90,6 +91,13 @@ def test_startup_errors_name_the_bucket(moto: MotoServer, tmp_path: Path) -> Non
     dead = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(WorkerConfigError, match=f"cannot reach the S3 endpoint {dead} for bucket 'b-1'"):
         S3Blobs("s3://b-1", endpoint_url=dead, connect_timeout_s=0.5).check()
+    strict = MotoServer(tmp_path / "strict", env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # checks keys as AWS does
+    strict.start()
+    try:
+        with pytest.raises(WorkerConfigError, match="refused these credentials for bucket 'media-farm'"):
+            S3Blobs("s3://media-farm", endpoint_url=strict.url).check()
+    finally:
+        strict.stop()
     # As the operator meets it: one line, no traceback, nothing served.
     done = run_cli(
         "worker", "serve", "--port", "0", "--data", str(tmp_path / "d"), "--no-auth",
@@ -175,6 +183,26 @@ def test_an_unreachable_store_is_transient(moto: MotoServer, tmp_path: Path) -> 
     proxy.up()
     assert a.has(kept)  # put now
     assert moto.client().head_object(Bucket=bucket, Key=f"sha256/{kept}")["ContentLength"] == 100_000
+
+    # An upload whose last bytes arrive while the bucket is unreachable: 503 for that PATCH, the
+    # verified blob stays in this cache, and the client's next HEAD (has) puts it.
+    body = os.urandom(70_000)
+    sha = hashlib.sha256(body).hexdigest()
+    upload = a.create_upload(sha, len(body), "clip.mp4", pinned=set())
+    assert upload.upload_id is not None
+    assert not a.path(kept).exists()  # made room: evicted from this cache once the bucket held it
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body[:30_000]
+        yield body[30_000:]
+
+    proxy.down()
+    with pytest.raises(BlobStoreUnavailable):
+        asyncio.run(a.append(upload.upload_id, 0, chunks()))
+    assert a.path(sha).read_bytes() == body
+    proxy.up()
+    assert a.has(sha)
+    assert moto.client().get_object(Bucket=bucket, Key=f"sha256/{sha}")["Body"].read() == body
     proxy.down()
 
 
@@ -204,12 +232,16 @@ def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_p
     s3 = ["--blobs", f"s3://{bucket}/farm", "--s3-endpoint", proxy.url, "--s3-region", REGION]
     a_data, b_data = tmp_path / "machine-a", tmp_path / "machine-b"
     gateway = start_worker(a_data, "--backend", "celery", "--broker", redis.url, *s3, *FAST, env=env)
+    stale = b_data / "work" / "killed-before-0001.1"  # what a killed worker left on machine B's own disk
+    stale.mkdir(parents=True)
+    (stale / "partial.mp4").write_bytes(b"half")
     worker_b = _celery_worker(b_data, redis.url, "b@test", s3, env)
     client = gateway.client(tmp_path / "state")
     auth = {"Authorization": f"Bearer {TOKEN}"}
     s3c = moto.client()
     try:
         _wait_until(lambda: client.health()["workers"] == 1, 60, "machine B's worker to register")
+        assert not stale.exists()  # no gateway sees B's folder: B reaps it at start
         clip = make_clip(tmp_path / "clip.mp4")
         ref = client.upload(clip)  # through A
         assert s3c.head_object(Bucket=bucket, Key=f"farm/sha256/{ref.sha256}")["ContentLength"] == ref.size
