@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 HASH_CHUNK = 1 << 20
 SINK_BLOCK = 1 << 20  # received bytes handed to the writing thread at a time
 SINK_BACKLOG = 32 << 20  # bytes received but not yet stored before the event loop stops reading
+STALE_TMP_S = 6 * 3600.0  # a temporary file untouched this long belongs to a process that died
 
 
 class BlobError(GpuRemoteError):
@@ -94,9 +95,13 @@ class BlobStore:
         self._pinned = pinned
         self._in_remote: set[str] = set()  # blobs the shared store is known to hold (they never change)
         self._remote_lock = threading.Lock()
+        # Striped by sha256: threads wanting the same missing blob download it once, others in parallel.
+        self._fetch_locks = [threading.Lock() for _ in range(32)]
         for sub in ("blobs", "uploads", "tmp"):
             (root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(root / sub, 0o700)
+        if remote is not None:
+            self._drop_stale_tmp(STALE_TMP_S)
         # upload id → (offset, running sha256) so consecutive PATCHes never re-read what arrived.
         self._hashers: dict[str, tuple[int, Any]] = {}
         self._hash_lock = threading.Lock()
@@ -146,6 +151,14 @@ class BlobStore:
             return path
         if self.remote is None:
             raise BlobError(f"blob {sha256} not found on this worker", 404)
+        with self._fetch_locks[int(sha256[:2], 16) % len(self._fetch_locks)]:
+            if path.is_file():  # another thread fetched it meanwhile
+                self._mark_used(path)
+                return path
+            return self._download(sha256, path)
+
+    def _download(self, sha256: str, path: Path) -> Path:
+        assert self.remote is not None
         size = self.remote.head(sha256)
         if size is None:
             raise BlobError(f"blob {sha256} not found on this worker nor in {self.remote.where}", 404)
@@ -185,6 +198,17 @@ class BlobStore:
             conn.execute("UPDATE blobs SET last_used=? WHERE sha256=?", (time.time(), sha256))
         if self.remote is not None:
             self._mark_used(self.path(sha256))
+
+    def _drop_stale_tmp(self, max_age_s: float) -> None:
+        """Remove fetches and copies a dead process left half-written in ``tmp/`` (an active one
+        keeps its mtime fresh)."""
+        cutoff = time.time() - max_age_s
+        for entry in os.scandir(self.root / "tmp"):
+            try:
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                pass
 
     @staticmethod
     def _mark_used(path: Path) -> None:

@@ -209,15 +209,18 @@ def test_an_unreachable_store_is_transient(moto: MotoServer, tmp_path: Path) -> 
 # -- two machines ----------------------------------------------------------------------------
 
 
-def _celery_worker(data: Path, broker: str, name: str, extra: list[str], env: dict[str, str]) -> subprocess.Popen:
+def _celery_worker(
+    data: Path, broker: str, name: str, extra: list[str], env: dict[str, str], log: Path
+) -> subprocess.Popen:
     args = [sys.executable, "-m", "montage_bridge", "worker", "celery", "--data", str(data), "--broker", broker]
-    return subprocess.Popen(
-        [*args, "--name", name, "--lease-s", "10", *extra],
-        env={**os.environ, "PYTHONPATH": str(REPO), **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [*args, "--name", name, "--lease-s", "10", *extra],
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -235,7 +238,8 @@ def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_p
     stale = b_data / "work" / "killed-before-0001.1"  # what a killed worker left on machine B's own disk
     stale.mkdir(parents=True)
     (stale / "partial.mp4").write_bytes(b"half")
-    worker_b = _celery_worker(b_data, redis.url, "b@test", s3, env)
+    b_log = tmp_path / "machine-b.log"
+    worker_b = _celery_worker(b_data, redis.url, "b@test", s3, env, b_log)
     client = gateway.client(tmp_path / "state")
     auth = {"Authorization": f"Bearer {TOKEN}"}
     s3c = moto.client()
@@ -280,7 +284,7 @@ def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_p
                 s3c.head_object(Bucket=bucket, Key=f"farm/sha256/{sha}")
 
         # S3 down while a job runs (its output waits) ...
-        noop = JobSpec(op="noop", params={"duration_s": 1.5, "steps": 5, "tag": "s3-outage"})
+        noop = JobSpec(op="noop", params={"duration_s": 3.0, "steps": 6, "tag": "s3-outage"})
         first = client.put_job("s3-outage-0001", noop)[0].id
         _wait_until(lambda: client.job(first).state.value == "running", 30, "the noop job to run on B")
         proxy.down()
@@ -306,6 +310,7 @@ def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_p
             assert states.count("succeeded") == 1 and states.count("running") == job.attempt == 1, (job.id, states)
         assert worker_b.poll() is None, "machine B's worker died"
     finally:
+        print("machine B's log:\n" + b_log.read_text(errors="replace")[-4000:])  # shown when the test fails
         proxy.down()
         if worker_b.poll() is None:
             worker_b.terminate()
@@ -315,3 +320,14 @@ def test_two_machines_share_blobs_through_s3(moto: MotoServer, pg_cluster, tmp_p
                 worker_b.kill()
         gateway.stop()
         redis.stop()
+
+
+def test_a_dead_fetch_leaves_nothing_behind(moto: MotoServer, tmp_path: Path) -> None:
+    remote = S3Blobs(f"s3://{new_bucket(moto)}", endpoint_url=moto.url)
+    (tmp_path / "c" / "tmp").mkdir(parents=True)
+    old, fresh = tmp_path / "c" / "tmp" / f"{'ef' * 32}.dead.fetch", tmp_path / "c" / "tmp" / "busy.fetch"
+    old.write_bytes(b"half a download")
+    os.utime(old, (time.time() - 7 * 3600,) * 2)
+    fresh.write_bytes(b"still arriving")
+    _store(tmp_path / "c", remote)
+    assert not old.exists() and fresh.exists()
