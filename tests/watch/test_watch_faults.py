@@ -107,18 +107,18 @@ def test_two_daemons_on_one_outbox_one_works_the_other_exits_2_naming_it(tmp_pat
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """An 8 MiB filesystem at ``tmp_path/small`` (tmpfs; an ext4 image on a loop device otherwise)."""
+    """A 32 MiB filesystem at ``tmp_path/small`` (tmpfs; an ext4 image on a loop device otherwise)."""
     mount_point = tmp_path / "small"
     mount_point.mkdir()
     if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"):
         pytest.skip("mounting a small filesystem needs root on Linux (the in-process disk-full test still runs)")
     tried = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount_point)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(mount_point)], capture_output=True, text=True
     )
     if tried.returncode != 0:
         image = tmp_path / "small.img"
         with image.open("wb") as handle:
-            handle.truncate(8 << 20)
+            handle.truncate(32 << 20)
         made = subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], capture_output=True, text=True)
         tried = subprocess.run(["mount", "-o", "loop", str(image), str(mount_point)], capture_output=True, text=True)
         if made.returncode != 0 or tried.returncode != 0:
@@ -129,11 +129,13 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 
-def _fill(folder: Path) -> Path:
-    """Write a ballast file until the filesystem refuses more bytes."""
-    ballast = folder / "ballast.bin"
+def _fill(ballast: Path) -> Path:
+    """Write to ``ballast`` (made while there was room) until the filesystem refuses more bytes.
+
+    32 MiB leaves room for every job's outputs whatever the timing: with 8 MiB a loaded CI box ran
+    enough jobs before the fill that the disk was full already and the ballast could not be created."""
     chunk = b"\0" * (64 << 10)
-    with ballast.open("wb") as handle:
+    with ballast.open("ab") as handle:
         try:
             while True:
                 handle.write(chunk)
@@ -168,13 +170,15 @@ def test_disk_full_mid_job_pauses_cleanly_and_every_job_is_written_once_when_spa
         make_job(inbox, name, tiny_media, [n % 4, (n + 1) % 4])
     config = write_config(tmp_path / "watch.toml", disk_retry_seconds=0.5)
     log = tmp_path / "daemon.log"
+    ballast = small_disk / "ballast.bin"
+    ballast.touch()
     proc = _start(inbox, outbox, config, log)
     daemon_procs.append(proc)
 
     # The log, not the journal's current state: with the clips' analysis cached a job runs in ~0.1 s,
     # and a poll of "analyzing" rows could miss every one of them.
     _wait(lambda: _log_lines(log, ": analyzing") >= 1, 90, "a job to start", proc, log)
-    ballast = _fill(small_disk)  # the disk fills while the first jobs run...
+    _fill(ballast)  # the disk fills while the first jobs run...
     # ...and one more job arrives on the full disk, so at least one job meets it whatever the timing.
     make_job(inbox, "job4", tiny_media, [1, 3])
     names.append("job4")
