@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kernel.lazy_api import lazy_exports
 
-# The curated public API: each name, and the module that defines it. Imported on first use (PEP 562),
-# so ``import nle_adapters`` stays cheap and a CLI start pays only for what it uses.
+# The curated public API: each name, and the module that defines it (loaded on first use).
 _EXPORTS: dict[str, str] = {
     "build_timeline": "nle_adapters.plan_to_otio",
     "read_timelines": "nle_adapters.convert",
@@ -18,14 +16,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -4,11 +4,9 @@ the tests use."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kernel.lazy_api import lazy_exports
 
-# The curated public API: each name, and the module that defines it. Imported on first use (PEP 562),
-# so ``import resolve_bridge`` stays cheap and a CLI start pays only for what it uses.
+# The curated public API: each name, and the module that defines it (loaded on first use).
 _EXPORTS: dict[str, str] = {
     "build_in_resolve": "resolve_bridge.timeline_builder",
     "append_clips": "resolve_bridge.apply",
@@ -16,14 +14,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
