@@ -66,7 +66,14 @@ from montage_bridge.remote_media import GpuOptions
 from planner.brief import Brief
 from planner.estimate import fit_plan
 from planner.models import Cut, EditPlan
-from planner.production import ImageRef, ProductionPlan, ProductionShot, ShotSource
+from planner.production import (
+    ImageRef,
+    ProductionPlan,
+    ProductionPlanError,
+    ProductionShot,
+    ShotSource,
+    read_production_plan,
+)
 from planner.tool_catalogue import open_catalogue
 from planner.validate import plan_problems
 
@@ -150,15 +157,9 @@ class ProductionOptions:
 def load_production_plan(path: Path) -> ProductionPlan:
     """A production plan JSON file (``--production-plan``), validated; the error names the file and field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProductionRunError(f"--production-plan {path}: cannot read it ({exc.strerror or exc})") from exc
-    try:
-        return ProductionPlan.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise ProductionRunError(f"--production-plan {path}: not a production plan: {where}: {first['msg']}") from exc
+        return read_production_plan(path, "--production-plan")
+    except ProductionPlanError as exc:
+        raise ProductionRunError(str(exc)) from exc
 
 
 def production_options(

@@ -20,10 +20,12 @@ currency (``ProductionPlan.currency``); frames never appear here (placement uses
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from kernel.errors import MontageError
 from kernel.media import Model
 
 SourceKind = Literal["footage", "generate", "title"]
@@ -131,3 +133,22 @@ class ProductionPlan(Model):
     @property
     def within_deadline(self) -> bool:
         return self.deadline_seconds is None or self.total.wall_seconds <= self.deadline_seconds + 1e-9
+
+
+class ProductionPlanError(MontageError):
+    """A production plan file that cannot be read or is not a production plan."""
+
+
+def read_production_plan(path: Path, flag: str = "production plan") -> ProductionPlan:
+    """A production plan JSON file, validated; the error names ``flag`` (the option that gave it),
+    the file and the first wrong field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProductionPlanError(f"{flag} {path}: cannot read it ({exc.strerror or exc})") from exc
+    try:
+        return ProductionPlan.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "plan"
+        raise ProductionPlanError(f"{flag} {path}: not a production plan: {where}: {first['msg']}") from exc

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import ValidationError
 from rich.table import Table
 
 from analysis.models import AnalysisResult
@@ -18,7 +17,7 @@ from kernel.atomic_io import write_text_atomic
 from kernel.errors import MontageError
 from planner.brief import Brief
 from planner.estimate import FitResult, QueueState, fit_plan
-from planner.production import ProductionPlan
+from planner.production import ProductionPlan, ProductionPlanError, read_production_plan
 from planner.tool_catalogue import open_catalogue
 
 
@@ -29,15 +28,9 @@ class EstimateInputError(MontageError):
 def load_production(path: Path) -> ProductionPlan:
     """A production plan JSON file, validated; the error names the file and the field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EstimateInputError(f"--production {path}: cannot read it ({exc.strerror or exc})") from exc
-    try:
-        return ProductionPlan.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "plan"
-        raise EstimateInputError(f"--production {path}: not a production plan: {where}: {first['msg']}") from exc
+        return read_production_plan(path, "--production")
+    except ProductionPlanError as exc:
+        raise EstimateInputError(str(exc)) from exc
 
 
 def production_estimate(
