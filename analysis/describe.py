@@ -27,7 +27,6 @@ import base64
 import json
 import re
 import tempfile
-import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from analysis.cache import AnalysisCache, fingerprint, params_key
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
+from kernel.deadline import call_before
 from kernel.errors import MontageError
 from kernel.ffmpeg_tools import FFmpegError, run_ffmpeg
 from kernel.media import Model
@@ -224,28 +224,6 @@ class DescribeReport:
 DescribeProgress = Callable[[int, int], None]  # (shots done, shots in all)
 
 
-def _call_before(deadline: float, call: Callable[..., Any], **kwargs: Any) -> Any:
-    """``call(**kwargs)`` in a daemon thread, ``TimeoutError`` when not done by ``deadline``
-    (``time.monotonic()``): an HTTP read timeout restarts on every byte, this does not."""
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = call(**kwargs)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="describe-request", daemon=True).start()
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        raise TimeoutError
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def cache_params(settings: VisionSettings, clip: ClipAnalysis, shot: Shot) -> str:
     """The cache key's parameters: the shot's span, the model, the frames sent and the prompt."""
     return params_key(
@@ -293,9 +271,10 @@ class _Describer:
             deadline, time.monotonic() + self.settings.timeout_seconds * (self.settings.max_retries + 1)
         )
         try:
-            response = _call_before(
+            response = call_before(
                 request_deadline,
                 self.client().chat.completions.create,
+                thread_name="describe-request",
                 model=self.settings.model,
                 messages=[{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}],
                 max_tokens=self.settings.max_tokens,

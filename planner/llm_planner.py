@@ -13,8 +13,8 @@ then validated like any plan. Anything wrong gets **one repair round** that send
 reply and the validator's errors. If that fails too, or the server times out, errors or is
 unreachable, the heuristic planner makes the plan and a warning says why. Requests are bounded
 by a per-request timeout, the client's retry count and a deadline for the whole plan. The deadline
-is a wall-clock bound that holds inside a request too (see :func:`_call_before`): httpx's read timeout restarts on
-every byte, so a server that drips its reply would otherwise hold planning for ever. The plan
+is a wall-clock bound that holds inside a request too (:func:`kernel.deadline.call_before`): httpx's
+read timeout restarts on every byte, so a server that drips its reply would otherwise hold planning for ever. The plan
 records the model's reason for every cut.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import openai
 from pydantic import ValidationError
 
 from analysis.models import AnalysisResult, ClipAnalysis, Shot
+from kernel.deadline import call_before
 from kernel.timebase import rescale_frames, seconds_to_frames
 from planner.brief import Brief
 from planner.heuristic import plan_heuristic
@@ -64,31 +64,6 @@ class LLMFailure(Exception):
 class _Pick:
     pick: ShotPick
     beat: int  # index into the beat sheet
-
-
-def _call_before(deadline: float, call: Any, **kwargs: Any) -> Any:
-    """``call(**kwargs)`` in a daemon thread; raise ``TimeoutError`` if it is not done by ``deadline``.
-
-    ``deadline`` is a ``time.monotonic()`` value. The abandoned thread dies with the process (or
-    when the server finally closes); it holds no lock the planner needs.
-    """
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            box["value"] = call(**kwargs)
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="llm-request", daemon=True).start()
-    if not done.wait(max(0.0, deadline - time.monotonic())):
-        raise TimeoutError
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _extract_json(text: str) -> Any:
@@ -277,7 +252,9 @@ class LLMPlanner:
             self.requests += 1
             assert self._client is not None
             try:
-                response = _call_before(self._deadline, self._client.chat.completions.create, **kwargs)
+                response = call_before(
+                    self._deadline, self._client.chat.completions.create, thread_name="llm-request", **kwargs
+                )
             except TimeoutError as exc:
                 raise LLMFailure(
                     f"no plan within {cfg.total_timeout_seconds:g} s (the server had not finished its reply)"
