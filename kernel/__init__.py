@@ -1,7 +1,8 @@
 """The bottom layer every package shares: exact time (``timebase``), the app-wide errors
 (``errors``), atomic file writes (``atomic_io``), media facts and probing (``media``, ``probe``),
-media locations as ``file://`` URLs and paths (``media_url``), where ffmpeg is (``ffmpeg_tools``) and
-the per-user folders (``paths``).
+media locations as ``file://`` URLs and paths (``media_url``), where ffmpeg is (``ffmpeg_tools``),
+the per-user folders (``paths``), the proxy recipe shared with the worker (``proxy_recipe``), a call
+bounded by a wall-clock deadline (``deadline``) and the packages' lazy public APIs (``lazy_api``).
 
 It imports nothing from the rest of the project, so ``gpu_remote`` and every layer above can
 depend on it without depending on each other.
