@@ -346,10 +346,24 @@ class GpuClient:
                 "submitted_at": time.time(),
             },
         )
-        job, _created = self.put_job(job_id, spec)
-        if job.state in (JobState.failed, JobState.canceled) or (force and job.state == JobState.succeeded):
+        job, created = self.put_job(job_id, spec)
+        if self._rerun_needed(job, created, force):
             job = self.retry(job_id, force=force)
         return job
+
+    @staticmethod
+    def _rerun_needed(job: Job, created: bool, force: bool) -> bool:
+        """Whether ``submit`` must re-queue the job the PUT answered with.
+
+        The worker answers a PUT with the job as it is by then, and a job that fails (or succeeds)
+        in milliseconds is already finished when this PUT created it (201): that finished run is
+        this submit's own run, and re-queueing it would run the job twice (attempt 2, issue #16).
+        Only a job that existed before (200) is run again; with ``force`` also a result-cache hit,
+        which ran nothing.
+        """
+        if job.state in (JobState.failed, JobState.canceled):
+            return not created
+        return force and job.state == JobState.succeeded and (job.cache_hit or not created)
 
     def retry(self, job_id: str, *, force: bool = False) -> Job:
         """Run a failed or canceled job again under its id (with ``force``, a succeeded one too)."""
