@@ -163,6 +163,11 @@ class Runner:
                     # The job runs on; if the outage outlasts the lease, the reaper re-queues it
                     # and the first heartbeat after the database returns finds the lease lost.
                     cancel_requested = False
+                except Exception:  # noqa: BLE001 - e.g. SQLite "database is locked" after its busy wait
+                    # A dead watcher would stop heartbeats, cancel and the timeout while the job runs on,
+                    # and the reaper would then start a second run beside it: log, try again next tick.
+                    log.warning("job %s attempt %d: lease check failed; retrying", job.id, attempt, exc_info=True)
+                    cancel_requested = False
                 if cancel_requested:
                     cancel.set()
                 if now - started > spec.timeout_s:

@@ -108,3 +108,27 @@ def test_partial_uploads_expire(parts) -> None:
     assert blobs.expire_uploads(max_age_s=-1) == 1
     with pytest.raises(BlobError):
         blobs.upload_status(status.upload_id)
+
+
+def test_a_failing_lease_check_does_not_stop_the_watcher(parts, monkeypatch) -> None:
+    """SQLite's "database is locked" (or any error) in one heartbeat must not kill the thread that
+    renews the lease and sees cancel and timeout: the job would run on unwatched and be run twice."""
+    import sqlite3
+
+    store, _blobs, runner = parts
+    put_noop(store, "beat-err-001", "beat", duration_s=2.0, timeout_s=1.2)
+    real, calls = store.heartbeat, {"n": 0}
+
+    def flaky(job_id: str, attempt: int, lease_s: float) -> tuple[bool, bool]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real(job_id, attempt, lease_s)
+
+    monkeypatch.setattr(store, "heartbeat", flaky)
+    t0 = time.monotonic()
+    runner.run_claimed(store.claim(runner.owner, 5))
+    # The watcher lived on: it renewed the lease again and ended the job at its timeout, not at 2 s.
+    assert calls["n"] >= 2 and time.monotonic() - t0 < 1.9
+    final = store.get("beat-err-001")
+    assert final.state.value == "failed" and final.error is not None and final.error.code == "timeout"
