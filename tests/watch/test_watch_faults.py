@@ -135,11 +135,11 @@ def _fill(ballast: Path) -> Path:
     32 MiB leaves room for every job's outputs whatever the timing: with 8 MiB a loaded CI box ran
     enough jobs before the fill that the disk was full already and the ballast could not be created."""
     chunk = b"\0" * (64 << 10)
-    with ballast.open("ab") as handle:
+    # Unbuffered: a buffered file keeps the bytes ENOSPC refused and raises again when it is closed.
+    with ballast.open("ab", buffering=0) as handle:
         try:
             while True:
                 handle.write(chunk)
-                handle.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
     return ballast
