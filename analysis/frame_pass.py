@@ -5,9 +5,8 @@ analysis size (256 px wide by default, the width scenedetect's auto-downscale pi
 BGR frames to us. Decoding and scaling run in ffmpeg's process while the analyzers run here, so
 the two overlap. Every frame goes through:
 
-* shot boundaries: scenedetect's ``AdaptiveDetector`` (the most accurate detector in our
-  baselines, research/feasibility.md §3a), fed with our frames instead of its own decode and
-  re-stated in :class:`ShotDetector` with OpenCV (same scores and cuts, a quarter of the cost);
+* shot boundaries: scenedetect's own ``AdaptiveDetector`` (the most accurate detector in our
+  baselines, research/feasibility.md §3a), fed with our frames instead of its own decode;
 * picture measures: sharpness (Laplacian variance), brightness and clipping (luma histogram),
   colourfulness (Hasler–Süsstrunk) and motion (mean absolute luma change at quarter size);
 * camera shake: the frame-to-frame translation by phase correlation at half the analysis size;
@@ -324,72 +323,51 @@ def shot_hashes(m: _Measures, start: int, end: int, count: int = _HASHES_PER_SHO
     return [f"{m.hashes[i]:016x}" for i in frames]
 
 
-class ShotDetector:
-    """scenedetect's ``AdaptiveDetector`` (0.6.4-0.7.x, default weights), re-stated on frame indexes,
-    plus a test that refuses weak cuts on small changes.
-
-    A frame's content value is the mean absolute change of hue, saturation and value from the
-    previous frame, averaged over the three (scenedetect's ``ContentDetector`` with weights 1, 1, 1,
-    0). It is computed here with OpenCV's saturating ``absdiff`` and ``sumElems`` on the HSV frame:
-    the per-channel sums are the same integers scenedetect's NumPy code adds up, so every score,
-    ratio and cut is bit for bit scenedetect's (tests/analysis/test_shot_detector.py runs both on the
-    same frames) at a quarter of its cost and without a ``FrameTimecode`` per frame.
+def _detector(options: FramePassOptions):  # -> scenedetect AdaptiveDetector
+    """scenedetect's ``AdaptiveDetector`` that also refuses weak cuts on small changes.
 
     A candidate (adaptive ratio over the threshold, content value over scenedetect's floor of 15)
     whose ratio is under twice the threshold is a cut only if its content value reaches
     ``options.weak_cut_content``. True cuts on our clips score content >= 52 (or ratio >= 20);
     keyframe pulses in noisy footage score ratio 3.1-4.5 at content 17-25. Refused candidates do
     not restart ``min_scene_len``."""
+    from scenedetect import AdaptiveDetector
 
-    MIN_CONTENT_VAL = 15.0  # AdaptiveDetector's default ``min_content_val``
+    class _Detector(AdaptiveDetector):
+        def process_frame(self, timecode, frame_img):  # noqa: ANN001, ANN202 - scenedetect's signature
+            # ContentDetector.process_frame scores the frame (self._frame_score); the rest is
+            # AdaptiveDetector.process_frame (scenedetect 0.6.4-0.7) with the weak-cut test added.
+            super(AdaptiveDetector, self).process_frame(timecode=timecode, frame_img=frame_img)
+            if self._frame_score is None:
+                return []
+            if self._last_cut is None:
+                self._last_cut = timecode
+            required = 1 + 2 * self.window_width
+            self._buffer.append((timecode, self._frame_score))
+            if len(self._buffer) < required:
+                return []
+            self._buffer = self._buffer[-required:]
+            target_tc, target_score = self._buffer[self.window_width]
+            average = sum(score for i, (_, score) in enumerate(self._buffer) if i != self.window_width) / (
+                2.0 * self.window_width
+            )
+            if abs(average) < 0.00001:
+                ratio = 255.0 if target_score >= self.min_content_val else 0.0
+            else:
+                ratio = min(target_score / average, 255.0)
+            met = ratio >= self.adaptive_threshold and target_score >= self.min_content_val
+            if met and ratio < 2.0 * self.adaptive_threshold:
+                met = target_score >= options.weak_cut_content
+            if met and (target_tc - self._last_cut) >= self.min_scene_len:
+                self._last_cut = target_tc
+                return [target_tc]
+            return []
 
-    def __init__(self, options: FramePassOptions) -> None:
-        self.adaptive_threshold = options.adaptive_threshold
-        self.min_scene_len = options.min_scene_len
-        self.window_width = options.window_width
-        self.weak_cut_content = options.weak_cut_content
-        self._previous: np.ndarray | None = None  # HSV of the previous frame
-        self._required = 1 + 2 * options.window_width  # frames in the window, the target in the middle
-        self._buffer: deque[tuple[int, float]] = deque(maxlen=self._required)
-        self._last_cut: int | None = None
-
-    def content_value(self, bgr: np.ndarray) -> float:
-        """The frame's content value against the previous frame (0.0 for the first frame)."""
-        import cv2
-
-        hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-        previous, self._previous = self._previous, hsv
-        if previous is None:
-            return 0.0
-        n_pixels = float(hsv.shape[0] * hsv.shape[1])
-        sums = cv2.sumElems(cv2.absdiff(hsv, previous))
-        delta_hue, delta_sat, delta_lum = sums[0] / n_pixels, sums[1] / n_pixels, sums[2] / n_pixels
-        # scenedetect: sum(component * weight) / sum(|weight|), edges weighted 0; same operation order.
-        return (0 + delta_hue * 1.0 + delta_sat * 1.0 + delta_lum * 1.0 + 0.0 * 0.0) / 3.0
-
-    def process(self, index: int, bgr: np.ndarray) -> int | None:
-        """Feed frame ``index`` (frames in order); returns a cut's frame index when one is confirmed
-        (``window_width`` frames after it), else None."""
-        score = self.content_value(bgr)
-        if self._last_cut is None:
-            self._last_cut = index
-        self._buffer.append((index, score))
-        if len(self._buffer) < self._required:
-            return None
-        width = self.window_width
-        target, target_score = self._buffer[width]
-        average = sum(s for i, (_, s) in enumerate(self._buffer) if i != width) / (2.0 * width)
-        if abs(average) < 0.00001:
-            ratio = 255.0 if target_score >= self.MIN_CONTENT_VAL else 0.0
-        else:
-            ratio = min(target_score / average, 255.0)
-        met = ratio >= self.adaptive_threshold and target_score >= self.MIN_CONTENT_VAL
-        if met and ratio < 2.0 * self.adaptive_threshold:
-            met = target_score >= self.weak_cut_content
-        if met and (target - self._last_cut) >= self.min_scene_len:
-            self._last_cut = target
-            return target
-        return None
+    return _Detector(
+        adaptive_threshold=options.adaptive_threshold,
+        min_scene_len=options.min_scene_len,
+        window_width=options.window_width,
+    )
 
 
 class _Drain(threading.Thread):
@@ -417,6 +395,7 @@ def run_frame_pass(
     ``media.frames``. Raises :class:`MediaError` when ffmpeg cannot decode the video.
     """
     import cv2
+    from scenedetect.common import FrameTimecode
 
     if not media.has_video:
         raise MediaError(f"{media.path}: has no video stream to analyze")
@@ -438,7 +417,7 @@ def run_frame_pass(
     drain.start()
 
     fps = float(media.rate)
-    detector = ShotDetector(options)
+    detector = _detector(options)
     measures = _Measures()
     face_step = max(1, int(round(options.face_interval * fps)))
     q_step = quality_step(fps, options.min_scene_len)
@@ -477,10 +456,11 @@ def run_frame_pass(
                 break
             stacked = np.frombuffer(data, dtype=np.uint8).reshape(stacked_h, w, 3)
             bgr = stacked[:h]
-            cut = detector.process(index, bgr)
-            if cut is not None and 0 < cut < media.frames:
-                close_shot(cut)
-                cuts.append(cut)
+            for tc in detector.process_frame(FrameTimecode(index, fps=fps), bgr):
+                cut = int(tc.frame_num)
+                if 0 < cut < media.frames:
+                    close_shot(cut)
+                    cuts.append(cut)
             gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
             hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
             bright = float(hist @ np.arange(256)) / n_pixels / 255.0
