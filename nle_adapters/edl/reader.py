@@ -29,7 +29,7 @@ import opentimelineio as otio
 from kernel.timebase import (
     TimecodeError,
     format_rate,
-    parse_rate,
+    parse_timeline_rate,
     rescale_frames,
     supports_drop_frame,
     timecode_to_frames,
@@ -276,7 +276,7 @@ def read_edl(text: str, rate: str | Fraction | None = None, source: str = "<edl>
     """Parse CMX 3600 ``text`` into a Timeline at ``rate`` (inferred when None)."""
     title, events, warnings = _scan(text, source)
     rate_inferred = rate is None
-    exact = infer_rate(events) if rate is None else parse_rate(rate)
+    exact = infer_rate(events) if rate is None else parse_timeline_rate(rate)
     fcm_drop = next((e.drop for e in events if e.drop is not None), None)
     drop_frame = (fcm_drop if fcm_drop is not None else any(";" in e.tcs[2] for e in events)) and supports_drop_frame(
         exact

@@ -170,3 +170,11 @@ def test_xmeml_to_fcpxml_version_and_back(tmp_path: Path) -> None:
     original = read_xmeml(src.read_bytes())
     again = read_xmeml((tmp_path / "again.xml").read_bytes())
     assert len(list(again.find_clips())) == len(list(original.find_clips()))
+
+
+def test_an_audio_sample_rate_given_as_the_edl_rate_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    edl = TEST_DATA / "edl" / "otio-cmx3600-adapter__avid_example.edl"
+    proc = run_cli("convert", str(edl), str(tmp_path / "out.otio"), "--rate", "48000")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "audio sample rate" in proc.stderr and edl.name in proc.stderr
+    assert list(tmp_path.iterdir()) == []
