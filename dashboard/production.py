@@ -325,7 +325,7 @@ class Pipeline:
             base_url=cfg.base_url, api_key=cfg.client_key(), timeout=cfg.timeout_seconds, max_retries=cfg.max_retries
         )
         planner = LLMPlanner(cfg, _Meter(client, record, self.prices(), emit, lambda: self.store.save(record)))  # type: ignore[arg-type]
-        planner._deadline = time.monotonic() + cfg.total_timeout_seconds  # what LLMPlanner.plan() sets per plan
+        planner.begin()
         return planner
 
     def analysis(self, record: ProductionRecord, emit: Emit) -> AnalysisResult | None:
@@ -395,7 +395,7 @@ class Pipeline:
         with _Step(emit, "beat sheet") as step:
             planner = self.planner(record, emit)
             with _llm_failures(planner):
-                beats = planner._beat_sheet(context, target)  # one repair round included; scaled to the target
+                beats = planner.beat_sheet(context, target)  # one repair round included; scaled to the target
             sheet = BeatSheet(beats=beats)
             record.beat_sheet = sheet.model_dump()
             record.shots = None
@@ -433,7 +433,7 @@ class Pipeline:
             f"Schema: {json.dumps(schema_of(NeedList))}\nContext: {json.dumps(context)}"
         )
         with _llm_failures(planner):
-            reply, error, _ = planner._ask([planner._system(), {"role": "user", "content": ask}], NeedList)
+            reply, error = planner.ask(ask, NeedList)
         if reply is None:
             raise ProductionError(f"the LLM's shot list was not usable: {error}")
         return [

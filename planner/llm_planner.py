@@ -111,10 +111,25 @@ class LLMPlanner:
         fallback.warnings.insert(0, f"LLM planner ({self.config.model}) failed: {reason}; used the heuristic planner")
         return fallback
 
+    def begin(self) -> None:
+        """Start the wall-clock budget (``total_timeout_seconds``) for a run of the steps below;
+        :meth:`plan` does this itself."""
+        self._deadline = time.monotonic() + self.config.total_timeout_seconds
+
+    def beat_sheet(self, context: dict, target: float) -> list[StoryBeat]:
+        """The story beats for ``context`` (the footage summary and brief), their lengths scaled to
+        ``target`` seconds; one repair round included. Raises :class:`LLMFailure`."""
+        return self._beat_sheet(context, target)
+
+    def ask(self, question: str, model: type[R]) -> tuple[R | None, str]:
+        """One question with the planner's system prompt: the validated reply (or None) and the error."""
+        reply, error, _ = self._ask([self._system(), {"role": "user", "content": question}], model)
+        return reply, error
+
     # ---------------------------------------------------------------- steps
     def _plan(self, analysis: AnalysisResult, brief: Brief, style: Style) -> EditPlan:
         cfg = self.config
-        self._deadline = time.monotonic() + cfg.total_timeout_seconds
+        self.begin()
         if self._client is None:
             self._client = openai.OpenAI(
                 base_url=cfg.base_url,
