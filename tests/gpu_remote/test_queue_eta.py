@@ -19,6 +19,9 @@ from tests.conftest import run_cli
 from tests.gpu_remote.conftest import WorkerProc
 from tests.gpu_remote.test_cli import cli_env
 
+# Compares an ETA with when the job really finishes: alone, so a busy neighbour does not move the finish.
+pytestmark = pytest.mark.serial
+
 
 def _noop(store: JobStore, job_id: str, *, priority: int = 0) -> None:
     params = {"duration_s": 0.0, "steps": 1, "tag": job_id}

@@ -170,6 +170,7 @@ def test_timeouts_fall_back_quickly() -> None:
     assert len(server.requests) == 2  # one try + one bounded retry
 
 
+@pytest.mark.serial  # a wall-clock bound
 def test_a_server_that_drips_its_reply_cannot_hold_the_plan_past_the_deadline() -> None:
     # One byte every 0.1 s: each read succeeds well inside the 1 s read timeout, so only a
     # wall-clock deadline stops it (the reply would take minutes). #19 item 7.
