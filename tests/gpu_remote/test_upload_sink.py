@@ -1,5 +1,5 @@
-"""How an upload's bytes reach the disk (issue #12): the event loop receives, one thread writes and
-hashes. Memory stays bounded when the disk is slower than the network, a failed write keeps a
+"""How an upload's bytes reach the disk (issue #12): the event loop receives and hashes, one thread
+writes. Memory stays bounded when the disk is slower than the network, a failed write keeps a
 whole-piece prefix whose hash state is right (the upload resumes from it), and the client streams
 each PATCH body from the file instead of holding it in memory."""
 
@@ -49,17 +49,17 @@ def test_a_slow_disk_bounds_what_the_worker_holds(store: BlobStore, monkeypatch:
     monkeypatch.setattr(blobs_module, "SINK_BLOCK", 16 << 10)
     monkeypatch.setattr(blobs_module, "SINK_BACKLOG", 64 << 10)
     backlog: list[int] = []
-    real_put = blobs_module._Sink.put
+    real_flush = blobs_module._Sink.flush
 
-    async def put(self, block, size):  # noqa: ANN001 - records the backlog after each hand-over
-        await real_put(self, block, size)
+    async def flush(self):  # noqa: ANN001 - records the backlog after each hand-over
+        await real_flush(self)
         backlog.append(self.sent - self.offset)
 
     def slow_write(fd: int, data) -> int:  # noqa: ANN001 - os.write's signature
         time.sleep(0.002)
         return os.write(fd, data)
 
-    monkeypatch.setattr(blobs_module._Sink, "put", put)
+    monkeypatch.setattr(blobs_module._Sink, "flush", flush)
     monkeypatch.setattr(blobs_module, "os", _fake_os(slow_write))
     data = os.urandom(1 << 20)
     status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "a.bin", pinned=set())
