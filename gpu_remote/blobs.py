@@ -186,7 +186,7 @@ class BlobStore:
                 )
             os.chmod(tmp, 0o600)
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.replace(tmp, path)
+            _durable_replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         self._in_remote.add(sha256)
@@ -246,12 +246,12 @@ class BlobStore:
         if not dest.is_file():
             if move:
                 os.chmod(src, 0o600)
-                os.replace(src, dest)
+                _durable_replace(src, dest)
             else:
                 tmp = self.root / "tmp" / f"{sha}.{secrets.token_hex(4)}"
                 shutil.copyfile(src, tmp)
                 os.chmod(tmp, 0o600)
-                os.replace(tmp, dest)
+                _durable_replace(tmp, dest)
         elif move:
             src.unlink(missing_ok=True)
         now = time.time()
@@ -425,7 +425,9 @@ class BlobStore:
         if actual != status.sha256:
             path.unlink(missing_ok=True)
             raise BlobError(f"uploaded bytes hash to {actual}, not the announced {status.sha256}: upload again", 422)
-        self._promote(path, actual, status.size, move=True)
+        # Off the event loop: the fsync before the rename waits for the disk (a second or more for
+        # a big file), and other requests must not wait with it.
+        await asyncio.to_thread(self._promote, path, actual, status.size, move=True)
         if self.remote is not None:
             # Off the event loop (a multipart put of a big file takes a while). BlobStoreUnavailable
             # → 503; the blob stays here and is put at the next has() (the client's HEAD).
@@ -461,6 +463,25 @@ class BlobStore:
         for row in rows:
             self._upload_path(row["id"]).unlink(missing_ok=True)
         return len(rows)
+
+
+def _durable_replace(src: Path, dest: Path) -> None:
+    """Rename ``src`` to ``dest`` so that after a crash or power cut ``dest`` is either absent or
+    whole: the bytes are flushed before the rename and the rename before returning. A blob's name is
+    its sha256 and its presence means "have it" (the client's HEAD dedupes on it), so a name over
+    bytes still in the page cache could come back as a short or zeroed file that jobs would use."""
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(src, dest)
+    if hasattr(os, "O_DIRECTORY"):  # POSIX: the directory entry too (Windows has no directory fsync)
+        dir_fd = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
 class _Sink:

@@ -126,3 +126,32 @@ def test_client_streams_a_file_region_and_refuses_a_file_that_shrank(tmp_path: P
         assert b"".join(pieces) == data[1000:] and max(map(len, pieces)) <= 1 << 20
         with pytest.raises(ClientError, match="got shorter"):
             list(_FileRegion(handle, src, 1000, len(data)))
+
+
+def test_a_finished_upload_is_on_disk_before_it_gets_its_name(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A blob's name is its sha256 and its presence means "the worker has it": after a power cut the
+    # name must not point at bytes that never left the page cache. The upload's bytes are fsynced
+    # before the rename, and the directory after it.
+    events: list[tuple[str, int]] = []
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.fstat(fd).st_ino))
+        os.fsync(fd)
+
+    def replace(src, dest) -> None:  # noqa: ANN001 - os.replace's signature
+        events.append(("replace", os.stat(src).st_ino))
+        os.replace(src, dest)
+
+    fake = _fake_os(os.write)
+    fake.fsync, fake.replace = fsync, replace
+    monkeypatch.setattr(blobs_module, "os", fake)
+    data = os.urandom(200_000)
+    status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "d.bin", pinned=set())
+    assert status.upload_id is not None
+    done = asyncio.run(store.append(status.upload_id, 0, _pieces(data, 64 << 10)))
+    blob = store.path(done.sha256)
+    assert blob.read_bytes() == data
+    blob_inode, dir_inode = blob.stat().st_ino, blob.parent.stat().st_ino
+    assert events == [("fsync", blob_inode), ("replace", blob_inode), ("fsync", dir_inode)]
