@@ -308,12 +308,18 @@ class GpuClient:
     # -- jobs -------------------------------------------------------------------------------
 
     def put_job(self, job_id: str, spec: JobSpec) -> tuple[Job, bool]:
+        """Create job ``job_id`` (or find the identical one): (job, created by this call).
+
+        The ``Submit-Token`` is new for each call and the same on each resend of it (urllib3
+        retries a PUT whose answer was lost), so a job this call created is reported as created
+        even when the answer that said so never arrived: ``submit`` then does not run it again.
+        """
         resp = self._request(
             "PUT",
             f"/v1/jobs/{job_id}",
             ok=(200, 201),
             data=spec.model_dump_json(),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Submit-Token": uuid.uuid4().hex},
         )
         return Job.model_validate(resp.json()), resp.status_code == 201
 

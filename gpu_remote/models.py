@@ -27,6 +27,8 @@ Sha256 = Annotated[str, AfterValidator(_check_sha256)]
 # Job ids are client-chosen (UUID, ULID, base32 ...); this alphabet keeps them safe in URLs and paths.
 JOB_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z")
 UPLOAD_ID_RE = re.compile(r"\A[0-9a-f]{32}\Z")
+# A PUT's ``Submit-Token`` header: one per submission, the same on each resend of that request.
+SUBMIT_TOKEN_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z")
 
 
 class _Wire(BaseModel):

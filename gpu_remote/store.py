@@ -50,6 +50,11 @@ def fingerprint(op: str, op_version: str, spec: JobSpec, params: dict[str, Any])
     return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
 
 
+def _submit_digest(token: str) -> str:
+    # Events are readable by every client of the worker: they hold a digest, not the token.
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 def _row_to_job(row: Any, base_url: str = "") -> Job:
     spec = json.loads(row["spec_json"])
     outputs = [
@@ -135,6 +140,17 @@ class JobStore:
     # -- events -----------------------------------------------------------------------------
 
     @staticmethod
+    def _created_by(conn: Any, job_id: str, submit_token: str | None) -> bool:
+        """Whether job ``job_id`` was created by the submission ``submit_token`` (its first event
+        carries the token's digest)."""
+        if not submit_token:
+            return False
+        row = conn.execute("SELECT data_json FROM events WHERE job_id=? AND seq=1", (job_id,)).fetchone()
+        if row is None:
+            return False
+        return bool(json.loads(row[0]).get("submit") == _submit_digest(submit_token))
+
+    @staticmethod
     def _add_event(conn: Any, job_id: str, type_: str, data: dict[str, Any]) -> int:
         # One UPDATE … RETURNING takes the next number and locks the job's row until commit, so two
         # writers on one job (progress and a cancel, on PostgreSQL) cannot both take the same seq.
@@ -172,8 +188,14 @@ class JobStore:
         *,
         missing: list[str],
         route: str = "gpu",
+        submit_token: str | None = None,
     ) -> tuple[Job, bool]:
         """Create job ``job_id`` or return the existing identical one: (job, created).
+
+        ``submit_token`` names one submission (the client's ``Submit-Token`` header, the same on
+        every resend of that PUT): when the job exists because an earlier copy of this very request
+        created it (its answer lost, the PUT resent), ``created`` is still True, so a client never
+        mistakes its own new job for an older one and runs it again.
 
         Raises StoreError 409 when the id exists with a different body, 422 when inputs are
         missing, 429 when the queue is full. A succeeded job with the same fingerprint whose
@@ -191,7 +213,7 @@ class JobStore:
             if row is not None:
                 if row["spec_hash"] != spec_hash:
                     raise StoreError(f"job {job_id} already exists with a different body: use a new job id", 409)
-                return _row_to_job(row), False
+                return _row_to_job(row), self._created_by(conn, job_id, submit_token)
             if missing:
                 raise StoreError("inputs are not on the worker yet: upload them first", 422, missing_blobs=missing)
             queued = conn.execute("SELECT COUNT(*) FROM jobs WHERE state='queued'").fetchone()[0]
@@ -233,7 +255,10 @@ class JobStore:
             )
             if spec.webhook:
                 conn.execute("INSERT INTO webhooks(job_id,url) VALUES(?,?)", (job_id, spec.webhook))
-            self._add_event(conn, job_id, "state", {"state": state.value, "attempt": 0})
+            first: dict[str, Any] = {"state": state.value, "attempt": 0}
+            if submit_token:
+                first["submit"] = _submit_digest(submit_token)
+            self._add_event(conn, job_id, "state", first)
             if cached is not None:
                 self._add_event(conn, job_id, "completed", {"state": "succeeded", "cache_hit": True})
             row = conn.execute("SELECT * FROM jobs WHERE id=?", (job_id,)).fetchone()

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gpu_remote.errors import BrokerUnavailable
 from gpu_remote.events import long_poll, sse_stream
-from gpu_remote.models import Job, JobList, JobSpec
+from gpu_remote.models import SUBMIT_TOKEN_RE, Job, JobList, JobSpec
 from gpu_remote.ops import OPS
 from gpu_remote.queue_eta import annotate_queued
 from gpu_remote.routes.deps import MAX_JSON_BODY, base_url, check_job_id, error_response, worker_of
@@ -68,9 +68,15 @@ async def put_job(job_id: str, request: Request, response: Response) -> Job:
         except UnsafeUrl as exc:
             raise StoreError(f"invalid webhook: {exc}", 422) from exc
 
+    token = request.headers.get("submit-token")
+    if token is not None and not SUBMIT_TOKEN_RE.match(token):
+        raise StoreError("Submit-Token must be 8 to 64 letters, digits, '-' or '_'", 400)
+
     def create() -> tuple[Job, bool]:
         missing = [ref.sha256 for ref in spec.inputs.values() if not blobs.has(ref.sha256)]
-        job, created = store.put(job_id, spec, op.version, params, missing=missing, route=route_for(op.name, params))
+        job, created = store.put(
+            job_id, spec, op.version, params, missing=missing, route=route_for(op.name, params), submit_token=token
+        )
         if job.state.value == "queued":
             # Publish now (also on a repeated PUT of a job still unsent). If the broker is down
             # the job stays saved and the re-publisher sends it when the broker returns.

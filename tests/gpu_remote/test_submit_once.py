@@ -122,3 +122,55 @@ def test_fast_failing_jobs_each_run_once_on_a_real_worker(shared_worker: WorkerP
         runs = [e.data["attempt"] for e in events if e.type == "state" and e.data["state"] == "running"]
         assert job.state == JobState.failed and job.error is not None and job.error.code == "model_unavailable"
         assert job.attempt == 1 and runs == [1], (job_id, job.attempt, runs)
+
+
+def test_a_put_resent_after_its_answer_was_lost_still_runs_the_job_once(
+    shared_worker: WorkerProc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PUT reaches the real worker and creates the job, then its answer is lost (read error):
+    urllib3 resends the PUT. The resend finds the job (already failed: ``generate`` without a model
+    fails in ms) and used to be answered 200, "it existed before", so ``submit`` posted ``/retry``
+    and the job ran twice. The resend carries the same ``Submit-Token``, so it is answered 201."""
+    import urllib3.connectionpool
+    from urllib3.exceptions import ProtocolError
+
+    real = urllib3.connectionpool.HTTPConnectionPool._make_request
+    lost: list[str] = []
+
+    def lose_first_put_answer(self, conn, method, url, *args, **kwargs):  # noqa: ANN001 - urllib3's own
+        response = real(self, conn, method, url, *args, **kwargs)
+        if method == "PUT" and not lost:
+            lost.append(url)
+            response.read()  # the worker did all its work; only the answer goes missing
+            time.sleep(0.3)  # the job fails meanwhile, so the resend finds it finished
+            raise ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+        return response
+
+    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "_make_request", lose_first_put_answer)
+    client = shared_worker.client(tmp_path / "state")
+    job_id = "submit-once-lost-answer"
+    job = client.submit("generate", {}, {"prompt": "a lost answer", "num_frames": 9}, job_id=job_id)
+    assert lost == [f"/v1/jobs/{job_id}"], lost  # the PUT really was sent twice
+    assert job.state == JobState.failed and job.attempt == 1, job
+    events: list[Event] = []
+    job = client.wait(job_id, events.append, timeout_s=30)
+    runs = [e.data["attempt"] for e in events if e.type == "state" and e.data["state"] == "running"]
+    assert job.attempt == 1 and runs == [1], (job.attempt, runs)
+
+
+def test_the_submit_token_decides_created_and_is_checked(shared_worker: WorkerProc) -> None:
+    import requests
+
+    spec = {"op": "generate", "params": {"prompt": "token check", "num_frames": 9}, "inputs": {}}
+    url = f"{shared_worker.url}/v1/jobs/submit-token-0001"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    first = requests.put(url, json=spec, headers={**auth, "Submit-Token": "tok-aaaaaaaa"}, timeout=10)
+    again = requests.put(url, json=spec, headers={**auth, "Submit-Token": "tok-aaaaaaaa"}, timeout=10)
+    other = requests.put(url, json=spec, headers={**auth, "Submit-Token": "tok-bbbbbbbb"}, timeout=10)
+    bare = requests.put(url, json=spec, headers=auth, timeout=10)
+    assert (first.status_code, again.status_code, other.status_code, bare.status_code) == (201, 201, 200, 200)
+    bad = requests.put(url, json=spec, headers={**auth, "Submit-Token": "x y"}, timeout=10)
+    assert bad.status_code == 400 and "Submit-Token" in bad.text
+    events = requests.get(f"{url}/events", headers=auth, timeout=10)
+    assert events.status_code == 200 and "submit" in events.json()[0]["data"]
+    assert "tok-aaaaaaaa" not in events.text  # the events hold a digest, never the token
