@@ -36,12 +36,15 @@ sample-media: .sample-media/facts.json
 demo: $(STAMP) .demo-media/facts.json
 	$(BIN)/montage-bridge auto .demo-media/footage --music .demo-media/music.wav --duration 20 --output demo-out --render --captions
 
-# Two passes: the suite in parallel, one worker per core (most tests wait on processes, so this
-# halves the wall time on CI's 2 cores), then the tests marked `serial` alone, because they time
-# real processes against deadlines and a busy neighbour would make them measure the load.
+# Two passes: the suite in parallel, one worker per usable CPU (most tests wait on processes, so
+# this halves the wall time on CI's 2 cores), then the tests marked `serial` alone, because they
+# time real processes against deadlines and a busy neighbour would make them measure the load.
+# TEST_WORKERS counts the CPUs this process may use (affinity, cgroup quota; at most 8), not the
+# host's, which is what `-n auto` would see inside a CPU-limited container.
+TEST_WORKERS ?= $(shell $(PYTHON) scripts/test_workers.py 2>/dev/null || echo 2)
 test: $(STAMP)
 	sh scripts/install_test_services.sh
-	$(BIN)/python -m pytest -n auto --dist worksteal -m "not serial"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial"
 	$(BIN)/python -m pytest -m serial
 
 # The video-generation op with a tiny random diffusers pipeline: torch + diffusers are large, so
