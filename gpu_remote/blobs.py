@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from gpu_remote.db import JobDatabase
 from gpu_remote.errors import GpuRemoteError
 from gpu_remote.models import SHA256_RE, UPLOAD_ID_RE, UploadStatus
+from kernel.atomic_io import durable_replace
 
 if TYPE_CHECKING:
     from gpu_remote.blob_s3 import S3Blobs
@@ -186,7 +187,7 @@ class BlobStore:
                 )
             os.chmod(tmp, 0o600)
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _durable_replace(tmp, path)
+            durable_replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
         self._in_remote.add(sha256)
@@ -246,12 +247,14 @@ class BlobStore:
         if not dest.is_file():
             if move:
                 os.chmod(src, 0o600)
-                _durable_replace(src, dest)
+                # A blob's name is its sha256 and its presence means "have it" (the client's HEAD
+                # dedupes on it): after a power cut it must not name bytes that never left the cache.
+                durable_replace(src, dest)
             else:
                 tmp = self.root / "tmp" / f"{sha}.{secrets.token_hex(4)}"
                 shutil.copyfile(src, tmp)
                 os.chmod(tmp, 0o600)
-                _durable_replace(tmp, dest)
+                durable_replace(tmp, dest)
         elif move:
             src.unlink(missing_ok=True)
         now = time.time()
@@ -463,25 +466,6 @@ class BlobStore:
         for row in rows:
             self._upload_path(row["id"]).unlink(missing_ok=True)
         return len(rows)
-
-
-def _durable_replace(src: Path, dest: Path) -> None:
-    """Rename ``src`` to ``dest`` so that after a crash or power cut ``dest`` is either absent or
-    whole: the bytes are flushed before the rename and the rename before returning. A blob's name is
-    its sha256 and its presence means "have it" (the client's HEAD dedupes on it), so a name over
-    bytes still in the page cache could come back as a short or zeroed file that jobs would use."""
-    fd = os.open(src, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(src, dest)
-    if hasattr(os, "O_DIRECTORY"):  # POSIX: the directory entry too (Windows has no directory fsync)
-        dir_fd = os.open(dest.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 class _Sink:

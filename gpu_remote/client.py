@@ -29,7 +29,7 @@ from urllib3.util.retry import Retry
 
 from gpu_remote.errors import ClientError
 from gpu_remote.models import BlobRef, Capabilities, Event, Job, JobSpec, JobState, UploadStatus
-from kernel.atomic_io import write_text_atomic
+from kernel.atomic_io import durable_replace, write_text_atomic
 from kernel.paths import state_dir
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -300,9 +300,7 @@ class GpuClient:
         if actual != sha256:
             part.unlink(missing_ok=True)
             raise ClientError(f"download of {dest.name} is corrupt (sha256 {actual[:12]} ≠ {sha256[:12]}): fetch again")
-        with part.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(part, dest)
+        durable_replace(part, dest)
         return dest
 
     # -- jobs -------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The bottom layer every package shares: exact time (``timebase``), the app-wide errors
-(``errors``), atomic file writes (``atomic_io``), media facts and probing (``media``, ``probe``),
-media locations as ``file://`` URLs and paths (``media_url``), where ffmpeg is (``ffmpeg_tools``),
-the per-user folders (``paths``), the proxy recipe shared with the worker (``proxy_recipe``), a call
-bounded by a wall-clock deadline (``deadline``) and the packages' lazy public APIs (``lazy_api``).
+(``errors``), atomic and durable file writes (``atomic_io``), media facts and probing (``media``,
+``probe``), media locations as ``file://`` URLs and paths (``media_url``), where ffmpeg is
+(``ffmpeg_tools``), the per-user folders (``paths``), the proxy recipe shared with the worker
+(``proxy_recipe``), a call bounded by a wall-clock deadline (``deadline``), the installed version
+(``package_version``) and the packages' lazy public APIs (``lazy_api``).
 
 It imports nothing from the rest of the project, so ``gpu_remote`` and every layer above can
 depend on it without depending on each other.
@@ -29,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "atomic_writer": "kernel.atomic_io",
     "write_bytes_atomic": "kernel.atomic_io",
     "write_text_atomic": "kernel.atomic_io",
+    "durable_replace": "kernel.atomic_io",
+    "fsync_dir": "kernel.atomic_io",
     "MediaItem": "kernel.media",
     "Rate": "kernel.media",
     "TimelineRate": "kernel.media",

@@ -61,3 +61,31 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_writer(path, "wb", encoding=None) as handle:
         handle.write(data)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make the renames into directory ``path`` durable. Best effort: Windows and some network
+    filesystems cannot open or fsync a directory, and the renames themselves already happened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(src: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
+    """Rename a finished file ``src`` to ``dest`` so that after a crash or power cut ``dest`` is
+    either absent or whole: ``src``'s bytes are flushed before the rename, and the directory entry
+    after it (:func:`fsync_dir`). For files written elsewhere (a download, an upload, a copy) that
+    :func:`atomic_writer` did not write."""
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(src, dest)
+    fsync_dir(Path(dest).parent)

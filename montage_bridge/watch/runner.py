@@ -27,7 +27,7 @@ from typing import Optional
 
 from pydantic import BaseModel
 
-from kernel.atomic_io import PROCESS_UMASK, write_text_atomic
+from kernel.atomic_io import PROCESS_UMASK, fsync_dir, write_text_atomic
 from kernel.errors import MontageError
 from kernel.timebase import parse_rate
 from montage_bridge.pipeline import run_auto, safe_stem
@@ -289,13 +289,13 @@ def _round(value: Optional[float]) -> Optional[float]:
 def publish(tmp: Path, final: Path) -> Path:
     """Rename the finished folder ``tmp`` to ``final``, replacing an older one without a gap."""
     os.chmod(tmp, 0o777 & ~PROCESS_UMASK)  # mkdtemp makes it 0700; give it a plain mkdir's permissions
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     old: Optional[Path] = None
     if final.exists():
         old = final.with_name(f"{OLD_PREFIX}{final.name}-{os.getpid()}-{time.monotonic_ns()}")
         os.replace(final, old)
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -374,17 +374,3 @@ def _report_job(folder: Path) -> Optional[str]:
     except (OSError, ValueError, AttributeError):
         return None
     return job if isinstance(job, str) and job and "/" not in job and not job.startswith(".") else None
-
-
-def _fsync_dir(path: Path) -> None:
-    # Make the renames durable; not every platform/filesystem lets a directory be opened.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

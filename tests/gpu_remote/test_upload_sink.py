@@ -20,6 +20,7 @@ from gpu_remote.blobs import BlobStore
 from gpu_remote.client import _FileRegion
 from gpu_remote.db import open_database
 from gpu_remote.errors import ClientError
+from kernel import atomic_io
 
 
 @pytest.fixture
@@ -146,7 +147,7 @@ def test_a_finished_upload_is_on_disk_before_it_gets_its_name(
 
     fake = _fake_os(os.write)
     fake.fsync, fake.replace = fsync, replace
-    monkeypatch.setattr(blobs_module, "os", fake)
+    monkeypatch.setattr(atomic_io, "os", fake)  # durable_replace, which the blob store renames with
     data = os.urandom(200_000)
     status = store.create_upload(hashlib.sha256(data).hexdigest(), len(data), "d.bin", pinned=set())
     assert status.upload_id is not None
