@@ -6,19 +6,12 @@ writes, ffmpeg lookup). See gpu_remote/README.md for the protocol and the scale-
 
 from __future__ import annotations
 
-from typing import Any
 
+def __getattr__(name: str) -> str:
+    # ``__version__`` is computed on first use (see kernel.package_version): a client process that
+    # only uploads a file never needs it. The worker ships in the montage-bridge distribution.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from kernel.package_version import package_version
 
-def __getattr__(name: str) -> Any:
-    # ``__version__`` is looked up when asked for: importlib.metadata costs ~80 ms of start-up,
-    # which a client process that only uploads a file never needs.
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            value = version("montage-bridge")  # the worker ships in the montage-bridge distribution
-        except PackageNotFoundError:  # a source tree that was never installed
-            value = "0+unknown"
-        globals()["__version__"] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return package_version()

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 
 def __getattr__(name: str) -> str:
-    # ``__version__`` is read from the installed distribution's metadata, so pyproject.toml's
-    # [project] version is the one place it is kept. Computed on first use: importlib.metadata
-    # costs ~25 ms, and every CLI start (and every analysis worker process) imports this package.
+    # ``__version__`` is computed on first use (see kernel.package_version).
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
+    from kernel.package_version import package_version
 
-    try:
-        found = version("montage-bridge")
-    except PackageNotFoundError:  # a source tree that was never installed
-        found = "0+unknown"
-    globals()["__version__"] = found
-    return found
+    return package_version()

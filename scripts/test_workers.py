@@ -16,18 +16,27 @@ from pathlib import Path
 CAP = 8
 
 
-def _quota_cpus() -> float | None:
+def _cgroup_v2_cpus() -> float | None:
     try:
         quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
-        pass
+        return None
+
+
+def _cgroup_v1_cpus() -> float | None:
     try:
         quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
         period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
         return None if quota_us <= 0 else quota_us / period_us
     except (OSError, ValueError):
         return None
+
+
+def _quota_cpus() -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (v2, else v1), None without one."""
+    v2 = _cgroup_v2_cpus()
+    return v2 if v2 is not None else _cgroup_v1_cpus()
 
 
 def worker_count() -> int:
